@@ -1,0 +1,60 @@
+# Diesel Direct — the two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+# A Python >= 3.12: PATH first, then pyenv's installed versions (pyenv shims are skipped when they do not run).
+PY_OK := import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)
+PYTHON ?= $(shell \
+  for p in python3.12 python3.13 python3.14 python3; do \
+    c=$$(command -v $$p 2>/dev/null) && "$$c" -c '$(PY_OK)' 2>/dev/null && { echo "$$c"; exit 0; }; \
+  done; \
+  for c in $$(ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.1[2-9]* 2>/dev/null | sort -V); do \
+    "$$c/bin/python3" -c '$(PY_OK)' 2>/dev/null && { echo "$$c/bin/python3"; exit 0; }; \
+  done)
+DATA_DIR ?= ./var
+PORT ?= 8000
+
+.PHONY: help venv demo test test-unit test-integration test-e2e lint bench-api bench-routing clean
+
+help:
+	@echo "make demo   set up and run the service with demo data (SQLite, embedded worker)"
+	@echo "make test   set up and run every test tier this machine can run, then lint"
+	@echo "make lint   ruff, mypy, import-linter"
+	@echo "make bench-api | bench-routing   benchmarks (not tests)"
+
+$(BIN)/.installed: pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then echo "No Python >= 3.12 found on PATH or in pyenv; install one (e.g. pyenv install 3.12)"; exit 1; fi
+	@echo "Using $(PYTHON) ($$($(PYTHON) --version))"
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/.installed
+
+demo: venv
+	$(BIN)/diesel demo --port $(PORT) --data-dir $(DATA_DIR)
+
+# Every tier this machine can run: the whole suite on the embedded default (SQLite, no Redis), then the
+# integration tier again on PostgreSQL + Redis when DATABASE_URL / REDIS_URL point at them (as .ci/run does).
+test: venv
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/python -m pytest tests
+	@if [ -n "$$DATABASE_URL" ]; then \
+	  echo "== integration tier on $$DATABASE_URL and $${REDIS_URL:-no Redis} =="; \
+	  $(BIN)/python -m pytest tests -m "integration or postgres or redis"; \
+	fi
+	$(MAKE) lint
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench-api: venv
+	$(BIN)/python -m benchmarks.bench_api
+
+clean:
+	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache

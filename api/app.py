@@ -1,0 +1,170 @@
+"""The composition root: `create_app()` wires settings, database, auth, errors and every domain's handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from litestar import Litestar, MediaType, Request, Router, get
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import AuthController, make_jwt_auth
+from api.errors import ERROR_RESPONSES, EXCEPTION_HANDLERS
+from api.middleware import SecurityHeadersMiddleware
+from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from core.clock import Clock, SystemClock
+from core.db import create_engine, run_after_commit, session_factory
+from core.settings import Settings, get_settings
+from orders.controllers import AccountsController, CatalogueController, OrdersController, PickupsController
+
+API_PREFIX = "/api/v1"
+log = logging.getLogger("diesel.api")
+
+
+async def provide_session(state: State) -> AsyncGenerator[AsyncSession]:
+    """One unit of work per request: commit when the handler succeeded, roll back on any error.
+
+    Litestar runs this cleanup after the handler returned and before the response is sent, so a failed commit
+    becomes an error response, never a success the database did not keep.
+    """
+    session: AsyncSession = state.session_factory()
+    try:
+        yield session
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    finally:
+        await session.close()
+    await run_after_commit(session)
+
+
+def provide_now(state: State) -> datetime:
+    clock: Clock = state.clock
+    return clock.now()
+
+
+def provide_settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings
+
+
+@get("/health", exclude_from_auth=True, tags=["health"], summary="Liveness and database readiness")
+async def health(state: State) -> dict[str, Any]:
+    async with state.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    return {"status": "ok", "database": "ok"}
+
+
+@get("/", exclude_from_auth=True, include_in_schema=False, media_type=MediaType.HTML)
+async def index(request: Request[Any, Any, Any]) -> str:
+    return (
+        "<!doctype html><meta charset=utf-8><title>Diesel Direct</title>"
+        "<h1>Diesel Direct</h1><ul>"
+        '<li><a href="/schema">API documentation (interactive)</a></li>'
+        '<li><a href="/schema/openapi.json">OpenAPI document</a></li>'
+        '<li><a href="/health">health</a></li></ul>'
+    )
+
+
+def create_app(*, settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
+    settings = settings or get_settings()
+    clock = clock or SystemClock()
+    engine = create_engine(settings.db.url, pool_size=settings.db.pool_size, echo=settings.db.echo)
+    jwt_auth = make_jwt_auth(settings)
+    limiter: RateLimiter
+    redis_client = None
+    if settings.broker.redis_url:
+        from redis.asyncio import Redis
+
+        redis_client = Redis.from_url(settings.broker.redis_url)
+        limiter = RedisRateLimiter(redis_client, settings.auth.login_window_s)
+    else:
+        limiter = MemoryRateLimiter(settings.auth.login_window_s)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None]:
+        try:
+            yield
+        finally:
+            await engine.dispose()
+            if redis_client is not None:
+                await redis_client.aclose()
+
+    api = Router(
+        path=API_PREFIX,
+        route_handlers=[
+            AuthController,
+            CatalogueController,
+            AccountsController,
+            OrdersController,
+            PickupsController,
+        ],
+    )
+    app = Litestar(
+        route_handlers=[api, health, index],
+        dependencies={
+            "db_session": Provide(provide_session),
+            "now": Provide(provide_now, sync_to_thread=False),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+        },
+        state=State(
+            {
+                "settings": settings,
+                "clock": clock,
+                "engine": engine,
+                "session_factory": session_factory(engine),
+                "jwt_auth": jwt_auth,
+                "login_limiter": limiter,
+            }
+        ),
+        on_app_init=[jwt_auth.on_app_init],
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[SecurityHeadersMiddleware()],
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
+        request_max_body_size=settings.max_body_bytes,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="Diesel Direct API",
+            version="1.0.0",
+            description="Bulk diesel ordering, pickup bookings, dispatch and tracking. "
+            "Log in at `POST /api/v1/auth/token`, then send `Authorization: Bearer <token>`.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                }
+            ),
+            security=[{"BearerToken": []}],
+        ),
+        logging_config=LoggingConfig(
+            root={"level": "INFO", "handlers": ["queue_listener"]},
+            log_exceptions="debug",
+        ),
+        type_encoders={msgspec.Struct: msgspec.to_builtins},
+        debug=False,
+    )
+    _document_errors(app)
+    return app
+
+
+def _document_errors(app: Litestar) -> None:
+    """Every API operation documents the problem-details answers it may give."""
+    for route in app.routes:
+        if not route.path.startswith(API_PREFIX):
+            continue
+        for handler in getattr(route, "route_handlers", []):
+            handler.responses = {**ERROR_RESPONSES, **(handler.responses or {})}

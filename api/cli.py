@@ -1,0 +1,222 @@
+"""`diesel`: the command line of Diesel Direct."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from core.auth import Role
+
+
+def _use_data_dir(data_dir: str | None) -> None:
+    """Point settings at a data folder before anything reads them."""
+    if data_dir:
+        os.environ["DIESEL_DATA_DIR"] = str(Path(data_dir).resolve())
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def main() -> None:
+    """Diesel Direct: bulk diesel ordering, pickup bookings, tanker dispatch and tracking.
+
+    Configuration comes from the environment: DATABASE_URL (default: SQLite under DIESEL_DATA_DIR),
+    REDIS_URL (default: none, an embedded broker), DIESEL_DATA_DIR (default ./var), SECRET_KEY.
+    """
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, help="HTTP port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--data-dir", default="./var", show_default=True, help="Folder for the SQLite database and broker.")
+@click.option("--no-worker", is_flag=True, help="Do not start the background worker.")
+def demo(port: int, host: str, data_dir: str, no_worker: bool) -> None:
+    """Set up everything and run the service with demo data (SQLite, embedded worker)."""
+    # The demo is the embedded default whatever the shell has configured.
+    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        os.environ.pop(name, None)
+    _use_data_dir(data_dir)
+    from api.demo import DEMO_PASSWORD, demo_logins
+    from core.settings import get_settings
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _migrate(settings.db.url)
+    created = asyncio.run(_seed())
+    click.echo(("Seeded demo data" if created else "Demo data already present") + f" in {settings.data_dir}")
+    worker = None if no_worker else _start_worker(beat=True)
+    url = f"http://{host}:{port}"
+    click.echo("")
+    click.secho(f"  Diesel Direct is running at {url}", fg="green", bold=True)
+    click.echo(f"  API documentation: {url}/schema    health: {url}/health")
+    click.echo(f"  Demo logins (password '{DEMO_PASSWORD}' for all):")
+    for username, role in demo_logins():
+        click.echo(f"    {username:<11} {role}")
+    click.echo("  Press Ctrl+C to stop.\n")
+    try:
+        _serve(host=host, port=port, workers=1)
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+async def _seed() -> bool:
+    from api.demo import seed
+    from core.clock import SystemClock
+    from core.db import create_engine, session_factory, unit_of_work
+    from core.settings import get_settings
+
+    engine = create_engine(get_settings().db.url, null_pool=True)
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            return await seed(session, now=SystemClock().now())
+    finally:
+        await engine.dispose()
+
+
+def _start_worker(*, beat: bool) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "api.cli", "worker", "--concurrency", "1"]
+    if beat:
+        args.append("--beat")
+    return subprocess.Popen(args, env=os.environ.copy())
+
+
+def _serve(*, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=True,
+        access_log=False,
+    )
+
+
+def _migrate(url: str) -> None:
+    from api.migrate import upgrade
+
+    upgrade(url)
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True)
+@click.option("--host", default="0.0.0.0", show_default=True)  # noqa: S104 - a server binds where it is told
+@click.option("--workers", default=2, show_default=True, help="Server processes.")
+@click.option("--migrate/--no-migrate", default=False, help="Apply migrations before serving.")
+def serve(port: int, host: str, workers: int, migrate: bool) -> None:
+    """Serve the HTTP API (uvicorn)."""
+    from core.settings import get_settings
+
+    if migrate:
+        _migrate(get_settings().db.url)
+    _serve(host=host, port=port, workers=workers)
+
+
+@main.command()
+@click.option("--revision", default="head", show_default=True)
+def migrate(revision: str) -> None:
+    """Apply database migrations (Alembic) up to REVISION."""
+    from api.migrate import upgrade
+    from core.settings import get_settings
+
+    url = get_settings().db.url
+    upgrade(url, revision)
+    click.echo(f"Database at revision {revision}: {url.split('@')[-1]}")
+
+
+@main.command()
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--customer", "customer_id", default=None, help="Customer account id (role customer).")
+@click.option("--password", default=None, help="Asked for when omitted.")
+@click.option("--name", "display_name", default=None, help="Display name.")
+def createuser(
+    username: str, role: str, customer_id: str | None, password: str | None, display_name: str | None
+) -> None:
+    """Create a user with a ROLE (admin, dispatcher, driver, rack_operator, customer)."""
+    import uuid
+
+    if password is None:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            raise click.ClickException("the passwords differ")
+
+    async def run() -> str:
+        from core.clock import SystemClock
+        from core.db import create_engine, session_factory, unit_of_work
+        from core.errors import DomainError
+        from core.settings import get_settings
+        from orders.accounts import create_user
+
+        engine = create_engine(get_settings().db.url, null_pool=True)
+        try:
+            async with unit_of_work(session_factory(engine)) as session:
+                user = await create_user(
+                    session,
+                    username=username,
+                    password=password,
+                    role=Role(role),
+                    customer_id=uuid.UUID(customer_id) if customer_id else None,
+                    display_name=display_name,
+                    now=SystemClock().now(),
+                )
+                return str(user.id)
+        except DomainError as error:
+            raise click.ClickException(error.detail) from error
+        finally:
+            await engine.dispose()
+
+    click.echo(f"Created {role} '{username}' ({asyncio.run(run())})")
+
+
+@main.command()
+@click.option("--concurrency", default=2, show_default=True, help="Worker processes.")
+@click.option("--beat", is_flag=True, help="Also run the periodic tasks (one beat per deployment).")
+@click.option("--loglevel", default="INFO", show_default=True)
+def worker(concurrency: int, beat: bool, loglevel: str) -> None:
+    """Run the background worker (Celery)."""
+    from core.celery_app import celery_app
+
+    argv = [
+        "worker",
+        f"--concurrency={concurrency}",
+        f"--loglevel={loglevel}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if beat:
+        from core.settings import get_settings
+
+        argv += ["--beat", f"--schedule={get_settings().data_dir / 'celerybeat-schedule'}"]
+    celery_app.worker_main(argv)
+
+
+@main.command()
+@click.option("--loglevel", default="INFO", show_default=True)
+def beat(loglevel: str) -> None:
+    """Run the scheduler of periodic tasks (exactly one per deployment)."""
+    from core.celery_app import celery_app
+    from core.settings import get_settings
+
+    schedule = get_settings().data_dir / "celerybeat-schedule"
+    celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Every error leaves as RFC 9457 problem details with a stable `code`; nothing leaks as a bare 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.openapi import ResponseSpec
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from core.errors import DomainError
+from core.schemas import Problem
+
+log = logging.getLogger("diesel.errors")
+PROBLEM_JSON = "application/problem+json"
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    503: "service_unavailable",
+}
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+def problem(status: int, code: str, detail: str, **extra: Any) -> Response[Problem]:
+    body = Problem(
+        type=f"https://docs.diesel-direct.example/problems/{code}",
+        title=_TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        code=code,
+        field=extra.get("field"),
+        errors=extra.get("errors"),
+    )
+    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Problem]:
+    return problem(exc.status_code, exc.code, exc.detail, field=exc.field)
+
+
+def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            errors.append({k: str(v) for k, v in item.items() if k in ("key", "message", "source")})
+    detail = str(exc.detail)
+    if errors:
+        detail = "; ".join(f"{e.get('key') or 'body'}: {e.get('message', '')}" for e in errors)
+    return problem(400, "validation_error", detail[:1000], errors=errors or None)
+
+
+def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+    status = exc.status_code
+    if isinstance(exc, NotAuthorizedException):
+        return problem(401, "unauthorized", "log in first: a valid, unexpired bearer token is needed")
+    if isinstance(exc, PermissionDeniedException):
+        return problem(403, "forbidden", str(exc.detail))
+    if isinstance(exc, NotFoundException):
+        return problem(404, "not_found", "no such resource")
+    if status >= 500:
+        log.error("HTTP %s: %s", status, exc.detail)
+    code = _STATUS_CODES.get(status, "error" if status >= 500 else "bad_request")
+    return problem(status, code, str(exc.detail))
+
+
+def database_unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    log.warning("database error: %s", type(exc).__name__)
+    return problem(503, "database_unavailable", "the database is not reachable right now; retry shortly")
+
+
+def unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return database_unavailable(request, exc)
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem(500, "internal_error", "something went wrong on our side; it has been logged")
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    DomainError: domain_error,
+    ValidationException: validation_error,
+    HTTPException: http_error,
+    OperationalError: database_unavailable,
+    PoolTimeout: database_unavailable,
+    ConnectionError: database_unavailable,
+    Exception: unexpected,
+}
+
+
+def _spec(description: str) -> ResponseSpec:
+    return ResponseSpec(data_container=Problem, description=description, media_type=PROBLEM_JSON)
+
+
+ERROR_RESPONSES: dict[int, ResponseSpec] = {
+    400: _spec("Malformed request or failed validation (`validation_error`)"),
+    401: _spec("No, bad or expired bearer token (`unauthorized`)"),
+    403: _spec("Your role may not do this (`forbidden`)"),
+    404: _spec("Unknown, or not yours (`not_found`, `order_not_found`, ...)"),
+    409: _spec("Conflict with the current state (`slot_full`, `idempotency_key_reused`, ...)"),
+    422: _spec("A business rule refused the request (`lead_time`, `exceeds_tank_capacity`, ...)"),
+    503: _spec("A dependency is down (`database_unavailable`)"),
+}

@@ -1,0 +1,9 @@
+"""Every domain's tables on one MetaData, for Alembic and for throwaway test schemas."""
+
+from core import models as core_models
+from core.db import Base
+from dispatch import models as dispatch_models
+from orders import models as orders_models
+
+metadata = Base.metadata
+__all__ = ["core_models", "dispatch_models", "metadata", "orders_models"]

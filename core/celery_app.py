@@ -1,0 +1,43 @@
+"""The Celery application: Redis in production, a serverless SQLite broker for the embedded default.
+
+Tasks have explicit names, take ids (never objects), are idempotent, and are acknowledged late so that a worker
+killed mid-task leaves the message to be redelivered rather than lost.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from core.settings import get_settings
+
+TASK_MODULES = ["orders.tasks"]
+
+
+def create_celery() -> Celery:
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = Celery("diesel", broker=settings.broker.broker_url, backend=settings.broker.result_backend)
+    app.conf.update(
+        include=TASK_MODULES,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=settings.broker.task_time_limit_s,
+        task_soft_time_limit=max(1, settings.broker.task_time_limit_s - 30),
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_expires=24 * 3600,
+        broker_connection_retry_on_startup=True,
+        timezone="UTC",
+        enable_utc=True,
+        beat_schedule={
+            "expire-pickup-no-shows": {"task": "orders.expire_pickups", "schedule": 60.0},
+        },
+        # Redis redelivers unacknowledged messages after the visibility timeout; keep it above the longest task.
+        broker_transport_options={"visibility_timeout": settings.broker.task_time_limit_s + 60},
+    )
+    return app
+
+
+celery_app = create_celery()

@@ -1,0 +1,43 @@
+"""Append events to the timeline inside the caller's unit of work."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.auth import Principal
+from core.models import Event
+
+
+def record_event(
+    session: AsyncSession,
+    *,
+    subject_type: str,
+    subject_id: uuid.UUID,
+    type: str,
+    at: datetime,
+    actor: Principal | None = None,
+    customer_id: uuid.UUID | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> Event:
+    event = Event(
+        subject_type=subject_type,
+        subject_id=subject_id,
+        customer_id=customer_id,
+        type=type,
+        from_status=from_status,
+        to_status=to_status,
+        actor_id=actor.id if actor else None,
+        actor_role=str(actor.role) if actor else "system",
+        reason=reason,
+        data=data,
+        at=at,
+    )
+    session.add(event)
+    return event

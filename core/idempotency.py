@@ -1,0 +1,75 @@
+"""Idempotency keys: the first request with a key owns it; retries get the first answer back.
+
+The record is written in the same transaction as the resource, so an error leaves no record and the client may
+retry. Two concurrent requests with one key meet on the unique constraint: on PostgreSQL the second INSERT
+waits for the first transaction and then fails, after which the committed record is visible and replayed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Annotated
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import Conflict, InvalidInput
+from core.models import IdempotencyRecord
+
+MAX_KEY_LENGTH = 255
+IdempotencyKeyHeader = Annotated[str | None, msgspec.Meta(max_length=MAX_KEY_LENGTH)]
+
+
+def request_hash(body: msgspec.Struct) -> str:
+    # Canonical JSON of the decoded body, so whitespace and key order do not matter.
+    return hashlib.sha256(msgspec.json.encode(msgspec.to_builtins(body), order="sorted")).hexdigest()
+
+
+def check_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not key.strip() or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidInput(
+            f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters",
+            code="invalid_idempotency_key",
+            field="Idempotency-Key",
+        )
+    return key
+
+
+async def _existing(session: AsyncSession, scope: str, key: str) -> IdempotencyRecord | None:
+    stmt = select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _same_request(record: IdempotencyRecord, digest: str) -> IdempotencyRecord:
+    if record.request_hash != digest:
+        raise Conflict(
+            "this Idempotency-Key was already used with a different request body",
+            code="idempotency_key_reused",
+        )
+    return record
+
+
+async def claim(session: AsyncSession, *, scope: str, key: str, digest: str) -> IdempotencyRecord:
+    """Take the key for this request; returns a record whose `resource_id` is set when it was used before."""
+    if (record := await _existing(session, scope, key)) is not None:
+        return _same_request(record, digest)
+    record = IdempotencyRecord(scope=scope, key=key, request_hash=digest)
+    try:
+        async with session.begin_nested():
+            session.add(record)
+            await session.flush()
+    except IntegrityError:
+        if (winner := await _existing(session, scope, key)) is None:
+            raise
+        return _same_request(winner, digest)
+    return record
+
+
+def complete(record: IdempotencyRecord, *, resource_id: uuid.UUID, status_code: int) -> None:
+    record.resource_id = resource_id
+    record.status_code = status_code

@@ -1,0 +1,62 @@
+"""Shared-kernel tables: users, the append-only event log, idempotency records."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, IdMixin, utcnow
+
+
+class User(IdMixin, Base):
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    # A customer user belongs to one customer account; the FK is declared by orders (which owns accounts).
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("customer_accounts.id", ondelete="CASCADE"), index=True
+    )
+    display_name: Mapped[str | None] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    referral_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Event(IdMixin, Base):
+    """Who did what to which subject, when and why. Rows are only ever inserted."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_subject", "subject_type", "subject_id", "at"),)
+
+    subject_type: Mapped[str] = mapped_column(String(20))  # order | pickup | trip | customer | plan
+    subject_id: Mapped[uuid.UUID]
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    actor_id: Mapped[uuid.UUID | None]
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None]
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyRecord(IdMixin, Base):
+    """The first answer to a client-chosen key, replayed on retries of the same request."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    scope: Mapped[str] = mapped_column(String(80))  # e.g. "orders:<user id>"
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[uuid.UUID | None]
+    status_code: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,157 @@
+"""Settings read once from the environment: one class per concern, one cached `get_settings()`.
+
+Business code receives the values it needs as arguments; only the composition root (api/) and the worker
+entry points call `get_settings()`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str  # an async URL for the API (postgresql+asyncpg / sqlite+aiosqlite)
+    pool_size: int = 10
+    echo: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    redis_url: str | None
+    broker_url: str
+    result_backend: str
+    task_time_limit_s: int = 600
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    secret_key: str
+    token_ttl_minutes: int = 12 * 60
+    login_attempts_per_window: int = 10
+    login_window_s: int = 300
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRules:
+    min_litres: int = 500
+    max_litres: int = 60_000
+    lead_time_minutes: int = 4 * 60
+    max_days_ahead: int = 30
+    slot_minutes: int = 30
+    currency: str = "CNY"
+    # Yearly-volume tiers (tonnes, exclusive upper bound) and their discount in basis points of the gross price.
+    tier_upper_bounds_t: tuple[int, ...] = (20, 50, 100, 500)
+    tier_discounts_bps: tuple[int, ...] = (0, 100, 200, 300, 400)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    db: DatabaseSettings
+    broker: BrokerSettings
+    auth: AuthSettings
+    rules: OrderRules = field(default_factory=OrderRules)
+    default_timezone: str = "Asia/Shanghai"
+    standard_temperature_c: int = 15
+    max_body_bytes: int = 256 * 1024
+    cors_origins: tuple[str, ...] = ()
+    environment: str = "development"
+
+
+def async_database_url(url: str) -> str:
+    """Accept the usual `postgresql://` / `sqlite:///` spellings and pick the async driver."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("postgresql+psycopg://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.split(":///", 1)[1]
+    return url
+
+
+def sync_database_url(url: str) -> str:
+    """The same database for synchronous tools (Alembic, the Celery broker/result store)."""
+    if url.startswith(("postgresql+asyncpg://", "postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite+aiosqlite:///"):
+        return "sqlite:///" + url.split(":///", 1)[1]
+    return url
+
+
+def _secret_key(data_dir: Path) -> str:
+    """SECRET_KEY from the environment; otherwise one generated once and kept in the data folder."""
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    path = data_dir / "secret.key"
+    if path.exists():
+        return path.read_text().strip()
+    import secrets
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings() -> Settings:
+    data_dir = Path(_env("DIESEL_DATA_DIR", "./var")).resolve()
+    db_url = os.environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'diesel.db'}"
+    redis_url = os.environ.get("REDIS_URL") or None
+    if redis_url:
+        broker_url, result_backend = redis_url, redis_url
+    else:
+        # The embedded default: a broker and a result store that need no server (kombu's SQLAlchemy transport).
+        broker_url = f"sqla+sqlite:///{data_dir / 'broker.db'}"
+        result_backend = f"db+sqlite:///{data_dir / 'results.db'}"
+    return Settings(
+        data_dir=data_dir,
+        db=DatabaseSettings(url=async_database_url(db_url), pool_size=_int("DATABASE_POOL_SIZE", 10)),
+        broker=BrokerSettings(
+            redis_url=redis_url,
+            broker_url=os.environ.get("CELERY_BROKER_URL") or broker_url,
+            result_backend=os.environ.get("CELERY_RESULT_BACKEND") or result_backend,
+            task_time_limit_s=_int("TASK_TIME_LIMIT_S", 600),
+        ),
+        auth=AuthSettings(
+            secret_key=_secret_key(data_dir),
+            token_ttl_minutes=_int("TOKEN_TTL_MINUTES", 12 * 60),
+            login_attempts_per_window=_int("LOGIN_ATTEMPTS_PER_WINDOW", 10),
+            login_window_s=_int("LOGIN_WINDOW_S", 300),
+        ),
+        rules=OrderRules(
+            min_litres=_int("ORDER_MIN_LITRES", 500),
+            max_litres=_int("ORDER_MAX_LITRES", 60_000),
+            lead_time_minutes=_int("ORDER_LEAD_TIME_MINUTES", 240),
+            max_days_ahead=_int("ORDER_MAX_DAYS_AHEAD", 30),
+            slot_minutes=_int("PICKUP_SLOT_MINUTES", 30),
+            currency=_env("CURRENCY", "CNY"),
+        ),
+        default_timezone=_env("DEFAULT_TIMEZONE", "Asia/Shanghai"),
+        standard_temperature_c=_int("STANDARD_TEMPERATURE_C", 15),
+        max_body_bytes=_int("MAX_BODY_BYTES", 256 * 1024),
+        cors_origins=tuple(o for o in _env("CORS_ORIGINS", "").split(",") if o),
+        environment=_env("DIESEL_ENV", "development"),
+    )
+
+
+@cache
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,412 @@
+"""HTTP handlers of the orders domain (catalogue, accounts, sites, quotes, orders, pickups)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, patch, post, put
+from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.auth import Principal, Role, roles_guard
+from core.hours import zone
+from core.idempotency import check_key
+from core.schemas import Page
+from core.settings import Settings
+from orders import accounts, catalogue, delivery, pickups
+from orders import schemas as s
+
+STAFF = roles_guard(Role.ADMIN, Role.DISPATCHER)
+ADMIN = roles_guard(Role.ADMIN)
+CUSTOMER = roles_guard(Role.CUSTOMER)
+CUSTOMER_OR_STAFF = roles_guard(Role.CUSTOMER, Role.ADMIN, Role.DISPATCHER)
+Limit = Annotated[int, QueryParameter(ge=1, le=500)]
+Offset = Annotated[int, QueryParameter(ge=0, le=10**9)]
+Db = NamedDependency[AsyncSession]
+Now = NamedDependency[datetime]
+Conf = NamedDependency[Settings]
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        max_length=255,
+        description="Client-chosen key: a retry with the same key and body returns the first answer.",
+    ),
+]
+Req = Request[Principal, Any, Any]
+
+
+class CatalogueController(Controller):
+    tags = ["catalogue"]
+
+    @get("/products", summary="Products (diesel grades) with their densities")
+    async def list_products(self, db_session: Db) -> list[s.ProductOut]:
+        return [catalogue.product_out(p) for p in await catalogue.list_products(db_session)]
+
+    @post("/products", guards=[ADMIN], summary="Add a product (admin)")
+    async def create_product(self, data: JSONBody[s.ProductIn], db_session: Db) -> s.ProductOut:
+        return catalogue.product_out(await catalogue.create_product(db_session, data=data))
+
+    @get("/depots", summary="Depots with location, time zone, opening hours, bays and products")
+    async def list_depots(self, db_session: Db) -> list[s.DepotOut]:
+        return [catalogue.depot_out(d) for d in await catalogue.list_depots(db_session)]
+
+    @post("/depots", guards=[ADMIN], summary="Add a depot (admin)")
+    async def create_depot(self, data: JSONBody[s.DepotIn], db_session: Db) -> s.DepotOut:
+        return catalogue.depot_out(await catalogue.create_depot(db_session, data=data))
+
+    @get("/depots/{depot_id:uuid}", summary="One depot")
+    async def get_depot(self, depot_id: FromPath[uuid.UUID], db_session: Db) -> s.DepotOut:
+        return catalogue.depot_out(await catalogue.get_depot(db_session, depot_id))
+
+    @get("/prices", summary="The day's prices, per depot and product")
+    async def list_prices(
+        self,
+        db_session: Db,
+        now: Now,
+        settings: Conf,
+        day: Annotated[
+            date | None,
+            QueryParameter(name="date", description="YYYY-MM-DD; today in the default time zone when omitted"),
+        ] = None,
+        depot_id: FromQuery[uuid.UUID | None] = None,
+    ) -> list[s.PriceOut]:
+        day = day or now.astimezone(zone(settings.default_timezone)).date()
+        rows = await catalogue.list_prices(db_session, day=day, depot_id=depot_id)
+        return [catalogue.price_out(p) for p in rows]
+
+    @put("/prices", guards=[STAFF], status_code=HTTP_200_OK, summary="Set prices (admin, dispatcher)")
+    async def set_prices(self, data: JSONBody[list[s.PriceIn]], db_session: Db, settings: Conf) -> list[s.PriceOut]:
+        rows = await catalogue.set_prices(db_session, prices=data, currency=settings.rules.currency)
+        return [catalogue.price_out(p) for p in rows]
+
+
+class AccountsController(Controller):
+    tags = ["accounts"]
+
+    @post("/customers", guards=[ADMIN], summary="Open a customer account (admin)")
+    async def create_customer(
+        self, data: JSONBody[s.CustomerIn], request: Req, db_session: Db, now: Now, settings: Conf
+    ) -> s.CustomerOut:
+        account = await accounts.create_customer(
+            db_session, data=data, currency=settings.rules.currency, now=now, actor=request.user
+        )
+        return await accounts.customer_out(db_session, account, now=now, rules=settings.rules)
+
+    @get("/customers", guards=[STAFF], summary="Customer accounts (staff)")
+    async def list_customers(
+        self, db_session: Db, now: Now, settings: Conf, limit: Limit = 50, offset: Offset = 0
+    ) -> Page[s.CustomerOut]:
+        rows, total = await accounts.list_customers(db_session, limit=limit, offset=offset)
+        items = [await accounts.customer_out(db_session, a, now=now, rules=settings.rules) for a in rows]
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    @get("/customers/{customer_id:uuid}", guards=[CUSTOMER_OR_STAFF], summary="A customer account with credit")
+    async def get_customer(
+        self, customer_id: FromPath[uuid.UUID], request: Req, db_session: Db, now: Now, settings: Conf
+    ) -> s.CustomerOut:
+        account = await accounts.get_customer(db_session, customer_id, viewer=request.user)
+        return await accounts.customer_out(db_session, account, now=now, rules=settings.rules)
+
+    @patch(
+        "/customers/{customer_id:uuid}",
+        guards=[ADMIN],
+        summary="Change name, contact or credit limit (admin)",
+    )
+    async def update_customer(
+        self,
+        customer_id: FromPath[uuid.UUID],
+        data: JSONBody[s.CustomerPatch],
+        request: Req,
+        db_session: Db,
+        now: Now,
+        settings: Conf,
+    ) -> s.CustomerOut:
+        account = await accounts.update_customer(
+            db_session, customer_id=customer_id, data=data, now=now, actor=request.user
+        )
+        await delivery.recheck_held_orders(db_session, customer_id=customer_id, now=now, rules=settings.rules)
+        return await accounts.customer_out(db_session, account, now=now, rules=settings.rules)
+
+    @post("/customers/{customer_id:uuid}/payments", guards=[ADMIN], summary="Record a payment (admin)")
+    async def record_payment(
+        self,
+        customer_id: FromPath[uuid.UUID],
+        data: JSONBody[s.PaymentIn],
+        request: Req,
+        db_session: Db,
+        now: Now,
+        settings: Conf,
+    ) -> s.CustomerOut:
+        account = await accounts.record_payment(
+            db_session, customer_id=customer_id, data=data, now=now, actor=request.user
+        )
+        await delivery.recheck_held_orders(db_session, customer_id=customer_id, now=now, rules=settings.rules)
+        return await accounts.customer_out(db_session, account, now=now, rules=settings.rules)
+
+    @post("/sites", guards=[CUSTOMER_OR_STAFF], summary="Add a delivery site")
+    async def create_site(
+        self,
+        data: JSONBody[s.SiteIn],
+        request: Req,
+        db_session: Db,
+        now: Now,
+        settings: Conf,
+        customer_id: Annotated[uuid.UUID | None, QueryParameter(description="staff only")] = None,
+    ) -> s.SiteOut:
+        site = await accounts.create_site(
+            db_session,
+            data=data,
+            actor=request.user,
+            customer_id=customer_id,
+            default_tz=settings.default_timezone,
+            now=now,
+        )
+        return accounts.site_out(site)
+
+    @get("/sites", guards=[CUSTOMER_OR_STAFF], summary="Delivery sites (a customer sees its own)")
+    async def list_sites(
+        self,
+        request: Req,
+        db_session: Db,
+        customer_id: FromQuery[uuid.UUID | None] = None,
+    ) -> list[s.SiteOut]:
+        rows = await accounts.list_sites(db_session, actor=request.user, customer_id=customer_id)
+        return [accounts.site_out(x) for x in rows]
+
+    @get("/sites/{site_id:uuid}", guards=[CUSTOMER_OR_STAFF], summary="One site")
+    async def get_site(self, site_id: FromPath[uuid.UUID], request: Req, db_session: Db) -> s.SiteOut:
+        return accounts.site_out(await accounts.get_site(db_session, site_id, viewer=request.user))
+
+    @post(
+        "/applications",
+        exclude_from_auth=True,
+        summary="Apply for an account online (no login)",
+        description="A company applies with its first site; an admin approves it and sets the credit limit.",
+    )
+    async def apply(
+        self, data: JSONBody[s.ApplicationIn], db_session: Db, now: Now, settings: Conf
+    ) -> s.ApplicationOut:
+        app = await accounts.submit_application(db_session, data=data, default_tz=settings.default_timezone, now=now)
+        return accounts.application_out(app)
+
+    @get("/applications", guards=[ADMIN], summary="Applications (admin)")
+    async def list_applications(
+        self, db_session: Db, limit: Limit = 50, offset: Offset = 0, status: FromQuery[str | None] = None
+    ) -> Page[s.ApplicationOut]:
+        rows, total = await accounts.list_applications(db_session, status=status, limit=limit, offset=offset)
+        return Page(items=[accounts.application_out(a) for a in rows], total=total, limit=limit, offset=offset)
+
+    @post("/applications/{application_id:uuid}/approve", guards=[ADMIN], status_code=HTTP_200_OK)
+    async def approve(
+        self,
+        application_id: FromPath[uuid.UUID],
+        data: JSONBody[s.ApproveIn],
+        request: Req,
+        db_session: Db,
+        now: Now,
+        settings: Conf,
+    ) -> s.ApplicationOut:
+        """Open the account, its first site and its first user (admin)."""
+        app = await accounts.approve_application(
+            db_session,
+            application_id=application_id,
+            credit_limit_minor=data.credit_limit_minor,
+            currency=settings.rules.currency,
+            default_tz=settings.default_timezone,
+            now=now,
+            actor=request.user,
+        )
+        return accounts.application_out(app)
+
+    @post("/applications/{application_id:uuid}/reject", guards=[ADMIN], status_code=HTTP_200_OK)
+    async def reject(
+        self,
+        application_id: FromPath[uuid.UUID],
+        data: JSONBody[s.RejectIn],
+        request: Req,
+        db_session: Db,
+        now: Now,
+    ) -> s.ApplicationOut:
+        """Reject an application with a reason (admin)."""
+        app = await accounts.reject_application(
+            db_session, application_id=application_id, reason=data.reason, now=now, actor=request.user
+        )
+        return accounts.application_out(app)
+
+
+def _created_or_replayed[T](body: T, created: bool) -> Response[T]:
+    return Response(body, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+
+class OrdersController(Controller):
+    tags = ["orders"]
+
+    @post("/quotes", guards=[CUSTOMER], status_code=HTTP_200_OK, summary="Price a delivery before ordering")
+    async def quote(
+        self, data: JSONBody[s.QuoteIn], request: Req, db_session: Db, now: Now, settings: Conf
+    ) -> s.QuoteOut:
+        return await delivery.quote(db_session, data=data, actor=request.user, now=now, rules=settings.rules)
+
+    @post(
+        "/orders",
+        guards=[CUSTOMER],
+        summary="Order a delivery",
+        description="Send an `Idempotency-Key`: a retry with the same key and body returns the first order "
+        "(200); the same key with another body is refused (409 `idempotency_key_reused`).",
+        responses={200: ResponseSpec(data_container=s.OrderOut, description="a retry: the first order")},
+    )
+    async def place_order(
+        self,
+        data: JSONBody[s.OrderIn],
+        request: Req,
+        db_session: Db,
+        now: Now,
+        settings: Conf,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[s.OrderOut]:
+        order, created = await delivery.place_order(
+            db_session,
+            data=data,
+            actor=request.user,
+            idempotency_key=check_key(idempotency_key),
+            now=now,
+            rules=settings.rules,
+        )
+        return _created_or_replayed(delivery.order_out(order), created)
+
+    @get("/orders", guards=[CUSTOMER_OR_STAFF], summary="Orders (a customer sees its own)")
+    async def list_orders(
+        self,
+        request: Req,
+        db_session: Db,
+        settings: Conf,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        status: FromQuery[str | None] = None,
+        day: Annotated[date | None, QueryParameter(name="date")] = None,
+        customer_id: FromQuery[uuid.UUID | None] = None,
+    ) -> Page[s.OrderOut]:
+        rows, total = await delivery.list_orders(
+            db_session,
+            viewer=request.user,
+            status=status,
+            day=day,
+            customer_id=customer_id,
+            limit=limit,
+            offset=offset,
+        )
+        return Page(items=[delivery.order_out(o) for o in rows], total=total, limit=limit, offset=offset)
+
+    @get("/orders/{order_id:uuid}", guards=[CUSTOMER_OR_STAFF], summary="One order")
+    async def get_order(self, order_id: FromPath[uuid.UUID], request: Req, db_session: Db) -> s.OrderOut:
+        order = await delivery.get_order(db_session, order_id, viewer=request.user)
+        return delivery.order_out(order)
+
+    @post("/orders/{order_id:uuid}/cancel", guards=[CUSTOMER_OR_STAFF], status_code=HTTP_200_OK)
+    async def cancel_order(
+        self,
+        order_id: FromPath[uuid.UUID],
+        data: JSONBody[s.CancelIn],
+        request: Req,
+        db_session: Db,
+        now: Now,
+    ) -> s.OrderOut:
+        """Cancel an order (possible until it is loaded)."""
+        order = await delivery.cancel_order(
+            db_session, order_id=order_id, reason=data.reason, actor=request.user, now=now
+        )
+        return delivery.order_out(order)
+
+    @get("/orders/{order_id:uuid}/events", guards=[CUSTOMER_OR_STAFF], summary="The order's timeline")
+    async def order_events(self, order_id: FromPath[uuid.UUID], request: Req, db_session: Db) -> list[s.EventOut]:
+        rows = await delivery.order_events(db_session, order_id=order_id, viewer=request.user)
+        return [delivery.event_out(e) for e in rows]
+
+
+class PickupsController(Controller):
+    tags = ["pickups"]
+
+    @get("/depots/{depot_id:uuid}/slots", summary="Pickup slots of a day with the places left")
+    async def slots(
+        self,
+        depot_id: FromPath[uuid.UUID],
+        db_session: Db,
+        settings: Conf,
+        now: Now,
+        day: Annotated[date | None, QueryParameter(name="date")] = None,
+        product_code: FromQuery[str | None] = None,
+    ) -> list[s.SlotOut]:
+        depot = await catalogue.get_depot(db_session, depot_id)
+        day = day or now.astimezone(zone(depot.timezone)).date()
+        return await pickups.list_slots(
+            db_session, depot_id=depot_id, day=day, product_code=product_code, rules=settings.rules
+        )
+
+    @post(
+        "/pickups",
+        guards=[CUSTOMER],
+        summary="Book a pickup slot for the customer's own truck",
+        description="Honours `Idempotency-Key` like `POST /orders`. Of two requests for a slot's last place, "
+        "exactly one succeeds; the other gets 409 `slot_full`.",
+        responses={200: ResponseSpec(data_container=s.PickupOut, description="a retry: the first booking")},
+    )
+    async def book(
+        self,
+        data: JSONBody[s.PickupIn],
+        request: Req,
+        db_session: Db,
+        now: Now,
+        settings: Conf,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[s.PickupOut]:
+        booking, created = await pickups.book_pickup(
+            db_session,
+            data=data,
+            actor=request.user,
+            idempotency_key=check_key(idempotency_key),
+            now=now,
+            rules=settings.rules,
+        )
+        return _created_or_replayed(pickups.pickup_out(booking), created)
+
+    @get("/pickups", guards=[CUSTOMER_OR_STAFF], summary="Pickup bookings (a customer sees its own)")
+    async def list_pickups(
+        self,
+        request: Req,
+        db_session: Db,
+        settings: Conf,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        status: FromQuery[str | None] = None,
+    ) -> Page[s.PickupOut]:
+        rows, total = await pickups.list_pickups(
+            db_session, viewer=request.user, status=status, limit=limit, offset=offset
+        )
+        return Page(items=[pickups.pickup_out(b) for b in rows], total=total, limit=limit, offset=offset)
+
+    @get("/pickups/{booking_id:uuid}", guards=[CUSTOMER_OR_STAFF], summary="One pickup booking")
+    async def get_pickup(self, booking_id: FromPath[uuid.UUID], request: Req, db_session: Db) -> s.PickupOut:
+        booking = await pickups.get_pickup(db_session, booking_id, viewer=request.user)
+        return pickups.pickup_out(booking)
+
+    @post("/pickups/{booking_id:uuid}/cancel", guards=[CUSTOMER_OR_STAFF], status_code=HTTP_200_OK)
+    async def cancel_pickup(
+        self,
+        booking_id: FromPath[uuid.UUID],
+        data: JSONBody[s.CancelIn],
+        request: Req,
+        db_session: Db,
+        now: Now,
+    ) -> s.PickupOut:
+        """Cancel a booking before loading; its credit is released."""
+        booking = await pickups.cancel_pickup(
+            db_session, booking_id=booking_id, reason=data.reason, actor=request.user, now=now
+        )
+        return pickups.pickup_out(booking)

@@ -1,0 +1,388 @@
+"""Quotes and delivery orders: placement, credit, cancellation, the timeline."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import idempotency
+from core.auth import Principal, Role
+from core.errors import InvalidInput, NotFound
+from core.events import record_event
+from core.hours import HoursEntry, zone
+from core.ids import new_reference
+from core.models import Event
+from core.settings import OrderRules
+from core.units import kg_to_litres, litres_to_kg
+from orders import schemas as s
+from orders.accounts import get_customer, get_site
+from orders.catalogue import get_product, price_on, serving_depot
+from orders.models import CustomerAccount, Depot, Order, Product
+from orders.pricing import price_breakdown
+from orders.rules import (
+    ORDER_HOLDS_CREDIT,
+    OrderStatus,
+    check_delivery_date,
+    check_delivery_window,
+    check_quantity,
+    credit_allows,
+    order_transition,
+)
+
+
+def _litres(product: Product, quantity_litres: int | None, quantity_kg: int | None) -> int:
+    if (quantity_litres is None) == (quantity_kg is None):
+        raise InvalidInput(
+            "give exactly one of quantity_litres and quantity_kg",
+            code="quantity_required",
+            field="quantity_litres",
+        )
+    if quantity_litres is not None:
+        return quantity_litres
+    assert quantity_kg is not None
+    return kg_to_litres(quantity_kg, product.density_kg_m3)
+
+
+async def quote(
+    session: AsyncSession, *, data: s.QuoteIn, actor: Principal, now: datetime, rules: OrderRules
+) -> s.QuoteOut:
+    site = await get_site(session, data.site_id, viewer=actor)
+    product = await get_product(session, data.product_code)
+    litres = _litres(product, data.quantity_litres, data.quantity_kg)
+    check_quantity(litres, rules=rules, tank_capacity_litres=site.tank_capacity_litres)
+    check_delivery_date(data.delivery_date, today=now.astimezone(zone(site.timezone)).date(), rules=rules)
+    depot, km = await serving_depot(session, lat=site.lat, lon=site.lon, product_code=product.code)
+    price = await price_on(session, depot=depot, product_code=product.code, day=data.delivery_date)
+    breakdown = await price_breakdown(
+        session, customer_id=site.customer_id, price=price, litres=litres, now=now, rules=rules
+    )
+    account = await get_customer(session, site.customer_id)
+    available = max(0, account.credit_limit_minor - account.open_amount_minor)
+    return s.QuoteOut(
+        site_id=site.id,
+        product_code=product.code,
+        delivery_date=data.delivery_date,
+        quantity_litres=litres,
+        quantity_kg=litres_to_kg(litres, product.density_kg_m3),
+        depot=s.ServingDepot(id=depot.id, name=depot.name, distance_km=km),
+        price=breakdown,
+        available_credit_minor=available,
+        within_credit=breakdown.amount_minor <= available,
+    )
+
+
+def _window(day: date, hhmm: str, tz_name: str) -> datetime:
+    hours, minutes = (int(x) for x in hhmm.split(":"))
+    return datetime.combine(day, time(0), zone(tz_name)) + timedelta(hours=hours, minutes=minutes)
+
+
+def order_out(order: Order) -> s.OrderOut:
+    tz = zone(order.timezone)
+    return s.OrderOut(
+        id=order.id,
+        reference=order.reference,
+        status=order.status,
+        hold_reason=order.hold_reason,
+        customer_id=order.customer_id,
+        site_id=order.site_id,
+        depot_id=order.depot_id,
+        product_code=order.product_code,
+        quantity_litres=order.quantity_litres,
+        quantity_kg=order.quantity_kg,
+        delivery_date=order.delivery_date,
+        window_start=order.window_start.astimezone(tz).strftime("%H:%M"),
+        window_end=_hhmm_end(order.window_end.astimezone(tz), order.delivery_date),
+        window_start_at=order.window_start.astimezone(UTC),
+        window_end_at=order.window_end.astimezone(UTC),
+        price=s.PriceBreakdown(
+            currency=order.currency,
+            price_per_litre_minor=order.price_per_litre_minor,
+            gross_minor=order.gross_minor,
+            tier=order.tier,
+            discount_bps=order.discount_bps,
+            discount_minor=order.discount_minor,
+            amount_minor=order.amount_minor,
+        ),
+        preferred_driver_id=order.preferred_driver_id,
+        note=order.note,
+        cancel_reason=order.cancel_reason,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        confirmed_at=order.confirmed_at,
+    )
+
+
+def _hhmm_end(at: datetime, day: date) -> str:
+    return "24:00" if at.date() > day and at.time() == time(0) else at.strftime("%H:%M")
+
+
+def _set_status(
+    session: AsyncSession,
+    order: Order,
+    target: OrderStatus,
+    *,
+    now: datetime,
+    actor: Principal | None,
+    reason: str | None = None,
+    event_type: str | None = None,
+) -> None:
+    order_transition(order.status, target)
+    previous = order.status
+    order.status = str(target)
+    order.updated_at = now
+    order.version += 1
+    record_event(
+        session,
+        subject_type="order",
+        subject_id=order.id,
+        customer_id=order.customer_id,
+        type=event_type or f"order_{target}",
+        at=now,
+        actor=actor,
+        from_status=previous,
+        to_status=str(target),
+        reason=reason,
+    )
+
+
+async def _confirm_or_hold(
+    session: AsyncSession,
+    order: Order,
+    account: CustomerAccount,
+    *,
+    now: datetime,
+    actor: Principal | None,
+    rules: OrderRules,
+) -> None:
+    """Fix the price and confirm when credit allows; otherwise hold. The caller holds the account's row lock."""
+    serving = await session.get(Depot, order.depot_id)
+    assert serving is not None
+    price = await price_on(session, depot=serving, product_code=order.product_code, day=order.delivery_date)
+    breakdown = await price_breakdown(
+        session,
+        customer_id=order.customer_id,
+        price=price,
+        litres=order.quantity_litres,
+        now=now,
+        rules=rules,
+    )
+    order.price_per_litre_minor = breakdown.price_per_litre_minor
+    order.gross_minor = breakdown.gross_minor
+    order.tier = breakdown.tier
+    order.discount_bps = breakdown.discount_bps
+    order.discount_minor = breakdown.discount_minor
+    order.amount_minor = breakdown.amount_minor
+    if credit_allows(
+        open_amount_minor=account.open_amount_minor,
+        credit_limit_minor=account.credit_limit_minor,
+        amount_minor=order.amount_minor,
+    ):
+        account.open_amount_minor += order.amount_minor
+        order.hold_reason = None
+        order.confirmed_at = now
+        _set_status(session, order, OrderStatus.CONFIRMED, now=now, actor=actor)
+    elif order.status != OrderStatus.ON_HOLD:
+        order.hold_reason = "credit_limit"
+        _set_status(
+            session,
+            order,
+            OrderStatus.ON_HOLD,
+            now=now,
+            actor=actor,
+            reason="credit_limit: the order would take the account over its credit limit",
+        )
+
+
+async def place_order(
+    session: AsyncSession,
+    *,
+    data: s.OrderIn,
+    actor: Principal,
+    idempotency_key: str | None,
+    now: datetime,
+    rules: OrderRules,
+) -> tuple[Order, bool]:
+    """Place a delivery order; returns (order, created). A retried key returns the first order unchanged."""
+    if actor.role != Role.CUSTOMER or actor.customer_id is None:
+        raise InvalidInput("orders are placed by a customer account's users", code="customer_only")
+    record = None
+    if idempotency_key is not None:
+        record = await idempotency.claim(
+            session,
+            scope=f"orders:{actor.customer_id}",
+            key=idempotency_key,
+            digest=idempotency.request_hash(data),
+        )
+        if record.resource_id is not None:
+            return await get_order(session, record.resource_id, viewer=actor), False
+
+    site = await get_site(session, data.site_id, viewer=actor)
+    product = await get_product(session, data.product_code)
+    litres = _litres(product, data.quantity_litres, data.quantity_kg)
+    check_quantity(litres, rules=rules, tank_capacity_litres=site.tank_capacity_litres)
+    start = _window(data.delivery_date, data.window_start, site.timezone)
+    end = _window(data.delivery_date, data.window_end, site.timezone)
+    check_delivery_window(
+        start=start,
+        end=end,
+        now=now,
+        receiving_hours=[HoursEntry(**h) for h in site.receiving_hours],
+        tz=zone(site.timezone),
+        rules=rules,
+    )
+    depot, _ = await serving_depot(session, lat=site.lat, lon=site.lon, product_code=product.code)
+    await price_on(session, depot=depot, product_code=product.code, day=data.delivery_date)
+
+    # The account's row lock serialises credit decisions: two orders that together exceed the limit cannot
+    # both be confirmed.
+    account = await get_customer(session, site.customer_id, lock=True)
+    order = Order(
+        reference=new_reference("DO", data.delivery_date),
+        customer_id=account.id,
+        site_id=site.id,
+        depot_id=depot.id,
+        product_code=product.code,
+        quantity_litres=litres,
+        quantity_kg=data.quantity_kg,
+        delivery_date=data.delivery_date,
+        timezone=site.timezone,
+        window_start=start,
+        window_end=end,
+        price_per_litre_minor=0,
+        gross_minor=0,
+        discount_bps=0,
+        discount_minor=0,
+        amount_minor=0,
+        currency=account.currency,
+        status=str(OrderStatus.PLACED),
+        preferred_driver_id=data.preferred_driver_id,
+        note=data.note,
+        created_by=actor.id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(order)
+    await session.flush()
+    record_event(
+        session,
+        subject_type="order",
+        subject_id=order.id,
+        customer_id=order.customer_id,
+        type="order_placed",
+        at=now,
+        actor=actor,
+        to_status=str(OrderStatus.PLACED),
+    )
+    await _confirm_or_hold(session, order, account, now=now, actor=None, rules=rules)
+    if record is not None:
+        idempotency.complete(record, resource_id=order.id, status_code=201)
+    await session.flush()
+    return order, True
+
+
+async def get_order(session: AsyncSession, order_id: uuid.UUID, *, viewer: Principal, lock: bool = False) -> Order:
+    stmt = select(Order).where(Order.id == order_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    order = (await session.execute(stmt)).scalar_one_or_none()
+    if order is None or (viewer.role == Role.CUSTOMER and order.customer_id != viewer.customer_id):
+        raise NotFound("no such order", code="order_not_found")
+    return order
+
+
+async def list_orders(
+    session: AsyncSession,
+    *,
+    viewer: Principal,
+    status: str | None,
+    day: date | None,
+    customer_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[Order], int]:
+    conditions = []
+    if viewer.role == Role.CUSTOMER:
+        conditions.append(Order.customer_id == viewer.customer_id)
+    elif customer_id is not None:
+        conditions.append(Order.customer_id == customer_id)
+    if status is not None:
+        if status not in OrderStatus.__members__.values():
+            raise InvalidInput(f"unknown status '{status}'", code="invalid_status", field="status")
+        conditions.append(Order.status == status)
+    if day is not None:
+        conditions.append(Order.delivery_date == day)
+    total = await session.scalar(select(func.count()).select_from(Order).where(*conditions)) or 0
+    rows = (
+        await session.scalars(
+            select(Order).where(*conditions).order_by(Order.created_at.desc(), Order.id).limit(limit).offset(offset)
+        )
+    ).all()
+    return rows, total
+
+
+async def cancel_order(
+    session: AsyncSession, *, order_id: uuid.UUID, reason: str, actor: Principal, now: datetime
+) -> Order:
+    order = await get_order(session, order_id, viewer=actor)
+    if actor.role not in (Role.CUSTOMER, Role.ADMIN, Role.DISPATCHER):
+        raise NotFound("no such order", code="order_not_found")
+    account = await get_customer(session, order.customer_id, lock=True)
+    order = await get_order(session, order_id, viewer=actor, lock=True)
+    held_credit = order.status in ORDER_HOLDS_CREDIT
+    _set_status(session, order, OrderStatus.CANCELLED, now=now, actor=actor, reason=reason)
+    order.cancel_reason = reason
+    if held_credit:
+        account.open_amount_minor -= order.amount_minor
+    await session.flush()
+    return order
+
+
+async def recheck_held_orders(
+    session: AsyncSession, *, customer_id: uuid.UUID, now: datetime, rules: OrderRules
+) -> list[Order]:
+    """After a payment or a higher limit: confirm held orders oldest first while credit allows."""
+    account = await get_customer(session, customer_id, lock=True)
+    held = (
+        await session.scalars(
+            select(Order)
+            .where(Order.customer_id == customer_id, Order.status == OrderStatus.ON_HOLD)
+            .order_by(Order.created_at, Order.id)
+            .with_for_update()
+        )
+    ).all()
+    confirmed = []
+    for order in held:
+        await _confirm_or_hold(session, order, account, now=now, actor=None, rules=rules)
+        if order.status == OrderStatus.CONFIRMED:
+            confirmed.append(order)
+    await session.flush()
+    return confirmed
+
+
+async def order_events(session: AsyncSession, *, order_id: uuid.UUID, viewer: Principal) -> Sequence[Event]:
+    await get_order(session, order_id, viewer=viewer)
+    return (
+        await session.scalars(
+            select(Event)
+            .where(Event.subject_type == "order", Event.subject_id == order_id)
+            .order_by(Event.at, Event.id)
+        )
+    ).all()
+
+
+def event_out(event: Event) -> s.EventOut:
+    return s.EventOut(
+        id=event.id,
+        type=event.type,
+        at=event.at,
+        from_status=event.from_status,
+        to_status=event.to_status,
+        actor_role=event.actor_role,
+        actor_id=event.actor_id,
+        reason=event.reason,
+        data=event.data,
+    )

@@ -1,0 +1,197 @@
+"""Catalogue, customer accounts, sites, delivery orders and pickup bookings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, IdMixin, utcnow
+
+depot_products = Table(
+    "depot_products",
+    Base.metadata,
+    Column("depot_id", ForeignKey("depots.id", ondelete="CASCADE"), primary_key=True),
+    Column("product_code", ForeignKey("products.code", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    name_zh: Mapped[str | None] = mapped_column(String(80))
+    density_kg_m3: Mapped[float]  # at the standard temperature
+
+
+class Depot(IdMixin, Base):
+    __tablename__ = "depots"
+
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    address: Mapped[str | None] = mapped_column(String(255))
+    lat: Mapped[float]
+    lon: Mapped[float]
+    timezone: Mapped[str] = mapped_column(String(64))
+    opening_hours: Mapped[list[Any]]
+    loading_bays: Mapped[int]
+    # Loading time = fixed + litres / pump rate (used by routing).
+    load_fixed_min: Mapped[int] = mapped_column(default=15)
+    pump_rate_l_per_min: Mapped[int] = mapped_column(default=1800)
+    products: Mapped[list[Product]] = relationship(secondary=depot_products, lazy="selectin")
+
+
+class Price(IdMixin, Base):
+    __tablename__ = "prices"
+    __table_args__ = (UniqueConstraint("depot_id", "product_code", "date"),)
+
+    depot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("depots.id", ondelete="CASCADE"))
+    product_code: Mapped[str] = mapped_column(ForeignKey("products.code"))
+    date: Mapped[date] = mapped_column(Date)
+    price_per_litre_minor: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CustomerAccount(IdMixin, Base):
+    __tablename__ = "customer_accounts"
+    __table_args__ = (CheckConstraint("credit_limit_minor >= 0", name="credit_limit_not_negative"),)
+
+    name: Mapped[str] = mapped_column(String(200))
+    tax_id: Mapped[str | None] = mapped_column(String(40))
+    contact_name: Mapped[str | None] = mapped_column(String(120))
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    credit_limit_minor: Mapped[int] = mapped_column(default=0)
+    # Confirmed but not yet paid: orders and bookings add, payments and cancellations take away.
+    open_amount_minor: Mapped[int] = mapped_column(default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    referred_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", use_alter=True)
+    )
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Payment(IdMixin, Base):
+    __tablename__ = "payments"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer_accounts.id", ondelete="CASCADE"))
+    amount_minor: Mapped[int]
+    reference: Mapped[str | None] = mapped_column(String(80))
+    recorded_by: Mapped[uuid.UUID | None]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Site(IdMixin, Base):
+    __tablename__ = "sites"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer_accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300))
+    lat: Mapped[float]
+    lon: Mapped[float]
+    timezone: Mapped[str] = mapped_column(String(64))
+    tank_capacity_litres: Mapped[int]
+    receiving_hours: Mapped[list[Any]]
+    max_vehicle_class: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Application(IdMixin, Base):
+    """A company asking to open an account online; an admin approves or rejects it."""
+
+    __tablename__ = "applications"
+
+    company_name: Mapped[str] = mapped_column(String(200))
+    tax_id: Mapped[str] = mapped_column(String(40))
+    contact_name: Mapped[str] = mapped_column(String(120))
+    contact_phone: Mapped[str] = mapped_column(String(32))
+    username: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    site: Mapped[dict[str, Any]]
+    referral_code: Mapped[str | None] = mapped_column(String(16))
+    referred_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text)
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customer_accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[uuid.UUID | None]
+
+
+class Order(IdMixin, Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        Index("ix_orders_customer_created", "customer_id", "created_at"),
+        Index("ix_orders_date_status", "delivery_date", "status"),
+        CheckConstraint("quantity_litres > 0", name="quantity_positive"),
+    )
+
+    reference: Mapped[str] = mapped_column(String(24), unique=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer_accounts.id"))
+    site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id"))
+    depot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("depots.id"))
+    product_code: Mapped[str] = mapped_column(ForeignKey("products.code"))
+    quantity_litres: Mapped[int]
+    quantity_kg: Mapped[int | None]  # when the customer ordered by mass
+    delivery_date: Mapped[date] = mapped_column(Date)
+    timezone: Mapped[str] = mapped_column(String(64))  # the site's, for showing the window in local time
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    price_per_litre_minor: Mapped[int]
+    gross_minor: Mapped[int]
+    tier: Mapped[int] = mapped_column(default=0)
+    discount_bps: Mapped[int]
+    discount_minor: Mapped[int]
+    amount_minor: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20))
+    hold_reason: Mapped[str | None] = mapped_column(String(40))
+    preferred_driver_id: Mapped[uuid.UUID | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    # Bumped on every change: a plan built from older versions is stale.
+    version: Mapped[int] = mapped_column(default=1)
+
+
+class PickupBooking(IdMixin, Base):
+    __tablename__ = "pickup_bookings"
+    __table_args__ = (
+        Index("ix_pickup_bookings_slot", "depot_id", "slot_start", "status"),
+        CheckConstraint("quantity_litres > 0", name="quantity_positive"),
+    )
+
+    reference: Mapped[str] = mapped_column(String(24), unique=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer_accounts.id"), index=True)
+    depot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("depots.id"))
+    product_code: Mapped[str] = mapped_column(ForeignKey("products.code"))
+    quantity_litres: Mapped[int]
+    slot_start: Mapped[datetime]
+    slot_end: Mapped[datetime]
+    timezone: Mapped[str] = mapped_column(String(64))  # the depot's
+    vehicle_plate: Mapped[str] = mapped_column(String(16))
+    driver_name: Mapped[str] = mapped_column(String(120))
+    driver_phone: Mapped[str] = mapped_column(String(32))
+    price_per_litre_minor: Mapped[int]
+    gross_minor: Mapped[int]
+    tier: Mapped[int]
+    discount_bps: Mapped[int]
+    discount_minor: Mapped[int]
+    amount_minor: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    loaded_litres_observed: Mapped[int | None]
+    loaded_litres_net: Mapped[int | None]
+    ticket_number: Mapped[str | None] = mapped_column(String(32))
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,327 @@
+"""Digital pickup bookings: slots per depot, race-safe booking of the last place, expiry of no-shows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import idempotency
+from core.auth import Principal, Role
+from core.errors import Conflict, InvalidInput, NotFound
+from core.events import record_event
+from core.hours import HoursEntry, local_windows, zone
+from core.ids import new_reference
+from core.settings import OrderRules
+from orders import schemas as s
+from orders.accounts import get_customer
+from orders.catalogue import get_depot, get_product, price_on
+from orders.models import Depot, PickupBooking
+from orders.pricing import price_breakdown
+from orders.rules import (
+    PICKUP_TAKES_PLACE,
+    PickupStatus,
+    check_phone,
+    check_plate,
+    check_quantity,
+    check_slot_free,
+    credit_allows,
+    pickup_transition,
+)
+
+
+def slot_starts(depot: Depot, day: date, slot_minutes: int) -> list[tuple[datetime, datetime]]:
+    """Slots of `slot_minutes` inside the depot's opening windows on its local `day`."""
+    tz = zone(depot.timezone)
+    slots = []
+    for open_at, close_at in local_windows([HoursEntry(**h) for h in depot.opening_hours], day, tz):
+        start = open_at
+        while start + timedelta(minutes=slot_minutes) <= close_at:
+            slots.append((start, start + timedelta(minutes=slot_minutes)))
+            start += timedelta(minutes=slot_minutes)
+    return slots
+
+
+async def _taken(session: AsyncSession, depot_id: uuid.UUID, starts: list[datetime]) -> dict[datetime, int]:
+    if not starts:
+        return {}
+    rows = await session.execute(
+        select(PickupBooking.slot_start, func.count())
+        .where(
+            PickupBooking.depot_id == depot_id,
+            PickupBooking.slot_start >= min(starts),
+            PickupBooking.slot_start <= max(starts),
+            PickupBooking.status.in_([str(x) for x in PICKUP_TAKES_PLACE]),
+        )
+        .group_by(PickupBooking.slot_start)
+    )
+    return dict(rows.tuples())
+
+
+async def list_slots(
+    session: AsyncSession, *, depot_id: uuid.UUID, day: date, product_code: str | None, rules: OrderRules
+) -> list[s.SlotOut]:
+    depot = await get_depot(session, depot_id)
+    if product_code is not None and product_code not in {p.code for p in depot.products}:
+        raise InvalidInput(
+            f"{depot.name} does not stock '{product_code}'", code="product_not_stocked", field="product_code"
+        )
+    slots = slot_starts(depot, day, rules.slot_minutes)
+    taken = await _taken(session, depot.id, [start for start, _ in slots])
+    tz = zone(depot.timezone)
+    return [
+        s.SlotOut(
+            start=start.astimezone(tz),
+            end=end.astimezone(tz),
+            capacity=depot.loading_bays,
+            remaining=max(0, depot.loading_bays - taken.get(start, 0)),
+        )
+        for start, end in slots
+    ]
+
+
+def pickup_out(booking: PickupBooking) -> s.PickupOut:
+    tz = zone(booking.timezone)
+    return s.PickupOut(
+        id=booking.id,
+        reference=booking.reference,
+        status=booking.status,
+        customer_id=booking.customer_id,
+        depot_id=booking.depot_id,
+        product_code=booking.product_code,
+        quantity_litres=booking.quantity_litres,
+        slot_start=booking.slot_start.astimezone(tz),
+        slot_end=booking.slot_end.astimezone(tz),
+        vehicle_plate=booking.vehicle_plate,
+        driver_name=booking.driver_name,
+        driver_phone=booking.driver_phone,
+        price=s.PriceBreakdown(
+            currency=booking.currency,
+            price_per_litre_minor=booking.price_per_litre_minor,
+            gross_minor=booking.gross_minor,
+            tier=booking.tier,
+            discount_bps=booking.discount_bps,
+            discount_minor=booking.discount_minor,
+            amount_minor=booking.amount_minor,
+        ),
+        cancel_reason=booking.cancel_reason,
+        loaded_litres_observed=booking.loaded_litres_observed,
+        loaded_litres_net=booking.loaded_litres_net,
+        ticket_number=booking.ticket_number,
+        created_at=booking.created_at,
+        updated_at=booking.updated_at,
+    )
+
+
+def _set_status(
+    session: AsyncSession,
+    booking: PickupBooking,
+    target: PickupStatus,
+    *,
+    now: datetime,
+    actor: Principal | None,
+    reason: str | None = None,
+) -> None:
+    pickup_transition(booking.status, target)
+    previous, booking.status, booking.updated_at = booking.status, str(target), now
+    record_event(
+        session,
+        subject_type="pickup",
+        subject_id=booking.id,
+        customer_id=booking.customer_id,
+        type=f"pickup_{target}",
+        at=now,
+        actor=actor,
+        from_status=previous,
+        to_status=str(target),
+        reason=reason,
+    )
+
+
+async def book_pickup(
+    session: AsyncSession,
+    *,
+    data: s.PickupIn,
+    actor: Principal,
+    idempotency_key: str | None,
+    now: datetime,
+    rules: OrderRules,
+) -> tuple[PickupBooking, bool]:
+    if actor.role != Role.CUSTOMER or actor.customer_id is None:
+        raise InvalidInput("pickups are booked by a customer account's users", code="customer_only")
+    record = None
+    if idempotency_key is not None:
+        record = await idempotency.claim(
+            session,
+            scope=f"pickups:{actor.customer_id}",
+            key=idempotency_key,
+            digest=idempotency.request_hash(data),
+        )
+        if record.resource_id is not None:
+            return await get_pickup(session, record.resource_id, viewer=actor), False
+
+    plate = check_plate(data.vehicle_plate)
+    phone = check_phone(data.driver_phone)
+    check_quantity(data.quantity_litres, rules=rules)
+    product = await get_product(session, data.product_code)
+    # The depot's row lock serialises bookings at one depot, so the last place of a slot goes to one request.
+    depot = await get_depot(session, data.depot_id, lock=True)
+    if product.code not in {p.code for p in depot.products}:
+        raise InvalidInput(
+            f"{depot.name} does not stock '{product.code}'", code="product_not_stocked", field="product_code"
+        )
+    tz = zone(depot.timezone)
+    local_day = data.slot_start.astimezone(tz).date()
+    slot = next(((a, b) for a, b in slot_starts(depot, local_day, rules.slot_minutes) if a == data.slot_start), None)
+    if slot is None:
+        raise InvalidInput(
+            "no such slot: pick a start time from GET /depots/{id}/slots (outside opening hours?)",
+            code="invalid_slot",
+            field="slot_start",
+        )
+    if slot[0] <= now:
+        raise InvalidInput("this slot has already started", code="slot_in_past", field="slot_start")
+    taken = (await _taken(session, depot.id, [slot[0]])).get(slot[0], 0)
+    check_slot_free(taken=taken, capacity=depot.loading_bays)
+    price = await price_on(session, depot=depot, product_code=product.code, day=local_day)
+    breakdown = await price_breakdown(
+        session, customer_id=actor.customer_id, price=price, litres=data.quantity_litres, now=now, rules=rules
+    )
+    account = await get_customer(session, actor.customer_id, lock=True)
+    if not credit_allows(
+        open_amount_minor=account.open_amount_minor,
+        credit_limit_minor=account.credit_limit_minor,
+        amount_minor=breakdown.amount_minor,
+    ):
+        raise Conflict(
+            "this booking would take the account over its credit limit",
+            code="credit_limit",
+            field="quantity_litres",
+        )
+    account.open_amount_minor += breakdown.amount_minor
+    booking = PickupBooking(
+        reference=new_reference("PU", local_day),
+        customer_id=account.id,
+        depot_id=depot.id,
+        product_code=product.code,
+        quantity_litres=data.quantity_litres,
+        slot_start=slot[0],
+        slot_end=slot[1],
+        timezone=depot.timezone,
+        vehicle_plate=plate,
+        driver_name=data.driver_name,
+        driver_phone=phone,
+        price_per_litre_minor=breakdown.price_per_litre_minor,
+        gross_minor=breakdown.gross_minor,
+        tier=breakdown.tier,
+        discount_bps=breakdown.discount_bps,
+        discount_minor=breakdown.discount_minor,
+        amount_minor=breakdown.amount_minor,
+        currency=breakdown.currency,
+        status=str(PickupStatus.BOOKED),
+        created_by=actor.id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(booking)
+    await session.flush()
+    record_event(
+        session,
+        subject_type="pickup",
+        subject_id=booking.id,
+        customer_id=booking.customer_id,
+        type="pickup_booked",
+        at=now,
+        actor=actor,
+        to_status=str(PickupStatus.BOOKED),
+    )
+    if record is not None:
+        idempotency.complete(record, resource_id=booking.id, status_code=201)
+    await session.flush()
+    return booking, True
+
+
+async def get_pickup(
+    session: AsyncSession, booking_id: uuid.UUID, *, viewer: Principal, lock: bool = False
+) -> PickupBooking:
+    stmt = select(PickupBooking).where(PickupBooking.id == booking_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    booking = (await session.execute(stmt)).scalar_one_or_none()
+    if booking is None or (viewer.role == Role.CUSTOMER and booking.customer_id != viewer.customer_id):
+        raise NotFound("no such pickup booking", code="pickup_not_found")
+    return booking
+
+
+async def list_pickups(
+    session: AsyncSession, *, viewer: Principal, status: str | None, limit: int, offset: int
+) -> tuple[Sequence[PickupBooking], int]:
+    conditions = []
+    if viewer.role == Role.CUSTOMER:
+        conditions.append(PickupBooking.customer_id == viewer.customer_id)
+    if status is not None:
+        if status not in PickupStatus.__members__.values():
+            raise InvalidInput(f"unknown status '{status}'", code="invalid_status", field="status")
+        conditions.append(PickupBooking.status == status)
+    total = await session.scalar(select(func.count()).select_from(PickupBooking).where(*conditions)) or 0
+    rows = (
+        await session.scalars(
+            select(PickupBooking)
+            .where(*conditions)
+            .order_by(PickupBooking.slot_start.desc(), PickupBooking.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    return rows, total
+
+
+async def _release(
+    session: AsyncSession,
+    booking: PickupBooking,
+    target: PickupStatus,
+    *,
+    now: datetime,
+    actor: Principal | None,
+    reason: str,
+) -> None:
+    account = await get_customer(session, booking.customer_id, lock=True)
+    _set_status(session, booking, target, now=now, actor=actor, reason=reason)
+    account.open_amount_minor -= booking.amount_minor
+
+
+async def cancel_pickup(
+    session: AsyncSession, *, booking_id: uuid.UUID, reason: str, actor: Principal, now: datetime
+) -> PickupBooking:
+    booking = await get_pickup(session, booking_id, viewer=actor, lock=True)
+    await _release(session, booking, PickupStatus.CANCELLED, now=now, actor=actor, reason=reason)
+    booking.cancel_reason = reason
+    await session.flush()
+    return booking
+
+
+async def expire_no_shows(session: AsyncSession, *, now: datetime) -> int:
+    """Bookings whose slot ended without loading become `expired` and release their credit."""
+    stale = (
+        await session.scalars(
+            select(PickupBooking)
+            .where(PickupBooking.status == PickupStatus.BOOKED, PickupBooking.slot_end < now)
+            .order_by(PickupBooking.slot_end)
+            .limit(500)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    for booking in stale:
+        await _release(
+            session,
+            booking,
+            PickupStatus.EXPIRED,
+            now=now,
+            actor=None,
+            reason="no-show: the slot ended unloaded",
+        )
+    await session.flush()
+    return len(stale)

@@ -1,0 +1,184 @@
+"""Pure business rules for orders and bookings: state machines, credit, tiers, quantities, windows."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from core.errors import Conflict, InvalidInput
+from core.hours import WeeklyHours, within
+from core.settings import OrderRules
+from core.statemachine import check_transition
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"
+    ON_HOLD = "on_hold"
+    CONFIRMED = "confirmed"
+    SCHEDULED = "scheduled"
+    LOADED = "loaded"
+    EN_ROUTE = "en_route"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+_O = OrderStatus
+ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    _O.PLACED: frozenset({_O.CONFIRMED, _O.ON_HOLD, _O.CANCELLED}),
+    _O.ON_HOLD: frozenset({_O.CONFIRMED, _O.CANCELLED}),
+    # A published plan can be superseded: its orders go back to confirmed before the new plan schedules them.
+    _O.CONFIRMED: frozenset({_O.SCHEDULED, _O.CANCELLED}),
+    _O.SCHEDULED: frozenset({_O.CONFIRMED, _O.SCHEDULED, _O.LOADED, _O.CANCELLED}),
+    _O.LOADED: frozenset({_O.EN_ROUTE, _O.DELIVERED, _O.FAILED}),
+    _O.EN_ROUTE: frozenset({_O.DELIVERED, _O.FAILED}),
+    _O.DELIVERED: frozenset(),
+    _O.FAILED: frozenset(),
+    _O.CANCELLED: frozenset(),
+}
+# Until loading, an order still holds credit and can be cancelled.
+ORDER_HOLDS_CREDIT = frozenset({_O.CONFIRMED, _O.SCHEDULED, _O.LOADED, _O.EN_ROUTE})
+
+
+def order_transition(current: str, target: OrderStatus) -> None:
+    check_transition(ORDER_TRANSITIONS, OrderStatus(current), target, subject="order")
+
+
+class PickupStatus(StrEnum):
+    BOOKED = "booked"
+    LOADING = "loading"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+_P = PickupStatus
+PICKUP_TRANSITIONS: dict[PickupStatus, frozenset[PickupStatus]] = {
+    _P.BOOKED: frozenset({_P.LOADING, _P.COMPLETED, _P.EXPIRED, _P.CANCELLED}),
+    _P.LOADING: frozenset({_P.COMPLETED}),
+    _P.COMPLETED: frozenset(),
+    _P.EXPIRED: frozenset(),
+    _P.CANCELLED: frozenset(),
+}
+# Places in a slot are taken by every booking that has not been released.
+PICKUP_TAKES_PLACE = frozenset({_P.BOOKED, _P.LOADING, _P.COMPLETED})
+
+
+def pickup_transition(current: str, target: PickupStatus) -> None:
+    check_transition(PICKUP_TRANSITIONS, PickupStatus(current), target, subject="pickup booking")
+
+
+def credit_allows(*, open_amount_minor: int, credit_limit_minor: int, amount_minor: int) -> bool:
+    return open_amount_minor + amount_minor <= credit_limit_minor
+
+
+def tier_for(yearly_kg: int, rules: OrderRules) -> int:
+    """Tier index from the yearly volume: 0 (under 20 t) … 4 (over 500 t)."""
+    return bisect_right(rules.tier_upper_bounds_t, yearly_kg // 1000)
+
+
+def check_quantity(litres: int, *, rules: OrderRules, tank_capacity_litres: int | None = None) -> None:
+    if litres < rules.min_litres:
+        raise InvalidInput(
+            f"the smallest quantity is {rules.min_litres} L",
+            code="quantity_too_small",
+            field="quantity_litres",
+        )
+    if litres > rules.max_litres:
+        raise InvalidInput(
+            f"the largest quantity is {rules.max_litres} L",
+            code="quantity_too_large",
+            field="quantity_litres",
+        )
+    if tank_capacity_litres is not None and litres > tank_capacity_litres:
+        raise InvalidInput(
+            f"{litres} L would overfill the site's tank ({tank_capacity_litres} L)",
+            code="exceeds_tank_capacity",
+            field="quantity_litres",
+        )
+
+
+def check_delivery_window(
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    receiving_hours: WeeklyHours,
+    tz: ZoneInfo,
+    rules: OrderRules,
+) -> None:
+    if end <= start:
+        raise InvalidInput("the window must end after it starts", code="invalid_window", field="window_end")
+    if end - start < timedelta(minutes=30):
+        raise InvalidInput("the window must be at least 30 minutes long", code="window_too_short", field="window_end")
+    if start <= now:
+        raise InvalidInput("the window is in the past", code="window_in_past", field="window_start")
+    if start < now + timedelta(minutes=rules.lead_time_minutes):
+        hours = rules.lead_time_minutes / 60
+        raise InvalidInput(
+            f"orders must be placed at least {hours:g} h before the window starts (cut-off passed)",
+            code="lead_time",
+            field="window_start",
+        )
+    if start > now + timedelta(days=rules.max_days_ahead):
+        raise InvalidInput(
+            f"orders can be placed at most {rules.max_days_ahead} days ahead",
+            code="too_far_ahead",
+            field="delivery_date",
+        )
+    if not within(receiving_hours, start, end, tz):
+        raise InvalidInput(
+            "the window is outside the site's receiving hours",
+            code="outside_receiving_hours",
+            field="window_start",
+        )
+
+
+def check_delivery_date(day: date, *, today: date, rules: OrderRules) -> None:
+    if day < today:
+        raise InvalidInput("the delivery date is in the past", code="date_in_past", field="delivery_date")
+    if day > today + timedelta(days=rules.max_days_ahead):
+        raise InvalidInput(
+            f"orders can be placed at most {rules.max_days_ahead} days ahead",
+            code="too_far_ahead",
+            field="delivery_date",
+        )
+
+
+# Mainland Chinese plates (province character, letter, 5-6 alphanumerics) or a generic 2-10 character plate.
+_PLATE = re.compile(r"^(?:[\u4e00-\u9fff][A-Z][A-Z0-9]{5,6}|[A-Z0-9]{2,10})$")
+_PHONE_DIGITS = re.compile(r"^\+?[0-9]{7,15}$")
+
+
+def normalise_plate(plate: str) -> str:
+    return re.sub(r"[\s\-·.]", "", plate).upper()
+
+
+def check_plate(plate: str) -> str:
+    normal = normalise_plate(plate)
+    if not _PLATE.match(normal):
+        raise InvalidInput(
+            "the vehicle plate is not valid (e.g. 沪A12345 or AB1234)",
+            code="invalid_plate",
+            field="vehicle_plate",
+        )
+    return normal
+
+
+def check_phone(phone: str, *, field: str = "driver_phone") -> str:
+    normal = re.sub(r"[\s\-()]", "", phone)
+    if not _PHONE_DIGITS.match(normal):
+        raise InvalidInput(
+            "the phone number is not valid (7-15 digits, optional leading +)",
+            code="invalid_phone",
+            field=field,
+        )
+    return normal
+
+
+def check_slot_free(*, taken: int, capacity: int) -> None:
+    if taken >= capacity:
+        raise Conflict("this slot is full; pick another one", code="slot_full", field="slot_start")

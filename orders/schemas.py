@@ -1,0 +1,315 @@
+"""Request and response structs of the orders domain (separate from the ORM models)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+import msgspec
+
+from core.hours import HHMM, HoursEntry
+from core.schemas import Kilograms, Lat, Litres, Lon, LongText, MinorAmount, Name, ShortText
+
+ProductCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9\-]{0,31}$", examples=["diesel-0"])]
+Density = Annotated[float, msgspec.Meta(ge=600, le=1100, description="kg/m³ at the standard temperature")]
+TzName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["Asia/Shanghai"])]
+Password = Annotated[str, msgspec.Meta(min_length=4, max_length=200)]
+Username = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.\-]{3,64}$", examples=["fleet1"])]
+VehicleClass = Annotated[int, msgspec.Meta(ge=1, le=9, description="1 = small rigid … 9 = largest articulated")]
+
+
+class Input(msgspec.Struct, forbid_unknown_fields=True):
+    """Base for request bodies: unknown fields are refused rather than silently dropped."""
+
+
+# --- catalogue ---------------------------------------------------------------------------------------------
+
+
+class ProductIn(Input):
+    code: ProductCode
+    name: Name
+    density_kg_m3: Density
+    name_zh: Name | None = None
+
+
+class ProductOut(msgspec.Struct):
+    code: str
+    name: str
+    name_zh: str | None
+    density_kg_m3: float
+
+
+class DepotIn(Input):
+    code: ProductCode
+    name: Name
+    lat: Lat
+    lon: Lon
+    opening_hours: list[HoursEntry]
+    loading_bays: Annotated[int, msgspec.Meta(ge=1, le=100)]
+    products: Annotated[list[ProductCode], msgspec.Meta(min_length=1, max_length=50)]
+    timezone: TzName = "Asia/Shanghai"
+    address: Name | None = None
+    load_fixed_min: Annotated[int, msgspec.Meta(ge=0, le=240)] = 15
+    pump_rate_l_per_min: Annotated[int, msgspec.Meta(ge=50, le=10_000)] = 1800
+
+
+class DepotOut(msgspec.Struct):
+    id: uuid.UUID
+    code: str
+    name: str
+    address: str | None
+    lat: float
+    lon: float
+    timezone: str
+    opening_hours: list[HoursEntry]
+    loading_bays: int
+    products: list[str]
+    load_fixed_min: int
+    pump_rate_l_per_min: int
+
+
+class PriceIn(Input):
+    depot_id: uuid.UUID
+    product_code: ProductCode
+    date: date
+    price_per_litre_minor: Annotated[int, msgspec.Meta(gt=0, le=100_000, examples=[780])]
+
+
+class PriceOut(msgspec.Struct):
+    depot_id: uuid.UUID
+    product_code: str
+    date: date
+    price_per_litre_minor: int
+    currency: str
+
+
+# --- accounts ----------------------------------------------------------------------------------------------
+
+
+class CustomerIn(Input):
+    name: Name
+    credit_limit_minor: MinorAmount
+    tax_id: ShortText | None = None
+    contact_name: ShortText | None = None
+    contact_phone: ShortText | None = None
+
+
+class CustomerPatch(Input):
+    name: Name | None = None
+    credit_limit_minor: MinorAmount | None = None
+    contact_name: ShortText | None = None
+    contact_phone: ShortText | None = None
+
+
+class CustomerOut(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    tax_id: str | None
+    contact_name: str | None
+    contact_phone: str | None
+    credit_limit_minor: int
+    open_amount_minor: int
+    available_credit_minor: int
+    currency: str
+    tier: int
+    yearly_volume_kg: int
+    created_at: datetime
+
+
+class PaymentIn(Input):
+    amount_minor: Annotated[int, msgspec.Meta(gt=0, le=10**13)]
+    reference: ShortText | None = None
+
+
+class SiteIn(Input):
+    name: Name
+    address: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    lat: Lat
+    lon: Lon
+    tank_capacity_litres: Annotated[int, msgspec.Meta(ge=100, le=1_000_000)]
+    receiving_hours: list[HoursEntry]
+    max_vehicle_class: VehicleClass | None = None
+    timezone: TzName | None = None
+
+
+class SiteOut(msgspec.Struct):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    name: str
+    address: str
+    lat: float
+    lon: float
+    timezone: str
+    tank_capacity_litres: int
+    receiving_hours: list[HoursEntry]
+    max_vehicle_class: int | None
+    created_at: datetime
+
+
+class ApplicationIn(Input):
+    company_name: Name
+    tax_id: Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Za-z]{6,20}$", examples=["91310000MA1FL5XXXX"])]
+    contact_name: ShortText
+    contact_phone: ShortText
+    username: Username
+    password: Password
+    site: SiteIn
+    referral_code: Annotated[str, msgspec.Meta(max_length=16)] | None = None
+
+
+class ApplicationOut(msgspec.Struct):
+    id: uuid.UUID
+    status: str
+    company_name: str
+    tax_id: str
+    contact_name: str
+    contact_phone: str
+    username: str
+    site: SiteIn
+    referred_by_id: uuid.UUID | None
+    reason: str | None
+    customer_id: uuid.UUID | None
+    created_at: datetime
+
+
+class ApproveIn(Input):
+    credit_limit_minor: MinorAmount
+
+
+class RejectIn(Input):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+# --- quotes and orders -------------------------------------------------------------------------------------
+
+
+class QuoteIn(Input):
+    site_id: uuid.UUID
+    product_code: ProductCode
+    delivery_date: date
+    quantity_litres: Litres | None = None
+    quantity_kg: Kilograms | None = None
+
+
+class PriceBreakdown(msgspec.Struct):
+    currency: str
+    price_per_litre_minor: int
+    gross_minor: int
+    tier: int
+    discount_bps: int
+    discount_minor: int
+    amount_minor: int
+
+
+class ServingDepot(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    distance_km: float
+
+
+class QuoteOut(msgspec.Struct):
+    site_id: uuid.UUID
+    product_code: str
+    delivery_date: date
+    quantity_litres: int
+    quantity_kg: int
+    depot: ServingDepot
+    price: PriceBreakdown
+    available_credit_minor: int
+    within_credit: bool
+
+
+class OrderIn(Input):
+    site_id: uuid.UUID
+    product_code: ProductCode
+    delivery_date: date
+    window_start: HHMM
+    window_end: HHMM
+    quantity_litres: Litres | None = None
+    quantity_kg: Kilograms | None = None
+    preferred_driver_id: uuid.UUID | None = None
+    note: LongText | None = None
+
+
+class OrderOut(msgspec.Struct):
+    id: uuid.UUID
+    reference: str
+    status: str
+    hold_reason: str | None
+    customer_id: uuid.UUID
+    site_id: uuid.UUID
+    depot_id: uuid.UUID
+    product_code: str
+    quantity_litres: int
+    quantity_kg: int | None
+    delivery_date: date
+    window_start: str
+    window_end: str
+    window_start_at: datetime
+    window_end_at: datetime
+    price: PriceBreakdown
+    preferred_driver_id: uuid.UUID | None
+    note: str | None
+    cancel_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    confirmed_at: datetime | None
+
+
+class CancelIn(Input):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)] = "cancelled by the customer"
+
+
+class EventOut(msgspec.Struct):
+    id: uuid.UUID
+    type: str
+    at: datetime
+    from_status: str | None
+    to_status: str | None
+    actor_role: str | None
+    actor_id: uuid.UUID | None
+    reason: str | None
+    data: dict[str, object] | None
+
+
+# --- pickups -----------------------------------------------------------------------------------------------
+
+
+class SlotOut(msgspec.Struct):
+    start: datetime
+    end: datetime
+    capacity: int
+    remaining: int
+
+
+class PickupIn(Input):
+    depot_id: uuid.UUID
+    product_code: ProductCode
+    quantity_litres: Litres
+    slot_start: Annotated[datetime, msgspec.Meta(tz=True, description="ISO 8601 with offset")]
+    vehicle_plate: Annotated[str, msgspec.Meta(min_length=2, max_length=16, examples=["沪A12345"])]
+    driver_name: ShortText
+    driver_phone: Annotated[str, msgspec.Meta(min_length=7, max_length=24, examples=["13800138000"])]
+
+
+class PickupOut(msgspec.Struct):
+    id: uuid.UUID
+    reference: str
+    status: str
+    customer_id: uuid.UUID
+    depot_id: uuid.UUID
+    product_code: str
+    quantity_litres: int
+    slot_start: datetime
+    slot_end: datetime
+    vehicle_plate: str
+    driver_name: str
+    driver_phone: str
+    price: PriceBreakdown
+    cancel_reason: str | None
+    loaded_litres_observed: int | None
+    loaded_litres_net: int | None
+    ticket_number: str | None
+    created_at: datetime
+    updated_at: datetime

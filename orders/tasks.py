@@ -1,0 +1,20 @@
+"""Periodic work of the orders domain."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.celery_app import celery_app
+from core.clock import SystemClock
+from core.worker_db import run_in_unit_of_work
+from orders.pickups import expire_no_shows
+
+
+@celery_app.task(name="orders.expire_pickups", ignore_result=True)
+def expire_pickups() -> int:
+    """Mark bookings whose slot ended without loading as expired (idempotent: only `booked` ones move)."""
+
+    async def work(session: AsyncSession) -> int:
+        return await expire_no_shows(session, now=SystemClock().now())
+
+    return run_in_unit_of_work(work)

@@ -1,0 +1,68 @@
+"""Route planning for bulk-fuel tankers: a pure library (validated problem in, result out).
+
+See docs/ROUTING.md for the JSON formats and the design.
+"""
+
+from routing.check import Code, Violation, check
+from routing.matrix import GeodesicProvider, Matrix, MatrixProvider, matrix_for
+from routing.problem import (
+    Depot,
+    Job,
+    Options,
+    Pin,
+    Problem,
+    ProblemError,
+    StartedTrip,
+    Tanker,
+    decode_problem,
+    encode_problem,
+    validate,
+)
+from routing.result import Result, Stats
+from routing.solution import (
+    CompartmentLoad,
+    Route,
+    Solution,
+    Stop,
+    Trip,
+    Unassigned,
+    UnassignedReason,
+    decode_solution,
+    encode_solution,
+)
+from routing.solver import Progress, SolveParams, solve
+
+__all__ = [
+    "Code",
+    "CompartmentLoad",
+    "Depot",
+    "GeodesicProvider",
+    "Job",
+    "Matrix",
+    "MatrixProvider",
+    "Options",
+    "Pin",
+    "Problem",
+    "ProblemError",
+    "Progress",
+    "Result",
+    "Route",
+    "Solution",
+    "SolveParams",
+    "StartedTrip",
+    "Stats",
+    "Stop",
+    "Tanker",
+    "Trip",
+    "Unassigned",
+    "UnassignedReason",
+    "Violation",
+    "check",
+    "decode_problem",
+    "decode_solution",
+    "encode_problem",
+    "encode_solution",
+    "matrix_for",
+    "solve",
+    "validate",
+]

@@ -1,0 +1,64 @@
+"""solve(problem) -> Result on OR-Tools.  See docs/ROUTING.md for the model and its choices."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from routing.check import check
+from routing.matrix import MatrixProvider, matrix_for
+from routing.problem import Problem, validate
+from routing.result import Result, Stats
+from routing.solver.extract import empty_solution, finish, read_plan
+from routing.solver.instance import build_instance
+from routing.solver.model import build_model, usable_tankers
+from routing.solver.search import Progress, ProgressCallback, SolveParams, run_search
+
+__all__ = ["Progress", "ProgressCallback", "SolveParams", "solve"]
+
+
+def solve(
+    problem: Problem,
+    *,
+    params: SolveParams | None = None,
+    seed: int = 0,
+    on_progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    matrix_provider: MatrixProvider | None = None,
+) -> Result:
+    """Plan the day.  Same problem, params and seed give the same result when the search is bounded by
+    ``params.solution_limit`` (a time limit cuts the search wherever the clock says)."""
+    validate(problem)
+    params = params or SolveParams()
+    limit_s = params.time_limit_s if params.time_limit_s is not None else problem.options.time_limit_s
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    matrix = matrix_for(problem, matrix_provider)
+    instance = build_instance(problem, matrix, seed=seed)
+    vehicles = usable_tankers(instance)
+    if not instance.deliveries or not vehicles:
+        solution = empty_solution(instance)
+        status, stopped_by, solutions, first = "nothing_to_plan", "nothing_to_plan", 0, None
+    else:
+        model = build_model(instance, vehicles)
+        outcome = run_search(model, params, limit_s, on_progress=on_progress, cancel=cancel)
+        status, stopped_by = outcome.status, outcome.stopped_by
+        solutions, first = outcome.solutions, outcome.first_solution_s
+        if outcome.assignment is None:
+            solution = empty_solution(instance)
+        else:
+            plan, floors = read_plan(model, outcome.assignment)
+            solution = finish(instance, plan, floors)
+    stats = Stats(
+        status=status,
+        stopped_by=stopped_by,
+        time_limit_s=limit_s,
+        clock=params.clock,
+        wall_s=time.perf_counter() - wall0,
+        cpu_s=time.process_time() - cpu0,
+        first_solution_s=first,
+        solutions=solutions,
+        seed=seed,
+        deliveries=len(instance.deliveries),
+    )
+    violations = tuple(check(problem, solution, matrix=matrix))
+    return Result(solution=solution, stats=stats, violations=violations)

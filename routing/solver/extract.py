@@ -1,0 +1,234 @@
+"""From an OR-Tools assignment to a Solution: split routes into trips at reload visits, keep jobs
+whole, give every trip an exact compartment assignment (repairing the rare trip whose products cannot
+be separated), time every day exactly, and explain every job left out."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from ortools.constraint_solver import pywrapcp
+
+from routing.solution import Route, Solution, Trip, Unassigned, UnassignedReason
+from routing.solver.instance import Instance
+from routing.solver.model import Model
+from routing.solver.schedule import pack_trip, schedule_tanker
+
+Plan = dict[int, list[list[int]]]  # tanker index -> trips -> delivery indices in visiting order
+
+
+def read_plan(model: Model, assignment: pywrapcp.Assignment) -> tuple[Plan, dict[int, list[int]]]:
+    """The routes of the assignment, and the model's loading-start times per trip (a fallback schedule)."""
+    routing, manager = model.routing, model.manager
+    plan: Plan = {}
+    floors: dict[int, list[int]] = {}
+    for vehicle, tanker_index in enumerate(model.vehicle_tanker):
+        index = routing.Start(vehicle)
+        full_load = model.instance.full_load_s[tanker_index]
+        trips: list[list[int]] = [[]]
+        starts = [assignment.Value(model.time.CumulVar(index)) - full_load]
+        while True:
+            index = assignment.Value(routing.NextVar(index))
+            if routing.IsEnd(index):
+                break
+            node = manager.IndexToNode(index)
+            if node in model.reload_tanker:
+                trips.append([])
+                starts.append(assignment.Value(model.time.CumulVar(index)))
+            else:
+                trips[-1].append(model.node_delivery[node])
+        kept = [(trip, start) for trip, start in zip(trips, starts, strict=True) if trip]
+        if kept:
+            plan[tanker_index] = [trip for trip, _ in kept]
+            floors[tanker_index] = [start for _, start in kept]
+    return plan, floors
+
+
+def finish(
+    instance: Instance,
+    plan: Plan,
+    floors: dict[int, list[int]],
+) -> Solution:
+    left_out: dict[int, tuple[UnassignedReason, str]] = dict(instance.excluded)
+    _drop_partial_jobs(instance, plan, left_out)
+    removed = _separate_products(instance, plan)
+    for tanker_index in {t for t, _ in removed}:
+        floors.pop(tanker_index, None)
+    _reinsert(instance, plan, floors, sorted({job for _, job in removed}), left_out)
+    routes = _schedule_all(instance, plan, floors, left_out)
+    served = {instance.deliveries[d].job_index for trips in plan.values() for trip in trips for d in trip}
+    for job_index in range(len(instance.problem.jobs)):
+        if job_index not in served and job_index not in left_out:
+            left_out[job_index] = _why_not_selected(instance)
+    return _solution(instance, routes, left_out)
+
+
+def empty_solution(instance: Instance) -> Solution:
+    left_out = dict(instance.excluded)
+    for job_index in range(len(instance.problem.jobs)):
+        left_out.setdefault(job_index, (UnassignedReason.NOT_SELECTED, "no plan was found within the time limit"))
+    return _solution(instance, [], left_out)
+
+
+def _why_not_selected(instance: Instance) -> tuple[UnassignedReason, str]:
+    demand = sum(instance.problem.jobs[j].litres for j in instance.eligible)
+    fleet = sum(t.capacity_l for t in instance.problem.tankers) * instance.trips
+    if demand > fleet:
+        return UnassignedReason.CAPACITY, f"the day's demand {demand} L exceeds the fleet's {fleet} L"
+    return (
+        UnassignedReason.NOT_SELECTED,
+        "left out: serving it would cost more than its penalty or break a limit",
+    )
+
+
+def _remove_job(instance: Instance, plan: Plan, job_index: int) -> None:
+    for tanker_index in list(plan):
+        trips = [[d for d in trip if instance.deliveries[d].job_index != job_index] for trip in plan[tanker_index]]
+        trips = [trip for trip in trips if trip]
+        if trips:
+            plan[tanker_index] = trips
+        else:
+            del plan[tanker_index]
+
+
+def _drop_partial_jobs(instance: Instance, plan: Plan, left_out: dict[int, tuple[UnassignedReason, str]]) -> None:
+    """A job is delivered whole or not at all: drop jobs the search served only in part."""
+    served: defaultdict[int, int] = defaultdict(int)
+    for trips in plan.values():
+        for trip in trips:
+            for d in trip:
+                served[instance.deliveries[d].job_index] += 1
+    parts_of = {d.job_index: d.parts for d in instance.deliveries}
+    for job_index, count in served.items():
+        parts = parts_of[job_index]
+        if count != parts:
+            _remove_job(instance, plan, job_index)
+            left_out[job_index] = (UnassignedReason.CAPACITY, f"only {count} of its {parts} truck loads fit")
+
+
+def _separate_products(instance: Instance, plan: Plan) -> list[tuple[int, int]]:
+    """Remove deliveries from trips whose products cannot share the compartments; (tanker, job) removed."""
+    removed: list[tuple[int, int]] = []
+    for tanker_index, trips in plan.items():
+        for trip in trips:
+            while trip and pack_trip(instance, tanker_index, trip) is None:
+                victim = _cheapest_unpacking(instance, tanker_index, trip)
+                removed.append((tanker_index, instance.deliveries[victim].job_index))
+                trip.remove(victim)
+    for _, job_index in removed:
+        _remove_job(instance, plan, job_index)
+    return removed
+
+
+def _cheapest_unpacking(instance: Instance, tanker_index: int, trip: list[int]) -> int:
+    """The delivery to take out: one whose removal makes the trip packable, smallest first."""
+
+    def score(d: int) -> tuple[bool, int]:
+        rest = [x for x in trip if x != d]
+        return (pack_trip(instance, tanker_index, rest) is None, instance.deliveries[d].litres)
+
+    return min(trip, key=score)
+
+
+def _reinsert(
+    instance: Instance,
+    plan: Plan,
+    floors: dict[int, list[int]],
+    jobs: list[int],
+    left_out: dict[int, tuple[UnassignedReason, str]],
+) -> None:
+    """Cheapest feasible insertion of each removed job (all its deliveries), else report it unassigned."""
+    for job_index in jobs:
+        before = {t: [list(x) for x in trips] for t, trips in plan.items()}
+        ok = True
+        for d, delivery in enumerate(instance.deliveries):
+            if delivery.job_index == job_index and not _insert_delivery(instance, plan, d):
+                ok = False
+                break
+        if ok:
+            for tanker_index in plan:
+                if plan[tanker_index] != before.get(tanker_index):
+                    floors.pop(tanker_index, None)
+            continue
+        plan.clear()
+        plan.update(before)
+        left_out[job_index] = (
+            UnassignedReason.COMPARTMENTS,
+            "no trip had compartments free for its product (one product per compartment)",
+        )
+
+
+def _insert_delivery(instance: Instance, plan: Plan, d: int) -> bool:
+    problem = instance.problem
+    matrix = instance.matrix.distances_m
+    site = problem.job_location(instance.deliveries[d].job_index)
+    candidates: list[tuple[int, int, int, int]] = []  # (added cost, tanker, trip, position)
+    for tanker_index in instance.eligible.get(instance.deliveries[d].job_index, []):
+        tanker = problem.tankers[tanker_index]
+        home = instance.depot_location(tanker_index)
+        trips = plan.get(tanker_index, [])
+        fixed = 0 if trips else tanker.fixed_cost_minor * 1000
+        for t, trip in enumerate(trips):
+            stops = [home, *(problem.job_location(instance.deliveries[x].job_index) for x in trip), home]
+            for p in range(len(trip) + 1):
+                a, b = stops[p], stops[p + 1]
+                added = (matrix[a][site] + matrix[site][b] - matrix[a][b]) * tanker.cost_per_km_minor
+                candidates.append((added, tanker_index, t, p))
+        if len(trips) < instance.trips:
+            added = (matrix[home][site] + matrix[site][home]) * tanker.cost_per_km_minor + fixed
+            candidates.append((added, tanker_index, len(trips), 0))
+    for _, tanker_index, t, p in sorted(candidates):
+        trips = [list(x) for x in plan.get(tanker_index, [])]
+        if t == len(trips):
+            trips.append([])
+        trips[t].insert(p, d)
+        if schedule_tanker(instance, tanker_index, trips) is not None:
+            plan[tanker_index] = trips
+            return True
+    return False
+
+
+def _schedule_all(
+    instance: Instance,
+    plan: Plan,
+    floors: dict[int, list[int]],
+    left_out: dict[int, tuple[UnassignedReason, str]],
+) -> list[Route]:
+    routes = []
+    for tanker_index in sorted(plan):
+        while True:
+            trips = plan.get(tanker_index, [])
+            if not trips:
+                break
+            timed = schedule_tanker(instance, tanker_index, trips, floors.get(tanker_index))
+            if timed is not None:
+                routes.append(Route(tanker_id=instance.tanker(tanker_index).id, trips=tuple(timed)))
+                break
+            # Should not happen (the model is stricter than reality); stay correct if it does.
+            job_index = instance.deliveries[trips[-1][-1]].job_index
+            _remove_job(instance, plan, job_index)
+            floors.pop(tanker_index, None)
+            left_out[job_index] = (
+                UnassignedReason.NOT_SELECTED,
+                "could not be timed within the tanker's day",
+            )
+    return routes
+
+
+def _solution(instance: Instance, routes: list[Route], left_out: dict[int, tuple[UnassignedReason, str]]) -> Solution:
+    problem = instance.problem
+    tankers = {t.id: t for t in problem.tankers}
+    travel = sum(trip.distance_m * tankers[r.tanker_id].cost_per_km_minor for r in routes for trip in r.trips)
+    fixed = sum(tankers[r.tanker_id].fixed_cost_minor for r in routes if r.trips)
+    penalties = sum(problem.jobs[j].penalty_minor for j in left_out)
+    unassigned = tuple(
+        Unassigned(job_id=problem.jobs[j].id, reason=reason, detail=detail)
+        for j, (reason, detail) in sorted(left_out.items())
+    )
+    trips: list[Trip] = [trip for r in routes for trip in r.trips]
+    return Solution(
+        routes=tuple(routes),
+        unassigned=unassigned,
+        cost_minor=-(-travel // 1000) + fixed + penalties,
+        distance_m=sum(trip.distance_m for trip in trips),
+        duration_s=sum(r.duration_s for r in routes),
+    )

@@ -1,0 +1,119 @@
+"""From a Problem to what the model needs: deliveries (jobs split to fit a truck), who may serve them,
+and which jobs cannot be served at all (with the reason, before any search)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from routing.matrix import Matrix
+from routing.problem import Problem, Tanker, discharge_time_s, load_time_s
+from routing.solution import UnassignedReason
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One visit to a job's site; a job bigger than a truck becomes several."""
+
+    job_index: int
+    litres: int
+    part: int  # 0..parts-1
+    parts: int
+
+
+@dataclass(slots=True)
+class Instance:
+    problem: Problem
+    matrix: Matrix
+    deliveries: list[Delivery]
+    eligible: dict[int, list[int]]  # job index -> tanker indices that may serve it
+    excluded: dict[int, tuple[UnassignedReason, str]]  # job index -> why it cannot be served at all
+    trips: int  # trips per tanker
+    # Loading time of a full truck: the model reserves it for every trip because the loaded volume
+    # is only known once the trip is built (exact times are restored when the plan is extracted).
+    full_load_s: list[int] = field(default_factory=list)
+
+    def tanker(self, index: int) -> Tanker:
+        return self.problem.tankers[index]
+
+    def depot_location(self, tanker_index: int) -> int:
+        return self.problem.depot_location(self.tanker(tanker_index).depot_id)
+
+
+def build_instance(problem: Problem, matrix: Matrix, *, seed: int) -> Instance:
+    trips = problem.trips_per_tanker()
+    full_load = [load_time_s(problem.depot(t.depot_id), t.capacity_l) for t in problem.tankers]
+    instance = Instance(problem, matrix, [], {}, {}, trips, full_load)
+    started = {job_id for trip in problem.options.started for job_id in trip.job_ids}
+    for job_index, job in enumerate(problem.jobs):
+        tankers = _allowed_tankers(problem, job_index)
+        if not tankers:
+            instance.excluded[job_index] = (
+                UnassignedReason.NO_VEHICLE_CLASS,
+                f"no tanker of class {list(job.allowed_vehicle_classes or [])} (or the pinned tanker) exists",
+            )
+            continue
+        largest = max(problem.tankers[t].capacity_l for t in tankers)
+        parts = -(-job.litres // largest)
+        if parts > len(tankers) * trips:
+            instance.excluded[job_index] = (
+                UnassignedReason.TOO_LARGE,
+                f"{job.litres} L needs {parts} truck loads, the eligible fleet makes at most {len(tankers) * trips}",
+            )
+            continue
+        chunk = -(-job.litres // parts)
+        reachable = [t for t in tankers if _can_reach(instance, t, job_index, chunk)]
+        if not reachable and job.id not in started:
+            instance.excluded[job_index] = (
+                UnassignedReason.WINDOW_UNREACHABLE,
+                "no eligible tanker can load, reach the site within a window and return within its shift",
+            )
+            continue
+        instance.eligible[job_index] = reachable or tankers
+        base, extra = divmod(job.litres, parts)
+        for part in range(parts):
+            instance.deliveries.append(Delivery(job_index, base + (1 if part < extra else 0), part, parts))
+    # The seed relabels the deliveries: OR-Tools breaks ties by index, so a new order gives a new,
+    # still deterministic, search trajectory.  Seed 0 keeps the problem's order.
+    if seed:
+        random.Random(seed).shuffle(instance.deliveries)
+    return instance
+
+
+def _allowed_tankers(problem: Problem, job_index: int) -> list[int]:
+    job = problem.jobs[job_index]
+    pinned = {pin.job_id: pin.tanker_id for pin in problem.options.pins}
+    pinned.update({job_id: trip.tanker_id for trip in problem.options.started for job_id in trip.job_ids})
+    out = []
+    for index, tanker in enumerate(problem.tankers):
+        if job.allowed_vehicle_classes is not None and tanker.vehicle_class not in job.allowed_vehicle_classes:
+            continue
+        if job.id in pinned and pinned[job.id] != tanker.id:
+            continue
+        out.append(index)
+    return out
+
+
+def _can_reach(instance: Instance, tanker_index: int, job_index: int, litres: int) -> bool:
+    """Whether a trip serving only this delivery fits the tanker's day (with the model's load time)."""
+    problem = instance.problem
+    tanker = problem.tankers[tanker_index]
+    depot = problem.depot(tanker.depot_id)
+    job = problem.jobs[job_index]
+    home = problem.depot_location(depot.id)
+    site = problem.job_location(job_index)
+    depart = max(tanker.shift_start_s, depot.open_s) + instance.full_load_s[tanker_index]
+    if depart > min(depot.close_s, tanker.shift_end_s):
+        return False
+    travel_to = instance.matrix.durations_s[home][site]
+    arrival = depart + travel_to
+    for window_start, window_end in job.windows:
+        start = max(arrival, window_start)
+        if start > window_end:
+            continue
+        back = start + discharge_time_s(job, litres) + instance.matrix.durations_s[site][home]
+        # Loading can start later so the truck does not wait on site: the shortest possible duty.
+        duty = back - start + travel_to + instance.full_load_s[tanker_index]
+        if back <= tanker.shift_end_s and (tanker.max_duty_s is None or duty <= tanker.max_duty_s):
+            return True
+    return False

@@ -1,0 +1,252 @@
+"""The OR-Tools routing model.
+
+One OR-Tools vehicle per tanker.  Extra trips are optional *reload* nodes at the tanker's depot
+(max_trips - 1 per tanker, only that tanker may visit them): a reload resets the litres dimension
+through its slack and costs a full-truck loading time.  Shift, duty and depot hours are then plain
+per-vehicle dimension bounds, which OR-Tools' local-search filters understand; chaining one vehicle per
+trip would need cross-vehicle constraints that the filters cannot see.
+
+All matrices and vectors are registered on the C++ side (RegisterTransitMatrix /
+RegisterUnaryTransitVector): no Python callback runs during the search.  Costs are in milli-minor
+units (metres x minor-per-km) so that per-km prices need no rounding inside the search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp
+
+from routing.problem import discharge_time_s
+from routing.solver.instance import Instance
+from routing.solver.packing import min_compartments_for
+
+MILLI = 1000
+
+
+@dataclass(slots=True)
+class Model:
+    instance: Instance
+    manager: pywrapcp.RoutingIndexManager
+    routing: pywrapcp.RoutingModel
+    time: pywrapcp.RoutingDimension
+    delivery_node: list[int]  # delivery index -> node
+    node_delivery: dict[int, int]  # node -> delivery index
+    reload_tanker: dict[int, int]  # reload node -> tanker index
+    vehicle_tanker: list[int]  # vehicle -> tanker index
+    mean_neighbour_cost: float = 0.0
+
+
+def usable_tankers(instance: Instance) -> list[int]:
+    """Tankers that can finish loading before their depot closes and their shift ends."""
+    out = []
+    for index, tanker in enumerate(instance.problem.tankers):
+        depot = instance.problem.depot(tanker.depot_id)
+        depart = max(tanker.shift_start_s, depot.open_s) + instance.full_load_s[index]
+        if depart <= min(depot.close_s, tanker.shift_end_s):
+            out.append(index)
+    return out
+
+
+def build_model(instance: Instance, vehicles: list[int]) -> Model:
+    problem = instance.problem
+    depots = len(problem.depots)
+    node_location = list(range(depots))
+    service = [0] * depots
+    delivery_node = []
+    for delivery in instance.deliveries:
+        delivery_node.append(len(node_location))
+        node_location.append(problem.job_location(delivery.job_index))
+        service.append(discharge_time_s(problem.jobs[delivery.job_index], delivery.litres))
+    reload_tanker: dict[int, int] = {}
+    for tanker_index in vehicles:
+        for _ in range(instance.trips - 1):
+            reload_tanker[len(node_location)] = tanker_index
+            node_location.append(instance.depot_location(tanker_index))
+            service.append(instance.full_load_s[tanker_index])
+
+    starts = [instance.depot_location(t) for t in vehicles]
+    manager = pywrapcp.RoutingIndexManager(len(node_location), len(vehicles), starts, starts)
+    routing = pywrapcp.RoutingModel(manager)
+    loc = np.array(node_location, dtype=np.int64)
+    distances = np.array(instance.matrix.distances_m, dtype=np.int64)[np.ix_(loc, loc)]
+    durations = np.array(instance.matrix.durations_s, dtype=np.int64)[np.ix_(loc, loc)]
+
+    _add_costs(routing, instance, vehicles, distances)
+    time = _add_time(routing, manager, instance, vehicles, durations, np.array(service, dtype=np.int64))
+    model = Model(
+        instance,
+        manager,
+        routing,
+        time,
+        delivery_node,
+        {node: i for i, node in enumerate(delivery_node)},
+        reload_tanker,
+        vehicles,
+    )
+    _add_litres(model)
+    if problem.options.full_compartments:
+        _add_compartment_count(model)
+    _add_visits(model)
+    model.mean_neighbour_cost = _mean_neighbour_cost(instance, vehicles, distances, depots)
+    return model
+
+
+def _add_costs(routing: pywrapcp.RoutingModel, instance: Instance, vehicles: list[int], distances: np.ndarray) -> None:
+    evaluators: dict[int, int] = {}
+    for vehicle, tanker_index in enumerate(vehicles):
+        tanker = instance.tanker(tanker_index)
+        per_km = tanker.cost_per_km_minor
+        if per_km not in evaluators:
+            evaluators[per_km] = routing.RegisterTransitMatrix((distances * per_km).tolist())
+        routing.SetArcCostEvaluatorOfVehicle(evaluators[per_km], vehicle)
+        routing.SetFixedCostOfVehicle(tanker.fixed_cost_minor * MILLI, vehicle)
+
+
+def _add_time(
+    routing: pywrapcp.RoutingModel,
+    manager: pywrapcp.RoutingIndexManager,
+    instance: Instance,
+    vehicles: list[int],
+    durations: np.ndarray,
+    service: np.ndarray,
+) -> pywrapcp.RoutingDimension:
+    problem = instance.problem
+    horizon = max([t.shift_end_s for t in problem.tankers] + [w[1] for j in problem.jobs for w in j.windows] + [1])
+    transit = routing.RegisterTransitMatrix((service[:, None] + durations).tolist())
+    routing.AddDimension(transit, horizon, horizon, False, "time")
+    time = routing.GetDimensionOrDie("time")
+    started = {trip.tanker_id: trip for trip in problem.options.started}
+    for vehicle, tanker_index in enumerate(vehicles):
+        tanker = instance.tanker(tanker_index)
+        depot = problem.depot(tanker.depot_id)
+        load = instance.full_load_s[tanker_index]
+        # The start cumul is the departure from the rack, after a (full-truck) loading.
+        earliest = max(tanker.shift_start_s, depot.open_s) + load
+        latest = min(depot.close_s, tanker.shift_end_s)
+        start = time.CumulVar(routing.Start(vehicle))
+        trip = started.get(tanker.id)
+        if trip is not None and trip.depart_s is not None:
+            start.SetValue(trip.depart_s)
+        else:
+            start.SetRange(earliest, latest)
+        time.CumulVar(routing.End(vehicle)).SetMax(tanker.shift_end_s)
+        duty = tanker.max_duty_s if tanker.max_duty_s is not None else horizon
+        time.SetSpanUpperBoundForVehicle(max(0, duty - load), vehicle)
+    return time
+
+
+def _add_litres(model: Model) -> None:
+    routing, manager, instance = model.routing, model.manager, model.instance
+    size = manager.GetNumberOfNodes()
+    demand = [0] * size
+    for delivery, node in zip(instance.deliveries, model.delivery_node, strict=True):
+        demand[node] = delivery.litres
+    capacities = [instance.tanker(t).capacity_l for t in model.vehicle_tanker]
+    for node, tanker_index in model.reload_tanker.items():
+        demand[node] = -instance.tanker(tanker_index).capacity_l
+    evaluator = routing.RegisterUnaryTransitVector(demand)
+    slack = max(capacities) if model.reload_tanker else 0
+    routing.AddDimensionWithVehicleCapacity(evaluator, slack, capacities, True, "litres")
+    _only_reloads_have_slack(model, routing.GetDimensionOrDie("litres"))
+
+
+def _add_compartment_count(model: Model) -> None:
+    """Full-compartment trucks: a stop takes whole compartments, so count them (a lower bound per stop)."""
+    routing, manager, instance = model.routing, model.manager, model.instance
+    evaluators: dict[tuple[int, ...], int] = {}
+    per_vehicle = []
+    for tanker_index in model.vehicle_tanker:
+        layout = instance.tanker(tanker_index).compartments
+        if layout not in evaluators:
+            counts = [0] * manager.GetNumberOfNodes()
+            for delivery, node in zip(instance.deliveries, model.delivery_node, strict=True):
+                counts[node] = min_compartments_for(layout, delivery.litres)
+            for node in model.reload_tanker:
+                counts[node] = -len(layout)
+            evaluators[layout] = routing.RegisterUnaryTransitVector(counts)
+        per_vehicle.append(evaluators[layout])
+    capacities = [len(instance.tanker(t).compartments) for t in model.vehicle_tanker]
+    slack = max(capacities) if model.reload_tanker else 0
+    routing.AddDimensionWithVehicleTransitAndCapacity(per_vehicle, slack, capacities, True, "compartments")
+    _only_reloads_have_slack(model, routing.GetDimensionOrDie("compartments"))
+
+
+def _only_reloads_have_slack(model: Model, dimension: pywrapcp.RoutingDimension) -> None:
+    if not model.reload_tanker:
+        return
+    for node in range(model.manager.GetNumberOfNodes()):
+        if node in model.reload_tanker or node < len(model.instance.problem.depots):
+            continue
+        dimension.SlackVar(model.manager.NodeToIndex(node)).SetValue(0)
+
+
+def _add_visits(model: Model) -> None:
+    routing, manager, instance = model.routing, model.manager, model.instance
+    vehicle_of_tanker: dict[int, int] = {t: v for v, t in enumerate(model.vehicle_tanker)}
+    problem = instance.problem
+    for delivery, node in zip(instance.deliveries, model.delivery_node, strict=True):
+        index = manager.NodeToIndex(node)
+        job = problem.jobs[delivery.job_index]
+        windows = job.windows
+        cumul = model.time.CumulVar(index)
+        cumul.SetRange(windows[0][0], windows[-1][1])
+        if len(windows) == 2:
+            cumul.RemoveInterval(windows[0][1] + 1, windows[1][0] - 1)
+        penalty = job.penalty_minor * MILLI // delivery.parts
+        routing.AddDisjunction([index], penalty)
+        allowed = [vehicle_of_tanker[t] for t in instance.eligible[delivery.job_index] if t in vehicle_of_tanker]
+        if len(allowed) < len(model.vehicle_tanker):
+            _allow_vehicles(routing, index, allowed)
+    for node, tanker_index in model.reload_tanker.items():
+        index = manager.NodeToIndex(node)
+        tanker = instance.tanker(tanker_index)
+        depot = problem.depot(tanker.depot_id)
+        routing.AddDisjunction([index], 0)
+        _allow_vehicles(routing, index, [vehicle_of_tanker[tanker_index]])
+        # Loading starts at the reload node's cumul and must end by closing time.
+        latest = min(depot.close_s - instance.full_load_s[tanker_index], tanker.shift_end_s)
+        model.time.CumulVar(index).SetRange(min(depot.open_s, latest), latest)
+
+
+def _allow_vehicles(routing: pywrapcp.RoutingModel, index: int, vehicles: list[int]) -> None:
+    # SetAllowedVehiclesForIndex's Python binding rejects every argument in OR-Tools 9.15 (absl::Span);
+    # restricting the vehicle variable is equivalent and checked by the vehicle-var filter.  -1 keeps
+    # the visit droppable.
+    routing.VehicleVar(index).SetValues([-1, *vehicles])
+
+
+def lock_started_trips(model: Model) -> None:
+    """Started trips keep their served prefix: chain the prefix's visits right after the start.
+
+    Must run after the model is closed (NextVar exists only then).
+    """
+    routing, manager, instance = model.routing, model.manager, model.instance
+    problem = instance.problem
+    vehicle_of_tanker = {problem.tankers[t].id: v for v, t in enumerate(model.vehicle_tanker)}
+    nodes_of_job: dict[str, list[tuple[int, int]]] = {}
+    for i, delivery in enumerate(instance.deliveries):
+        job_id = problem.jobs[delivery.job_index].id
+        nodes_of_job.setdefault(job_id, []).append((delivery.part, model.delivery_node[i]))
+    for trip in problem.options.started:
+        vehicle = vehicle_of_tanker.get(trip.tanker_id)
+        if vehicle is None:
+            continue
+        previous = routing.Start(vehicle)
+        for job_id in trip.job_ids:
+            for _, node in sorted(nodes_of_job.get(job_id, [])):
+                index = manager.NodeToIndex(node)
+                routing.NextVar(previous).SetValue(index)
+                previous = index
+
+
+def _mean_neighbour_cost(instance: Instance, vehicles: list[int], distances: np.ndarray, depots: int) -> float:
+    """Mean cost from each delivery to its nearest other node: the scale of one 'step' of a route."""
+    count = len(instance.deliveries)
+    if count == 0 or not vehicles:
+        return 1.0
+    per_km = float(np.mean([instance.tanker(t).cost_per_km_minor for t in vehicles])) or 1.0
+    block = distances[depots : depots + count, : depots + count].astype(float)
+    np.fill_diagonal(block[:, depots:], np.inf)
+    return max(1.0, float(np.min(block, axis=1).mean()) * per_km)

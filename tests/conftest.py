@@ -1,0 +1,130 @@
+"""Shared fixtures: a migrated database (SQLite by default, PostgreSQL when DATABASE_URL says so), the app
+with a frozen clock, and an HTTP client on it.
+
+With CI=true an unreachable PostgreSQL or Redis is an error, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+# Tests never read a developer's ./var: settings are pointed at a throwaway folder before anything imports them.
+_TMP = Path(os.environ.get("PYTEST_DATA_DIR", f"/tmp/diesel-tests-{os.getpid()}"))
+os.environ["DIESEL_DATA_DIR"] = str(_TMP)
+os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 32)
+os.environ.setdefault("LOGIN_ATTEMPTS_PER_WINDOW", "1000")
+
+IN_CI = os.environ.get("CI") == "true"
+# Monday 2030-01-07 09:00 in Shanghai: far from real dates so no test depends on the day it runs.
+T0 = datetime(2030, 1, 7, 1, 0, tzinfo=UTC)
+
+
+def postgres_url() -> str | None:
+    url = os.environ.get("DATABASE_URL")
+    return url if url and url.startswith("postgres") else None
+
+
+def redis_url() -> str | None:
+    return os.environ.get("REDIS_URL") or None
+
+
+def _reset_postgres(url: str) -> None:
+    import sqlalchemy as sa
+
+    from core.settings import sync_database_url
+
+    engine = sa.create_engine(sync_database_url(url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+    except sa.exc.OperationalError as error:
+        pytest.fail(f"PostgreSQL at {url} is not reachable: {error}", pytrace=False)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A freshly migrated database for the whole run (migrations, never create_all)."""
+    from api.migrate import upgrade
+
+    url = postgres_url()
+    if url is None:
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    else:
+        _reset_postgres(url)
+    upgrade(url)
+    yield url
+
+
+@pytest.fixture(scope="session")
+def redis_available() -> bool:
+    url = redis_url()
+    if url is None:
+        return False
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        if IN_CI:
+            pytest.fail(f"Redis at {url} is not reachable: {error}", pytrace=False)
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_available: bool):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from core.settings import async_database_url, load_settings
+
+    base = load_settings()
+    return replace(base, db=replace(base.db, url=async_database_url(database_url)))
+
+
+@pytest.fixture(scope="session")
+def clock():  # type: ignore[no-untyped-def]
+    from core.clock import FrozenClock
+
+    return FrozenClock(T0)
+
+
+@pytest.fixture(autouse=True)
+def _reset_clock(clock) -> None:  # type: ignore[no-untyped-def]
+    clock.set(T0)
+
+
+@pytest.fixture(scope="session")
+async def app(settings, clock):  # type: ignore[no-untyped-def]
+    from api.app import create_app
+
+    return create_app(settings=settings, clock=clock)
+
+
+@pytest.fixture(scope="session")
+async def client(app) -> AsyncIterator:  # type: ignore[no-untyped-def]
+    from litestar.testing import AsyncTestClient
+
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+async def world(client, app):  # type: ignore[no-untyped-def]
+    """Catalogue, depots, prices and one user per staff role, created once per run."""
+    from tests.factories import build_world
+
+    return await build_world(client, app)
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:8]

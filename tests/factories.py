@@ -1,0 +1,193 @@
+"""Test data made through the public API, the way a user would make it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from httpx import Response
+
+PASSWORD = "test-password-1"
+PRODUCTS = [
+    {"code": "diesel-0", "name": "Diesel 0#", "name_zh": "0号柴油", "density_kg_m3": 835.0},
+    {"code": "diesel-m10", "name": "Diesel -10#", "name_zh": "-10号柴油", "density_kg_m3": 830.0},
+    {"code": "diesel-m20", "name": "Diesel -20#", "name_zh": "-20号柴油", "density_kg_m3": 825.0},
+    {"code": "diesel-m35", "name": "Diesel -35#", "name_zh": "-35号柴油", "density_kg_m3": 815.0},
+]
+EVERY_DAY = [1, 2, 3, 4, 5, 6, 7]
+FIRST_DAY = date(2030, 1, 7)  # the frozen clock's day (a Monday)
+
+
+def ok(response: Response, status: int | tuple[int, ...] = (200, 201)) -> Any:
+    expected = (status,) if isinstance(status, int) else status
+    assert response.status_code in expected, f"{response.status_code}: {response.text}"
+    return response.json()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class World:
+    client: Any
+    tokens: dict[str, str] = field(default_factory=dict)  # role -> token
+    depots: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def h(self, role: str) -> dict[str, str]:
+        return bearer(self.tokens[role])
+
+    async def login(self, username: str, password: str = PASSWORD) -> str:
+        body = ok(await self.client.post("/api/v1/auth/token", json={"username": username, "password": password}))
+        return str(body["access_token"])
+
+    async def new_depot(
+        self,
+        *,
+        bays: int = 2,
+        code: str | None = None,
+        lat: float = 31.35,
+        lon: float = 121.58,
+        products: list[str] | None = None,
+    ) -> dict[str, Any]:
+        code = code or f"d-{uuid.uuid4().hex[:8]}"
+        depot = ok(
+            await self.client.post(
+                "/api/v1/depots",
+                headers=self.h("admin"),
+                json={
+                    "code": code,
+                    "name": f"Depot {code}",
+                    "lat": lat,
+                    "lon": lon,
+                    "timezone": "Asia/Shanghai",
+                    "opening_hours": [{"days": EVERY_DAY, "open": "06:00", "close": "22:00"}],
+                    "loading_bays": bays,
+                    "products": products or [p["code"] for p in PRODUCTS],
+                },
+            )
+        )
+        prices = [
+            {
+                "depot_id": depot["id"],
+                "product_code": code_,
+                "date": (FIRST_DAY + timedelta(days=d)).isoformat(),
+                "price_per_litre_minor": 780 + 25 * i,
+            }
+            for d in range(0, 10)
+            for i, code_ in enumerate(depot["products"])
+        ]
+        ok(await self.client.put("/api/v1/prices", headers=self.h("admin"), json=prices))
+        return depot
+
+    async def new_customer(
+        self,
+        *,
+        credit: int = 100_000_000,
+        tank: int = 30_000,
+        lat: float = 31.36,
+        lon: float = 121.60,
+        hours: list[dict[str, Any]] | None = None,
+    ) -> Customer:
+        suffix = uuid.uuid4().hex[:8]
+        account = ok(
+            await self.client.post(
+                "/api/v1/customers",
+                headers=self.h("admin"),
+                json={"name": f"测试物流 Test Logistics {suffix}", "credit_limit_minor": credit},
+            )
+        )
+        username = f"cust-{suffix}"
+        ok(
+            await self.client.post(
+                "/api/v1/users",
+                headers=self.h("admin"),
+                json={
+                    "username": username,
+                    "password": PASSWORD,
+                    "role": "customer",
+                    "customer_id": account["id"],
+                },
+            )
+        )
+        token = await self.login(username)
+        site = ok(
+            await self.client.post(
+                "/api/v1/sites",
+                headers=bearer(token),
+                json={
+                    "name": f"Yard {suffix}",
+                    "address": "1 Harbour Road, Shanghai",
+                    "lat": lat,
+                    "lon": lon,
+                    "tank_capacity_litres": tank,
+                    "receiving_hours": hours or [{"days": EVERY_DAY, "open": "06:00", "close": "22:00"}],
+                },
+            )
+        )
+        return Customer(world=self, id=account["id"], token=token, site=site, username=username)
+
+
+@dataclass
+class Customer:
+    world: World
+    id: str
+    token: str
+    site: dict[str, Any]
+    username: str
+
+    @property
+    def h(self) -> dict[str, str]:
+        return bearer(self.token)
+
+    def order_body(self, **overrides: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "site_id": self.site["id"],
+            "product_code": "diesel-0",
+            "quantity_litres": 5000,
+            "delivery_date": (FIRST_DAY + timedelta(days=1)).isoformat(),
+            "window_start": "09:00",
+            "window_end": "12:00",
+        }
+        body.update(overrides)
+        return body
+
+    async def order(self, key: str | None = None, **overrides: Any) -> Response:
+        headers = dict(self.h)
+        if key:
+            headers["Idempotency-Key"] = key
+        return await self.world.client.post("/api/v1/orders", headers=headers, json=self.order_body(**overrides))
+
+
+async def build_world(client: Any, app: Any) -> World:
+    """Staff users straight in the database (as `diesel createuser` would), the rest through the API."""
+    from core.auth import Role
+    from core.db import create_engine, session_factory, unit_of_work
+    from orders.accounts import create_user
+
+    world = World(client=client)
+    suffix = uuid.uuid4().hex[:6]
+    # Its own engine: the app's pool belongs to the test client's event loop.
+    engine = create_engine(app.state.settings.db.url, null_pool=True)
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            for role in (Role.ADMIN, Role.DISPATCHER, Role.DRIVER, Role.RACK_OPERATOR):
+                await create_user(
+                    session,
+                    username=f"{role.value}-{suffix}",
+                    password=PASSWORD,
+                    role=role,
+                    now=app.state.clock.now(),
+                )
+    finally:
+        await engine.dispose()
+    for role in ("admin", "dispatcher", "driver", "rack_operator"):
+        world.tokens[role] = await world.login(f"{role}-{suffix}")
+    existing = {p["code"] for p in ok(await client.get("/api/v1/products", headers=world.h("admin")))}
+    for product in PRODUCTS:
+        if product["code"] not in existing:
+            ok(await client.post("/api/v1/products", headers=world.h("admin"), json=product))
+    world.depots["main"] = await world.new_depot(bays=4)
+    return world
