@@ -34,9 +34,10 @@ def create_celery() -> Celery:
         beat_schedule={
             "expire-pickup-no-shows": {"task": "orders.expire_pickups", "schedule": 60.0},
         },
-        # Redis redelivers unacknowledged messages after the visibility timeout; keep it above the longest task.
-        broker_transport_options={"visibility_timeout": settings.broker.task_time_limit_s + 60},
     )
+    if settings.broker.broker_url.startswith("redis"):
+        # Redis redelivers unacknowledged messages after the visibility timeout; keep it above the longest task.
+        app.conf.broker_transport_options = {"visibility_timeout": settings.broker.task_time_limit_s + 60}
     return app
 
 

@@ -9,10 +9,11 @@ from routing.check import check
 from routing.matrix import MatrixProvider, matrix_for
 from routing.problem import Problem, validate
 from routing.result import Result, Stats
-from routing.solver.extract import empty_solution, finish, read_plan
+from routing.solver.extract import empty_solution, finish
 from routing.solver.instance import build_instance
-from routing.solver.model import build_model, usable_tankers
-from routing.solver.search import Progress, ProgressCallback, SolveParams, run_search
+from routing.solver.model import usable_tankers
+from routing.solver.runner import RunOutcome, run_in_child, run_in_process
+from routing.solver.search import Progress, ProgressCallback, SolveParams
 
 __all__ = ["Progress", "ProgressCallback", "SolveParams", "solve"]
 
@@ -36,27 +37,23 @@ def solve(
     instance = build_instance(problem, matrix, seed=seed)
     vehicles = usable_tankers(instance)
     if not instance.deliveries or not vehicles:
-        solution = empty_solution(instance)
-        status, stopped_by, solutions, first = "nothing_to_plan", "nothing_to_plan", 0, None
+        outcome = RunOutcome(status="nothing_to_plan", stopped_by="nothing_to_plan")
+    elif cancel is not None and cancel.is_set():
+        outcome = RunOutcome(stopped_by="cancelled")
+    elif params.isolate:
+        outcome = run_in_child(instance, vehicles, params, limit_s, on_progress, cancel)
     else:
-        model = build_model(instance, vehicles)
-        outcome = run_search(model, params, limit_s, on_progress=on_progress, cancel=cancel)
-        status, stopped_by = outcome.status, outcome.stopped_by
-        solutions, first = outcome.solutions, outcome.first_solution_s
-        if outcome.assignment is None:
-            solution = empty_solution(instance)
-        else:
-            plan, floors = read_plan(model, outcome.assignment)
-            solution = finish(instance, plan, floors)
+        outcome = run_in_process(instance, vehicles, params, limit_s, on_progress)
+    solution = empty_solution(instance) if outcome.plan is None else finish(instance, outcome.plan, outcome.floors)
     stats = Stats(
-        status=status,
-        stopped_by=stopped_by,
+        status=outcome.status,
+        stopped_by=outcome.stopped_by,
         time_limit_s=limit_s,
         clock=params.clock,
         wall_s=time.perf_counter() - wall0,
-        cpu_s=time.process_time() - cpu0,
-        first_solution_s=first,
-        solutions=solutions,
+        cpu_s=time.process_time() - cpu0 + (outcome.search_cpu_s if params.isolate else 0.0),
+        first_solution_s=outcome.first_solution_s,
+        solutions=outcome.solutions,
         seed=seed,
         deliveries=len(instance.deliveries),
     )

@@ -5,8 +5,8 @@ be separated), time every day exactly, and explain every job left out."""
 from __future__ import annotations
 
 from collections import defaultdict
-
-from ortools.constraint_solver import pywrapcp
+from collections.abc import Callable
+from typing import Any
 
 from routing.solution import Route, Solution, Trip, Unassigned, UnassignedReason
 from routing.solver.instance import Instance
@@ -16,8 +16,12 @@ from routing.solver.schedule import pack_trip, schedule_tanker
 Plan = dict[int, list[list[int]]]  # tanker index -> trips -> delivery indices in visiting order
 
 
-def read_plan(model: Model, assignment: pywrapcp.Assignment) -> tuple[Plan, dict[int, list[int]]]:
-    """The routes of the assignment, and the model's loading-start times per trip (a fallback schedule)."""
+def read_plan(model: Model, value: Callable[[Any], int]) -> tuple[Plan, dict[int, list[int]]]:
+    """The routes of a solution, and the model's loading-start times per trip (a fallback schedule).
+
+    ``value`` reads a variable: ``assignment.Value`` for a final assignment, or ``lambda v: v.Min()``
+    inside a solution callback (next variables are bound there, cumuls may not be).
+    """
     routing, manager = model.routing, model.manager
     plan: Plan = {}
     floors: dict[int, list[int]] = {}
@@ -25,15 +29,15 @@ def read_plan(model: Model, assignment: pywrapcp.Assignment) -> tuple[Plan, dict
         index = routing.Start(vehicle)
         full_load = model.instance.full_load_s[tanker_index]
         trips: list[list[int]] = [[]]
-        starts = [assignment.Value(model.time.CumulVar(index)) - full_load]
+        starts = [value(model.time.CumulVar(index)) - full_load]
         while True:
-            index = assignment.Value(routing.NextVar(index))
+            index = value(routing.NextVar(index))
             if routing.IsEnd(index):
                 break
             node = manager.IndexToNode(index)
             if node in model.reload_tanker:
                 trips.append([])
-                starts.append(assignment.Value(model.time.CumulVar(index)))
+                starts.append(value(model.time.CumulVar(index)))
             else:
                 trips[-1].append(model.node_delivery[node])
         kept = [(trip, start) for trip, start in zip(trips, starts, strict=True) if trip]

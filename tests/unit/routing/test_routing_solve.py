@@ -1,11 +1,22 @@
 """solve() on small named instances; every result goes through the independent checker (make.run)."""
 
+import itertools
 import threading
 
 import msgspec
 import pytest
 
-from routing import Pin, Problem, Progress, SolveParams, StartedTrip, UnassignedReason, decode_solution, encode_solution, solve
+from routing import (
+    Pin,
+    Problem,
+    Progress,
+    SolveParams,
+    StartedTrip,
+    UnassignedReason,
+    decode_solution,
+    encode_solution,
+    solve,
+)
 
 replace = msgspec.structs.replace
 H = 3600
@@ -91,7 +102,7 @@ def test_multi_trip_reloads_at_the_depot(make) -> None:
     assert three_trips.solution.unassigned == ()
     trips = three_trips.solution.routes[0].trips
     assert len(trips) == 3
-    assert all(later.load_start_s >= earlier.return_s for earlier, later in zip(trips, trips[1:]))
+    assert all(later.load_start_s >= earlier.return_s for earlier, later in itertools.pairwise(trips))
 
 
 def test_one_product_per_compartment(make) -> None:
@@ -125,8 +136,9 @@ def test_full_compartments_give_each_stop_its_own(make) -> None:
 
 
 def test_pins_hold(tiny: Problem, make) -> None:
-    pinned = replace(tiny, options=replace(tiny.options, pins=(Pin(job_id="J1", tanker_id="T2"),
-                                                               Pin(job_id="J3", tanker_id="T2"))))
+    pinned = replace(
+        tiny, options=replace(tiny.options, pins=(Pin(job_id="J1", tanker_id="T2"), Pin(job_id="J3", tanker_id="T2")))
+    )
     result = make.run(pinned)
     assert {"J1", "J3"} <= set(stops_of(result, "T2"))
 
@@ -185,11 +197,11 @@ def test_progress_costs_never_increase(tiny: Problem) -> None:
     assert costs == sorted(costs, reverse=True)
 
 
-@pytest.mark.parametrize("clock", ["wall", "cpu"])
-def test_time_limit_is_what_stops_the_search(tiny: Problem, clock: str) -> None:
-    result = solve(tiny, params=SolveParams(time_limit_s=0.3, clock=clock))  # type: ignore[arg-type]
+@pytest.mark.parametrize("limit_clock", ["wall", "cpu"])
+def test_time_limit_is_what_stops_the_search(tiny: Problem, limit_clock: str) -> None:
+    result = solve(tiny, params=SolveParams(time_limit_s=0.3, clock=limit_clock))  # type: ignore[arg-type]
     assert result.stats.stopped_by == "time_limit"
-    assert result.stats.time_limit_s == 0.3 and result.stats.clock == clock
+    assert result.stats.time_limit_s == 0.3 and result.stats.clock == limit_clock
     assert result.is_feasible()
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks of Diesel Direct (not tests): `make bench-api`, `make bench-routing`."""
