@@ -28,6 +28,7 @@ from core.clock import Clock, SystemClock
 from core.db import create_engine, run_after_commit, session_factory
 from core.settings import Settings, get_settings
 from orders.controllers import AccountsController, CatalogueController, OrdersController, PickupsController
+from tracking.controllers import CodesController, RackController
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("diesel.api")
@@ -111,6 +112,8 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             AccountsController,
             OrdersController,
             PickupsController,
+            CodesController,
+            RackController,
         ],
     )
     app = Litestar(

@@ -207,6 +207,81 @@ def worker(concurrency: int, beat: bool, loglevel: str) -> None:
     celery_app.worker_main(argv)
 
 
+@main.group()
+def keys() -> None:
+    """Signing keys of pickup and load codes (Ed25519)."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Add a new signing key; older keys keep verifying the codes they signed until removed."""
+    from core.settings import get_settings
+    from tracking.keys import rotate, save_keyring
+    from tracking.keystore import load_or_create
+
+    settings = get_settings().codes
+    if settings.signing_keys_text:
+        raise click.ClickException("keys come from SIGNING_KEYS: rotate them where that value is managed")
+    ring = rotate(load_or_create(settings))
+    save_keyring(ring, settings.signing_keys_file)
+    click.echo(f"New signing key {ring.signing_key.kid.hex()}; {len(ring.keys)} keys in {settings.signing_keys_file}")
+    click.echo("Restart the API and workers to sign with it.")
+
+
+@keys.command("public")
+def keys_public() -> None:
+    """Print the public keys (the JSON a rack caches for offline verification)."""
+    import json
+
+    from core.settings import get_settings
+    from tracking.keys import public_keys_json
+    from tracking.keystore import load_or_create
+
+    click.echo(json.dumps(public_keys_json(load_or_create(get_settings().codes)), indent=2))
+
+
+@main.group()
+def rack() -> None:
+    """Loading-rack tools."""
+
+
+@rack.command("verify")
+@click.argument("token")
+@click.option(
+    "--keys",
+    "keys_file",
+    type=click.Path(exists=True, dir_okay=False),
+    required=True,
+    help="Public keys cached from GET /api/v1/rack/keys (or `diesel keys public`).",
+)
+@click.option("--depot", "depot_id", required=True, help="This rack's depot id.")
+@click.option("--plate", default=None, help="The truck's plate, to check it against the code.")
+def rack_verify(token: str, keys_file: str, depot_id: str, plate: str | None) -> None:
+    """Verify a code offline, with cached public keys only (no network, no database).
+
+    Exit status 0 when authorised, 1 when refused. Whether the code was already used can only be known
+    online: upload offline loadings later and conflicts are flagged.
+    """
+    import time
+
+    from tracking.codes import verify_offline
+    from tracking.rack import REASON_TEXTS
+
+    try:
+        result = verify_offline(token, Path(keys_file).read_text(), time.time(), depot_id, plate)
+    except ValueError as error:
+        raise click.ClickException(f"the key file is not usable: {error}") from error
+    if result.ok and result.payload is not None:
+        p = result.payload
+        click.secho("AUTHORISED", fg="green", bold=True)
+        click.echo(f"  {p.kind} code, load {', '.join(p.products)} up to {p.max_litres} L, plate {p.plate or '-'}")
+        return
+    click.secho("REFUSED", fg="red", bold=True)
+    for reason in result.reasons:
+        click.echo(f"  {reason}: {REASON_TEXTS.get(reason, reason)}")
+    sys.exit(1)
+
+
 @main.command()
 @click.option("--loglevel", default="INFO", show_default=True)
 def beat(loglevel: str) -> None:

@@ -59,12 +59,13 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> Response[Probl
         code=code,
         field=extra.get("field"),
         errors=extra.get("errors"),
+        reasons=extra.get("reasons"),
     )
     return Response(body, status_code=status, media_type=PROBLEM_JSON)
 
 
 def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Problem]:
-    return problem(exc.status_code, exc.code, exc.detail, field=exc.field)
+    return problem(exc.status_code, exc.code, exc.detail, field=exc.field, reasons=exc.extra.get("reasons"))
 
 
 def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:

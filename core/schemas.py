@@ -40,3 +40,4 @@ class Problem(msgspec.Struct, omit_defaults=True):
     code: str
     field: str | None = None
     errors: list[dict[str, str]] | None = None
+    reasons: list[str] | None = None

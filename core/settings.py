@@ -49,6 +49,18 @@ class AuthSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CodeSettings:
+    """Signed pickup/load/receipt codes. Private keys come from SIGNING_KEYS (the key file's text or PEM blocks)
+    or from a key file that is never committed (generated in the data folder on first use)."""
+
+    signing_keys_text: str | None
+    signing_keys_file: Path
+    pickup_early_minutes: int = 120  # a pickup code is valid this long before its slot ...
+    pickup_grace_minutes: int = 60  # ... and this long after it (then the booking expires as a no-show)
+    rack_clock_leeway_s: int = 300
+
+
+@dataclass(frozen=True, slots=True)
 class OrderRules:
     min_litres: int = 500
     max_litres: int = 60_000
@@ -67,6 +79,7 @@ class Settings:
     db: DatabaseSettings
     broker: BrokerSettings
     auth: AuthSettings
+    codes: CodeSettings
     rules: OrderRules = field(default_factory=OrderRules)
     default_timezone: str = "Asia/Shanghai"
     standard_temperature_c: int = 15
@@ -135,6 +148,12 @@ def load_settings() -> Settings:
             token_ttl_minutes=_int("TOKEN_TTL_MINUTES", 12 * 60),
             login_attempts_per_window=_int("LOGIN_ATTEMPTS_PER_WINDOW", 10),
             login_window_s=_int("LOGIN_WINDOW_S", 300),
+        ),
+        codes=CodeSettings(
+            signing_keys_text=os.environ.get("SIGNING_KEYS") or None,
+            signing_keys_file=Path(_env("SIGNING_KEYS_FILE", str(data_dir / "signing-keys.json"))),
+            pickup_early_minutes=_int("PICKUP_EARLY_MINUTES", 120),
+            pickup_grace_minutes=_int("PICKUP_GRACE_MINUTES", 60),
         ),
         rules=OrderRules(
             min_litres=_int("ORDER_MIN_LITRES", 500),

@@ -396,6 +396,12 @@ class PickupsController(Controller):
         booking = await pickups.get_pickup(db_session, booking_id, viewer=request.user)
         return pickups.pickup_out(booking)
 
+    @get("/pickups/{booking_id:uuid}/events", guards=[CUSTOMER_OR_STAFF], summary="The booking's timeline")
+    async def pickup_events(self, booking_id: FromPath[uuid.UUID], request: Req, db_session: Db) -> list[s.EventOut]:
+        await pickups.get_pickup(db_session, booking_id, viewer=request.user)
+        rows = await delivery.subject_events(db_session, subject_type="pickup", subject_id=booking_id)
+        return [delivery.event_out(e) for e in rows]
+
     @post("/pickups/{booking_id:uuid}/cancel", guards=[CUSTOMER_OR_STAFF], status_code=HTTP_200_OK)
     async def cancel_pickup(
         self,

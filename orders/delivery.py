@@ -363,15 +363,19 @@ async def recheck_held_orders(
     return confirmed
 
 
-async def order_events(session: AsyncSession, *, order_id: uuid.UUID, viewer: Principal) -> Sequence[Event]:
-    await get_order(session, order_id, viewer=viewer)
+async def subject_events(session: AsyncSession, *, subject_type: str, subject_id: uuid.UUID) -> Sequence[Event]:
     return (
         await session.scalars(
             select(Event)
-            .where(Event.subject_type == "order", Event.subject_id == order_id)
+            .where(Event.subject_type == subject_type, Event.subject_id == subject_id)
             .order_by(Event.at, Event.id)
         )
     ).all()
+
+
+async def order_events(session: AsyncSession, *, order_id: uuid.UUID, viewer: Principal) -> Sequence[Event]:
+    await get_order(session, order_id, viewer=viewer)
+    return await subject_events(session, subject_type="order", subject_id=order_id)
 
 
 def event_out(event: Event) -> s.EventOut:

@@ -303,12 +303,13 @@ async def cancel_pickup(
     return booking
 
 
-async def expire_no_shows(session: AsyncSession, *, now: datetime) -> int:
-    """Bookings whose slot ended without loading become `expired` and release their credit."""
+async def expire_no_shows(session: AsyncSession, *, now: datetime, grace: timedelta = timedelta(0)) -> int:
+    """Bookings whose slot (plus the pickup code's grace) ended without loading become `expired` and release
+    their credit."""
     stale = (
         await session.scalars(
             select(PickupBooking)
-            .where(PickupBooking.status == PickupStatus.BOOKED, PickupBooking.slot_end < now)
+            .where(PickupBooking.status == PickupStatus.BOOKED, PickupBooking.slot_end < now - grace)
             .order_by(PickupBooking.slot_end)
             .limit(500)
             .with_for_update(skip_locked=True)

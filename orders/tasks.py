@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.celery_app import celery_app
 from core.clock import SystemClock
+from core.settings import get_settings
 from core.worker_db import run_in_unit_of_work
 from orders.pickups import expire_no_shows
 
@@ -14,7 +17,9 @@ from orders.pickups import expire_no_shows
 def expire_pickups() -> int:
     """Mark bookings whose slot ended without loading as expired (idempotent: only `booked` ones move)."""
 
+    grace = timedelta(minutes=get_settings().codes.pickup_grace_minutes)
+
     async def work(session: AsyncSession) -> int:
-        return await expire_no_shows(session, now=SystemClock().now())
+        return await expire_no_shows(session, now=SystemClock().now(), grace=grace)
 
     return run_in_unit_of_work(work)

@@ -38,6 +38,9 @@ def snapshot(server_pid: int) -> dict[str, float]:
 
 
 def usage(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    """Percent of one core per group over the interval (200 % = both cores of a 2-core machine)."""
+    """Percent of one core per group over the interval (200 % = both cores of a 2-core machine); `other`:
+    everything else running on the machine meanwhile."""
     wall = after["wall"] - before["wall"]
-    return {k: 100 * (after[k] - before[k]) / wall for k in before if k != "wall"}
+    use = {k: 100 * (after[k] - before[k]) / wall for k in before if k != "wall"}
+    use["other"] = max(0.0, use["busy"] - use["server"] - use["postgres"] - use["loadgen"])
+    return use

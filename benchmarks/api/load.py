@@ -27,13 +27,12 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.parser = httptools.HttpResponseParser(self)
-        self.transport: asyncio.Transport | None = None
+        self.transport: asyncio.BaseTransport | None = None
         self.answer: asyncio.Future[int] | None = None
         self.body = bytearray()
         self.open = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
@@ -62,7 +61,7 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None
         self.body.clear()
         self.answer = asyncio.get_running_loop().create_future()
-        self.transport.write(raw)
+        self.transport.write(raw)  # type: ignore[attr-defined]
         return await self.answer
 
 

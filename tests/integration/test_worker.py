@@ -3,6 +3,7 @@ expiry of pickup no-shows against the test database."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -61,7 +62,7 @@ async def test_worker_expires_a_no_show_booking(world, database_url, worker) -> 
     status = "booked"
     while time.monotonic() < deadline and status == "booked":
         assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else "worker died"
-        time.sleep(0.5)
+        await asyncio.sleep(0.5)
         status = ok(await world.client.get(f"/api/v1/pickups/{booked['id']}", headers=customer.h))["status"]
     assert status == "expired"
     account = ok(await world.client.get(f"/api/v1/customers/{customer.id}", headers=customer.h))

@@ -10,8 +10,8 @@ import pytest
 
 from core.errors import InvalidInput
 from core.hours import HoursEntry, local_windows, validate_hours, within
-from core.ids import new_id, new_reference
 from core.idempotency import check_key, request_hash
+from core.ids import new_id, new_reference
 from core.units import apply_bps, kg_to_litres, litres_to_kg
 
 TZ = ZoneInfo("Asia/Shanghai")

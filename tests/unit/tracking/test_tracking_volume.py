@@ -4,8 +4,8 @@ import math
 from decimal import Decimal
 
 import pytest
-from tests.unit.tracking.vcf2004_oracle import ctl15 as oracle_ctl15
 
+from tests.unit.tracking.vcf2004_oracle import ctl15 as oracle_ctl15
 from tracking.volume import (
     ProductClass,
     correct_volume,

@@ -1,0 +1,302 @@
+"""`make bench-api`: order creation through HTTP on PostgreSQL, 2 server workers, steady offered rates.
+
+1. (re)creates the database `diesel_bench` on 127.0.0.1:5432 (user postgres), migrates and seeds it;
+2. measures the raw single-row insert ceiling of that PostgreSQL (pgbench, or an asyncpg loop);
+3. starts `diesel serve --workers 2` as a subprocess, then POSTs /api/v1/orders at constant offered rates (open
+   loop, latency from the scheduled send time) and once closed-loop to find the ceiling;
+4. checks that the database holds exactly one order per 201 answer, stops the server, prints the table and writes
+   benchmarks/results/api.md and api.csv.
+
+Run with `make bench-api` or `.venv/bin/python -m benchmarks.bench_api --help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import itertools
+import os
+import platform
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import uvloop
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.api import cpu
+from benchmarks.api.ceiling import insert_ceiling
+from benchmarks.api.load import Client, Sample, closed_loop, open_loop
+from benchmarks.api.world import Customer, count_rows, postgres_facts, recreate_database, seed
+
+HOST = "127.0.0.1"
+PG = f"postgresql://postgres@{HOST}:5432"
+REDIS_URL = f"redis://{HOST}:6379/15"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGET_RATE, TARGET_P99_MS, TARGET_P99_AT = 1000, 50, 500
+console = Console(width=200)
+
+
+@dataclass
+class Step:
+    name: str
+    offered: float | None  # None: closed loop
+    sample: Sample
+    cpu: dict[str, float]
+
+    def row(self) -> dict[str, str]:
+        s = self.sample
+
+        def ms(q: float) -> str:
+            value = s.percentile(q) * 1000
+            return "dropped" if value == float("inf") else f"{value:.1f}"
+
+        return {
+            "step": self.name,
+            "offered/s": f"{self.offered:.0f}" if self.offered else "closed loop",
+            "requests": str(len(s.statuses)),
+            "achieved/s": f"{s.ok / s.seconds:.0f}",
+            "p50 ms": ms(0.50),
+            "p90 ms": ms(0.90),
+            "p99 ms": ms(0.99),
+            "max ms": ms(1.0),
+            "errors": str(s.errors),
+            "dropped": str(s.dropped),
+            "server CPU ms/order": f"{10 * self.cpu['server'] / rate:.2f}" if (rate := s.ok / s.seconds) else "-",
+            "PG CPU ms/order": f"{10 * self.cpu['postgres'] / rate:.2f}" if rate else "-",
+            "CPU server %": f"{self.cpu['server']:.0f}",
+            "CPU postgres %": f"{self.cpu['postgres']:.0f}",
+            "CPU loadgen %": f"{self.cpu['loadgen']:.0f}",
+            "CPU other %": f"{self.cpu['other']:.0f}",
+            "CPU machine %": f"{self.cpu['busy']:.0f}",
+        }
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench_api", description=__doc__.split("\n\n")[0])
+    p.add_argument("--rates", default="250,500,1000,1500", help="offered rates per second, comma-separated")
+    p.add_argument("--seconds", type=float, default=15, help="length of each step")
+    p.add_argument("--warmup", type=float, default=5, help="closed-loop warm-up before the steps (not reported)")
+    p.add_argument("--max-concurrency", type=int, default=32, help="clients of the closed-loop 'max' step")
+    p.add_argument("--customers", type=int, default=1000, help="customer accounts the orders are spread over")
+    p.add_argument("--connections", type=int, default=256, help="most connections the load generator opens")
+    p.add_argument("--queue-timeout", type=float, default=2.0, help="drop a request not sent within this (s)")
+    p.add_argument("--database", default="diesel_bench", help="dropped and recreated on every run")
+    p.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/api.*")
+    return p.parse_args(argv)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(url: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    diesel = Path(sys.executable).parent / "diesel"
+    args = [str(diesel), "serve", "--workers", "2", "--port", str(port), "--host", HOST]
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            args, env={**env, "DATABASE_URL": url}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited ({server.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"http://{HOST}:{port}/health", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    stop_server(server)
+    raise RuntimeError(f"the server did not become healthy:\n{log.read_text()[-3000:]}")
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server's own process group (uvicorn and its workers), SIGKILL if it lingers."""
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(server.pid, sig)
+            server.wait(timeout=wait)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+async def drive(args: argparse.Namespace, port: int, customers: list[Customer], server_pid: int) -> list[Step]:
+    client = Client(HOST, port, max_connections=args.connections)
+    rng = random.Random(1)
+    keys = itertools.count()
+    run = secrets.token_hex(4)
+
+    def make() -> bytes:
+        c = customers[rng.randrange(len(customers))]
+        head = (
+            f"POST /api/v1/orders HTTP/1.1\r\nHost: {HOST}:{port}\r\nAuthorization: Bearer {c.token}\r\n"
+            f"Idempotency-Key: bench-{run}-{next(keys)}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(c.body)}\r\n\r\n"
+        )
+        return head.encode() + c.body
+
+    if (status := await client.request(make())) != 201:
+        raise RuntimeError(f"a single order got {status}: {client.error_samples}")
+    warm_up = await closed_loop(client, make, concurrency=16, seconds=args.warmup)
+    warm_up.statuses.append(201)  # the single order above
+    steps = [Step("warm-up", None, warm_up, {})]  # no CPU figures: not reported
+    for rate in [float(r) for r in args.rates.split(",")]:
+        console.print(f"  offered {rate:.0f}/s for {args.seconds:.0f} s …")
+        before = cpu.snapshot(server_pid)
+        sample = await open_loop(client, make, rate=rate, seconds=args.seconds, queue_timeout=args.queue_timeout)
+        steps.append(Step(f"{rate:.0f}/s", rate, sample, cpu.usage(before, cpu.snapshot(server_pid))))
+        await asyncio.sleep(1)
+    console.print(f"  closed loop, {args.max_concurrency} clients, {args.seconds:.0f} s …")
+    before = cpu.snapshot(server_pid)
+    sample = await closed_loop(client, make, concurrency=args.max_concurrency, seconds=args.seconds)
+    steps.append(
+        Step(f"max ({args.max_concurrency} clients)", None, sample, cpu.usage(before, cpu.snapshot(server_pid)))
+    )
+    client.close()
+    if client.error_samples:
+        console.print("[yellow]first errors:[/]", *client.error_samples, sep="\n  ")
+    return steps
+
+
+def machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return f"{os.cpu_count()} × {model}, {mem_kb / 2**20:.0f} GiB RAM, Linux {platform.release()}"
+
+
+def commit() -> str:
+    def git(*a: str) -> str:
+        return subprocess.run(["git", "--no-optional-locks", *a], cwd=ROOT, capture_output=True, text=True).stdout
+
+    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    return head + (" + uncommitted changes" if git("status", "--porcelain").strip() else "")
+
+
+def verdicts(steps: list[Step]) -> list[str]:
+    timed = [s for s in steps if s.cpu]
+    best = max(s.sample.ok / s.sample.seconds for s in timed)
+    at = next((s for s in timed if s.offered == TARGET_P99_AT), None)
+    lines = [
+        f"throughput: best {best:.0f} orders/s, target ≥ {TARGET_RATE}: {'met' if best >= TARGET_RATE else 'MISSED'}"
+    ]
+    if at is not None:
+        p99 = at.sample.percentile(0.99) * 1000
+        ok = p99 <= TARGET_P99_MS
+        lines.append(
+            f"p99 at {TARGET_P99_AT}/s offered: {p99:.1f} ms, target ≤ {TARGET_P99_MS} ms: {'met' if ok else 'MISSED'}"
+        )
+    return lines
+
+
+def report(steps: list[Step], facts: dict[str, str], checks: list[str], save: bool) -> None:
+    rows = [s.row() for s in steps if s.cpu]
+    table = Table(title="POST /api/v1/orders, 2 server workers")
+    for column in rows[0]:
+        table.add_column(column, justify="left" if column == "step" else "right")
+    for row in rows:
+        table.add_row(*row.values())
+    console.print(table)
+    for key, value in facts.items():
+        console.print(f"[bold]{key}[/]: {value}")
+    for line in checks:
+        console.print(line)
+    if not save:
+        return
+    RESULTS.mkdir(exist_ok=True)
+    with (RESULTS / "api.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["date", "commit", *rows[0]])
+        writer.writeheader()
+        writer.writerows({"date": facts["date"], "commit": facts["commit"], **row} for row in rows)
+    lines = ["# API benchmark: order creation", ""]
+    lines += [f"* **{key}**: {value}" for key, value in facts.items()]
+    lines += ["", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(row.values()) + " |" for row in rows]
+    lines += ["", *[f"* {line}" for line in checks], ""]
+    lines += [
+        "Latency is measured from the scheduled send time (open loop) or the send time (closed loop); a request "
+        "that found no free connection within the queue timeout is *dropped* (never sent) and counts as infinitely "
+        "late. CPU is in percent of one core (the machine has "
+        f"{os.cpu_count()} cores), for the uvicorn processes, all PostgreSQL processes, the load generator and the "
+        "whole machine. Reproduce with `make bench-api`; see benchmarks/README.md.",
+        "",
+    ]
+    (RESULTS / "api.md").write_text("\n".join(lines))
+    console.print(f"written {RESULTS / 'api.md'} and api.csv")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    started = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="diesel-bench-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DATABASE_"))}
+    env |= {"REDIS_URL": REDIS_URL, "SECRET_KEY": secrets.token_urlsafe(48), "DIESEL_DATA_DIR": str(tmp)}
+    os.environ.update(env)  # this process mints the tokens with the same SECRET_KEY
+    from core.settings import load_settings
+
+    url = f"{PG}/{args.database}"
+    console.print(f"[bold]database[/] {url}: recreate, migrate, seed {args.customers} customers …")
+    recreate_database(f"{PG}/postgres", args.database)
+    customers = asyncio.run(seed(url, load_settings(), customers=args.customers, now=datetime.now(UTC)))
+    console.print("[bold]raw insert ceiling[/] …")
+    inserts, how = insert_ceiling(url, clients=16, seconds=8)
+    port = free_port()
+    console.print(f"[bold]server[/] diesel serve --workers 2 on {HOST}:{port} (log: {tmp / 'server.log'}) …")
+    server = start_server(url, port, env, tmp / "server.log")
+    try:
+        steps = uvloop.run(drive(args, port, customers, server.pid))
+    finally:
+        stop_server(server)
+    counts = count_rows(url)
+    created = sum(s.sample.created for s in steps)
+    unknown = sum(s.sample.statuses.count(0) for s in steps)
+    consistent = counts["orders"] == created and counts["duplicate_keys"] == 0
+    checks = [
+        *verdicts(steps),
+        f"database check: {counts['orders']} orders ({counts.get('orders_confirmed', 0)} confirmed) for {created} "
+        f"answers 201, {unknown} connection errors, {counts['duplicate_keys']} duplicated keys: "
+        + ("consistent" if consistent else "MISMATCH"),
+    ]
+    facts = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "commit": commit(),
+        "PostgreSQL": postgres_facts(url),
+        "raw insert ceiling": f"{inserts:,.0f} inserts/s ({how}, single-row INSERT into a copy of `orders`)",
+        "load generator": f"benchmarks/api/load.py (asyncio + uvloop + httptools, one process, ≤ "
+        f"{args.connections} keep-alive connections), {args.customers} customers picked at random, "
+        f"{args.seconds:.0f} s per step after a {args.warmup:.0f} s warm-up",
+        "server": "`diesel serve --workers 2` (uvicorn), DATABASE_POOL_SIZE default (10 + 10 overflow per worker)",
+        "whole run": f"{time.monotonic() - started:.0f} s",
+    }
+    report(steps, facts, checks, save=not args.no_save)
+    if not consistent:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

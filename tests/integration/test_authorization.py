@@ -1,0 +1,581 @@
+"""Authorisation, walked from the app's own route table: every endpoint × every kind of caller.
+
+`ACCESS` below is the expected access of every (method, path) under /api/v1. The walk is generated from
+`app.routes`, so a new endpoint that nobody added to the table fails `test_every_api_route_is_in_the_access_table`
+instead of silently escaping the walk. Path parameters are filled with real ids belonging to customer A, so
+"customer B asks for A's order" is a real question whose only right answer is 404 without A's data.
+
+Also here: forged, expired and tampered bearer tokens, login rate limiting and password storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+import pytest
+from litestar.routes import HTTPRoute
+
+from tests.factories import EVERY_DAY, PASSWORD, Customer, bearer, ok
+
+pytestmark = pytest.mark.integration
+
+API = "/api/v1"
+ADMIN, DISPATCHER, DRIVER, RACK, CUSTOMER = "admin", "dispatcher", "driver", "rack_operator", "customer"
+STAFF_ROLES = (ADMIN, DISPATCHER, DRIVER, RACK)
+EVERYONE = frozenset({ADMIN, DISPATCHER, DRIVER, RACK, CUSTOMER})
+ONLY_ADMIN = frozenset({ADMIN})
+STAFF = frozenset({ADMIN, DISPATCHER})
+ONLY_CUSTOMER = frozenset({CUSTOMER})
+CUSTOMER_OR_STAFF = frozenset({CUSTOMER, ADMIN, DISPATCHER})
+RACK_OR_ADMIN = frozenset({RACK, ADMIN})
+# Methods Litestar answers by itself (CORS preflight / Allow); they carry no data and are checked separately.
+AUTOMATIC_METHODS = {"OPTIONS", "HEAD"}
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who passes the guard of one operation.
+
+    roles:   the roles whose token is let through (anything else with a valid token gets 403).
+    public:  no token needed at all (anonymous callers are let through as well).
+    scoped:  the path (or the body) names customer A's resource: another customer gets 404, never the contents.
+    """
+
+    roles: frozenset[str]
+    public: bool = False
+    scoped: bool = False
+
+
+# Every operation under /api/v1, keyed by (method, path template as Litestar formats it, without the prefix).
+ACCESS: dict[tuple[str, str], Access] = {
+    # auth and users
+    ("POST", "/auth/token"): Access(EVERYONE, public=True),
+    ("GET", "/me"): Access(EVERYONE),
+    ("GET", "/me/referral.svg"): Access(STAFF),
+    ("POST", "/users"): Access(ONLY_ADMIN),
+    ("GET", "/users"): Access(ONLY_ADMIN),
+    # catalogue: readable by any logged-in user, written by admins (prices also by dispatchers)
+    ("GET", "/products"): Access(EVERYONE),
+    ("POST", "/products"): Access(ONLY_ADMIN),
+    ("GET", "/depots"): Access(EVERYONE),
+    ("POST", "/depots"): Access(ONLY_ADMIN),
+    ("GET", "/depots/{depot_id}"): Access(EVERYONE),
+    ("GET", "/depots/{depot_id}/slots"): Access(EVERYONE),
+    ("GET", "/prices"): Access(EVERYONE),
+    ("PUT", "/prices"): Access(STAFF),
+    # accounts
+    ("POST", "/customers"): Access(ONLY_ADMIN),
+    ("GET", "/customers"): Access(STAFF),
+    ("GET", "/customers/{customer_id}"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("PATCH", "/customers/{customer_id}"): Access(ONLY_ADMIN),
+    ("POST", "/customers/{customer_id}/payments"): Access(ONLY_ADMIN),
+    ("POST", "/sites"): Access(CUSTOMER_OR_STAFF),
+    ("GET", "/sites"): Access(CUSTOMER_OR_STAFF),
+    ("GET", "/sites/{site_id}"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("POST", "/applications"): Access(EVERYONE, public=True),
+    ("GET", "/applications"): Access(ONLY_ADMIN),
+    ("POST", "/applications/{application_id}/approve"): Access(ONLY_ADMIN),
+    ("POST", "/applications/{application_id}/reject"): Access(ONLY_ADMIN),
+    # quotes and delivery orders (the body names A's site, so B is refused with 404)
+    ("POST", "/quotes"): Access(ONLY_CUSTOMER, scoped=True),
+    ("POST", "/orders"): Access(ONLY_CUSTOMER, scoped=True),
+    ("GET", "/orders"): Access(CUSTOMER_OR_STAFF),
+    ("GET", "/orders/{order_id}"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("POST", "/orders/{order_id}/cancel"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("GET", "/orders/{order_id}/events"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    # pickup bookings
+    ("POST", "/pickups"): Access(ONLY_CUSTOMER),
+    ("GET", "/pickups"): Access(CUSTOMER_OR_STAFF),
+    ("GET", "/pickups/{booking_id}"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("POST", "/pickups/{booking_id}/cancel"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("GET", "/pickups/{booking_id}/code"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("GET", "/pickups/{booking_id}/qr.svg"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("GET", "/pickups/{booking_id}/qr.png"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    # the rack: public keys for offline verification; the rest for rack operators (and admins)
+    ("GET", "/rack/keys"): Access(EVERYONE, public=True),
+    ("POST", "/rack/verify"): Access(RACK_OR_ADMIN),
+    ("POST", "/rack/redeem"): Access(RACK_OR_ADMIN),
+    ("POST", "/rack/offline-redemptions"): Access(RACK_OR_ADMIN),
+    ("GET", "/rack/conflicts"): Access(RACK_OR_ADMIN),
+}
+
+# Routes outside /api/v1: public pages and the OpenAPI document, nothing else.
+PUBLIC_NON_API_PREFIXES = ("/schema",)
+PUBLIC_NON_API_PATHS = {"/", "/health"}
+
+
+def api_operations(app: Any) -> list[tuple[str, str]]:
+    """(method, path template) of every HTTP operation the app serves under /api/v1, from its route table.
+
+    Reads come before writes, so a caller's walk reads A's order and booking before it may cancel them.
+    """
+    operations = set()
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or not route.path.startswith(API + "/"):
+            continue
+        for method in set(route.methods) - AUTOMATIC_METHODS:
+            operations.add((method, route.path_format.removeprefix(API)))
+    return sorted(operations, key=lambda op: (op[0] != "GET", op[1], op[0]))
+
+
+# --- the data the walk runs on ------------------------------------------------------------------------------
+
+
+def site_body(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "address": "88 Gangcheng Road, Pudong, Shanghai",
+        "lat": 31.36,
+        "lon": 121.60,
+        "tank_capacity_litres": 20_000,
+        "receiving_hours": [{"days": EVERY_DAY, "open": "06:00", "close": "22:00"}],
+    }
+
+
+def application_body(username: str) -> dict[str, Any]:
+    return {
+        "company_name": "沪通物流有限公司",
+        "tax_id": "91310000MA1FL5XX",
+        "contact_name": "王小明",
+        "contact_phone": "13800138000",
+        "username": username,
+        "password": "applicant-password-1",
+        "site": site_body("外高桥堆场"),
+    }
+
+
+@dataclass
+class Walk:
+    world: Any
+    a: Customer  # owns every id in the paths
+    b: Customer  # another account: must never see A's data
+    ids: dict[str, str]
+    pickup_body: dict[str, Any]
+    secrets: list[str] = field(default_factory=list)  # strings only A (and staff) may ever read
+
+    def path(self, template: str) -> str:
+        try:
+            return API + template.format(**self.ids)
+        except KeyError as missing:
+            raise AssertionError(
+                f"{template}: no id for path parameter {missing}; add one to the `walk` fixture"
+            ) from None
+
+    def body(self, method: str, template: str) -> Any:
+        if method not in ("POST", "PUT", "PATCH"):
+            return None
+        make = BODIES.get((method, template))
+        return make(self) if make else {}
+
+
+# Bodies that get past validation to the handler (so ownership is really checked), where `{}` would not.
+BODIES: dict[tuple[str, str], Callable[[Walk], Any]] = {
+    ("POST", "/auth/token"): lambda w: {"username": w.a.username, "password": PASSWORD},
+    ("PUT", "/prices"): lambda w: [],
+    ("POST", "/sites"): lambda w: site_body(f"walk site {uuid.uuid4().hex[:6]}"),
+    ("POST", "/customers/{customer_id}/payments"): lambda w: {"amount_minor": 1, "reference": "walk"},
+    ("POST", "/applications/{application_id}/approve"): lambda w: {"credit_limit_minor": 1_000_000},
+    ("POST", "/applications/{application_id}/reject"): lambda w: {"reason": "authorisation walk"},
+    ("POST", "/quotes"): lambda w: {
+        "site_id": w.ids["site_id"],
+        "product_code": "diesel-0",
+        "quantity_litres": 5000,
+        "delivery_date": "2030-01-08",
+    },
+    ("POST", "/orders"): lambda w: w.a.order_body(),
+    ("POST", "/orders/{order_id}/cancel"): lambda w: {"reason": "authorisation walk"},
+    ("POST", "/pickups"): lambda w: w.pickup_body,
+    ("POST", "/pickups/{booking_id}/cancel"): lambda w: {"reason": "authorisation walk"},
+}
+
+
+@pytest.fixture(scope="module")
+async def walk(world) -> Walk:  # type: ignore[no-untyped-def]
+    client = world.client
+    a, b = await world.new_customer(), await world.new_customer()
+    order = ok(await a.order(), 201)
+    depot_id = world.depots["main"]["id"]
+    slots = ok(await client.get(f"{API}/depots/{depot_id}/slots?date=2030-01-09", headers=a.h))
+    pickup_body = {
+        "depot_id": depot_id,
+        "product_code": "diesel-0",
+        "quantity_litres": 3000,
+        "slot_start": slots[4]["start"],
+        "vehicle_plate": "沪A12345",
+        "driver_name": "张师傅",
+        "driver_phone": "13800138000",
+    }
+    pickup = ok(await client.post(f"{API}/pickups", headers=a.h, json=pickup_body), 201)
+    application = ok(
+        await client.post(f"{API}/applications", json=application_body(f"walk-{uuid.uuid4().hex[:8]}")), 201
+    )
+    ids = {
+        "customer_id": a.id,
+        "site_id": a.site["id"],
+        "order_id": order["id"],
+        "booking_id": pickup["id"],
+        "application_id": application["id"],
+        "depot_id": depot_id,
+    }
+    secrets = [a.id, a.site["id"], a.site["name"], order["id"], order["reference"], pickup["id"], pickup["reference"]]
+    return Walk(world=world, a=a, b=b, ids=ids, pickup_body=pickup_body, secrets=secrets)
+
+
+# --- the table is complete ----------------------------------------------------------------------------------
+
+
+async def test_every_api_route_is_in_the_access_table(app) -> None:
+    served = set(api_operations(app))
+    assert served, "no routes under /api/v1 found: has the prefix changed?"
+    missing = sorted(served - ACCESS.keys())
+    assert not missing, f"routes without an expected access in ACCESS (add them, with who may call them): {missing}"
+    stale = sorted(ACCESS.keys() - served)
+    assert not stale, f"ACCESS lists routes the app no longer serves: {stale}"
+
+
+async def test_routes_outside_the_api_are_only_the_public_pages(app) -> None:
+    others = sorted(
+        route.path
+        for route in app.routes
+        if isinstance(route, HTTPRoute) and not route.path.startswith(API + "/")
+        if route.path not in PUBLIC_NON_API_PATHS and not route.path.startswith(PUBLIC_NON_API_PREFIXES)
+    )
+    assert not others, f"new routes outside {API}: decide who may call them and cover them here: {others}"
+
+
+async def test_every_path_parameter_has_a_real_id(app, walk) -> None:
+    for _, template in api_operations(app):
+        walk.path(template)  # raises with the missing parameter's name
+
+
+# --- the walk -----------------------------------------------------------------------------------------------
+
+
+def expectation(access: Access, caller: str) -> str:
+    """What `caller` must get: pass (through the guard), own (pass, and see it), 401, 403 or 404."""
+    if caller == "anonymous":
+        return "pass" if access.public else "401"
+    if caller in STAFF_ROLES:
+        return "pass" if access.public or caller in access.roles else "403"
+    if caller == "customer":
+        return "own" if access.public or CUSTOMER in access.roles else "403"
+    assert caller == "other_customer"
+    if access.public:
+        return "pass"
+    if CUSTOMER not in access.roles:
+        return "403"
+    return "404" if access.scoped else "pass"
+
+
+def check(response: Any, expected: str, *, method: str) -> str | None:
+    """None when the answer is right, else a one-line explanation."""
+    status = response.status_code
+    problem = response.headers.get("content-type", "").startswith("application/problem+json")
+    code = response.json().get("code") if problem else None
+    if status >= 500:
+        return f"{status} {response.text[:200]}"
+    if expected == "401":
+        return None if (status, code) == (401, "unauthorized") else f"expected 401 unauthorized, got {status} {code}"
+    if expected == "403":
+        return None if (status, code) == (403, "forbidden") else f"expected 403 forbidden, got {status} {code}"
+    if expected == "404":
+        if status == 404 and problem and str(code).endswith("not_found"):
+            return None
+        return f"expected 404 (not yours), got {status} {response.text[:200]}"
+    if status in (401, 403):
+        return f"expected to pass the guard, got {status} {code}"
+    if expected == "own":
+        if status == 404:
+            return f"the owner got 404: {response.text[:200]}"
+        if method == "GET" and status != 200:
+            return f"the owner could not read it: {status} {response.text[:200]}"
+    if status >= 400 and not (problem and code):
+        return f"a {status} that is not problem+json with a code: {response.text[:200]}"
+    return None
+
+
+# Callers in the order the walk runs: the other customer first, while A's order and booking are untouched.
+CALLERS = ["anonymous", "other_customer", "customer", DRIVER, RACK, DISPATCHER, ADMIN]
+
+
+def caller_headers(walk: Walk, caller: str) -> dict[str, str]:
+    if caller == "anonymous":
+        return {}
+    if caller == "customer":
+        return walk.a.h
+    if caller == "other_customer":
+        return walk.b.h
+    return walk.world.h(caller)
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_walk_every_route_as(app, walk, caller: str) -> None:
+    client = walk.world.client
+    headers = caller_headers(walk, caller)
+    wrong = []
+    for method, template in api_operations(app):
+        expected = expectation(ACCESS[(method, template)], caller)
+        url = walk.path(template)
+        body = walk.body(method, template)
+        if caller == "other_customer":
+            # Customer B also tries to reach A's account through the staff-only `customer_id` filter.
+            url += f"?customer_id={walk.a.id}"
+            if (method, template) in (("POST", "/orders"), ("POST", "/quotes")):
+                body = {**body, "site_id": walk.a.site["id"]}  # B orders to A's site
+        response = await client.request(method, url, headers=headers, json=body)
+        if problem := check(response, expected, method=method):
+            wrong.append(f"{method} {template}: {problem}")
+        if caller == "other_customer":
+            leaked = [s for s in walk.secrets if s in response.text]
+            if leaked:
+                wrong.append(f"{method} {template}: B's answer contains A's data {leaked}: {response.text[:200]}")
+    assert not wrong, f"{caller}:\n" + "\n".join(wrong)
+
+
+async def test_a_customer_reads_its_own_resources_through_the_walked_paths(walk) -> None:
+    client = walk.world.client
+    assert ok(await client.get(walk.path("/orders/{order_id}"), headers=walk.a.h))["id"] == walk.ids["order_id"]
+    assert ok(await client.get(walk.path("/pickups/{booking_id}"), headers=walk.a.h))["id"] == walk.ids["booking_id"]
+    assert ok(await client.get(walk.path("/sites/{site_id}"), headers=walk.a.h))["id"] == walk.ids["site_id"]
+    assert ok(await client.get(walk.path("/customers/{customer_id}"), headers=walk.a.h))["id"] == walk.a.id
+
+
+async def test_another_customer_sees_none_of_a_s_data_in_lists(walk) -> None:
+    client = walk.world.client
+    for path in ("/orders", "/pickups", "/sites"):
+        for query in ("", f"?customer_id={walk.a.id}"):
+            response = await client.get(f"{API}{path}{query}", headers=walk.b.h)
+            assert response.status_code == 200, response.text
+            assert not [s for s in walk.secrets if s in response.text], (path, query, response.text[:300])
+    # A site B adds while naming A's account is B's site.
+    site = ok(
+        await client.post(f"{API}/sites?customer_id={walk.a.id}", headers=walk.b.h, json=site_body("B's yard")), 201
+    )
+    assert site["customer_id"] == walk.b.id
+
+
+async def test_automatic_options_answers_carry_no_data(app, walk) -> None:
+    client = walk.world.client
+    for _, template in api_operations(app):
+        response = await client.options(walk.path(template))
+        assert response.status_code < 500, (template, response.text)
+        assert not [s for s in walk.secrets if s in response.text], template
+
+
+# --- forged, expired and tampered tokens ---------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def claims(walk: Walk, *, role: str = CUSTOMER, **overrides: Any) -> dict[str, Any]:
+    """The claim layout `api.auth.issue_token` produces (litestar's Token: sub, exp, iat, extras)."""
+    now = datetime.now(UTC)
+    body: dict[str, Any] = {
+        "sub": walk.ids["a_user_id"] if "a_user_id" in walk.ids else str(uuid.uuid4()),
+        "exp": int((now + timedelta(hours=1)).timestamp()),
+        "iat": int((now - timedelta(minutes=1)).timestamp()),
+        "extras": {"username": walk.a.username, "role": role, "customer_id": walk.a.id},
+    }
+    body.update(overrides)
+    return body
+
+
+def forged_tokens(walk: Walk, secret: str) -> dict[str, str]:
+    now = datetime.now(UTC)
+    real = walk.a.token
+    header, payload, signature = real.split(".")
+    decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    decoded["extras"]["role"] = ADMIN
+    decoded["extras"]["customer_id"] = None
+    as_admin = _b64(json.dumps(decoded).encode())
+    return {
+        "garbage": "Bearer not.a.token",
+        "empty bearer": "Bearer ",
+        "no scheme": real,
+        "alg none": "Bearer " + jwt.encode(claims(walk, role=ADMIN), key=None, algorithm="none"),
+        "alg none, no signature part": "Bearer " + ".".join(jwt.encode(claims(walk), None, "none").split(".")[:2]),
+        "another secret": "Bearer " + jwt.encode(claims(walk, role=ADMIN), "another-secret-" + "y" * 40, "HS256"),
+        "right secret, HS512": "Bearer " + jwt.encode(claims(walk), secret, "HS512"),
+        "expired": "Bearer "
+        + jwt.encode(
+            claims(
+                walk,
+                exp=int((now - timedelta(minutes=1)).timestamp()),
+                iat=int((now - timedelta(hours=13)).timestamp()),
+            ),
+            secret,
+            "HS256",
+        ),
+        "issued in the future": "Bearer "
+        + jwt.encode(claims(walk, iat=int((now + timedelta(hours=1)).timestamp())), secret, "HS256"),
+        "no exp": "Bearer " + jwt.encode({k: v for k, v in claims(walk).items() if k != "exp"}, secret, "HS256"),
+        "unknown role": "Bearer " + jwt.encode(claims(walk, role="superuser"), secret, "HS256"),
+        "sub not a uuid": "Bearer " + jwt.encode(claims(walk, sub="admin"), secret, "HS256"),
+        "payload swapped to admin": f"Bearer {header}.{as_admin}.{signature}",
+        "signature of another token": f"Bearer {header}.{payload}.{walk.b.token.split('.')[2]}",
+    }
+
+
+@pytest.fixture(scope="module")
+async def a_user_id(walk) -> str:  # type: ignore[no-untyped-def]
+    me = ok(await walk.world.client.get(f"{API}/me", headers=walk.a.h))
+    walk.ids["a_user_id"] = me["user"]["id"]
+    return str(me["user"]["id"])
+
+
+async def test_a_token_crafted_with_the_right_secret_and_layout_is_accepted(app, walk, a_user_id) -> None:
+    """The control for the forgeries below: the harness builds tokens the app accepts, so their 401s mean something."""
+    token = jwt.encode(claims(walk), app.state.settings.auth.secret_key, "HS256")
+    me = ok(await walk.world.client.get(f"{API}/me", headers=bearer(token)))
+    assert me["user"]["id"] == a_user_id and me["customer"]["id"] == walk.a.id
+
+
+FORGERIES = [
+    "garbage",
+    "empty bearer",
+    "no scheme",
+    "alg none",
+    "alg none, no signature part",
+    "another secret",
+    "right secret, HS512",
+    "expired",
+    "issued in the future",
+    "no exp",
+    "unknown role",
+    "sub not a uuid",
+    "payload swapped to admin",
+    "signature of another token",
+]
+
+
+@pytest.mark.parametrize("forgery", FORGERIES)
+async def test_a_bad_token_is_refused_on_every_protected_route(app, walk, a_user_id, forgery: str) -> None:
+    tokens = forged_tokens(walk, app.state.settings.auth.secret_key)
+    assert set(tokens) == set(FORGERIES)
+    headers = {"Authorization": tokens[forgery]}
+    wrong = []
+    for method, template in api_operations(app):
+        access = ACCESS[(method, template)]
+        response = await walk.world.client.request(
+            method, walk.path(template), headers=headers, json=walk.body(method, template)
+        )
+        if access.public:
+            # Public routes ignore the Authorization header altogether.
+            if response.status_code in (401, 403) or response.status_code >= 500:
+                wrong.append(f"{method} {template}: public, but got {response.status_code} {response.text[:160]}")
+            continue
+        if problem := check(response, "401", method=method):
+            wrong.append(f"{method} {template}: {problem}")
+        elif response.json()["detail"] != "log in first: a valid, unexpired bearer token is needed":
+            wrong.append(f"{method} {template}: unexpected detail {response.json()['detail']!r}")
+        if [s for s in walk.secrets if s in response.text]:
+            wrong.append(f"{method} {template}: the refusal contains data")
+    assert not wrong, f"{forgery}:\n" + "\n".join(wrong)
+
+
+# --- login: rate limiting, no user enumeration, hashed passwords --------------------------------------------
+
+
+class _NamespacedLimiter:
+    """The app's own limiter (memory or Redis) with keys of its own, so this test neither sees nor leaves
+    counts in a Redis shared with other tests (the client address of every test client is the same)."""
+
+    def __init__(self, inner: Any, prefix: str) -> None:
+        self.inner, self.prefix = inner, prefix
+
+    async def hit(self, key: str) -> int:
+        return int(await self.inner.hit(f"{self.prefix}:{key}"))
+
+    async def reset(self, key: str) -> None:
+        await self.inner.reset(f"{self.prefix}:{key}")
+
+
+async def test_login_attempts_are_rate_limited_until_the_window_passes(settings, clock, world) -> None:
+    from litestar.testing import AsyncTestClient
+
+    from api.app import create_app
+
+    customer = await world.new_customer()
+    window_s = 3
+    limited = create_app(
+        settings=replace(settings, auth=replace(settings.auth, login_attempts_per_window=3, login_window_s=window_s)),
+        clock=clock,
+    )
+    limited.state.login_limiter = _NamespacedLimiter(limited.state.login_limiter, f"test-{uuid.uuid4().hex}")
+    url = f"{API}/auth/token"
+    wrong = {"username": customer.username, "password": "not-the-password"}
+    right = {"username": customer.username, "password": PASSWORD}
+    async with AsyncTestClient(app=limited, base_url="http://testserver.local") as client:
+        started = time.monotonic()
+        for _ in range(3):
+            response = await client.post(url, json=wrong)
+            assert response.status_code == 401 and response.json()["code"] == "invalid_credentials", response.text
+        fourth = await client.post(url, json=wrong)
+        assert fourth.status_code == 429, fourth.text
+        assert fourth.headers["content-type"].startswith("application/problem+json")
+        assert fourth.json()["code"] == "too_many_login_attempts"
+        # Even the right password is refused while the window lasts (and a different spelling of the name too).
+        for body in (right, {**right, "username": customer.username.upper()}):
+            response = await client.post(url, json=body)
+            assert response.status_code == 429 and response.json()["code"] == "too_many_login_attempts"
+        elapsed = time.monotonic() - started
+        assert elapsed < window_s, f"the attempts took {elapsed:.1f}s, longer than the {window_s}s window"
+        await asyncio.sleep(window_s - elapsed + 0.3)
+        token = ok(await client.post(url, json=right))
+        assert token["token_type"] == "bearer" and token["role"] == "customer"
+
+
+async def test_unknown_user_and_wrong_password_get_the_same_answer(world) -> None:
+    customer = await world.new_customer()
+    url = f"{API}/auth/token"
+    unknown = await world.client.post(url, json={"username": f"nobody-{uuid.uuid4().hex[:8]}", "password": "x"})
+    wrong = await world.client.post(url, json={"username": customer.username, "password": "x"})
+    assert unknown.status_code == wrong.status_code == 401
+    assert unknown.json() == wrong.json()
+    assert wrong.json()["code"] == "invalid_credentials"
+
+
+async def _password_hashes(app: Any, username: str) -> tuple[str, str]:
+    import sqlalchemy as sa
+
+    from core.db import create_engine
+
+    engine = create_engine(app.state.settings.db.url, null_pool=True)
+    try:
+        async with engine.connect() as conn:
+            user_hash = (
+                await conn.execute(sa.text("SELECT password_hash FROM users WHERE username = :u"), {"u": username})
+            ).scalar_one()
+            application_hash = (
+                await conn.execute(sa.text("SELECT password_hash FROM applications ORDER BY created_at LIMIT 1"))
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+    return user_hash, application_hash
+
+
+async def test_passwords_are_stored_as_argon2_hashes_and_never_returned(app, walk) -> None:
+    from argon2 import PasswordHasher
+
+    user_hash, application_hash = await _password_hashes(app, walk.a.username)
+    for stored in (user_hash, application_hash):
+        assert stored.startswith("$argon2"), stored[:12]
+        assert "password" not in stored
+    assert PasswordHasher().verify(user_hash, PASSWORD)
+    client = walk.world.client
+    for path in ("/users", "/applications", "/me"):
+        response = await client.get(f"{API}{path}", headers=walk.world.h(ADMIN))
+        assert response.status_code == 200, response.text
+        assert "$argon2" not in response.text and PASSWORD not in response.text, path
+        assert "password" not in response.text, path

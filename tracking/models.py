@@ -1,0 +1,66 @@
+"""Issued codes (only their hashes), loading tickets, and conflicts found in offline redemptions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, IdMixin, utcnow
+
+
+class IssuedCode(IdMixin, Base):
+    """A signed code we handed out. The token itself is never stored, only its SHA-256."""
+
+    __tablename__ = "issued_codes"
+    __table_args__ = (Index("ix_issued_codes_subject", "kind", "subject_id"),)
+
+    kind: Mapped[str] = mapped_column(String(10))  # pickup | trip | receipt
+    subject_id: Mapped[uuid.UUID]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kid: Mapped[str] = mapped_column(String(16))
+    not_before: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoadingTicket(IdMixin, Base):
+    """The bill of lading of one loading at a rack. One per code: the unique code id spends the code."""
+
+    __tablename__ = "loading_tickets"
+
+    ticket_number: Mapped[str] = mapped_column(String(32), unique=True)
+    code_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("issued_codes.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    subject_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    depot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("depots.id"))
+    vehicle_plate: Mapped[str] = mapped_column(String(16))
+    product_code: Mapped[str] = mapped_column(String(32))
+    loaded_litres_observed: Mapped[int]
+    temperature_c: Mapped[float]
+    base_temperature_c: Mapped[int]
+    density_kg_m3: Mapped[float]
+    vcf: Mapped[str] = mapped_column(String(12))  # the factor as printed on the ticket, e.g. "0.98749"
+    net_litres: Mapped[int]
+    redeemed_at: Mapped[datetime]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    redeemed_by: Mapped[uuid.UUID | None]
+    offline: Mapped[bool] = mapped_column(default=False)
+    offline_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class OfflineConflict(IdMixin, Base):
+    """A redemption made while a rack was offline that could not be accepted: for a human to resolve."""
+
+    __tablename__ = "offline_conflicts"
+
+    offline_id: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    depot_id: Mapped[uuid.UUID]
+    reasons: Mapped[list[Any]]
+    upload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | resolved
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

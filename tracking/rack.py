@@ -1,0 +1,447 @@
+"""Pickup codes for bookings, and the loading rack: verify, redeem (exactly once), offline uploads."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.auth import Principal
+from core.errors import Conflict, InvalidInput, NotFound
+from core.events import record_event
+from core.ids import new_reference
+from core.settings import CodeSettings
+from core.units import apply_bps
+from orders.accounts import get_customer
+from orders.models import Depot, PickupBooking, Product
+from orders.rules import PickupStatus, pickup_transition
+from tracking import codes
+from tracking import schemas as s
+from tracking.keys import KeyRing
+from tracking.models import IssuedCode, LoadingTicket, OfflineConflict
+from tracking.volume import correct_volume
+
+REASON_TEXTS = {
+    "malformed": "This is not a Diesel Direct code (damaged, cut off or mistyped).",
+    "unknown_key": "The code was signed with a key this rack does not know.",
+    "bad_signature": "The code has been altered: its signature does not match.",
+    "expired": "The code has expired.",
+    "not_yet_valid": "The code is not valid yet: the slot is later.",
+    "wrong_depot": "The code is for another depot.",
+    "plate_mismatch": "The truck's plate is not the one on the code.",
+    "already_used": "The code has already been used for a loading.",
+    "cancelled": "The booking was cancelled.",
+    "unknown_code": "The code was never issued by Diesel Direct.",
+}
+
+
+def _unix(at: datetime) -> int:
+    return int(at.timestamp())
+
+
+def _from_unix(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _nonce(secret: str, kind: str, subject_id: uuid.UUID, kid: bytes) -> bytes:
+    """Deterministic per (subject, key): asking for the code again returns the same token, so only its hash
+    needs storing."""
+    return hmac.new(secret.encode(), f"{kind}:{subject_id}:{kid.hex()}".encode(), hashlib.sha256).digest()[:12]
+
+
+async def _record_issued(
+    session: AsyncSession,
+    *,
+    kind: str,
+    subject_id: uuid.UUID,
+    token: str,
+    kid: str,
+    not_before: datetime,
+    expires: datetime,
+    now: datetime,
+) -> None:
+    digest = codes.token_hash(token)
+    if await session.scalar(select(IssuedCode.id).where(IssuedCode.token_hash == digest)) is not None:
+        return
+    try:
+        async with session.begin_nested():
+            session.add(
+                IssuedCode(
+                    kind=kind,
+                    subject_id=subject_id,
+                    token_hash=digest,
+                    kid=kid,
+                    not_before=not_before,
+                    expires_at=expires,
+                    issued_at=now,
+                )
+            )
+    except IntegrityError:
+        pass  # issued by a concurrent request: the same token, already recorded
+
+
+async def pickup_code(
+    session: AsyncSession,
+    *,
+    booking: PickupBooking,
+    keyring: KeyRing,
+    secret: str,
+    settings: CodeSettings,
+    now: datetime,
+) -> s.CodeOut:
+    if booking.status != PickupStatus.BOOKED:
+        raise Conflict(f"the booking is {booking.status}: it has no valid pickup code", code="no_code")
+    not_before = booking.slot_start - timedelta(minutes=settings.pickup_early_minutes)
+    expires = booking.slot_end + timedelta(minutes=settings.pickup_grace_minutes)
+    kid = keyring.signing_key.kid
+    token = codes.issue(
+        keyring,
+        kind=codes.Kind.PICKUP,
+        subject_id=booking.id,
+        depot_id=booking.depot_id,
+        plate=booking.vehicle_plate,
+        products=[booking.product_code],
+        max_litres=booking.quantity_litres,
+        not_before=_unix(not_before),
+        expires=_unix(expires),
+        nonce=_nonce(secret, "pickup", booking.id, kid),
+    )
+    await _record_issued(
+        session,
+        kind="pickup",
+        subject_id=booking.id,
+        token=token,
+        kid=kid.hex(),
+        not_before=not_before,
+        expires=expires,
+        now=now,
+    )
+    return s.CodeOut(token=token, kind="pickup", not_before=not_before, expires_at=expires, kid=kid.hex())
+
+
+# --- verify ------------------------------------------------------------------------------------------------
+
+
+class _Checked:
+    """A verified code with its database rows (when the signature holds)."""
+
+    def __init__(self, verification: codes.Verification) -> None:
+        self.verification = verification
+        self.reasons: list[str] = list(verification.reasons)
+        self.issued: IssuedCode | None = None
+        self.booking: PickupBooking | None = None
+
+    @property
+    def payload(self) -> codes.Payload | None:
+        return self.verification.payload
+
+
+async def _check(
+    session: AsyncSession,
+    *,
+    token: str,
+    depot_id: uuid.UUID,
+    plate: str | None,
+    keyring: KeyRing,
+    at: datetime,
+    leeway: int,
+    lock: bool,
+) -> _Checked:
+    checked = _Checked(
+        codes.verify(token, public_keys=keyring, now=at.timestamp(), depot_id=depot_id, plate=plate, leeway=leeway)
+    )
+    payload = checked.payload
+    if payload is None or checked.verification.token_hash is None:
+        return checked
+    checked.issued = await session.scalar(
+        select(IssuedCode).where(IssuedCode.token_hash == checked.verification.token_hash)
+    )
+    if checked.issued is None:
+        checked.reasons.append("unknown_code")
+        return checked
+    if payload.kind != codes.Kind.PICKUP:
+        checked.reasons.append("malformed")  # trip and receipt codes are served by their own flows
+        return checked
+    stmt = select(PickupBooking).where(PickupBooking.id == payload.subject_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    booking = (await session.execute(stmt)).scalar_one_or_none()
+    checked.booking = booking
+    if booking is None:
+        checked.reasons.append("unknown_code")
+    elif booking.status in (PickupStatus.COMPLETED, PickupStatus.LOADING):
+        checked.reasons.append("already_used")
+    elif booking.status == PickupStatus.CANCELLED:
+        checked.reasons.append("cancelled")
+    elif booking.status == PickupStatus.EXPIRED and "expired" not in checked.reasons:
+        checked.reasons.append("expired")
+    return checked
+
+
+def _what_to_load(payload: codes.Payload) -> dict[str, Any]:
+    return {"products": list(payload.products), "max_litres": payload.max_litres, "vehicle_plate": payload.plate}
+
+
+async def verify(
+    session: AsyncSession, *, data: s.VerifyIn, keyring: KeyRing, settings: CodeSettings, now: datetime
+) -> s.VerifyOut:
+    checked = await _check(
+        session,
+        token=data.token,
+        depot_id=data.depot_id,
+        plate=data.vehicle_plate,
+        keyring=keyring,
+        at=now,
+        leeway=settings.rack_clock_leeway_s,
+        lock=False,
+    )
+    reasons = list(dict.fromkeys(checked.reasons))
+    payload = checked.payload
+    subject = None
+    if checked.booking is not None:
+        b = checked.booking
+        subject = {
+            "booking_id": str(b.id),
+            "reference": b.reference,
+            "driver_name": b.driver_name,
+            "slot_start": b.slot_start.isoformat(),
+            "slot_end": b.slot_end.isoformat(),
+            "status": b.status,
+        }
+    return s.VerifyOut(
+        authorised=not reasons,
+        reasons=reasons,
+        reason_texts=[REASON_TEXTS.get(r, r) for r in reasons],
+        kind=str(payload.kind) if payload else None,
+        what_to_load=_what_to_load(payload) if payload and not reasons else None,
+        subject=subject,
+    )
+
+
+# --- redeem ------------------------------------------------------------------------------------------------
+
+
+def ticket_out(ticket: LoadingTicket, reference: str | None) -> s.TicketOut:
+    return s.TicketOut(
+        ticket_number=ticket.ticket_number,
+        kind=ticket.kind,
+        subject_id=ticket.subject_id,
+        reference=reference,
+        depot_id=ticket.depot_id,
+        vehicle_plate=ticket.vehicle_plate,
+        product_code=ticket.product_code,
+        loaded_litres_observed=ticket.loaded_litres_observed,
+        temperature_c=ticket.temperature_c,
+        base_temperature_c=ticket.base_temperature_c,
+        density_kg_m3=ticket.density_kg_m3,
+        vcf=ticket.vcf,
+        net_litres=ticket.net_litres,
+        redeemed_at=ticket.redeemed_at,
+        offline=ticket.offline,
+    )
+
+
+class NotAuthorised(Conflict):
+    code = "not_authorised"
+
+
+async def _redeem_checked(
+    session: AsyncSession,
+    checked: _Checked,
+    *,
+    depot_id: uuid.UUID,
+    observed: int,
+    temperature_c: float,
+    plate: str,
+    base_temperature_c: int,
+    actor: Principal | None,
+    at: datetime,
+    now: datetime,
+    offline_id: str | None = None,
+) -> LoadingTicket:
+    reasons = list(dict.fromkeys(checked.reasons))
+    if reasons:
+        raise NotAuthorised("the code is not authorised: " + ", ".join(reasons), code="not_authorised", reasons=reasons)
+    booking, issued, payload = checked.booking, checked.issued, checked.payload
+    assert booking is not None and issued is not None and payload is not None
+    product = await session.get(Product, booking.product_code)
+    assert product is not None
+    corrected = correct_volume(
+        observed, temperature_c, density_kg_m3=product.density_kg_m3, base_temperature_c=base_temperature_c
+    )
+    if corrected.net_litres > payload.max_litres:
+        raise InvalidInput(
+            f"{corrected.net_litres} L at {base_temperature_c} °C is more than the code allows "
+            f"({payload.max_litres} L): stop loading",
+            code="over_maximum",
+            field="loaded_litres_observed",
+        )
+    ticket = LoadingTicket(
+        ticket_number=new_reference("BL", at.date()),
+        code_id=issued.id,
+        kind=str(payload.kind),
+        subject_id=booking.id,
+        depot_id=depot_id,
+        vehicle_plate=codes.normalise_plate(plate),
+        product_code=booking.product_code,
+        loaded_litres_observed=observed,
+        temperature_c=temperature_c,
+        base_temperature_c=base_temperature_c,
+        density_kg_m3=product.density_kg_m3,
+        vcf=str(corrected.vcf),
+        net_litres=corrected.net_litres,
+        redeemed_at=at,
+        recorded_at=now,
+        redeemed_by=actor.id if actor else None,
+        offline=offline_id is not None,
+        offline_id=offline_id,
+    )
+    session.add(ticket)
+    await session.flush()  # the unique code id is the last word on "exactly once"
+    # The account is charged for what was loaded, not for what was booked.
+    account = await get_customer(session, booking.customer_id, lock=True)
+    new_gross = booking.price_per_litre_minor * corrected.net_litres
+    new_amount = new_gross - apply_bps(new_gross, booking.discount_bps)
+    account.open_amount_minor += new_amount - booking.amount_minor
+    booking.gross_minor, booking.amount_minor = new_gross, new_amount
+    pickup_transition(booking.status, PickupStatus.COMPLETED)
+    previous, booking.status = booking.status, str(PickupStatus.COMPLETED)
+    booking.loaded_litres_observed, booking.loaded_litres_net = observed, corrected.net_litres
+    booking.ticket_number, booking.updated_at = ticket.ticket_number, now
+    record_event(
+        session,
+        subject_type="pickup",
+        subject_id=booking.id,
+        customer_id=booking.customer_id,
+        type="pickup_completed",
+        at=at,
+        actor=actor,
+        from_status=previous,
+        to_status=str(PickupStatus.COMPLETED),
+        data={
+            "ticket_number": ticket.ticket_number,
+            "observed_litres": observed,
+            "temperature_c": temperature_c,
+            "net_litres": corrected.net_litres,
+            "vcf": str(corrected.vcf),
+            "offline": offline_id is not None,
+        },
+    )
+    await session.flush()
+    return ticket
+
+
+async def redeem(
+    session: AsyncSession,
+    *,
+    data: s.RedeemIn,
+    keyring: KeyRing,
+    settings: CodeSettings,
+    base_temperature_c: int,
+    actor: Principal,
+    now: datetime,
+) -> s.TicketOut:
+    await _lock_depot(session, data.depot_id)
+    checked = await _check(
+        session,
+        token=data.token,
+        depot_id=data.depot_id,
+        plate=data.vehicle_plate,
+        keyring=keyring,
+        at=now,
+        leeway=settings.rack_clock_leeway_s,
+        lock=True,
+    )
+    ticket = await _redeem_checked(
+        session,
+        checked,
+        depot_id=data.depot_id,
+        observed=data.loaded_litres_observed,
+        temperature_c=data.temperature_c,
+        plate=data.vehicle_plate,
+        base_temperature_c=base_temperature_c,
+        actor=actor,
+        at=now,
+        now=now,
+    )
+    return ticket_out(ticket, checked.booking.reference if checked.booking else None)
+
+
+async def _lock_depot(session: AsyncSession, depot_id: uuid.UUID) -> None:
+    if await session.get(Depot, depot_id) is None:
+        raise NotFound("no such depot", code="depot_not_found", field="depot_id")
+
+
+async def upload_offline(
+    session: AsyncSession,
+    *,
+    item: s.OfflineRedemptionIn,
+    keyring: KeyRing,
+    settings: CodeSettings,
+    base_temperature_c: int,
+    actor: Principal,
+    now: datetime,
+) -> s.OfflineResultOut:
+    """One redemption a rack made while offline. Retries of the same upload get the same answer; a code that
+    was redeemed meanwhile (online or by another offline rack) becomes a conflict for a human, never a second
+    silent loading."""
+    existing = await session.scalar(select(LoadingTicket).where(LoadingTicket.offline_id == item.offline_id))
+    if existing is not None:
+        return s.OfflineResultOut(
+            offline_id=item.offline_id, status="accepted", reasons=[], ticket=ticket_out(existing, None)
+        )
+    conflict = await session.scalar(select(OfflineConflict).where(OfflineConflict.offline_id == item.offline_id))
+    if conflict is not None:
+        return s.OfflineResultOut(offline_id=item.offline_id, status="conflict", reasons=list(conflict.reasons))
+    await _lock_depot(session, item.depot_id)
+    # Judged at the moment of loading, as the rack saw it, but against today's database state.
+    checked = await _check(
+        session,
+        token=item.token,
+        depot_id=item.depot_id,
+        plate=item.vehicle_plate,
+        keyring=keyring,
+        at=item.redeemed_at,
+        leeway=settings.rack_clock_leeway_s,
+        lock=True,
+    )
+    try:
+        async with session.begin_nested():
+            ticket = await _redeem_checked(
+                session,
+                checked,
+                depot_id=item.depot_id,
+                observed=item.loaded_litres_observed,
+                temperature_c=item.temperature_c,
+                plate=item.vehicle_plate,
+                base_temperature_c=base_temperature_c,
+                actor=actor,
+                at=item.redeemed_at,
+                now=now,
+                offline_id=item.offline_id,
+            )
+    except (NotAuthorised, InvalidInput) as refusal:
+        reasons = refusal.extra.get("reasons") or [refusal.code]
+        session.add(
+            OfflineConflict(
+                offline_id=item.offline_id,
+                token_hash=checked.verification.token_hash,
+                depot_id=item.depot_id,
+                reasons=reasons,
+                upload={k: v for k, v in msgspec.to_builtins(item).items() if k != "token"},
+                created_at=now,
+            )
+        )
+        await session.flush()
+        return s.OfflineResultOut(offline_id=item.offline_id, status="conflict", reasons=reasons)
+    reference = checked.booking.reference if checked.booking else None
+    return s.OfflineResultOut(
+        offline_id=item.offline_id, status="accepted", reasons=[], ticket=ticket_out(ticket, reference)
+    )

@@ -1,0 +1,98 @@
+"""Request/response structs of codes and the loading rack."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+Token = Annotated[str, msgspec.Meta(min_length=1, max_length=4000, description="the code as text (Base45)")]
+Plate = Annotated[str, msgspec.Meta(min_length=1, max_length=16, examples=["沪A12345"])]
+ObservedLitres = Annotated[int, msgspec.Meta(gt=0, le=100_000, description="metered litres at product temperature")]
+Temperature = Annotated[float, msgspec.Meta(ge=-50, le=150, description="product temperature, °C")]
+
+
+class CodeOut(msgspec.Struct):
+    token: str
+    kind: str
+    not_before: datetime
+    expires_at: datetime
+    kid: str
+
+
+class VerifyIn(msgspec.Struct, forbid_unknown_fields=True):
+    token: Token
+    depot_id: uuid.UUID
+    vehicle_plate: Plate | None = None
+
+
+class VerifyOut(msgspec.Struct):
+    authorised: bool
+    reasons: list[str]
+    reason_texts: list[str]
+    kind: str | None = None
+    what_to_load: dict[str, Any] | None = None
+    subject: dict[str, Any] | None = None
+
+
+class RedeemIn(msgspec.Struct, forbid_unknown_fields=True):
+    token: Token
+    depot_id: uuid.UUID
+    loaded_litres_observed: ObservedLitres
+    temperature_c: Temperature
+    vehicle_plate: Plate
+
+
+class TicketOut(msgspec.Struct):
+    ticket_number: str
+    kind: str
+    subject_id: uuid.UUID
+    reference: str | None
+    depot_id: uuid.UUID
+    vehicle_plate: str
+    product_code: str
+    loaded_litres_observed: int
+    temperature_c: float
+    base_temperature_c: int
+    density_kg_m3: float
+    vcf: str
+    net_litres: int
+    redeemed_at: datetime
+    offline: bool
+
+
+class OfflineRedemptionIn(msgspec.Struct, forbid_unknown_fields=True):
+    offline_id: Annotated[str, msgspec.Meta(min_length=8, max_length=64, description="chosen by the rack, unique")]
+    token: Token
+    depot_id: uuid.UUID
+    loaded_litres_observed: ObservedLitres
+    temperature_c: Temperature
+    vehicle_plate: Plate
+    redeemed_at: Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class OfflineResultOut(msgspec.Struct):
+    offline_id: str
+    status: str  # accepted | conflict
+    reasons: list[str]
+    ticket: TicketOut | None = None
+
+
+class ConflictOut(msgspec.Struct):
+    id: uuid.UUID
+    offline_id: str
+    token_hash: str | None
+    depot_id: uuid.UUID
+    reasons: list[str]
+    upload: dict[str, Any]
+    status: str
+    created_at: datetime
+
+
+class PublicKeyOut(msgspec.Struct):
+    kid: str
+    alg: str
+    public_key: str
+    created_at: int | None = None
