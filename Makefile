@@ -56,5 +56,14 @@ lint: venv
 bench-api: venv
 	$(BIN)/python -m benchmarks.bench_api
 
+$(BIN)/.bench-installed: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $@
+
+# Routing against PyVRP and VROOM in the same run (CPU-second budgets); rows go to benchmarks/results/routing.csv.
+bench-routing: $(BIN)/.bench-installed
+	$(BIN)/python -m benchmarks.routing.run --suite solomon --budget 10 --solvers ours,pyvrp,vroom
+	$(BIN)/python -m benchmarks.routing.run --suite gh,x --budget 60 --solvers ours,pyvrp
+
 clean:
 	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache

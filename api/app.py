@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Litestar, MediaType, Request, Router, get
+from litestar import Litestar, Router, get
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -27,8 +27,10 @@ from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.clock import Clock, SystemClock
 from core.db import create_engine, run_after_commit, session_factory
 from core.settings import Settings, get_settings
+from dispatch.controllers import FleetController, PlanningController
 from orders.controllers import AccountsController, CatalogueController, OrdersController, PickupsController
 from tracking.controllers import CodesController, RackController
+from web.routes import web_router
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("diesel.api")
@@ -69,17 +71,6 @@ async def health(state: State) -> dict[str, Any]:
     return {"status": "ok", "database": "ok"}
 
 
-@get("/", exclude_from_auth=True, include_in_schema=False, media_type=MediaType.HTML)
-async def index(request: Request[Any, Any, Any]) -> str:
-    return (
-        "<!doctype html><meta charset=utf-8><title>Diesel Direct</title>"
-        "<h1>Diesel Direct</h1><ul>"
-        '<li><a href="/schema">API documentation (interactive)</a></li>'
-        '<li><a href="/schema/openapi.json">OpenAPI document</a></li>'
-        '<li><a href="/health">health</a></li></ul>'
-    )
-
-
 def create_app(*, settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
     settings = settings or get_settings()
     clock = clock or SystemClock()
@@ -114,10 +105,12 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             PickupsController,
             CodesController,
             RackController,
+            FleetController,
+            PlanningController,
         ],
     )
     app = Litestar(
-        route_handlers=[api, health, index],
+        route_handlers=[api, health, web_router],
         dependencies={
             "db_session": Provide(provide_session),
             "now": Provide(provide_now, sync_to_thread=False),

@@ -193,8 +193,11 @@ def worker(concurrency: int, beat: bool, loglevel: str) -> None:
     """Run the background worker (Celery)."""
     from core.celery_app import celery_app
 
+    # Threads, not prefork: the route planner forks its own search processes, which a daemonic prefork
+    # child may not do; the CPU-heavy search never runs under the worker's GIL.
     argv = [
         "worker",
+        "--pool=threads",
         f"--concurrency={concurrency}",
         f"--loglevel={loglevel}",
         "--without-gossip",

@@ -10,7 +10,7 @@ from celery import Celery
 
 from core.settings import get_settings
 
-TASK_MODULES = ["orders.tasks"]
+TASK_MODULES = ["orders.tasks", "dispatch.tasks"]
 
 
 def create_celery() -> Celery:
@@ -33,6 +33,7 @@ def create_celery() -> Celery:
         enable_utc=True,
         beat_schedule={
             "expire-pickup-no-shows": {"task": "orders.expire_pickups", "schedule": 60.0},
+            "reap-stale-planning-jobs": {"task": "dispatch.reap_stale_jobs", "schedule": 30.0},
         },
     )
     if settings.broker.broker_url.startswith("redis"):

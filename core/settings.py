@@ -38,6 +38,7 @@ class BrokerSettings:
     broker_url: str
     result_backend: str
     task_time_limit_s: int = 600
+    plan_job_stale_s: int = 90  # a running planning job without a heartbeat this long lost its worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,7 @@ def load_settings() -> Settings:
             broker_url=os.environ.get("CELERY_BROKER_URL") or broker_url,
             result_backend=os.environ.get("CELERY_RESULT_BACKEND") or result_backend,
             task_time_limit_s=_int("TASK_TIME_LIMIT_S", 600),
+            plan_job_stale_s=_int("PLAN_JOB_STALE_S", 90),
         ),
         auth=AuthSettings(
             secret_key=_secret_key(data_dir),

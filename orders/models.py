@@ -158,6 +158,10 @@ class Order(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
+    # Set when a published plan schedules the order (dispatch owns these).
+    tanker_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tankers.id", use_alter=True))
+    driver_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("drivers.id", use_alter=True))
+    eta: Mapped[datetime | None]
     # Bumped on every change: a plan built from older versions is stale.
     version: Mapped[int] = mapped_column(default=1)
 

@@ -4,7 +4,8 @@ See docs/ROUTING.md for the JSON formats and the design.
 """
 
 from routing.check import Code, Violation, check
-from routing.matrix import GeodesicProvider, Matrix, MatrixProvider, matrix_for
+from routing.matrix import UNREACHABLE, GeodesicProvider, Matrix, MatrixProvider, matrix_for
+from routing.osrm import OsrmError, OsrmHttp, OsrmLocal, RoadTable, Snap, build_dataset
 from routing.problem import (
     Depot,
     Job,
@@ -33,6 +34,7 @@ from routing.solution import (
 from routing.solver import Progress, SolveParams, solve
 
 __all__ = [
+    "UNREACHABLE",
     "Code",
     "CompartmentLoad",
     "Depot",
@@ -41,12 +43,17 @@ __all__ = [
     "Matrix",
     "MatrixProvider",
     "Options",
+    "OsrmError",
+    "OsrmHttp",
+    "OsrmLocal",
     "Pin",
     "Problem",
     "ProblemError",
     "Progress",
     "Result",
+    "RoadTable",
     "Route",
+    "Snap",
     "Solution",
     "SolveParams",
     "StartedTrip",
@@ -57,6 +64,7 @@ __all__ = [
     "Unassigned",
     "UnassignedReason",
     "Violation",
+    "build_dataset",
     "check",
     "decode_problem",
     "decode_solution",

@@ -18,6 +18,10 @@ from geopy import distance as geodistance
 
 Point = tuple[float, float]  # (lat, lon) in degrees
 
+# Metres and seconds of a pair with no road between them (OSRM's null): far beyond any shift, so the
+# solver never drives it, and a job its depot cannot reach is reported `unreachable`.
+UNREACHABLE = 1_000_000_000
+
 
 class Matrix(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     distances_m: tuple[tuple[int, ...], ...]
@@ -160,6 +164,7 @@ def euclidean_matrix(
 
 
 __all__ = [
+    "UNREACHABLE",
     "GeodesicProvider",
     "Matrix",
     "MatrixProvider",

@@ -18,6 +18,7 @@ class UnassignedReason(StrEnum):
     CAPACITY = "capacity"  # the fleet's capacity is smaller than the demand; this job lost out
     COMPARTMENTS = "compartments"  # no trip had compartments free for its product
     NOT_SELECTED = "not_selected"  # the optimiser left it out: serving it costs more than its penalty
+    UNREACHABLE = "unreachable"  # no road between the site and any eligible tanker's depot (or off the network)
 
 
 class CompartmentLoad(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

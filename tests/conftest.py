@@ -128,3 +128,81 @@ async def world(client, app):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:8]
+
+
+def _worker_process(database_url: str, redis_ok: bool, *extra_env: tuple[str, str]):  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": database_url, **dict(extra_env)}
+    if not redis_ok:
+        env.pop("REDIS_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: a test can kill -9 the worker and its children
+    )
+
+
+def stop_process_group(process) -> None:  # type: ignore[no-untyped-def]
+    import signal
+    import subprocess
+
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def start_worker(database_url, redis_available):  # type: ignore[no-untyped-def]
+    """Start real Celery worker processes on the test database; all are stopped after the test."""
+    started = []
+
+    def start(**env: str):  # type: ignore[no-untyped-def]
+        process = _worker_process(database_url, redis_available, *env.items())
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        stop_process_group(process)
+
+
+class WorkerManager:
+    """The real worker the tests share: tests that kill it (kill -9) leave it to be restarted."""
+
+    def __init__(self, database_url: str, redis_ok: bool) -> None:
+        self.database_url, self.redis_ok = database_url, redis_ok
+        self.process = None  # type: ignore[var-annotated]
+
+    def ensure_running(self):  # type: ignore[no-untyped-def]
+        if self.process is None or self.process.poll() is not None:
+            self.process = _worker_process(self.database_url, self.redis_ok)
+        return self.process
+
+    def kill9(self) -> None:
+        import signal
+
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process_group(self.process)
+
+
+@pytest.fixture(scope="session")
+def worker(database_url, redis_available):  # type: ignore[no-untyped-def]
+    """A real Celery worker on the test database, started on first use."""
+    manager = WorkerManager(database_url, redis_available)
+    manager.ensure_running()
+    yield manager
+    manager.stop()

@@ -130,6 +130,55 @@ class World:
         return Customer(world=self, id=account["id"], token=token, site=site, username=username)
 
 
+async def new_fleet(
+    world: World,
+    depot: dict[str, Any],
+    *,
+    tankers: int = 2,
+    expired_licence: bool = False,
+    compartments: list[int] | None = None,
+) -> list[dict[str, Any]]:
+    """Tankers of a depot, each with a driver of that depot (one with an expired licence when asked)."""
+    made = []
+    for index in range(tankers):
+        plate = f"沪D{uuid.uuid4().int % 100000:05d}"
+        tanker = ok(
+            await world.client.post(
+                "/api/v1/tankers",
+                headers=world.h("dispatcher"),
+                json={
+                    "plate": plate,
+                    "depot_id": depot["id"],
+                    "compartments_litres": compartments or [8000, 8000, 6000, 6000],
+                    "vehicle_class": 3,
+                    "cost_per_km_minor": 650,
+                    "fixed_cost_minor": 50_000,
+                    "shift_start": "06:00:00",
+                    "shift_end": "20:00:00",
+                },
+            ),
+            201,
+        )
+        expires = "2029-12-31" if expired_licence and index == 0 else "2031-12-31"
+        ok(
+            await world.client.post(
+                "/api/v1/drivers",
+                headers=world.h("dispatcher"),
+                json={
+                    "name": f"Driver {plate}",
+                    "phone": f"139{uuid.uuid4().int % 10**8:08d}",
+                    "hazmat_licence_expires": expires,
+                    "shift_start": "06:00:00",
+                    "shift_end": "20:00:00",
+                    "home_depot_id": depot["id"],
+                },
+            ),
+            201,
+        )
+        made.append(tanker)
+    return made
+
+
 @dataclass
 class Customer:
     world: World

@@ -23,7 +23,7 @@ from benchmarks.routing.instances import Instance, load, route_cost
 def solve_ours(instance: Instance, budget: float) -> list[list[int]]:
     from routing import SolveParams, solve
 
-    result = solve(instance.to_problem(), params=SolveParams(time_limit_s=budget, clock="cpu"))
+    result = solve(instance.to_problem(), params=SolveParams(time_limit_s=budget, clock="cpu", wall_factor=3.0))
     return [[int(stop.job_id) for stop in trip.stops] for route in result.solution.routes for trip in route.trips]
 
 

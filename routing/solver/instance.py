@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from routing.matrix import Matrix
+from routing.matrix import UNREACHABLE, Matrix
 from routing.problem import Problem, Tanker, discharge_time_s, load_time_s
 from routing.solution import UnassignedReason
 
@@ -62,6 +62,14 @@ def build_instance(problem: Problem, matrix: Matrix, *, seed: int) -> Instance:
             )
             continue
         chunk = -(-job.litres // parts)
+        roads = [t for t in tankers if _has_road(instance, t, job_index)]
+        if not roads and job.id not in started:
+            instance.excluded[job_index] = (
+                UnassignedReason.UNREACHABLE,
+                "no road between the site and the depot of any eligible tanker (off the road network?)",
+            )
+            continue
+        tankers = roads or tankers
         reachable = [t for t in tankers if _can_reach(instance, t, job_index, chunk)]
         if not reachable and job.id not in started:
             instance.excluded[job_index] = (
@@ -92,6 +100,13 @@ def _allowed_tankers(problem: Problem, job_index: int) -> list[int]:
             continue
         out.append(index)
     return out
+
+
+def _has_road(instance: Instance, tanker_index: int, job_index: int) -> bool:
+    home = instance.depot_location(tanker_index)
+    site = instance.problem.job_location(job_index)
+    durations = instance.matrix.durations_s
+    return durations[home][site] < UNREACHABLE and durations[site][home] < UNREACHABLE
 
 
 def _can_reach(instance: Instance, tanker_index: int, job_index: int, litres: int) -> bool:

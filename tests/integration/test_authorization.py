@@ -97,6 +97,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/pickups"): Access(CUSTOMER_OR_STAFF),
     ("GET", "/pickups/{booking_id}"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("POST", "/pickups/{booking_id}/cancel"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("GET", "/pickups/{booking_id}/events"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("GET", "/pickups/{booking_id}/code"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("GET", "/pickups/{booking_id}/qr.svg"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("GET", "/pickups/{booking_id}/qr.png"): Access(CUSTOMER_OR_STAFF, scoped=True),
@@ -106,7 +107,27 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/rack/redeem"): Access(RACK_OR_ADMIN),
     ("POST", "/rack/offline-redemptions"): Access(RACK_OR_ADMIN),
     ("GET", "/rack/conflicts"): Access(RACK_OR_ADMIN),
+    # fleet and planning: dispatchers and admins
+    ("POST", "/tankers"): Access(STAFF),
+    ("GET", "/tankers"): Access(STAFF),
+    ("PATCH", "/tankers/{tanker_id}"): Access(STAFF),
+    ("POST", "/drivers"): Access(STAFF),
+    ("GET", "/drivers"): Access(STAFF),
+    ("POST", "/pairings"): Access(STAFF),
+    ("GET", "/pairings"): Access(STAFF),
+    ("POST", "/plans"): Access(STAFF),
+    ("GET", "/plans"): Access(STAFF),
+    ("GET", "/plans/{plan_id}"): Access(STAFF),
+    ("GET", "/plans/{plan_id}/geojson"): Access(STAFF),
+    ("POST", "/plans/{plan_id}/publish"): Access(STAFF),
+    ("PATCH", "/plans/{plan_id}/stops/{stop_id}"): Access(STAFF),
+    ("GET", "/plan-jobs/{job_id}"): Access(STAFF),
+    ("POST", "/plan-jobs/{job_id}/cancel"): Access(STAFF),
 }
+
+# Path parameters naming staff-side resources no customer owns: an unknown id is enough to see the guard work
+# (staff get past it to a 404). Anything else must be a real id of customer A, made in the `walk` fixture.
+STAFF_SIDE_IDS = ("tanker_id", "plan_id", "stop_id", "job_id")
 
 # Routes outside /api/v1: public pages and the OpenAPI document, nothing else.
 PUBLIC_NON_API_PREFIXES = ("/schema",)
@@ -203,7 +224,8 @@ async def walk(world) -> Walk:  # type: ignore[no-untyped-def]
     client = world.client
     a, b = await world.new_customer(), await world.new_customer()
     order = ok(await a.order(), 201)
-    depot_id = world.depots["main"]["id"]
+    # A depot of our own (far from every site, so it is nobody's serving depot): other tests cannot fill its slots.
+    depot_id = (await world.new_depot(bays=10, lat=39.9, lon=116.4))["id"]
     slots = ok(await client.get(f"{API}/depots/{depot_id}/slots?date=2030-01-09", headers=a.h))
     pickup_body = {
         "depot_id": depot_id,
@@ -225,6 +247,7 @@ async def walk(world) -> Walk:  # type: ignore[no-untyped-def]
         "booking_id": pickup["id"],
         "application_id": application["id"],
         "depot_id": depot_id,
+        **{name: str(uuid.uuid4()) for name in STAFF_SIDE_IDS},
     }
     secrets = [a.id, a.site["id"], a.site["name"], order["id"], order["reference"], pickup["id"], pickup["reference"]]
     return Walk(world=world, a=a, b=b, ids=ids, pickup_body=pickup_body, secrets=secrets)
@@ -323,6 +346,9 @@ async def test_walk_every_route_as(app, walk, caller: str) -> None:
     headers = caller_headers(walk, caller)
     wrong = []
     for method, template in api_operations(app):
+        if (method, template) not in ACCESS:
+            wrong.append(f"{method} {template}: not in ACCESS, so nobody has said who may call it")
+            continue
         expected = expectation(ACCESS[(method, template)], caller)
         url = walk.path(template)
         body = walk.body(method, template)
@@ -363,12 +389,23 @@ async def test_another_customer_sees_none_of_a_s_data_in_lists(walk) -> None:
     assert site["customer_id"] == walk.b.id
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: OPTIONS on every route of dispatch's FleetController and PlanningController (/tankers, /drivers, "
+    "/pairings, /plans..., /plan-jobs/...) answers 500 \"'user' is not defined in scope, install an AuthMiddleware "
+    "to set it\": their controller-level `guards = [STAFF]` also guard Litestar's automatic OPTIONS handler, "
+    "which the JWT middleware skips",
+)
 async def test_automatic_options_answers_carry_no_data(app, walk) -> None:
     client = walk.world.client
-    for _, template in api_operations(app):
+    wrong = []
+    for template in sorted({template for _, template in api_operations(app)}):
         response = await client.options(walk.path(template))
-        assert response.status_code < 500, (template, response.text)
-        assert not [s for s in walk.secrets if s in response.text], template
+        if response.status_code >= 400:
+            wrong.append(f"OPTIONS {template}: {response.status_code} {response.text[:160]}")
+        if [s for s in walk.secrets if s in response.text]:
+            wrong.append(f"OPTIONS {template}: the answer contains data")
+    assert not wrong, "\n".join(wrong)
 
 
 # --- forged, expired and tampered tokens ---------------------------------------------------------------------
@@ -466,6 +503,9 @@ async def test_a_bad_token_is_refused_on_every_protected_route(app, walk, a_user
     headers = {"Authorization": tokens[forgery]}
     wrong = []
     for method, template in api_operations(app):
+        if (method, template) not in ACCESS:
+            wrong.append(f"{method} {template}: not in ACCESS")
+            continue
         access = ACCESS[(method, template)]
         response = await walk.world.client.request(
             method, walk.path(template), headers=headers, json=walk.body(method, template)

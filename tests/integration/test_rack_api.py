@@ -41,7 +41,7 @@ async def test_the_code_is_stable_compact_and_decodes_from_the_qr_png(world) -> 
     import zxingcpp
     from PIL import Image
 
-    depot, customer, booked, token = await _booked(world)
+    _, customer, booked, token = await _booked(world)
     again = ok(await world.client.get(f"/api/v1/pickups/{booked['id']}/code", headers=customer.h))
     assert again["token"] == token  # deterministic: only its hash is stored, yet it can be shown again
     assert len(token) < 230 and token == token.upper()
@@ -103,7 +103,7 @@ async def test_verify_then_redeem_once_with_volume_correction(world, clock) -> N
 
 
 async def test_of_many_concurrent_redeems_exactly_one_succeeds(world, clock) -> None:
-    depot, _, booked, token = await _booked(world)
+    depot, _, _, token = await _booked(world)
     await _at_slot(clock)
     body = _rack(world, token, depot["id"], loaded_litres_observed=15_000, temperature_c=15.0, vehicle_plate="沪A12345")
     responses = await asyncio.gather(

@@ -4,9 +4,6 @@ expiry of pickup no-shows against the test database."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 
@@ -17,25 +14,6 @@ from tests.factories import ok
 from tests.integration.test_pickups_api import booking
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def worker(database_url, redis_available):  # type: ignore[no-untyped-def]
-    env = {**os.environ, "DATABASE_URL": database_url}
-    if not redis_available:
-        env.pop("REDIS_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 async def test_worker_expires_a_no_show_booking(world, database_url, worker) -> None:
@@ -61,7 +39,7 @@ async def test_worker_expires_a_no_show_booking(world, database_url, worker) -> 
     deadline = time.monotonic() + 60
     status = "booked"
     while time.monotonic() < deadline and status == "booked":
-        assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else "worker died"
+        worker.ensure_running()
         await asyncio.sleep(0.5)
         status = ok(await world.client.get(f"/api/v1/pickups/{booked['id']}", headers=customer.h))["status"]
     assert status == "expired"

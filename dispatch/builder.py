@@ -1,0 +1,245 @@
+"""Build the routing problem of a day from the database: orders, tankers with their drivers, depots, pins,
+trips already under way. Pure reads; the caller closes the session before solving."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import routing
+from core.hours import HoursEntry, local_windows, zone
+from dispatch.models import Driver, Pairing, Pin, Plan, PlanStop, PlanTrip, Tanker
+from orders.models import CustomerAccount, Depot, Order, Site
+from orders.rules import OrderStatus
+
+PLANNABLE = (OrderStatus.CONFIRMED, OrderStatus.SCHEDULED)
+UNDER_WAY = (OrderStatus.LOADED, OrderStatus.EN_ROUTE)
+
+
+@dataclass
+class DayContext:
+    """What the worker needs besides the problem to turn a solution back into rows and words."""
+
+    day: date
+    timezone: str
+    day_start: datetime
+    problem: routing.Problem
+    order_versions: dict[str, int]
+    drivers_by_tanker: dict[str, str | None]
+    notes: list[str] = field(default_factory=list)
+    excluded_orders: dict[str, tuple[str, str]] = field(default_factory=dict)  # order id -> (reason, detail)
+
+    def at(self, seconds: int) -> datetime:
+        return self.day_start + timedelta(seconds=seconds)
+
+
+def _seconds(day_start: datetime, at: datetime) -> int:
+    return int((at - day_start).total_seconds())
+
+
+def _clock_s(t: time) -> int:
+    return t.hour * 3600 + t.minute * 60 + t.second
+
+
+async def build_day(
+    session: AsyncSession, *, day: date, depot_id: uuid.UUID | None, time_limit_s: float, default_tz: str
+) -> DayContext:
+    depots = (await session.scalars(select(Depot).order_by(Depot.code))).all()
+    if depot_id is not None:
+        depots = [d for d in depots if d.id == depot_id]
+    tz_name = depots[0].timezone if depots else default_tz
+    tz = zone(tz_name)
+    day_start = datetime.combine(day, time(0), tz)
+    notes: list[str] = []
+
+    routing_depots = []
+    for depot in depots:
+        windows = local_windows([HoursEntry(**h) for h in depot.opening_hours], day, ZoneInfo(depot.timezone))
+        if not windows:
+            notes.append(f"Depot {depot.name} is closed on {day.isoformat()}.")
+            continue
+        routing_depots.append(
+            routing.Depot(
+                id=str(depot.id),
+                lat=depot.lat,
+                lon=depot.lon,
+                open_s=max(0, _seconds(day_start, windows[0][0])),
+                close_s=_seconds(day_start, windows[-1][1]),
+                load_fixed_s=depot.load_fixed_min * 60,
+                load_rate_l_per_min=depot.pump_rate_l_per_min,
+            )
+        )
+    open_depots = {d.id for d in routing_depots}
+
+    tankers, drivers_by_tanker = await _crewed_tankers(session, day=day, open_depots=open_depots, notes=notes)
+    tanker_by_driver = {driver: tanker for tanker, driver in drivers_by_tanker.items() if driver}
+
+    order_filter = [Order.delivery_date == day, Order.status.in_([str(s) for s in PLANNABLE + UNDER_WAY])]
+    if depot_id is not None:
+        order_filter.append(Order.depot_id == depot_id)
+    rows = (
+        await session.execute(
+            select(Order, Site, CustomerAccount)
+            .join(Site, Site.id == Order.site_id)
+            .join(CustomerAccount, CustomerAccount.id == Order.customer_id)
+            .where(*order_filter)
+            .order_by(Order.created_at, Order.id)
+        )
+    ).all()
+    jobs = []
+    versions: dict[str, int] = {}
+    excluded: dict[str, tuple[str, str]] = {}
+    for order, site, _account in rows:
+        versions[str(order.id)] = order.version
+        allowed = tuple(range(1, site.max_vehicle_class + 1)) if site.max_vehicle_class else None
+        preferred = tanker_by_driver.get(str(order.preferred_driver_id)) if order.preferred_driver_id else None
+        if order.preferred_driver_id and preferred is None:
+            notes.append(
+                f"Order {order.reference}: the preferred driver is not on duty with a tanker that day; "
+                "any driver may be planned."
+            )
+        jobs.append(
+            routing.Job(
+                id=str(order.id),
+                lat=site.lat,
+                lon=site.lon,
+                product=order.product_code,
+                litres=order.quantity_litres,
+                windows=((_seconds(day_start, order.window_start), _seconds(day_start, order.window_end)),),
+                allowed_vehicle_classes=allowed,
+                preferred_tanker_id=preferred,
+            )
+        )
+    job_ids = {j.id for j in jobs}
+    tanker_ids = {t.id for t in tankers}
+    pins = [
+        routing.Pin(job_id=str(p.order_id), tanker_id=str(p.tanker_id))
+        for p in (await session.scalars(select(Pin).where(Pin.date == day))).all()
+        if str(p.order_id) in job_ids and str(p.tanker_id) in tanker_ids
+    ]
+    started = await _started_trips(session, day=day, day_start=day_start, job_ids=job_ids, tanker_ids=tanker_ids)
+    fixed = {job for trip in started for job in trip.job_ids}
+    pins = [p for p in pins if p.job_id not in fixed]
+    problem = routing.Problem(
+        depots=tuple(routing_depots),
+        tankers=tuple(tankers),
+        jobs=tuple(jobs),
+        options=routing.Options(
+            multi_trip=True, max_trips=3, time_limit_s=time_limit_s, pins=tuple(pins), started=tuple(started)
+        ),
+    )
+    return DayContext(
+        day=day,
+        timezone=tz_name,
+        day_start=day_start,
+        problem=problem,
+        order_versions=versions,
+        drivers_by_tanker=drivers_by_tanker,
+        notes=notes,
+        excluded_orders=excluded,
+    )
+
+
+async def _crewed_tankers(
+    session: AsyncSession, *, day: date, open_depots: set[str], notes: list[str]
+) -> tuple[list[routing.Tanker], dict[str, str | None]]:
+    """Available tankers of open depots, each with a driver whose licence is valid that day.
+
+    Explicit pairings for the day come first; other tankers get a free driver of their home depot.
+    A tanker left without a driver is not planned, and the plan says why.
+    """
+    all_tankers = (await session.scalars(select(Tanker).order_by(Tanker.plate))).all()
+    drivers = {d.id: d for d in (await session.scalars(select(Driver).order_by(Driver.name))).all()}
+    pairings = {p.tanker_id: p.driver_id for p in (await session.scalars(select(Pairing).where(Pairing.date == day)))}
+    taken: set[uuid.UUID] = set(pairings.values())
+    out: list[routing.Tanker] = []
+    crew: dict[str, str | None] = {}
+    for tanker in all_tankers:
+        if not tanker.available or str(tanker.depot_id) not in open_depots:
+            continue
+        driver = drivers.get(pairings[tanker.id]) if tanker.id in pairings else None
+        if driver is None:
+            driver = next(
+                (
+                    d
+                    for d in drivers.values()
+                    if d.id not in taken and d.home_depot_id == tanker.depot_id and d.hazmat_licence_expires >= day
+                ),
+                None,
+            )
+            if driver is not None:
+                taken.add(driver.id)
+        if driver is None:
+            expired = [
+                d.name
+                for d in drivers.values()
+                if d.home_depot_id == tanker.depot_id and d.hazmat_licence_expires < day and d.id not in taken
+            ]
+            why = f" ({', '.join(expired)}: hazardous-goods licence expired)" if expired else ""
+            notes.append(f"Tanker {tanker.plate} is not planned: no driver with a valid licence is free{why}.")
+            continue
+        if driver.hazmat_licence_expires < day:
+            notes.append(
+                f"Tanker {tanker.plate} is not planned: driver {driver.name}'s hazardous-goods licence expired on "
+                f"{driver.hazmat_licence_expires.isoformat()}."
+            )
+            continue
+        start = max(_clock_s(tanker.shift_start), _clock_s(driver.shift_start))
+        end = min(_clock_s(tanker.shift_end), _clock_s(driver.shift_end))
+        if end <= start:
+            notes.append(f"Tanker {tanker.plate} is not planned: its shift and {driver.name}'s do not overlap.")
+            continue
+        out.append(
+            routing.Tanker(
+                id=str(tanker.id),
+                depot_id=str(tanker.depot_id),
+                compartments=tuple(tanker.compartments_litres),
+                vehicle_class=tanker.vehicle_class,
+                shift_start_s=start,
+                shift_end_s=end,
+                max_duty_s=driver.max_duty_minutes * 60,
+                cost_per_km_minor=tanker.cost_per_km_minor,
+                fixed_cost_minor=tanker.fixed_cost_minor,
+                driver_id=str(driver.id),
+            )
+        )
+        crew[str(tanker.id)] = str(driver.id)
+    return out, crew
+
+
+async def _started_trips(
+    session: AsyncSession, *, day: date, day_start: datetime, job_ids: set[str], tanker_ids: set[str]
+) -> list[routing.StartedTrip]:
+    """First trips of the published plan that were loaded or left: never reshuffled."""
+    published = await session.scalar(select(Plan.id).where(Plan.date == day, Plan.status == "published"))
+    if published is None:
+        return []
+    trips = (
+        await session.scalars(
+            select(PlanTrip)
+            .where(PlanTrip.plan_id == published, PlanTrip.status.in_(["loaded", "en_route", "done"]))
+            .order_by(PlanTrip.tanker_id, PlanTrip.sequence)
+        )
+    ).all()
+    started = []
+    seen: set[uuid.UUID] = set()
+    for trip in trips:
+        if trip.tanker_id in seen or str(trip.tanker_id) not in tanker_ids:
+            continue
+        seen.add(trip.tanker_id)
+        stops = (
+            await session.scalars(select(PlanStop).where(PlanStop.trip_id == trip.id).order_by(PlanStop.sequence))
+        ).all()
+        ids = tuple(str(s.order_id) for s in stops if str(s.order_id) in job_ids)
+        if ids:
+            started.append(
+                routing.StartedTrip(
+                    tanker_id=str(trip.tanker_id), job_ids=ids, depart_s=_seconds(day_start, trip.depart)
+                )
+            )
+    return started

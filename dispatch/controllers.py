@@ -1,0 +1,154 @@
+"""HTTP handlers of dispatch: fleet, planning jobs, plans, publishing, pins."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.auth import Principal, Role, roles_guard
+from core.db import after_commit
+from core.hours import zone
+from core.settings import Settings
+from dispatch import fleet, pins, planning, publish, views
+from dispatch import schemas as s
+
+Db = NamedDependency[AsyncSession]
+Now = NamedDependency[datetime]
+Conf = NamedDependency[Settings]
+Req = Request[Principal, Any, State]
+STAFF = roles_guard(Role.ADMIN, Role.DISPATCHER)
+
+
+class FleetController(Controller):
+    tags = ["fleet"]
+    guards = [STAFF]
+
+    @post("/tankers", summary="Add a tanker")
+    async def create_tanker(self, data: JSONBody[s.TankerIn], db_session: Db) -> s.TankerOut:
+        return fleet.tanker_out(await fleet.create_tanker(db_session, data=data))
+
+    @get("/tankers", summary="Tankers")
+    async def list_tankers(self, db_session: Db, depot_id: FromQuery[uuid.UUID | None] = None) -> list[s.TankerOut]:
+        return [fleet.tanker_out(t) for t in await fleet.list_tankers(db_session, depot_id=depot_id)]
+
+    @patch("/tankers/{tanker_id:uuid}", summary="Change availability, costs or shift")
+    async def update_tanker(
+        self, tanker_id: FromPath[uuid.UUID], data: JSONBody[s.TankerPatch], db_session: Db
+    ) -> s.TankerOut:
+        return fleet.tanker_out(await fleet.update_tanker(db_session, tanker_id=tanker_id, data=data))
+
+    @post("/drivers", summary="Add a driver")
+    async def create_driver(self, data: JSONBody[s.DriverIn], db_session: Db, now: Now, settings: Conf) -> s.DriverOut:
+        today = now.astimezone(zone(settings.default_timezone)).date()
+        return fleet.driver_out(await fleet.create_driver(db_session, data=data), today=today)
+
+    @get("/drivers", summary="Drivers with licence validity")
+    async def list_drivers(self, db_session: Db, now: Now, settings: Conf) -> list[s.DriverOut]:
+        today = now.astimezone(zone(settings.default_timezone)).date()
+        return [fleet.driver_out(d, today=today) for d in await fleet.list_drivers(db_session)]
+
+    @post("/pairings", summary="Pair a driver with a tanker for a day")
+    async def pair(self, data: JSONBody[s.PairingIn], db_session: Db) -> s.PairingOut:
+        p = await fleet.pair(db_session, data=data)
+        return s.PairingOut(id=p.id, date=p.date, tanker_id=p.tanker_id, driver_id=p.driver_id)
+
+    @get("/pairings", summary="Pairings of a day")
+    async def pairings(self, db_session: Db, day: Annotated[date, QueryParameter(name="date")]) -> list[s.PairingOut]:
+        rows = await fleet.list_pairings(db_session, day=day)
+        return [s.PairingOut(id=p.id, date=p.date, tanker_id=p.tanker_id, driver_id=p.driver_id) for p in rows]
+
+
+class PlanningController(Controller):
+    tags = ["planning"]
+    guards = [STAFF]
+
+    @post("/plans", status_code=HTTP_202_ACCEPTED, summary="Plan a day (runs on the worker)")
+    async def request_plan(
+        self, data: JSONBody[s.PlanRequest], request: Req, db_session: Db, now: Now
+    ) -> s.PlanAccepted:
+        """Records a planning job and queues it after the commit; follow it at `GET /plan-jobs/{id}`."""
+        job = await planning.request_plan(db_session, data=data, actor=request.user, now=now)
+        job_id = str(job.id)
+
+        def enqueue() -> None:
+            from dispatch.tasks import plan_day
+
+            try:
+                plan_day.delay(job_id)
+            except Exception:  # the broker is down: the job row is the outbox, the reaper sends it later
+                import logging
+
+                logging.getLogger("diesel.dispatch").warning("could not enqueue planning job %s yet", job_id)
+
+        after_commit(db_session, enqueue)
+        return s.PlanAccepted(job_id=job.id, status=job.status)
+
+    @get("/plan-jobs/{job_id:uuid}", summary="Status, progress and best cost of a planning job")
+    async def get_job(self, job_id: FromPath[uuid.UUID], db_session: Db) -> s.PlanJobOut:
+        return planning.job_out(await planning.get_job(db_session, job_id))
+
+    @post("/plan-jobs/{job_id:uuid}/cancel", status_code=HTTP_200_OK, summary="Cancel a planning job")
+    async def cancel_job(self, job_id: FromPath[uuid.UUID], db_session: Db, now: Now) -> s.PlanJobOut:
+        return planning.job_out(await planning.cancel_job(db_session, job_id, now=now))
+
+    @get("/plans", summary="Recent plans (drafts, published, superseded)")
+    async def list_plans(
+        self, db_session: Db, day: Annotated[date | None, QueryParameter(name="date")] = None
+    ) -> list[dict[str, Any]]:
+        rows = await planning.list_plans(db_session, day=day)
+        return [
+            {
+                "id": str(p.id),
+                "date": p.date.isoformat(),
+                "status": p.status,
+                "cost_minor": p.cost_minor,
+                "created_at": p.created_at.isoformat(),
+                "published_at": p.published_at.isoformat() if p.published_at else None,
+            }
+            for p in rows
+        ]
+
+    @get("/plans/{plan_id:uuid}", summary="A plan: routes, trips, stops, totals, unassigned orders")
+    async def get_plan(self, plan_id: FromPath[uuid.UUID], db_session: Db) -> s.PlanOut:
+        return await views.plan_out(db_session, await planning.get_plan(db_session, plan_id))
+
+    @get("/plans/{plan_id:uuid}/geojson", summary="The plan as GeoJSON for maps")
+    async def geojson(self, plan_id: FromPath[uuid.UUID], db_session: Db) -> Response[dict[str, Any]]:
+        body = await views.plan_geojson(db_session, await planning.get_plan(db_session, plan_id))
+        return Response(body, media_type="application/geo+json")
+
+    @post("/plans/{plan_id:uuid}/publish", status_code=HTTP_200_OK, summary="Publish a plan to the drivers")
+    async def publish(
+        self,
+        plan_id: FromPath[uuid.UUID],
+        request: Req,
+        db_session: Db,
+        now: Now,
+        data: JSONBody[s.PublishIn | None] = None,
+    ) -> s.PlanOut:
+        """Checked by the independent checker first; a stale plan is refused unless `force` is true."""
+        force = bool(data and data.force)
+        plan = await publish.publish(db_session, plan_id=plan_id, force=force, actor=request.user, now=now)
+        return await views.plan_out(db_session, plan)
+
+    @patch("/plans/{plan_id:uuid}/stops/{stop_id:uuid}", summary="Pin a stop to a tanker (and a position)")
+    async def pin_stop(
+        self,
+        plan_id: FromPath[uuid.UUID],
+        stop_id: FromPath[uuid.UUID],
+        data: JSONBody[s.StopPatch],
+        request: Req,
+        db_session: Db,
+        now: Now,
+    ) -> s.PlanOut:
+        """The pin is kept by every later re-plan of the day; re-plan to see the stop moved."""
+        plan = await pins.pin_stop(db_session, plan_id=plan_id, stop_id=stop_id, data=data, actor=request.user, now=now)
+        return await views.plan_out(db_session, plan)

@@ -1,0 +1,210 @@
+"""Planning jobs and plans: request, progress, cancel, store a solved day as a draft plan."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import routing
+from core.auth import Principal
+from core.errors import Conflict, NotFound
+from dispatch import schemas as s
+from dispatch.builder import DayContext
+from dispatch.models import Plan, PlanJob, PlanStop, PlanTrip, PlanUnassigned
+
+ACTIVE = ("queued", "running")
+REASON_WORDS = {
+    "no_vehicle_class": "No tanker small enough for this site (vehicle size limit) is on duty.",
+    "window_unreachable": "No tanker can reach the site within its receiving hours and get back within its shift.",
+    "too_large": "The quantity is larger than the tankers on duty can carry in a day.",
+    "capacity": "The fleet on duty cannot carry the whole day's demand; this order lost out.",
+    "compartments": "No trip had compartments free for this grade.",
+    "not_selected": "Serving it would cost more than leaving it for another day.",
+    "no_tanker": "No tanker with a licensed driver is on duty at the serving depot.",
+}
+
+
+def job_out(job: PlanJob) -> s.PlanJobOut:
+    return s.PlanJobOut(
+        id=job.id,
+        date=job.date,
+        depot_id=job.depot_id,
+        status=job.status,
+        progress=round(job.progress, 3),
+        best_cost=job.best_cost_minor,
+        plan_id=job.plan_id,
+        error=job.error,
+        time_limit_s=job.time_limit_s,
+        attempts=job.attempts,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
+
+
+async def request_plan(session: AsyncSession, *, data: s.PlanRequest, actor: Principal, now: datetime) -> PlanJob:
+    job = PlanJob(
+        date=data.date,
+        depot_id=data.depot_id,
+        time_limit_s=data.time_limit_s,
+        status="queued",
+        created_by=actor.id,
+        created_at=now,
+    )
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def get_job(session: AsyncSession, job_id: uuid.UUID, *, lock: bool = False) -> PlanJob:
+    stmt = select(PlanJob).where(PlanJob.id == job_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    job = (await session.execute(stmt)).scalar_one_or_none()
+    if job is None:
+        raise NotFound("no such planning job", code="plan_job_not_found")
+    return job
+
+
+async def cancel_job(session: AsyncSession, job_id: uuid.UUID, *, now: datetime) -> PlanJob:
+    job = await get_job(session, job_id, lock=True)
+    if job.status not in ACTIVE:
+        raise Conflict(f"the job is already {job.status}", code="job_finished")
+    job.cancel_requested = True
+    if job.status == "queued":
+        job.status, job.finished_at = "cancelled", now
+    await session.flush()
+    return job
+
+
+async def start_job(session: AsyncSession, job_id: uuid.UUID, *, now: datetime) -> PlanJob | None:
+    """Claim a queued job for this worker (or a running one whose worker died); None when there is nothing to do."""
+    job = await get_job(session, job_id, lock=True)
+    if job.cancel_requested and job.status in ACTIVE:
+        job.status, job.finished_at = "cancelled", now
+        return None
+    if job.status not in ACTIVE:
+        return None  # a duplicate delivery of a finished job: idempotent no-op
+    job.status, job.attempts, job.started_at, job.heartbeat_at = "running", job.attempts + 1, now, now
+    job.progress, job.error = 0.0, None
+    await session.flush()
+    return job
+
+
+def progress_update(job_id: uuid.UUID, *, progress: float, best_cost: int | None, now: datetime):  # type: ignore[no-untyped-def]
+    values = {"progress": progress, "heartbeat_at": now}
+    if best_cost is not None:
+        values["best_cost_minor"] = best_cost
+    return update(PlanJob).where(PlanJob.id == job_id, PlanJob.status == "running").values(**values)
+
+
+async def fail_job(session: AsyncSession, job_id: uuid.UUID, *, error: str, now: datetime) -> None:
+    job = await get_job(session, job_id, lock=True)
+    if job.status in ACTIVE:
+        job.status, job.error, job.finished_at = "failed", error[:2000], now
+
+
+async def store_plan(
+    session: AsyncSession, *, job_id: uuid.UUID, context: DayContext, result: routing.Result, now: datetime
+) -> Plan | None:
+    """Save the solved day as a draft plan, unless the job was cancelled while the solver ran."""
+    job = await get_job(session, job_id, lock=True)
+    if job.cancel_requested or job.status != "running":
+        if job.status in ACTIVE:
+            job.status, job.finished_at = "cancelled", now
+        return None
+    solution = result.solution
+    plan = Plan(
+        job_id=job.id,
+        date=context.day,
+        depot_id=job.depot_id,
+        scope=str(job.depot_id) if job.depot_id else "all",
+        status="draft",
+        cost_minor=solution.cost_minor,
+        distance_m=solution.distance_m,
+        driving_s=0,
+        duration_s=solution.duration_s,
+        problem_json=routing.encode_problem(context.problem).decode(),
+        solution_json=routing.encode_solution(solution).decode(),
+        order_versions={"versions": context.order_versions, "notes": context.notes},
+        created_at=now,
+    )
+    session.add(plan)
+    await session.flush()
+    await _store_rows(session, plan, context, solution)
+    job.status, job.plan_id, job.progress, job.finished_at = "succeeded", plan.id, 1.0, now
+    job.best_cost_minor = solution.cost_minor
+    await session.flush()
+    return plan
+
+
+async def _store_rows(session: AsyncSession, plan: Plan, context: DayContext, solution: routing.Solution) -> None:
+    pinned = {p.job_id for p in context.problem.options.pins}
+    tanker_speed = {t.id: t for t in context.problem.tankers}
+    driving = 0
+    for route in solution.routes:
+        tanker = tanker_speed[route.tanker_id]
+        for sequence, trip in enumerate(route.trips, start=1):
+            row = PlanTrip(
+                plan_id=plan.id,
+                date=context.day,
+                tanker_id=uuid.UUID(route.tanker_id),
+                driver_id=uuid.UUID(tanker.driver_id) if tanker.driver_id else None,
+                depot_id=uuid.UUID(trip.depot_id),
+                sequence=sequence,
+                load_start=context.at(trip.load_start_s),
+                depart=context.at(trip.depart_s),
+                return_at=context.at(trip.return_s),
+                distance_m=trip.distance_m,
+                loads=[{"compartment": x.compartment, "product": x.product, "litres": x.litres} for x in trip.loads],
+            )
+            session.add(row)
+            await session.flush()
+            busy = sum(stop.departure_s - stop.arrival_s for stop in trip.stops)
+            driving += max(0, trip.return_s - trip.depart_s - busy)
+            for index, stop in enumerate(trip.stops, start=1):
+                session.add(
+                    PlanStop(
+                        trip_id=row.id,
+                        plan_id=plan.id,
+                        order_id=uuid.UUID(stop.job_id),
+                        sequence=index,
+                        litres=stop.litres,
+                        compartments=list(stop.compartments),
+                        arrival=context.at(stop.arrival_s),
+                        service_start=context.at(stop.start_s),
+                        departure=context.at(stop.departure_s),
+                        pinned=stop.job_id in pinned,
+                    )
+                )
+    for left in solution.unassigned:
+        session.add(
+            PlanUnassigned(
+                plan_id=plan.id,
+                order_id=uuid.UUID(left.job_id),
+                reason=str(left.reason),
+                detail=REASON_WORDS.get(str(left.reason), left.detail),
+            )
+        )
+    plan.driving_s = driving
+
+
+async def get_plan(session: AsyncSession, plan_id: uuid.UUID, *, lock: bool = False) -> Plan:
+    stmt = select(Plan).where(Plan.id == plan_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    plan = (await session.execute(stmt)).scalar_one_or_none()
+    if plan is None:
+        raise NotFound("no such plan", code="plan_not_found")
+    return plan
+
+
+async def list_plans(session: AsyncSession, *, day: date | None) -> Sequence[Plan]:
+    stmt = select(Plan).order_by(Plan.created_at.desc())
+    if day is not None:
+        stmt = stmt.where(Plan.date == day)
+    return (await session.scalars(stmt.limit(100))).all()

@@ -1,0 +1,149 @@
+"""Publishing a plan: check it independently, then in one transaction make it the day's plan, schedule its
+orders (tanker, driver, ETA) and record the events that let tracking issue load codes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import routing
+from core.auth import Principal
+from core.errors import Conflict
+from core.events import record_event
+from dispatch.models import Plan, PlanStop, PlanTrip, Tanker
+from dispatch.planning import get_plan
+from dispatch.views import stale_orders
+from orders.models import Order
+from orders.rules import OrderStatus, order_transition
+
+UNSCHEDULABLE = (OrderStatus.CANCELLED, OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.ON_HOLD)
+
+
+def check_plan(plan: Plan) -> list[routing.Violation]:
+    problem = routing.decode_problem(plan.problem_json)
+    solution = routing.decode_solution(plan.solution_json)
+    return routing.check(problem, solution)
+
+
+async def publish(session: AsyncSession, *, plan_id: uuid.UUID, force: bool, actor: Principal, now: datetime) -> Plan:
+    plan = await get_plan(session, plan_id, lock=True)
+    if plan.status != "draft":
+        raise Conflict(f"the plan is {plan.status}; only a draft can be published", code="plan_not_draft")
+    violations = check_plan(plan)
+    if violations:
+        details = "; ".join(f"{v.code}: {v.detail}" for v in violations[:5])
+        raise Conflict(f"the independent checker refused the plan: {details}", code="plan_invalid")
+    stale = await stale_orders(session, plan)
+    if stale and not force:
+        raise Conflict(
+            f"{len(stale)} order(s) changed since this plan was computed; re-plan, or publish with force=true",
+            code="plan_stale",
+            stale_orders=[str(x) for x in stale],
+        )
+    overlapping = [plan.scope, "all"] if plan.scope != "all" else None
+    stmt = select(Plan).where(Plan.date == plan.date, Plan.status == "published")
+    if overlapping is not None:
+        stmt = stmt.where(Plan.scope.in_(overlapping))
+    previous = (await session.scalars(stmt.with_for_update())).all()
+    in_plan = await _stops_with_orders(session, plan)
+    planned_ids = {order.id for _, _, order in in_plan}
+    for old in previous:
+        old.status = "superseded"
+        await _unschedule(session, old, keep=planned_ids, actor=actor, now=now)
+    plan.status, plan.published_at, plan.published_by, plan.outdated = "published", now, actor.id, False
+    try:
+        await session.flush()  # the partial unique index: one published plan per day
+    except IntegrityError as error:
+        raise Conflict("another plan for this day was published at the same moment", code="publish_conflict") from error
+    plates = {t.id: t.plate for t in (await session.scalars(select(Tanker))).all()}
+    for trip, stop, order in in_plan:
+        if order.status in UNSCHEDULABLE:
+            continue  # forced publish of a stale plan: a cancelled order is not re-activated
+        if order.status not in (OrderStatus.CONFIRMED, OrderStatus.SCHEDULED):
+            continue  # loaded / en route: its trip is under way and keeps it
+        order_transition(order.status, OrderStatus.SCHEDULED)
+        previous_status = order.status
+        order.status, order.tanker_id, order.driver_id, order.eta = (
+            str(OrderStatus.SCHEDULED),
+            trip.tanker_id,
+            trip.driver_id,
+            stop.arrival,
+        )
+        order.updated_at = now
+        # Publishing is not a change the customer made: the plan's own fingerprint stays valid.
+        record_event(
+            session,
+            subject_type="order",
+            subject_id=order.id,
+            customer_id=order.customer_id,
+            type="order_scheduled",
+            at=now,
+            actor=actor,
+            from_status=previous_status,
+            to_status=str(OrderStatus.SCHEDULED),
+            data={
+                "plan_id": str(plan.id),
+                "trip_id": str(trip.id),
+                "tanker": plates.get(trip.tanker_id),
+                "eta": stop.arrival.isoformat(),
+            },
+        )
+    trips = {trip.id: trip for trip, _, _ in in_plan}
+    for trip in trips.values():
+        record_event(
+            session,
+            subject_type="trip",
+            subject_id=trip.id,
+            type="trip_published",
+            at=now,
+            actor=actor,
+            to_status=trip.status,
+            data={
+                "plan_id": str(plan.id),
+                "tanker_id": str(trip.tanker_id),
+                "depot_id": str(trip.depot_id),
+                "loads": trip.loads,
+            },
+        )
+    await session.flush()
+    return plan
+
+
+async def _stops_with_orders(session: AsyncSession, plan: Plan) -> list[tuple[PlanTrip, PlanStop, Order]]:
+    rows = await session.execute(
+        select(PlanTrip, PlanStop, Order)
+        .join(PlanStop, PlanStop.trip_id == PlanTrip.id)
+        .join(Order, Order.id == PlanStop.order_id)
+        .where(PlanTrip.plan_id == plan.id)
+        .order_by(PlanTrip.tanker_id, PlanTrip.sequence, PlanStop.sequence)
+        .with_for_update(of=Order)
+    )
+    return [(trip, stop, order) for trip, stop, order in rows.tuples()]
+
+
+async def _unschedule(
+    session: AsyncSession, plan: Plan, *, keep: set[uuid.UUID], actor: Principal, now: datetime
+) -> None:
+    """Orders of a superseded plan that the new plan does not carry go back to confirmed."""
+    for _, _, order in await _stops_with_orders(session, plan):
+        if order.id in keep or order.status != OrderStatus.SCHEDULED:
+            continue
+        order_transition(order.status, OrderStatus.CONFIRMED)
+        order.status, order.tanker_id, order.driver_id, order.eta = str(OrderStatus.CONFIRMED), None, None, None
+        order.updated_at = now
+        record_event(
+            session,
+            subject_type="order",
+            subject_id=order.id,
+            customer_id=order.customer_id,
+            type="order_unscheduled",
+            at=now,
+            actor=actor,
+            from_status=str(OrderStatus.SCHEDULED),
+            to_status=str(OrderStatus.CONFIRMED),
+            reason="a newer plan for the day does not carry this order",
+        )

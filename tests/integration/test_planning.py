@@ -1,0 +1,199 @@
+"""From POST /plans to a published plan with a real worker: progress, plan views, publish, stale plans,
+racing publishes, cancellation, expired licences, pins and re-planning."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.factories import new_fleet, ok
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+# Hangzhou: far from the other tests' depots, so these orders are served by this test's depot.
+HZ = (30.25, 120.15)
+SITES = [(30.27, 120.16), (30.30, 120.20), (30.22, 120.10), (30.35, 120.12), (30.20, 120.25)]
+
+
+async def _day(world, day: str, *, tankers: int = 2, expired_licence: bool = False, orders: int = 5):  # type: ignore[no-untyped-def]
+    # Each day gets its own patch of map (1° further east per day), so no other depot is nearer its sites.
+    shift = float(day[-2:]) - 8
+    depot = await world.new_depot(bays=3, lat=HZ[0], lon=HZ[1] + shift, code=f"hz-{uuid.uuid4().hex[:6]}")
+    fleet = await new_fleet(world, depot, tankers=tankers, expired_licence=expired_licence)
+    placed = []
+    for index in range(orders):
+        lat, lon = SITES[index % len(SITES)]
+        customer = await world.new_customer(lat=lat, lon=lon + shift)
+        window = ("08:00", "12:00") if index % 2 else ("09:00", "17:00")
+        order = ok(
+            await customer.order(
+                delivery_date=day,
+                quantity_litres=4000 + 1000 * index,
+                window_start=window[0],
+                window_end=window[1],
+                product_code="diesel-0",
+            ),
+            201,
+        )
+        assert order["depot_id"] == depot["id"]
+        placed.append((customer, order))
+    return depot, fleet, placed
+
+
+async def _plan(world, worker, day: str, depot_id: str, time_limit: int = 3, timeout: float = 120) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    worker.ensure_running()
+    accepted = await world.client.post(
+        "/api/v1/plans",
+        headers=world.h("dispatcher"),
+        json={"date": day, "depot_id": depot_id, "time_limit_s": time_limit},
+    )
+    assert accepted.status_code == 202, accepted.text
+    return await _wait(world, accepted.json()["job_id"], timeout=timeout)
+
+
+async def _wait(world, job_id: str, *, timeout: float, until: tuple[str, ...] = ("succeeded", "failed", "cancelled")):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        job = ok(await world.client.get(f"/api/v1/plan-jobs/{job_id}", headers=world.h("dispatcher")))
+        if job["status"] in until or time.monotonic() > deadline:
+            return job
+        await asyncio.sleep(0.3)
+
+
+async def test_plan_review_and_publish_a_day(world, worker) -> None:
+    day = "2030-01-09"
+    depot, fleet, placed = await _day(world, day)
+    job = await _plan(world, worker, day, depot["id"])
+    assert job["status"] == "succeeded", job
+    assert job["progress"] == 1.0 and job["best_cost"] > 0 and job["plan_id"]
+
+    plan = ok(await world.client.get(f"/api/v1/plans/{job['plan_id']}", headers=world.h("dispatcher")))
+    assert plan["status"] == "draft" and plan["unassigned"] == []
+    stops = [stop for route in plan["routes"] for trip in route["trips"] for stop in trip["stops"]]
+    assert sorted(s["order_id"] for s in stops) == sorted(o["id"] for _, o in placed)
+    for route in plan["routes"]:
+        assert route["plate"] in {t["plate"] for t in fleet} and route["driver_name"]
+        for trip in route["trips"]:
+            loaded = sum(load["litres"] for load in trip["loads"])
+            assert loaded == sum(s["litres"] for s in trip["stops"])
+            for stop in trip["stops"]:
+                assert stop["window_start"] <= stop["service_start"] <= stop["window_end"]
+    assert plan["totals"]["orders"] == 5 and plan["totals"]["km"] > 0 and plan["totals"]["cost_minor"] > 0
+    geo = ok(await world.client.get(f"/api/v1/plans/{plan['id']}/geojson", headers=world.h("dispatcher")))
+    kinds = [f["properties"]["kind"] for f in geo["features"]]
+    assert kinds.count("depot") == 1 and kinds.count("stop") == 5 and "trip" in kinds
+
+    published = ok(
+        await world.client.post(f"/api/v1/plans/{plan['id']}/publish", headers=world.h("dispatcher"), json={})
+    )
+    assert published["status"] == "published" and published["published_at"]
+    customer, order = placed[0]
+    scheduled = ok(await world.client.get(f"/api/v1/orders/{order['id']}", headers=customer.h))
+    assert scheduled["status"] == "scheduled"
+    events = ok(await world.client.get(f"/api/v1/orders/{order['id']}/events", headers=customer.h))
+    assert events[-1]["type"] == "order_scheduled" and events[-1]["data"]["eta"]
+    again = await world.client.post(f"/api/v1/plans/{plan['id']}/publish", headers=world.h("dispatcher"), json={})
+    assert again.status_code == 409 and again.json()["code"] == "plan_not_draft"
+
+
+async def test_stale_plan_is_refused_unless_forced_and_publishes_race_to_one_winner(world, worker) -> None:
+    day = "2030-01-10"
+    depot, _, placed = await _day(world, day, orders=3)
+    first = await _plan(world, worker, day, depot["id"])
+    second = await _plan(world, worker, day, depot["id"])
+    assert first["status"] == second["status"] == "succeeded"
+
+    # The same draft published twice at once: exactly one wins.
+    responses = await asyncio.gather(
+        *(
+            world.client.post(f"/api/v1/plans/{first['plan_id']}/publish", headers=world.h("dispatcher"), json={})
+            for _ in range(2)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [200, 409]
+
+    customer, order = placed[1]
+    ok(await world.client.post(f"/api/v1/orders/{order['id']}/cancel", headers=customer.h, json={"reason": "x"}))
+    stale = await world.client.post(
+        f"/api/v1/plans/{second['plan_id']}/publish", headers=world.h("dispatcher"), json={}
+    )
+    assert stale.status_code == 409 and stale.json()["code"] == "plan_stale"
+    view = ok(await world.client.get(f"/api/v1/plans/{second['plan_id']}", headers=world.h("dispatcher")))
+    assert view["outdated"] is True and view["stale_orders"] == [order["id"]]
+    forced = ok(
+        await world.client.post(
+            f"/api/v1/plans/{second['plan_id']}/publish", headers=world.h("dispatcher"), json={"force": True}
+        )
+    )
+    assert forced["status"] == "published"
+    assert ok(await world.client.get(f"/api/v1/plans/{first['plan_id']}", headers=world.h("admin")))["status"] == (
+        "superseded"
+    )
+    cancelled = ok(await world.client.get(f"/api/v1/orders/{order['id']}", headers=customer.h))
+    assert cancelled["status"] == "cancelled"  # forcing never revives a cancelled order
+    plans = ok(await world.client.get(f"/api/v1/plans?date={day}", headers=world.h("admin")))
+    assert [p["status"] for p in plans].count("published") == 1
+
+
+async def test_a_running_job_can_be_cancelled(world, worker) -> None:
+    day = "2030-01-11"
+    depot, _, _ = await _day(world, day, orders=4)
+    worker.ensure_running()
+    accepted = ok(
+        await world.client.post(
+            "/api/v1/plans",
+            headers=world.h("dispatcher"),
+            json={"date": day, "depot_id": depot["id"], "time_limit_s": 60},
+        ),
+        202,
+    )
+    running = await _wait(world, accepted["job_id"], timeout=60, until=("running", "succeeded", "failed"))
+    assert running["status"] == "running"
+    ok(await world.client.post(f"/api/v1/plan-jobs/{accepted['job_id']}/cancel", headers=world.h("dispatcher")))
+    started = time.monotonic()
+    job = await _wait(world, accepted["job_id"], timeout=30)
+    assert job["status"] == "cancelled" and job["plan_id"] is None
+    assert time.monotonic() - started < 20  # well before the 60 s limit
+
+
+async def test_expired_licence_keeps_a_tanker_off_the_plan_and_says_why(world, worker) -> None:
+    day = "2030-01-12"
+    depot, fleet, _ = await _day(world, day, tankers=2, expired_licence=True, orders=2)
+    job = await _plan(world, worker, day, depot["id"])
+    plan = ok(await world.client.get(f"/api/v1/plans/{job['plan_id']}", headers=world.h("dispatcher")))
+    used = {route["plate"] for route in plan["routes"]}
+    assert fleet[0]["plate"] not in used
+    assert any("licence expired" in note and fleet[0]["plate"] in note for note in plan["notes"])
+
+
+async def test_a_killed_worker_leaves_no_job_running_for_ever(world, worker, settings) -> None:
+    from dispatch.tasks import reap
+
+    day = "2030-01-13"
+    depot, _, _ = await _day(world, day, orders=4)
+    worker.ensure_running()
+    accepted = ok(
+        await world.client.post(
+            "/api/v1/plans",
+            headers=world.h("dispatcher"),
+            json={"date": day, "depot_id": depot["id"], "time_limit_s": 8},
+        ),
+        202,
+    )
+    running = await _wait(world, accepted["job_id"], timeout=60, until=("running", "succeeded", "failed"))
+    assert running["status"] == "running"
+    worker.kill9()  # the worker and its solver child die mid-job
+    await asyncio.sleep(3)
+    assert (
+        ok(await world.client.get(f"/api/v1/plan-jobs/{accepted['job_id']}", headers=world.h("dispatcher")))["status"]
+        == "running"
+    )
+    # The periodic reaper notices the missing heartbeat and re-queues the job; a new worker finishes it.
+    assert await reap(stale_s=2, database_url=settings.db.url) >= 1
+    worker.ensure_running()
+    job = await _wait(world, accepted["job_id"], timeout=120)
+    assert job["status"] == "succeeded" and job["attempts"] >= 2 and job["plan_id"]

@@ -1,0 +1,135 @@
+"""The browser apps: HTML shells under /app, static assets (ES modules, CSS, dictionaries) under /static.
+
+Each app is one server-rendered shell; its ES module draws the screens and talks to the JSON API under /api/v1.
+No template engine is needed for shells this small: `string.Template` from the standard library fills them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from string import Template
+
+from litestar import MediaType, Response, Router, get
+from litestar.datastructures import CacheControlHeader
+from litestar.exceptions import NotFoundException
+from litestar.handlers import HTTPRouteHandler
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+
+WEB_DIR = Path(__file__).parent
+STATIC_DIR = WEB_DIR / "static"
+STATIC_PATH = "/static"
+
+# Pages run only our own scripts; WebAssembly (the QR decoder) needs 'wasm-unsafe-eval', camera frames are blobs.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self' 'wasm-unsafe-eval'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob: mediastream:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+PAGE_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-cache"}
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    title: str  # English; the page's script replaces it with the chosen language's
+    body_class: str = ""
+
+
+APPS = {
+    app.name: app
+    for app in (
+        App("login", "Log in"),
+        App("customer", "Customer"),
+        App("rack", "Loading rack", body_class="wide"),
+        App("dispatcher", "Dispatcher", body_class="wide"),
+        App("driver", "Driver"),
+    )
+}
+
+
+@cache
+def _shell() -> Template:
+    return Template((WEB_DIR / "templates" / "page.html").read_text(encoding="utf-8"))
+
+
+@cache
+def asset_version() -> str:
+    """A short hash of every static file: changes whenever a deployment changes any asset."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC_DIR.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(STATIC_DIR).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def render_page(app: App) -> str:
+    return _shell().substitute(
+        app=app.name,
+        title=app.title,
+        body_class=app.body_class,
+        static=STATIC_PATH,
+        v=asset_version(),
+    )
+
+
+def _page(app: App) -> Response[str]:
+    return Response(render_page(app), media_type=MediaType.HTML, headers=PAGE_HEADERS)
+
+
+def _app_handler(app: App) -> HTTPRouteHandler:
+    """`/app/NAME` and everything below it: the app's own router reads the rest of the path."""
+
+    @get(
+        [f"/app/{app.name}", f"/app/{app.name}/{{rest:path}}"],
+        name=f"web-{app.name}",
+        exclude_from_auth=True,
+        include_in_schema=False,
+        media_type=MediaType.HTML,
+    )
+    async def page(rest: str | None = None) -> Response[str]:
+        return _page(app)
+
+    return page
+
+
+@get(["/", "/app"], name="web-home", exclude_from_auth=True, include_in_schema=False)
+async def home() -> Redirect:
+    return Redirect(path="/app/login")
+
+
+@get("/app/{unknown:str}", name="web-unknown", exclude_from_auth=True, include_in_schema=False)
+async def unknown_app(unknown: str) -> Response[str]:
+    raise NotFoundException(f"no app called {unknown!r}")
+
+
+web_router = Router(
+    path="/",
+    route_handlers=[
+        home,
+        unknown_app,
+        *(_app_handler(app) for app in APPS.values()),
+        create_static_files_router(
+            path=STATIC_PATH,
+            directories=[STATIC_DIR],
+            name="web-static",
+            # Revalidate each time (a cheap 304 with the ETag): ES modules import each other without version tags.
+            cache_control=CacheControlHeader(no_cache=True),
+        ),
+    ],
+)
+
+__all__ = ["APPS", "STATIC_DIR", "asset_version", "render_page", "web_router"]

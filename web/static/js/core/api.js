@@ -1,0 +1,94 @@
+// The JSON API under /api/v1, with the bearer token kept in sessionStorage (gone when the tab closes).
+const BASE = "/api/v1";
+const TOKEN_KEY = "dd.token";
+const ROLE_KEY = "dd.role";
+const USER_KEY = "dd.user";
+
+/** An answer that was not 2xx: the API's problem details (code, detail, field, reasons), or code "network". */
+export class ApiError extends Error {
+  constructor(status, problem = {}) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.code = problem.code || (status === 0 ? "network" : `http_${status}`);
+    this.detail = problem.detail || "";
+    this.field = problem.field || null;
+    this.errors = problem.errors || [];
+    this.reasons = problem.reasons || [];
+  }
+}
+
+export const session = {
+  get token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  },
+  get role() {
+    return sessionStorage.getItem(ROLE_KEY);
+  },
+  get username() {
+    return sessionStorage.getItem(USER_KEY);
+  },
+  save({ access_token, role }, username) {
+    sessionStorage.setItem(TOKEN_KEY, access_token);
+    sessionStorage.setItem(ROLE_KEY, role);
+    sessionStorage.setItem(USER_KEY, username);
+  },
+  clear() {
+    for (const key of [TOKEN_KEY, ROLE_KEY, USER_KEY]) sessionStorage.removeItem(key);
+  },
+};
+
+export function goToLogin() {
+  const next = location.pathname + location.search;
+  session.clear();
+  location.assign(`/app/login?next=${encodeURIComponent(next)}`);
+}
+
+async function problemOf(response) {
+  try {
+    return await response.json();
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Call the API. `body` is sent as JSON; `as` is "json" (default), "text" or "blob".
+ * Throws ApiError; a 401 on anything but the login itself sends the user to the login page.
+ */
+export async function api(path, { method = "GET", body, headers = {}, as = "json", signal } = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers }, signal };
+  if (session.token) init.headers.Authorization = `Bearer ${session.token}`;
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(BASE + path, init);
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, { code: "network", detail: error.message });
+  }
+  if (response.status === 401 && path !== "/auth/token") {
+    goToLogin();
+    throw new ApiError(401, await problemOf(response));
+  }
+  if (!response.ok) throw new ApiError(response.status, await problemOf(response));
+  if (as === "text") return response.text();
+  if (as === "blob") return response.blob();
+  if (response.status === 204) return null;
+  return response.json();
+}
+
+/** The home page of each role's app. */
+export function homeOf(role) {
+  return (
+    {
+      customer: "/app/customer",
+      rack_operator: "/app/rack",
+      dispatcher: "/app/dispatcher",
+      admin: "/app/dispatcher",
+      driver: "/app/driver",
+    }[role] || "/app/login"
+  );
+}

@@ -1,0 +1,85 @@
+// Small DOM helpers: elements are built with text nodes, never from HTML strings of user data.
+import { currentLang } from "./i18n.js";
+
+/**
+ * h("button", {class: "btn", onclick: fn, "aria-label": "..."}, "text", child, [more])
+ * Attributes: `class`, `text`, `on<event>`, `dataset` (object), booleans (true adds, false omits), anything else as is.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "class") el.className = value;
+    else if (name === "text") el.textContent = value;
+    else if (name === "dataset") Object.assign(el.dataset, value);
+    else if (name.startsWith("on") && typeof value === "function") el.addEventListener(name.slice(2), value);
+    else if (name in el && typeof value !== "string") el[name] = value;
+    else el.setAttribute(name, value === true ? "" : value);
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+export function clear(el) {
+  el.replaceChildren();
+  return el;
+}
+
+let idCounter = 0;
+export function uid(prefix = "f") {
+  idCounter += 1;
+  return `${prefix}-${idCounter}`;
+}
+
+// ------------------------------------------------------------------ formatting
+
+export function money(minor, currency = "CNY") {
+  return new Intl.NumberFormat(currentLang(), { style: "currency", currency }).format(minor / 100);
+}
+
+export function pricePerLitre(minor, currency = "CNY") {
+  return new Intl.NumberFormat(currentLang(), { style: "currency", currency, minimumFractionDigits: 2 }).format(
+    minor / 100,
+  );
+}
+
+export function number(n, digits = 0) {
+  return new Intl.NumberFormat(currentLang(), { maximumFractionDigits: digits }).format(n);
+}
+
+export function litres(n) {
+  return `${number(n)} L`;
+}
+
+export function dateTime(iso, timeZone = "Asia/Shanghai") {
+  return new Intl.DateTimeFormat(currentLang(), { dateStyle: "medium", timeStyle: "short", timeZone }).format(
+    new Date(iso),
+  );
+}
+
+export function time(iso, timeZone = "Asia/Shanghai") {
+  return new Intl.DateTimeFormat(currentLang(), { timeStyle: "short", timeZone, hourCycle: "h23" }).format(
+    new Date(iso),
+  );
+}
+
+export function day(isoDate) {
+  // A calendar date (YYYY-MM-DD) has no time zone: format it as such.
+  const [y, m, d] = isoDate.split("-").map(Number);
+  return new Intl.DateTimeFormat(currentLang(), { dateStyle: "medium", timeZone: "UTC" }).format(
+    new Date(Date.UTC(y, m - 1, d)),
+  );
+}
+
+/** YYYY-MM-DD of `now + days` in a time zone (the business day of the depot or site). */
+export function isoDay(days = 0, timeZone = "Asia/Shanghai") {
+  const at = new Date(Date.now() + days * 86_400_000);
+  return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(at);
+}

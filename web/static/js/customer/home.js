@@ -1,0 +1,49 @@
+// Home: the account's delivery sites, with the way to order for each.
+import { api } from "../core/api.js";
+import { h, litres } from "../core/dom.js";
+import { t } from "../core/i18n.js";
+import { setTitle } from "../core/shell.js";
+import { emptyState, errorState, linkButton, pageHeader } from "../core/ui.js";
+
+function hoursText(hours) {
+  return hours
+    .map((entry) => `${entry.days.map((d) => t(`weekday.${d}`)).join(" ")} ${entry.open}–${entry.close}`)
+    .join("; ");
+}
+
+function siteCard(site) {
+  return h(
+    "li",
+    { class: "card site" },
+    h("h2", {}, site.name),
+    h("p", { class: "muted" }, site.address),
+    h(
+      "p",
+      { class: "small" },
+      `${t("site.tank")}: ${litres(site.tank_capacity_litres)} · ${t("site.hours")}: ${hoursText(site.receiving_hours)}`,
+    ),
+    h("a", { class: "btn btn-primary", href: `/app/customer/order?site=${site.id}` }, t("site.order_here")),
+  );
+}
+
+export async function homeView(main, _params, ctx) {
+  setTitle("nav.sites");
+  main.append(
+    pageHeader("sites.title"),
+    h(
+      "div",
+      { class: "actions" },
+      linkButton("/app/customer/order", "nav.order", "btn btn-primary"),
+      linkButton("/app/customer/pickup", "nav.book_pickup", "btn"),
+    ),
+  );
+  let sites;
+  try {
+    sites = await api("/sites");
+  } catch (error) {
+    main.append(errorState(error, () => ctx.navigate("/app/customer", { replace: true })));
+    return;
+  }
+  if (!ctx.isCurrent()) return;
+  main.append(sites.length ? h("ul", { class: "cards" }, sites.map(siteCard)) : emptyState("sites.none"));
+}

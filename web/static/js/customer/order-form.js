@@ -1,0 +1,151 @@
+// Quote and order: the price is shown before the order is confirmed; refusals appear next to their field.
+import { api } from "../core/api.js";
+import { loadProducts, productName } from "../core/catalogue.js";
+import { h, isoDay, litres, money, number, pricePerLitre } from "../core/dom.js";
+import { IdempotencyKeys, busy, checkRequired, clearErrors, field, select, showError } from "../core/forms.js";
+import { t } from "../core/i18n.js";
+import { banner, setTitle } from "../core/shell.js";
+import { details, emptyState, errorState, pageHeader } from "../core/ui.js";
+
+function halfHours(from, to) {
+  const out = [];
+  for (let m = from; m <= to; m += 30) {
+    out.push(`${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`);
+  }
+  return out.map((value) => ({ value, label: value }));
+}
+
+function quotePanel(quote) {
+  const p = quote.price;
+  return [
+    h("h2", {}, t("quote.title")),
+    details([
+      ["quote.depot", `${quote.depot.name} (${number(quote.depot.distance_km, 1)} km)`],
+      ["quote.quantity", `${litres(quote.quantity_litres)} ≈ ${number(quote.quantity_kg)} kg`],
+      ["quote.unit_price", `${pricePerLitre(p.price_per_litre_minor, p.currency)} / L`],
+      ["quote.gross", money(p.gross_minor, p.currency)],
+      p.discount_minor ? ["quote.discount", `− ${money(p.discount_minor, p.currency)}`] : ["quote.discount", ""],
+    ]),
+    h("p", { class: "total" }, h("span", {}, t("quote.total")), h("strong", {}, money(p.amount_minor, p.currency))),
+    quote.within_credit
+      ? null
+      : h("p", { class: "notice warn" }, t("quote.over_credit", { available: money(quote.available_credit_minor) })),
+  ];
+}
+
+export async function orderFormView(main, _params, ctx) {
+  setTitle("order.title");
+  main.append(pageHeader("order.title"));
+  let sites;
+  let products;
+  try {
+    [sites, products] = await Promise.all([api("/sites"), loadProducts()]);
+  } catch (error) {
+    main.append(errorState(error, () => ctx.navigate("order", { replace: true })));
+    return;
+  }
+  if (!ctx.isCurrent()) return;
+  if (!sites.length) {
+    main.append(emptyState("sites.none"));
+    return;
+  }
+
+  const site = select(
+    "site_id",
+    sites.map((s) => ({ value: s.id, label: s.name })),
+    { value: ctx.query.get("site") || sites[0].id },
+  );
+  const product = select(
+    "product_code",
+    products.map((p) => ({ value: p.code, label: productName(p) })),
+  );
+  const quantity = h("input", {
+    name: "quantity_litres",
+    type: "number",
+    inputmode: "numeric",
+    min: "1",
+    step: "1",
+    required: true,
+    value: "5000",
+  });
+  const date = h("input", { name: "delivery_date", type: "date", required: true, value: isoDay(1), min: isoDay(0) });
+  const start = select("window_start", halfHours(0, 23 * 60 + 30), { value: "09:00" });
+  const end = select("window_end", halfHours(30, 24 * 60), { value: "12:00" });
+  const note = h("textarea", { name: "note", rows: 2, maxlength: 2000 });
+  const quoteBox = h("section", { class: "quote card", hidden: true, "aria-live": "polite", id: "quote" });
+  const confirm = h("button", { type: "button", class: "btn btn-primary btn-block", id: "confirm" }, t("order.confirm"));
+  const form = h(
+    "form",
+    { class: "card form", novalidate: true },
+    field("order.site", site),
+    field("order.product", product),
+    field("order.quantity", quantity, { hint: "order.quantity_hint" }),
+    field("order.date", date),
+    h("div", { class: "row" }, field("order.window_start", start), field("order.window_end", end)),
+    field("order.note", note),
+    h("button", { type: "submit", class: "btn btn-block" }, t("order.get_quote")),
+    quoteBox,
+  );
+  main.append(form);
+
+  const keys = new IdempotencyKeys();
+  let quoted = null;
+
+  function quoteBody() {
+    return {
+      site_id: site.value,
+      product_code: product.value,
+      quantity_litres: Number.parseInt(quantity.value, 10) || 0,
+      delivery_date: date.value,
+    };
+  }
+
+  function orderBody() {
+    const body = { ...quoteBody(), window_start: start.value, window_end: end.value };
+    if (note.value.trim()) body.note = note.value.trim();
+    return body;
+  }
+
+
+  form.addEventListener("input", () => {
+    quoted = null;
+    quoteBox.hidden = true;
+  });
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!checkRequired(form)) return;
+    busy(form, async () => {
+      clearErrors(form);
+      try {
+        const body = quoteBody();
+        const quote = await api("/quotes", { method: "POST", body });
+        quoted = JSON.stringify(body);
+        quoteBox.replaceChildren(...quotePanel(quote).filter(Boolean), confirm);
+        quoteBox.hidden = false;
+        confirm.focus();
+      } catch (error) {
+        showError(form, error);
+      }
+    });
+  });
+
+  confirm.addEventListener("click", () => {
+    if (quoted !== JSON.stringify(quoteBody())) return;
+    busy(form, async () => {
+      clearErrors(form);
+      const body = orderBody();
+      try {
+        const order = await api("/orders", {
+          method: "POST",
+          body,
+          headers: { "Idempotency-Key": keys.keyFor(body) },
+        });
+        banner(t("order.placed", { reference: order.reference }), "ok");
+        ctx.navigate(`orders/${order.id}`);
+      } catch (error) {
+        showError(form, error);
+      }
+    });
+  });
+}

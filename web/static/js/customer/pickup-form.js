@@ -1,0 +1,165 @@
+// Book a loading slot at a depot for the customer's own truck: a slot picker with the places left.
+import { api } from "../core/api.js";
+import { loadDepots, loadProducts, productName } from "../core/catalogue.js";
+import { h, isoDay, money, pricePerLitre, time, uid } from "../core/dom.js";
+import { IdempotencyKeys, busy, checkRequired, clearErrors, field, select, showError } from "../core/forms.js";
+import { t } from "../core/i18n.js";
+import { banner, setTitle } from "../core/shell.js";
+import { errorState, pageHeader } from "../core/ui.js";
+
+const PLATE_KEY = "dd.last_plate";
+
+function slotOption(slot, timeZone, name) {
+  const id = uid("slot");
+  const past = new Date(slot.start).getTime() <= Date.now();
+  const full = slot.remaining <= 0;
+  const places = full ? t("pickup.slot_full") : t("pickup.places_left", { n: slot.remaining });
+  return h(
+    "div",
+    { class: `slot${full || past ? " slot-off" : ""}` },
+    h("input", { type: "radio", name, id, value: slot.start, disabled: full || past }),
+    h(
+      "label",
+      { for: id },
+      h("span", { class: "slot-time" }, `${time(slot.start, timeZone)}–${time(slot.end, timeZone)}`),
+      h("span", { class: "slot-places" }, past ? t("pickup.slot_past") : places),
+    ),
+  );
+}
+
+export async function pickupFormView(main, _params, ctx) {
+  setTitle("pickup.title");
+  main.append(pageHeader("pickup.title"));
+  let depots;
+  let products;
+  try {
+    [depots, products] = await Promise.all([loadDepots(), loadProducts()]);
+  } catch (error) {
+    main.append(errorState(error));
+    return;
+  }
+  if (!ctx.isCurrent()) return;
+
+  const depot = select("depot_id", depots.map((d) => ({ value: d.id, label: d.name })));
+  const product = h("select", { name: "product_code", required: true });
+  const quantity = h("input", { name: "quantity_litres", type: "number", inputmode: "numeric", min: "1", value: "10000", required: true });
+  const date = h("input", { name: "date", type: "date", required: true, min: isoDay(0), value: isoDay(1) });
+  const slots = h("div", { class: "slots", role: "radiogroup", "aria-labelledby": "slots-legend" });
+  const slotError = h("p", { class: "field-error", id: "slot-error", dataset: { errorFor: "slot_start" } });
+  const slotBox = h(
+    "fieldset",
+    { class: "field", "aria-describedby": "slot-error" },
+    h("legend", { id: "slots-legend" }, t("pickup.slot")),
+    slots,
+    slotError,
+  );
+  const plate = h("input", { name: "vehicle_plate", autocomplete: "off", autocapitalize: "characters", required: true, value: localStorage.getItem(PLATE_KEY) || "" });
+  const driver = h("input", { name: "driver_name", autocomplete: "name", required: true });
+  const phone = h("input", { name: "driver_phone", type: "tel", autocomplete: "tel", inputmode: "tel", required: true });
+  const estimate = h("p", { class: "estimate", "aria-live": "polite" });
+  const form = h(
+    "form",
+    { class: "card form", novalidate: true },
+    field("pickup.depot", depot),
+    field("order.product", product),
+    field("order.quantity", quantity),
+    estimate,
+    field("pickup.date", date),
+    slotBox,
+    field("pickup.plate", plate, { hint: "pickup.plate_hint" }),
+    field("pickup.driver", driver),
+    field("pickup.phone", phone),
+    h("button", { type: "submit", class: "btn btn-primary btn-block" }, t("pickup.book")),
+  );
+  main.append(form);
+
+  let timeZone = "Asia/Shanghai";
+  let price = null;
+
+  function fillProducts() {
+    const chosen = depots.find((d) => d.id === depot.value);
+    timeZone = chosen.timezone;
+    const previous = product.value;
+    product.replaceChildren(
+      ...products
+        .filter((p) => chosen.products.includes(p.code))
+        .map((p) => h("option", { value: p.code, selected: p.code === previous }, productName(p))),
+    );
+  }
+
+  function showEstimate() {
+    const litresWanted = Number.parseInt(quantity.value, 10);
+    if (!price || !litresWanted) {
+      estimate.textContent = "";
+      return;
+    }
+    estimate.textContent = t("pickup.estimate", {
+      unit: pricePerLitre(price.price_per_litre_minor, price.currency),
+      total: money(price.price_per_litre_minor * litresWanted, price.currency),
+    });
+  }
+
+  async function loadSlots() {
+    slots.replaceChildren(h("p", { class: "muted" }, t("common.loading")));
+    const query = new URLSearchParams({ date: date.value, product_code: product.value });
+    try {
+      const [list, prices] = await Promise.all([
+        api(`/depots/${depot.value}/slots?${query}`),
+        api(`/prices?${new URLSearchParams({ date: date.value, depot_id: depot.value })}`),
+      ]);
+      price = prices.find((p) => p.product_code === product.value) || null;
+      showEstimate();
+      slots.replaceChildren(
+        ...(list.length ? list.map((s) => slotOption(s, timeZone, "slot_start")) : [h("p", { class: "muted" }, t("pickup.no_slots"))]),
+      );
+    } catch (error) {
+      slots.replaceChildren(errorState(error, loadSlots));
+    }
+  }
+
+  depot.addEventListener("change", () => {
+    fillProducts();
+    loadSlots();
+  });
+  product.addEventListener("change", loadSlots);
+  date.addEventListener("change", () => date.value && loadSlots());
+  quantity.addEventListener("input", showEstimate);
+  fillProducts();
+  await loadSlots();
+
+  const keys = new IdempotencyKeys();
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!checkRequired(form)) return;
+    const chosen = form.querySelector("input[name=slot_start]:checked");
+    if (!chosen) {
+      showError(form, { code: "slot_required", field: "slot_start", status: 400, detail: "" });
+      return;
+    }
+    const body = {
+      depot_id: depot.value,
+      product_code: product.value,
+      quantity_litres: Number.parseInt(quantity.value, 10) || 0,
+      slot_start: chosen.value,
+      vehicle_plate: plate.value.trim(),
+      driver_name: driver.value.trim(),
+      driver_phone: phone.value.trim(),
+    };
+    busy(form, async () => {
+      clearErrors(form);
+      try {
+        const booking = await api("/pickups", {
+          method: "POST",
+          body,
+          headers: { "Idempotency-Key": keys.keyFor(body) },
+        });
+        localStorage.setItem(PLATE_KEY, body.vehicle_plate);
+        banner(t("pickup.booked", { reference: booking.reference }), "ok");
+        ctx.navigate(`pickups/${booking.id}`);
+      } catch (error) {
+        showError(form, error);
+        if (error.code === "slot_full") loadSlots();
+      }
+    });
+  });
+}

@@ -1,0 +1,4 @@
+// The dispatcher console (desktop): not built yet.
+import { placeholder } from "../core/placeholder.js";
+
+placeholder("dispatcher", ["dispatcher", "admin"]);
