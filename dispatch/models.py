@@ -129,6 +129,8 @@ class PlanTrip(IdMixin, Base):
     distance_m: Mapped[int] = mapped_column(BigInteger)
     loads: Mapped[list[Any]]  # [{compartment, product, litres}]
     status: Mapped[str] = mapped_column(String(12), default="planned")  # planned | loaded | en_route | done
+    loaded_at: Mapped[datetime | None]
+    departed_at: Mapped[datetime | None]
 
 
 class PlanStop(IdMixin, Base):
@@ -145,6 +147,10 @@ class PlanStop(IdMixin, Base):
     departure: Mapped[datetime]
     pinned: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(12), default="planned")  # planned | arrived | delivered | failed
+    eta: Mapped[datetime | None]  # re-estimated from live positions once the trip is under way
+    arrived_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    fail_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class PlanUnassigned(IdMixin, Base):

@@ -64,3 +64,40 @@ class OfflineConflict(IdMixin, Base):
     upload: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(12), default="open")  # open | resolved
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Position(IdMixin, Base):
+    """A tanker's reported position (history; the latest per tanker is also kept in Redis or memory)."""
+
+    __tablename__ = "positions"
+    __table_args__ = (Index("ix_positions_tanker_time", "tanker_id", "recorded_at"),)
+
+    tanker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tankers.id", ondelete="CASCADE"))
+    driver_id: Mapped[uuid.UUID | None]
+    lat: Mapped[float]
+    lon: Mapped[float]
+    speed_kmh: Mapped[float | None]
+    heading: Mapped[float | None]
+    recorded_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(IdMixin, Base):
+    """What was delivered at a stop: metered litres, temperature, net litres and the proof."""
+
+    __tablename__ = "deliveries"
+
+    stop_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plan_stops.id"), unique=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)
+    delivered_litres_observed: Mapped[int]
+    temperature_c: Mapped[float]
+    vcf: Mapped[str] = mapped_column(String(12))
+    net_litres: Mapped[int]
+    meter_start: Mapped[int | None]
+    meter_end: Mapped[int | None]
+    proof: Mapped[str] = mapped_column(String(12))  # receipt | reason
+    receipt_token_hash: Mapped[str | None] = mapped_column(String(64))
+    no_receipt_reason: Mapped[str | None] = mapped_column(String(500))
+    evidence: Mapped[str | None] = mapped_column(String(200_000))  # photo or signature as a data URL
+    delivered_at: Mapped[datetime]
+    driver_id: Mapped[uuid.UUID | None]

@@ -44,7 +44,7 @@ async def _day(world, day: str, *, tankers: int = 2, expired_licence: bool = Fal
     return depot, fleet, placed
 
 
-async def _plan(world, worker, day: str, depot_id: str, time_limit: int = 3, timeout: float = 120) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+async def _plan(world, worker, day: str, depot_id: str, time_limit: int = 3, wait_s: float = 120) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     worker.ensure_running()
     accepted = await world.client.post(
         "/api/v1/plans",
@@ -52,11 +52,11 @@ async def _plan(world, worker, day: str, depot_id: str, time_limit: int = 3, tim
         json={"date": day, "depot_id": depot_id, "time_limit_s": time_limit},
     )
     assert accepted.status_code == 202, accepted.text
-    return await _wait(world, accepted.json()["job_id"], timeout=timeout)
+    return await _wait(world, accepted.json()["job_id"], wait_s=wait_s)
 
 
-async def _wait(world, job_id: str, *, timeout: float, until: tuple[str, ...] = ("succeeded", "failed", "cancelled")):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
+async def _wait(world, job_id: str, *, wait_s: float, until: tuple[str, ...] = ("succeeded", "failed", "cancelled")):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + wait_s
     while True:
         job = ok(await world.client.get(f"/api/v1/plan-jobs/{job_id}", headers=world.h("dispatcher")))
         if job["status"] in until or time.monotonic() > deadline:
@@ -151,11 +151,11 @@ async def test_a_running_job_can_be_cancelled(world, worker) -> None:
         ),
         202,
     )
-    running = await _wait(world, accepted["job_id"], timeout=60, until=("running", "succeeded", "failed"))
+    running = await _wait(world, accepted["job_id"], wait_s=60, until=("running", "succeeded", "failed"))
     assert running["status"] == "running"
     ok(await world.client.post(f"/api/v1/plan-jobs/{accepted['job_id']}/cancel", headers=world.h("dispatcher")))
     started = time.monotonic()
-    job = await _wait(world, accepted["job_id"], timeout=30)
+    job = await _wait(world, accepted["job_id"], wait_s=30)
     assert job["status"] == "cancelled" and job["plan_id"] is None
     assert time.monotonic() - started < 20  # well before the 60 s limit
 
@@ -184,7 +184,7 @@ async def test_a_killed_worker_leaves_no_job_running_for_ever(world, worker, set
         ),
         202,
     )
-    running = await _wait(world, accepted["job_id"], timeout=60, until=("running", "succeeded", "failed"))
+    running = await _wait(world, accepted["job_id"], wait_s=60, until=("running", "succeeded", "failed"))
     assert running["status"] == "running"
     worker.kill9()  # the worker and its solver child die mid-job
     await asyncio.sleep(3)
@@ -195,5 +195,5 @@ async def test_a_killed_worker_leaves_no_job_running_for_ever(world, worker, set
     # The periodic reaper notices the missing heartbeat and re-queues the job; a new worker finishes it.
     assert await reap(stale_s=2, database_url=settings.db.url) >= 1
     worker.ensure_running()
-    job = await _wait(world, accepted["job_id"], timeout=120)
+    job = await _wait(world, accepted["job_id"], wait_s=120)
     assert job["status"] == "succeeded" and job["attempts"] >= 2 and job["plan_id"]

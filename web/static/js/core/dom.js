@@ -41,13 +41,14 @@ export function uid(prefix = "f") {
 // ------------------------------------------------------------------ formatting
 
 export function money(minor, currency = "CNY") {
-  return new Intl.NumberFormat(currentLang(), { style: "currency", currency }).format(minor / 100);
+  return new Intl.NumberFormat(currentLang(), { style: "currency", currency, currencyDisplay: "narrowSymbol" }).format(
+    minor / 100,
+  );
 }
 
 export function pricePerLitre(minor, currency = "CNY") {
-  return new Intl.NumberFormat(currentLang(), { style: "currency", currency, minimumFractionDigits: 2 }).format(
-    minor / 100,
-  );
+  const options = { style: "currency", currency, currencyDisplay: "narrowSymbol", minimumFractionDigits: 2 };
+  return new Intl.NumberFormat(currentLang(), options).format(minor / 100);
 }
 
 export function number(n, digits = 0) {
@@ -59,7 +60,8 @@ export function litres(n) {
 }
 
 export function dateTime(iso, timeZone = "Asia/Shanghai") {
-  return new Intl.DateTimeFormat(currentLang(), { dateStyle: "medium", timeStyle: "short", timeZone }).format(
+  const options = { dateStyle: "medium", timeStyle: "short", timeZone, hourCycle: "h23" };
+  return new Intl.DateTimeFormat(currentLang(), options).format(
     new Date(iso),
   );
 }

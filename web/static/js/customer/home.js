@@ -5,10 +5,16 @@ import { t } from "../core/i18n.js";
 import { setTitle } from "../core/shell.js";
 import { emptyState, errorState, linkButton, pageHeader } from "../core/ui.js";
 
+function daysText(days) {
+  const sorted = [...days].sort();
+  if (sorted.length === 7) return t("weekday.all");
+  const consecutive = sorted.every((d, i) => i === 0 || d === sorted[i - 1] + 1);
+  if (consecutive && sorted.length > 2) return `${t(`weekday.${sorted[0]}`)}–${t(`weekday.${sorted.at(-1)}`)}`;
+  return sorted.map((d) => t(`weekday.${d}`)).join(" ");
+}
+
 function hoursText(hours) {
-  return hours
-    .map((entry) => `${entry.days.map((d) => t(`weekday.${d}`)).join(" ")} ${entry.open}–${entry.close}`)
-    .join("; ");
+  return hours.map((entry) => `${daysText(entry.days)} ${entry.open}–${entry.close}`).join("; ");
 }
 
 function siteCard(site) {
