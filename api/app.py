@@ -30,6 +30,8 @@ from core.settings import Settings, get_settings
 from dispatch.controllers import FleetController, PlanningController
 from orders.controllers import AccountsController, CatalogueController, OrdersController, PickupsController
 from tracking.controllers import CodesController, RackController
+from tracking.driver_controllers import DriverController, OrderTrackingController
+from tracking.positions import MemoryPositionStore, PositionStore, RedisPositionStore
 from web.routes import web_router
 
 API_PREFIX = "/api/v1"
@@ -77,14 +79,17 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
     engine = create_engine(settings.db.url, pool_size=settings.db.pool_size, echo=settings.db.echo)
     jwt_auth = make_jwt_auth(settings)
     limiter: RateLimiter
+    positions: PositionStore
     redis_client = None
     if settings.broker.redis_url:
         from redis.asyncio import Redis
 
         redis_client = Redis.from_url(settings.broker.redis_url)
         limiter = RedisRateLimiter(redis_client, settings.auth.login_window_s)
+        positions = RedisPositionStore(redis_client)
     else:
         limiter = MemoryRateLimiter(settings.auth.login_window_s)
+        positions = MemoryPositionStore()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None]:
@@ -107,6 +112,8 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             RackController,
             FleetController,
             PlanningController,
+            DriverController,
+            OrderTrackingController,
         ],
     )
     app = Litestar(
@@ -124,6 +131,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
                 "session_factory": session_factory(engine),
                 "jwt_auth": jwt_auth,
                 "login_limiter": limiter,
+                "position_store": positions,
             }
         ),
         on_app_init=[jwt_auth.on_app_init],

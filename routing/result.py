@@ -19,6 +19,7 @@ class Stats(msgspec.Struct, frozen=True, kw_only=True):
     solutions: int
     seed: int
     deliveries: int  # visits in the model (jobs after splitting)
+    source: str = "search"  # which plan won: "search" (OR-Tools), "construction" (our own), "none"
 
 
 class Result(msgspec.Struct, frozen=True, kw_only=True):

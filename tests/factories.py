@@ -160,11 +160,21 @@ async def new_fleet(
             201,
         )
         expires = "2029-12-31" if expired_licence and index == 0 else "2031-12-31"
-        ok(
+        username = f"drv-{uuid.uuid4().hex[:8]}"
+        user = ok(
+            await world.client.post(
+                "/api/v1/users",
+                headers=world.h("admin"),
+                json={"username": username, "password": PASSWORD, "role": "driver"},
+            )
+        )
+        tanker["driver_token"] = await world.login(username)
+        tanker["driver"] = ok(
             await world.client.post(
                 "/api/v1/drivers",
                 headers=world.h("dispatcher"),
                 json={
+                    "user_id": user["id"],
                     "name": f"Driver {plate}",
                     "phone": f"139{uuid.uuid4().int % 10**8:08d}",
                     "hazmat_licence_expires": expires,

@@ -19,6 +19,7 @@ from core.events import record_event
 from core.ids import new_reference
 from core.settings import CodeSettings
 from core.units import apply_bps
+from dispatch.models import Plan, PlanTrip
 from orders.accounts import get_customer
 from orders.models import Depot, PickupBooking, Product
 from orders.rules import PickupStatus, pickup_transition
@@ -26,6 +27,7 @@ from tracking import codes
 from tracking import schemas as s
 from tracking.keys import KeyRing
 from tracking.models import IssuedCode, LoadingTicket, OfflineConflict
+from tracking.trips import redeem_trip
 from tracking.volume import correct_volume
 
 REASON_TEXTS = {
@@ -87,6 +89,48 @@ async def _record_issued(
         pass  # issued by a concurrent request: the same token, already recorded
 
 
+async def issue_code(
+    session: AsyncSession,
+    *,
+    keyring: KeyRing,
+    secret: str,
+    kind: codes.Kind,
+    subject_id: uuid.UUID,
+    depot_id: uuid.UUID,
+    plate: str | None,
+    products: list[str],
+    max_litres: int,
+    not_before: datetime,
+    expires: datetime,
+    now: datetime,
+) -> s.CodeOut:
+    """Sign a code (the same token every time for the same subject and key) and record its hash."""
+    kid = keyring.signing_key.kid
+    token = codes.issue(
+        keyring,
+        kind=kind,
+        subject_id=subject_id,
+        depot_id=depot_id,
+        plate=plate,
+        products=products,
+        max_litres=max_litres,
+        not_before=_unix(not_before),
+        expires=_unix(expires),
+        nonce=_nonce(secret, str(kind), subject_id, kid),
+    )
+    await _record_issued(
+        session,
+        kind=str(kind),
+        subject_id=subject_id,
+        token=token,
+        kid=kid.hex(),
+        not_before=not_before,
+        expires=expires,
+        now=now,
+    )
+    return s.CodeOut(token=token, kind=str(kind), not_before=not_before, expires_at=expires, kid=kid.hex())
+
+
 async def pickup_code(
     session: AsyncSession,
     *,
@@ -98,32 +142,20 @@ async def pickup_code(
 ) -> s.CodeOut:
     if booking.status != PickupStatus.BOOKED:
         raise Conflict(f"the booking is {booking.status}: it has no valid pickup code", code="no_code")
-    not_before = booking.slot_start - timedelta(minutes=settings.pickup_early_minutes)
-    expires = booking.slot_end + timedelta(minutes=settings.pickup_grace_minutes)
-    kid = keyring.signing_key.kid
-    token = codes.issue(
-        keyring,
+    return await issue_code(
+        session,
+        keyring=keyring,
+        secret=secret,
         kind=codes.Kind.PICKUP,
         subject_id=booking.id,
         depot_id=booking.depot_id,
         plate=booking.vehicle_plate,
         products=[booking.product_code],
         max_litres=booking.quantity_litres,
-        not_before=_unix(not_before),
-        expires=_unix(expires),
-        nonce=_nonce(secret, "pickup", booking.id, kid),
-    )
-    await _record_issued(
-        session,
-        kind="pickup",
-        subject_id=booking.id,
-        token=token,
-        kid=kid.hex(),
-        not_before=not_before,
-        expires=expires,
+        not_before=booking.slot_start - timedelta(minutes=settings.pickup_early_minutes),
+        expires=booking.slot_end + timedelta(minutes=settings.pickup_grace_minutes),
         now=now,
     )
-    return s.CodeOut(token=token, kind="pickup", not_before=not_before, expires_at=expires, kid=kid.hex())
 
 
 # --- verify ------------------------------------------------------------------------------------------------
@@ -137,6 +169,7 @@ class _Checked:
         self.reasons: list[str] = list(verification.reasons)
         self.issued: IssuedCode | None = None
         self.booking: PickupBooking | None = None
+        self.trip: PlanTrip | None = None
 
     @property
     def payload(self) -> codes.Payload | None:
@@ -166,8 +199,11 @@ async def _check(
     if checked.issued is None:
         checked.reasons.append("unknown_code")
         return checked
+    if payload.kind == codes.Kind.TRIP:
+        await _check_trip(session, checked, payload.subject_id, lock=lock)
+        return checked
     if payload.kind != codes.Kind.PICKUP:
-        checked.reasons.append("malformed")  # trip and receipt codes are served by their own flows
+        checked.reasons.append("malformed")  # a receipt code belongs to a delivery, not to a rack
         return checked
     stmt = select(PickupBooking).where(PickupBooking.id == payload.subject_id)
     if lock:
@@ -185,7 +221,30 @@ async def _check(
     return checked
 
 
-def _what_to_load(payload: codes.Payload) -> dict[str, Any]:
+async def _check_trip(session: AsyncSession, checked: _Checked, trip_id: uuid.UUID, *, lock: bool) -> None:
+    stmt = select(PlanTrip).where(PlanTrip.id == trip_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    trip = (await session.execute(stmt)).scalar_one_or_none()
+    checked.trip = trip
+    if trip is None:
+        checked.reasons.append("unknown_code")
+        return
+    plan_status = await session.scalar(select(Plan.status).where(Plan.id == trip.plan_id))
+    if trip.status != "planned":
+        checked.reasons.append("already_used")
+    elif plan_status != "published":
+        checked.reasons.append("cancelled")  # the plan was superseded: the driver must fetch the new code
+
+
+def _what_to_load(payload: codes.Payload, trip: PlanTrip | None = None) -> dict[str, Any]:
+    if trip is not None:
+        return {
+            "products": list(payload.products),
+            "max_litres": payload.max_litres,
+            "vehicle_plate": payload.plate,
+            "compartments": [dict(load) for load in trip.loads],
+        }
     return {"products": list(payload.products), "max_litres": payload.max_litres, "vehicle_plate": payload.plate}
 
 
@@ -205,6 +264,13 @@ async def verify(
     reasons = list(dict.fromkeys(checked.reasons))
     payload = checked.payload
     subject = None
+    if checked.trip is not None:
+        subject = {
+            "trip_id": str(checked.trip.id),
+            "sequence": checked.trip.sequence,
+            "status": checked.trip.status,
+            "load_start": checked.trip.load_start.isoformat(),
+        }
     if checked.booking is not None:
         b = checked.booking
         subject = {
@@ -220,7 +286,7 @@ async def verify(
         reasons=reasons,
         reason_texts=[REASON_TEXTS.get(r, r) for r in reasons],
         kind=str(payload.kind) if payload else None,
-        what_to_load=_what_to_load(payload) if payload and not reasons else None,
+        what_to_load=_what_to_load(payload, checked.trip) if payload and not reasons else None,
         subject=subject,
     )
 
@@ -269,6 +335,22 @@ async def _redeem_checked(
     reasons = list(dict.fromkeys(checked.reasons))
     if reasons:
         raise NotAuthorised("the code is not authorised: " + ", ".join(reasons), code="not_authorised", reasons=reasons)
+    if checked.trip is not None:
+        return await redeem_trip(
+            session,
+            checked.trip,
+            checked.issued,
+            checked.payload,
+            depot_id=depot_id,
+            observed=observed,
+            temperature_c=temperature_c,
+            plate=plate,
+            base_temperature_c=base_temperature_c,
+            actor=actor,
+            at=at,
+            now=now,
+            offline_id=offline_id,
+        )
     booking, issued, payload = checked.booking, checked.issued, checked.payload
     assert booking is not None and issued is not None and payload is not None
     product = await session.get(Product, booking.product_code)
@@ -371,7 +453,7 @@ async def redeem(
         at=now,
         now=now,
     )
-    return ticket_out(ticket, checked.booking.reference if checked.booking else None)
+    return ticket_out(ticket, _reference(checked))
 
 
 async def _lock_depot(session: AsyncSession, depot_id: uuid.UUID) -> None:
@@ -441,7 +523,15 @@ async def upload_offline(
         )
         await session.flush()
         return s.OfflineResultOut(offline_id=item.offline_id, status="conflict", reasons=reasons)
-    reference = checked.booking.reference if checked.booking else None
+    reference = _reference(checked)
     return s.OfflineResultOut(
         offline_id=item.offline_id, status="accepted", reasons=[], ticket=ticket_out(ticket, reference)
     )
+
+
+def _reference(checked: _Checked) -> str | None:
+    if checked.booking is not None:
+        return checked.booking.reference
+    if checked.trip is not None:
+        return f"trip {checked.trip.sequence} of {checked.trip.date.isoformat()}"
+    return None

@@ -96,3 +96,55 @@ class PublicKeyOut(msgspec.Struct):
     alg: str
     public_key: str
     created_at: int | None = None
+
+
+class DeliverIn(msgspec.Struct, forbid_unknown_fields=True):
+    delivered_litres_observed: ObservedLitres
+    temperature_c: Temperature
+    meter_start: Annotated[int, msgspec.Meta(ge=0, le=10**10)] | None = None
+    meter_end: Annotated[int, msgspec.Meta(ge=0, le=10**10)] | None = None
+    receipt_token: Token | None = None
+    no_receipt_reason: Annotated[str, msgspec.Meta(min_length=3, max_length=500)] | None = None
+    evidence: (
+        Annotated[str, msgspec.Meta(max_length=200_000, description="photo or signature as a data: URL (PNG/JPEG)")]
+        | None
+    ) = None
+
+
+class FailIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=3, max_length=500)]
+
+
+class StopActionOut(msgspec.Struct):
+    stop_id: uuid.UUID
+    order_id: uuid.UUID
+    stop_status: str
+    order_status: str
+    net_litres: int | None = None
+    vcf: str | None = None
+    proof: str | None = None
+
+
+class PositionIn(msgspec.Struct, forbid_unknown_fields=True):
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
+    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)]
+    recorded_at: Annotated[datetime, msgspec.Meta(tz=True)]
+    speed: Annotated[float, msgspec.Meta(ge=0, le=250, description="km/h")] | None = None
+    heading: Annotated[float, msgspec.Meta(ge=0, lt=360)] | None = None
+
+
+class PositionsAccepted(msgspec.Struct):
+    accepted: int
+    tanker_id: uuid.UUID
+    etas_updated: int
+
+
+class TrackingOut(msgspec.Struct):
+    order_id: uuid.UUID
+    reference: str
+    status: str
+    eta: datetime | None
+    window_start: datetime
+    window_end: datetime
+    tanker: dict[str, Any] | None
+    route: dict[str, Any] | None

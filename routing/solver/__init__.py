@@ -9,6 +9,8 @@ from routing.check import check
 from routing.matrix import MatrixProvider, matrix_for
 from routing.problem import Problem, validate
 from routing.result import Result, Stats
+from routing.solution import Solution
+from routing.solver.construct import construct
 from routing.solver.extract import empty_solution, finish
 from routing.solver.instance import build_instance
 from routing.solver.model import usable_tankers
@@ -36,15 +38,32 @@ def solve(
     matrix = matrix_for(problem, matrix_provider)
     instance = build_instance(problem, matrix, seed=seed)
     vehicles = usable_tankers(instance)
+    report = _Monotone(on_progress)
+    built: Solution | None = None
+    built_s: float | None = None
+    if params.construct and instance.deliveries and vehicles and not (cancel is not None and cancel.is_set()):
+        # Our own construction: a plan within a second or two even on days where OR-Tools' first
+        # solution takes much longer; the search below must beat it to be returned.
+        plan = construct(instance, vehicles)
+        if plan:
+            built = finish(instance, plan, {})
+            built_s = time.perf_counter() - wall0
+            report(Progress(best_cost_minor=built.cost_minor, solutions=0, elapsed_s=built_s))
     if not instance.deliveries or not vehicles:
         outcome = RunOutcome(status="nothing_to_plan", stopped_by="nothing_to_plan")
     elif cancel is not None and cancel.is_set():
         outcome = RunOutcome(stopped_by="cancelled")
     elif params.isolate:
-        outcome = run_in_child(instance, vehicles, params, limit_s, on_progress, cancel)
+        outcome = run_in_child(instance, vehicles, params, limit_s, report, cancel)
     else:
-        outcome = run_in_process(instance, vehicles, params, limit_s, on_progress)
-    solution = empty_solution(instance) if outcome.plan is None else finish(instance, outcome.plan, outcome.floors)
+        outcome = run_in_process(instance, vehicles, params, limit_s, report)
+    searched = None if outcome.plan is None else finish(instance, outcome.plan, outcome.floors)
+    source = "search"
+    if built is not None and (searched is None or built.cost_minor < searched.cost_minor):
+        solution, source = built, "construction"
+    else:
+        solution = searched if searched is not None else empty_solution(instance)
+    first = [s for s in (built_s, outcome.first_solution_s) if s is not None]
     stats = Stats(
         status=outcome.status,
         stopped_by=outcome.stopped_by,
@@ -52,10 +71,26 @@ def solve(
         clock=params.clock,
         wall_s=time.perf_counter() - wall0,
         cpu_s=time.process_time() - cpu0 + (outcome.search_cpu_s if params.isolate else 0.0),
-        first_solution_s=outcome.first_solution_s,
+        first_solution_s=min(first) if first else None,
         solutions=outcome.solutions,
         seed=seed,
         deliveries=len(instance.deliveries),
+        source=source if outcome.plan is not None or built is not None else "none",
     )
     violations = tuple(check(problem, solution, matrix=matrix))
     return Result(solution=solution, stats=stats, violations=violations)
+
+
+class _Monotone:
+    """Forwards progress only when the best cost improves (the construction and the search both report)."""
+
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self.callback = callback
+        self.best: int | None = None
+
+    def __call__(self, progress: Progress) -> None:
+        if self.best is not None and progress.best_cost_minor >= self.best:
+            return
+        self.best = progress.best_cost_minor
+        if self.callback is not None:
+            self.callback(progress)

@@ -45,8 +45,22 @@ def build_instance(problem: Problem, matrix: Matrix, *, seed: int) -> Instance:
     full_load = [load_time_s(problem.depot(t.depot_id), t.capacity_l) for t in problem.tankers]
     instance = Instance(problem, matrix, [], {}, {}, trips, full_load)
     started = {job_id for trip in problem.options.started for job_id in trip.job_ids}
+    pinned = {pin.job_id: pin.tanker_id for pin in problem.options.pins}
+    pinned.update({job_id: trip.tanker_id for trip in problem.options.started for job_id in trip.job_ids})
+    # Reachability depends on the tanker only through its depot, shift, duty and loading time: tankers
+    # alike are checked once (thousands of jobs x hundreds of tankers otherwise).
+    reach_memo: dict[tuple[object, ...], bool] = {}
+    homes = [problem.depot_location(t.depot_id) for t in problem.tankers]
+
+    def can_reach(t: int, job_index: int, litres: int) -> bool:
+        tk = problem.tankers[t]
+        key = (tk.depot_id, tk.shift_start_s, tk.shift_end_s, tk.max_duty_s, full_load[t], job_index, litres)
+        if key not in reach_memo:
+            reach_memo[key] = _can_reach(instance, t, job_index, litres)
+        return reach_memo[key]
+
     for job_index, job in enumerate(problem.jobs):
-        tankers = _allowed_tankers(problem, job_index)
+        tankers = _allowed_tankers(problem, job_index, pinned)
         if not tankers:
             instance.excluded[job_index] = (
                 UnassignedReason.NO_VEHICLE_CLASS,
@@ -62,7 +76,9 @@ def build_instance(problem: Problem, matrix: Matrix, *, seed: int) -> Instance:
             )
             continue
         chunk = -(-job.litres // parts)
-        roads = [t for t in tankers if _has_road(instance, t, job_index)]
+        site = problem.job_location(job_index)
+        durations = matrix.durations_s
+        roads = [t for t in tankers if durations[homes[t]][site] < UNREACHABLE > durations[site][homes[t]]]
         if not roads and job.id not in started:
             instance.excluded[job_index] = (
                 UnassignedReason.UNREACHABLE,
@@ -70,7 +86,7 @@ def build_instance(problem: Problem, matrix: Matrix, *, seed: int) -> Instance:
             )
             continue
         tankers = roads or tankers
-        reachable = [t for t in tankers if _can_reach(instance, t, job_index, chunk)]
+        reachable = [t for t in tankers if can_reach(t, job_index, chunk)]
         if not reachable and job.id not in started:
             instance.excluded[job_index] = (
                 UnassignedReason.WINDOW_UNREACHABLE,
@@ -88,10 +104,8 @@ def build_instance(problem: Problem, matrix: Matrix, *, seed: int) -> Instance:
     return instance
 
 
-def _allowed_tankers(problem: Problem, job_index: int) -> list[int]:
+def _allowed_tankers(problem: Problem, job_index: int, pinned: dict[str, str]) -> list[int]:
     job = problem.jobs[job_index]
-    pinned = {pin.job_id: pin.tanker_id for pin in problem.options.pins}
-    pinned.update({job_id: trip.tanker_id for trip in problem.options.started for job_id in trip.job_ids})
     out = []
     for index, tanker in enumerate(problem.tankers):
         if job.allowed_vehicle_classes is not None and tanker.vehicle_class not in job.allowed_vehicle_classes:
@@ -100,13 +114,6 @@ def _allowed_tankers(problem: Problem, job_index: int) -> list[int]:
             continue
         out.append(index)
     return out
-
-
-def _has_road(instance: Instance, tanker_index: int, job_index: int) -> bool:
-    home = instance.depot_location(tanker_index)
-    site = instance.problem.job_location(job_index)
-    durations = instance.matrix.durations_s
-    return durations[home][site] < UNREACHABLE and durations[site][home] < UNREACHABLE
 
 
 def _can_reach(instance: Instance, tanker_index: int, job_index: int, litres: int) -> bool:

@@ -250,3 +250,23 @@ def _mean_neighbour_cost(instance: Instance, vehicles: list[int], distances: np.
     block = distances[depots : depots + count, : depots + count].astype(float)
     np.fill_diagonal(block[:, depots:], np.inf)
     return max(1.0, float(np.min(block, axis=1).mean()) * per_km)
+
+
+def plan_routes(model: Model, plan: dict[int, list[list[int]]]) -> list[list[int]]:
+    """A plan (tanker -> trips of delivery indices) as OR-Tools routes: one per vehicle, trips joined by
+    the tanker's reload nodes.  Trips beyond the reload nodes available are dropped."""
+    reloads: dict[int, list[int]] = {}
+    for node, tanker_index in model.reload_tanker.items():
+        reloads.setdefault(tanker_index, []).append(node)
+    routes = []
+    for tanker_index in model.vehicle_tanker:
+        route: list[int] = []
+        spare = sorted(reloads.get(tanker_index, []))
+        for number, trip in enumerate(plan.get(tanker_index, [])):
+            if number:
+                if number > len(spare):
+                    break
+                route.append(model.manager.NodeToIndex(spare[number - 1]))
+            route += [model.manager.NodeToIndex(model.delivery_node[d]) for d in trip]
+        routes.append(route)
+    return routes

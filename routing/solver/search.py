@@ -43,6 +43,15 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     neighbours: int = 40
     neighbours_above: int = 300
     log_search: bool = False
+    # Our own sequential nearest-feasible construction (routing.solver.construct) runs first: an early
+    # plan on big days, and the fallback when the search finds nothing better.
+    construct: bool = True
+    # Above this many deliveries the search starts from that construction (OR-Tools' own first solution
+    # takes too long there): SolveFromAssignmentWithParameters with guided local search.
+    warm_start_above: int = 300
+    # Parallel searches (forked children) with different seeds; the best plan wins.  2 uses the second
+    # core of a small machine; each child gets the full time (and CPU) budget.
+    workers: int = 2
     # Run the search in a forked child process (the only way to honour cancel and CPU budgets, and it
     # bounds memory).  False: in-process, for debugging; cancel is then checked only before the search.
     isolate: bool = True
@@ -121,6 +130,7 @@ def run_search(
     limit_s: float,
     *,
     on_improvement: ImprovementCallback | None = None,
+    initial: list[list[int]] | None = None,
 ) -> SearchOutcome:
     """Run OR-Tools to its own (wall) time or solution limit.
 
@@ -129,6 +139,9 @@ def run_search(
     budgets are enforced from outside: see routing.solver.runner.
     """
     routing = model.routing
+    warm = initial is not None
+    if warm:
+        params = msgspec.structs.replace(params, metaheuristic="gls")
     search = search_parameters(model, params, limit_s)
     wall0 = time.perf_counter()
     counter = {"solutions": 0}
@@ -149,7 +162,10 @@ def run_search(
     routing.AddAtSolutionCallback(at_solution)
     routing.CloseModelWithParameters(search)
     lock_started_trips(model)  # NextVar exists only once the model is closed
-    if params.metaheuristic == "ils":
+    start = routing.ReadAssignmentFromRoutes(initial, True) if initial is not None else None
+    if start is not None:
+        assignment = routing.SolveFromAssignmentWithParameters(start, search)
+    elif params.metaheuristic == "ils":
         assignment = routing.SolveWithIteratedLocalSearch(search)
     else:
         assignment = routing.SolveWithParameters(search)

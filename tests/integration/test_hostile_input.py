@@ -227,7 +227,7 @@ async def ctx(world, app):  # type: ignore[no-untyped-def]
     engine = create_engine(app.state.settings.db.url, null_pool=True)
     customer = await world.new_customer(credit=2_000_000_000)  # 20 million CNY (see the int32 bug below)
     depot = await world.new_depot(bays=100, lat=39.9, lon=116.4)  # Beijing: never the nearest to anyone's site
-    slots = ok(await world.client.get(f"{API}/depots/{depot['id']}/slots?date=2030-01-09", headers=customer.h))
+    slots = ok(await world.client.get(f"{API}/depots/{depot['id']}/slots?date=2030-01-12", headers=customer.h))
     try:
         yield Ctx(world, engine, customer, depot, slots[6]["start"])
     finally:

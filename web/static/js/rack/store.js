@@ -76,6 +76,7 @@ export function conflicts() {
 export async function uploadQueue() {
   const items = queued();
   if (!items.length) return { accepted: 0, conflicts: 0 };
+  if (navigator.onLine === false) return null;
   let results;
   try {
     results = await api("/rack/offline-redemptions", { method: "POST", body: items.slice(0, 500) });

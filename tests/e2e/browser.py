@@ -1,0 +1,134 @@
+"""Helpers of the end-to-end tests: launching Debian's Chromium, watching a page, logging in, screenshots,
+and a small client of the running server's API."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PASSWORD = "demo"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1440, "height": 900}
+
+
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (apt-get install -y chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is missing (pip install playwright)"
+    return None
+
+
+def launch(playwright: Any, *extra_args: str) -> Any:
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args])
+
+
+class Server:
+    """The running app: its URL and a client of its API (as the demo users)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = httpx.Client(base_url=f"{url}/api/v1", timeout=30)
+        self.all_day_depot: dict[str, Any] = {}
+        self._tokens: dict[str, str] = {}
+
+    def token(self, username: str) -> str:
+        if username not in self._tokens:
+            answer = self.http.post("/auth/token", json={"username": username, "password": PASSWORD})
+            answer.raise_for_status()
+            self._tokens[username] = str(answer.json()["access_token"])
+        return self._tokens[username]
+
+    def get(self, path: str, username: str) -> Any:
+        answer = self.http.get(path, headers={"Authorization": f"Bearer {self.token(username)}"})
+        assert answer.status_code == 200, f"GET {path}: {answer.status_code} {answer.text}"
+        return answer.json()
+
+    def send(self, method: str, path: str, username: str, body: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token(username)}"}
+        answer = self.http.request(method, path, headers=headers, json=body)
+        assert answer.status_code < 300, f"{method} {path}: {answer.status_code} {answer.text}"
+        return answer.json()
+
+
+class PageWatch:
+    """Console errors, page errors and every request's host, to assert on at the end of a test."""
+
+    def __init__(self, page: Any, allowed_statuses: tuple[int, ...] = ()) -> None:
+        self.errors: list[str] = []
+        self.hosts: set[str] = set()
+        self.allowed = [f"status of {s}" for s in allowed_statuses]
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        page.on("request", lambda request: self.hosts.add(httpx.URL(request.url).host))
+
+    def _console(self, message: Any) -> None:
+        if message.type != "error":
+            return
+        text = message.text
+        # A refusal the test provokes on purpose shows as "Failed to load resource: ... status of 422".
+        if text.startswith("Failed to load resource") and any(a in text for a in self.allowed):
+            return
+        self.errors.append(text)
+
+    def assert_clean(self) -> None:
+        assert not self.errors, f"console errors: {self.errors}"
+        assert self.hosts <= {"127.0.0.1"}, f"requests left the machine: {self.hosts}"
+
+
+def new_page(browser: Any, *, allowed_statuses: tuple[int, ...] = (), **context_args: Any) -> tuple[Any, PageWatch]:
+    context = browser.new_context(viewport=PHONE, locale="en-US", **context_args)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    return page, PageWatch(page, allowed_statuses)
+
+
+def login(page: Any, server: Server, username: str, *, lang: str = "en") -> None:
+    page.goto(f"{server.url}/app/login")
+    page.select_option("#lang", lang)
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(lambda url: "/app/login" not in url)
+
+
+def shoot(page: Any, name: str) -> None:
+    """Screenshots at phone (390x844) and desktop (1440x900) sizes, after checking that nothing overflows
+    sideways on screens from 360 px to 1920 px wide."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    original = page.viewport_size
+    for width in (360, 1920):
+        page.set_viewport_size({"width": width, "height": 900})
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{name}: the page is {overflow} px wider than a {width} px screen"
+    for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        page.set_viewport_size(size)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(original)
+
+
+def next_slot_start(now: datetime | None = None) -> datetime:
+    """The start of the next half-hour slot in Shanghai at least 2 minutes from now."""
+    soon = (now or datetime.now(UTC)).astimezone(SHANGHAI) + timedelta(minutes=2)
+    return soon.replace(minute=0 if soon.minute < 30 else 30, second=0, microsecond=0) + timedelta(minutes=30)

@@ -1,0 +1,242 @@
+"""HTTP handlers of the driver's app, the customer's receipt code and order tracking."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.auth import Principal, Role, roles_guard
+from core.hours import zone
+from core.settings import Settings
+from dispatch import schemas as ds
+from dispatch.models import Plan, PlanStop, PlanTrip, Tanker
+from orders.delivery import get_order
+from orders.models import Depot, Order, Site
+from tracking import driver as service
+from tracking import qr
+from tracking import schemas as s
+from tracking.keystore import keyring_for
+from tracking.positions import PositionStore
+
+Db = NamedDependency[AsyncSession]
+Now = NamedDependency[datetime]
+Conf = NamedDependency[Settings]
+Req = Request[Principal, Any, State]
+DRIVER = roles_guard(Role.DRIVER)
+CUSTOMER_OR_STAFF = roles_guard(Role.CUSTOMER, Role.ADMIN, Role.DISPATCHER)
+
+
+class DriverController(Controller):
+    tags = ["driver"]
+    guards = [DRIVER]
+
+    @get("/driver/route", summary="My trips and stops of a day, in order")
+    async def route(
+        self,
+        request: Req,
+        db_session: Db,
+        now: Now,
+        settings: Conf,
+        day: Annotated[date | None, QueryParameter(name="date")] = None,
+    ) -> ds.PlanOut | None:
+        driver = await service.driver_of(db_session, request.user)
+        day = day or now.astimezone(zone(settings.default_timezone)).date()
+        return await service.route_of(db_session, driver=driver, day=day)
+
+    @get("/driver/trips/{trip_id:uuid}/code", summary="The load code of a trip, for the rack")
+    async def trip_code(
+        self, trip_id: FromPath[uuid.UUID], request: Req, db_session: Db, now: Now, settings: Conf
+    ) -> s.CodeOut:
+        driver = await service.driver_of(db_session, request.user)
+        return await service.trip_code(
+            db_session, trip_id=trip_id, driver=driver, keyring=keyring_for(settings.codes), settings=settings, now=now
+        )
+
+    @get("/driver/trips/{trip_id:uuid}/qr.svg", media_type="image/svg+xml", summary="The load code as a QR code")
+    async def trip_qr(
+        self, trip_id: FromPath[uuid.UUID], request: Req, db_session: Db, now: Now, settings: Conf
+    ) -> Response[bytes]:
+        driver = await service.driver_of(db_session, request.user)
+        code = await service.trip_code(
+            db_session, trip_id=trip_id, driver=driver, keyring=keyring_for(settings.codes), settings=settings, now=now
+        )
+        return Response(qr.render_svg(code.token), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+    @post("/driver/trips/{trip_id:uuid}/depart", status_code=HTTP_200_OK, summary="The loaded trip leaves")
+    async def depart(self, trip_id: FromPath[uuid.UUID], request: Req, db_session: Db, now: Now) -> dict[str, str]:
+        driver = await service.driver_of(db_session, request.user)
+        trip = await service.depart_trip(db_session, trip_id=trip_id, driver=driver, actor=request.user, now=now)
+        return {"trip_id": str(trip.id), "status": trip.status}
+
+    @post("/driver/positions", status_code=HTTP_200_OK, summary="A batch of positions from the cab")
+    async def positions(
+        self, data: JSONBody[list[s.PositionIn]], request: Req, db_session: Db, now: Now
+    ) -> s.PositionsAccepted:
+        driver = await service.driver_of(db_session, request.user)
+        store: PositionStore = request.app.state.position_store
+        return await service.record_positions(
+            db_session, driver=driver, positions=data, store=store, now=now, actor=request.user
+        )
+
+    @post("/stops/{stop_id:uuid}/arrive", status_code=HTTP_200_OK, summary="Arrived at the site")
+    async def arrive(self, stop_id: FromPath[uuid.UUID], request: Req, db_session: Db, now: Now) -> s.StopActionOut:
+        driver = await service.driver_of(db_session, request.user)
+        return await service.arrive(db_session, stop_id=stop_id, driver=driver, actor=request.user, now=now)
+
+    @post("/stops/{stop_id:uuid}/deliver", status_code=HTTP_200_OK, summary="Delivered: metered litres and proof")
+    async def deliver(
+        self,
+        stop_id: FromPath[uuid.UUID],
+        data: JSONBody[s.DeliverIn],
+        request: Req,
+        db_session: Db,
+        now: Now,
+        settings: Conf,
+    ) -> s.StopActionOut:
+        """Proof is the customer's receipt code (scanned from their phone) or a reason with a photo or signature."""
+        driver = await service.driver_of(db_session, request.user)
+        return await service.deliver(
+            db_session,
+            stop_id=stop_id,
+            data=data,
+            driver=driver,
+            actor=request.user,
+            keyring=keyring_for(settings.codes),
+            base_temperature_c=settings.standard_temperature_c,
+            now=now,
+        )
+
+    @post("/stops/{stop_id:uuid}/fail", status_code=HTTP_200_OK, summary="Could not deliver, with the reason")
+    async def fail(
+        self, stop_id: FromPath[uuid.UUID], data: JSONBody[s.FailIn], request: Req, db_session: Db, now: Now
+    ) -> s.StopActionOut:
+        driver = await service.driver_of(db_session, request.user)
+        return await service.fail(
+            db_session, stop_id=stop_id, reason=data.reason, driver=driver, actor=request.user, now=now
+        )
+
+
+class OrderTrackingController(Controller):
+    tags = ["tracking"]
+    guards = [CUSTOMER_OR_STAFF]
+
+    @get("/orders/{order_id:uuid}/receipt-code", summary="The receipt code the driver scans on delivery")
+    async def receipt_code(
+        self, order_id: FromPath[uuid.UUID], request: Req, db_session: Db, now: Now, settings: Conf
+    ) -> s.CodeOut:
+        order = await get_order(db_session, order_id, viewer=request.user)
+        return await service.receipt_code(
+            db_session, order=order, keyring=keyring_for(settings.codes), settings=settings, now=now
+        )
+
+    @get("/orders/{order_id:uuid}/receipt-code.svg", media_type="image/svg+xml", summary="The receipt QR (SVG)")
+    async def receipt_svg(
+        self, order_id: FromPath[uuid.UUID], request: Req, db_session: Db, now: Now, settings: Conf
+    ) -> Response[bytes]:
+        order = await get_order(db_session, order_id, viewer=request.user)
+        code = await service.receipt_code(
+            db_session, order=order, keyring=keyring_for(settings.codes), settings=settings, now=now
+        )
+        return Response(qr.render_svg(code.token), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+    @get("/orders/{order_id:uuid}/receipt-code.png", media_type="image/png", summary="The receipt QR (PNG)")
+    async def receipt_png(
+        self, order_id: FromPath[uuid.UUID], request: Req, db_session: Db, now: Now, settings: Conf
+    ) -> Response[bytes]:
+        order = await get_order(db_session, order_id, viewer=request.user)
+        code = await service.receipt_code(
+            db_session, order=order, keyring=keyring_for(settings.codes), settings=settings, now=now
+        )
+        return Response(qr.render_png(code.token), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    @get("/orders/{order_id:uuid}/tracking", summary="Status, tanker position, ETA and the planned route")
+    async def tracking(self, order_id: FromPath[uuid.UUID], request: Req, db_session: Db) -> s.TrackingOut:
+        order = await get_order(db_session, order_id, viewer=request.user)
+        tanker_view = None
+        route = None
+        if order.tanker_id is not None:
+            tanker = await db_session.get(Tanker, order.tanker_id)
+            store: PositionStore = request.app.state.position_store
+            latest = await store.get(order.tanker_id)
+            tanker_view = {
+                "plate": tanker.plate if tanker else None,
+                "position": None
+                if latest is None
+                else {"lat": latest.lat, "lon": latest.lon, "recorded_at": latest.recorded_at, "speed": latest.speed},
+            }
+            route = await _trip_geojson(db_session, order.id)
+        return s.TrackingOut(
+            order_id=order.id,
+            reference=order.reference,
+            status=order.status,
+            eta=order.eta,
+            window_start=order.window_start,
+            window_end=order.window_end,
+            tanker=tanker_view,
+            route=route,
+        )
+
+
+async def _trip_geojson(session: AsyncSession, order_id: uuid.UUID) -> dict[str, Any] | None:
+    """The trip carrying the order (in the published plan): depot, stops in order, this order's stop marked.
+    Other customers' stops appear without names or times."""
+    row = (
+        await session.execute(
+            select(PlanStop, PlanTrip)
+            .join(PlanTrip, PlanTrip.id == PlanStop.trip_id)
+            .join(Plan, Plan.id == PlanTrip.plan_id)
+            .where(PlanStop.order_id == order_id, Plan.status == "published")
+        )
+    ).first()
+    if row is None:
+        return None
+    mine, trip = row
+    depot = await session.get(Depot, trip.depot_id)
+    assert depot is not None
+    points = (
+        (
+            await session.execute(
+                select(PlanStop, Site)
+                .join(Order, Order.id == PlanStop.order_id)
+                .join(Site, Site.id == Order.site_id)
+                .where(PlanStop.trip_id == trip.id)
+                .order_by(PlanStop.sequence)
+            )
+        )
+        .tuples()
+        .all()
+    )
+    line = [[depot.lon, depot.lat]] + [[site.lon, site.lat] for _, site in points] + [[depot.lon, depot.lat]]
+    features: list[dict[str, Any]] = [
+        {"type": "Feature", "geometry": {"type": "LineString", "coordinates": line}, "properties": {"kind": "trip"}},
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [depot.lon, depot.lat]},
+            "properties": {"kind": "depot", "name": depot.name},
+        },
+    ]
+    for stop, site in points:
+        own = stop.id == mine.id
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [site.lon, site.lat]},
+                "properties": {
+                    "kind": "stop",
+                    "number": stop.sequence,
+                    "this_order": own,
+                    "name": site.name if own else None,
+                    "eta": (stop.eta or stop.arrival).isoformat() if own else None,
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
