@@ -31,7 +31,11 @@ from dispatch.controllers import FleetController, PlanningController
 from orders.controllers import AccountsController, CatalogueController, OrdersController, PickupsController
 from tracking.controllers import CodesController, RackController
 from tracking.driver_controllers import DriverController, OrderTrackingController
+from tracking.live import live_plugin
+from tracking.live_controllers import LiveController
 from tracking.positions import MemoryPositionStore, PositionStore, RedisPositionStore
+from tracking.share_controllers import ShareController
+from tracking.webhooks.controllers import WebhooksController
 from web.routes import web_router
 
 API_PREFIX = "/api/v1"
@@ -114,6 +118,9 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             PlanningController,
             DriverController,
             OrderTrackingController,
+            WebhooksController,
+            ShareController,
+            LiveController,
         ],
     )
     app = Litestar(
@@ -135,6 +142,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             }
         ),
         on_app_init=[jwt_auth.on_app_init],
+        plugins=[live_plugin(settings)],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[SecurityHeadersMiddleware()],
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,

@@ -10,7 +10,7 @@ from celery import Celery
 
 from core.settings import get_settings
 
-TASK_MODULES = ["orders.tasks", "dispatch.tasks"]
+TASK_MODULES = ["orders.tasks", "dispatch.tasks", "tracking.tasks", "tracking.webhooks.tasks"]
 
 
 def create_celery() -> Celery:
@@ -34,6 +34,8 @@ def create_celery() -> Celery:
         beat_schedule={
             "expire-pickup-no-shows": {"task": "orders.expire_pickups", "schedule": 60.0},
             "reap-stale-planning-jobs": {"task": "dispatch.reap_stale_jobs", "schedule": 30.0},
+            "purge-old-positions": {"task": "tracking.purge_positions", "schedule": 3600.0},
+            "webhooks-outbox": {"task": "tracking.webhooks_outbox", "schedule": 3.0},
         },
     )
     if settings.broker.broker_url.startswith("redis"):

@@ -59,6 +59,7 @@ class CodeSettings:
     pickup_early_minutes: int = 120  # a pickup code is valid this long before its slot ...
     pickup_grace_minutes: int = 60  # ... and this long after it (then the booking expires as a no-show)
     rack_clock_leeway_s: int = 300
+    position_retention_days: int = 90
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +157,7 @@ def load_settings() -> Settings:
             signing_keys_file=Path(_env("SIGNING_KEYS_FILE", str(data_dir / "signing-keys.json"))),
             pickup_early_minutes=_int("PICKUP_EARLY_MINUTES", 120),
             pickup_grace_minutes=_int("PICKUP_GRACE_MINUTES", 60),
+            position_retention_days=_int("POSITION_RETENTION_DAYS", 90),
         ),
         rules=OrderRules(
             min_litres=_int("ORDER_MIN_LITRES", 500),

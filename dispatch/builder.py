@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +34,9 @@ class DayContext:
     drivers_by_tanker: dict[str, str | None]
     notes: list[str] = field(default_factory=list)
     excluded_orders: dict[str, tuple[str, str]] = field(default_factory=dict)  # order id -> (reason, detail)
+    # Trips of the published plan that were loaded or left: carried over unchanged, never re-planned.
+    frozen_trip_ids: list[str] = field(default_factory=list)
+    frozen_trips_per_tanker: dict[str, int] = field(default_factory=dict)
 
     def at(self, seconds: int) -> datetime:
         return self.day_start + timedelta(seconds=seconds)
@@ -76,7 +80,10 @@ async def build_day(
         )
     open_depots = {d.id for d in routing_depots}
 
+    frozen = await _frozen_trips(session, day=day)
     tankers, drivers_by_tanker = await _crewed_tankers(session, day=day, open_depots=open_depots, notes=notes)
+    tankers = [_after_frozen(t, frozen, day_start) for t in tankers]
+    frozen_orders = {str(order_id) for trip in frozen for order_id in trip[1]}
     tanker_by_driver = {driver: tanker for tanker, driver in drivers_by_tanker.items() if driver}
 
     order_filter = [Order.delivery_date == day, Order.status.in_([str(s) for s in PLANNABLE + UNDER_WAY])]
@@ -95,6 +102,8 @@ async def build_day(
     versions: dict[str, int] = {}
     excluded: dict[str, tuple[str, str]] = {}
     for order, site, _account in rows:
+        if str(order.id) in frozen_orders:
+            continue  # on a trip that is loaded or under way
         versions[str(order.id)] = order.version
         allowed = tuple(range(1, site.max_vehicle_class + 1)) if site.max_vehicle_class else None
         preferred = tanker_by_driver.get(str(order.preferred_driver_id)) if order.preferred_driver_id else None
@@ -122,17 +131,15 @@ async def build_day(
         for p in (await session.scalars(select(Pin).where(Pin.date == day))).all()
         if str(p.order_id) in job_ids and str(p.tanker_id) in tanker_ids
     ]
-    started = await _started_trips(session, day=day, day_start=day_start, job_ids=job_ids, tanker_ids=tanker_ids)
-    fixed = {job for trip in started for job in trip.job_ids}
-    pins = [p for p in pins if p.job_id not in fixed]
     problem = routing.Problem(
         depots=tuple(routing_depots),
-        tankers=tuple(tankers),
+        tankers=tuple(t for t in tankers if t.shift_end_s > t.shift_start_s),
         jobs=tuple(jobs),
-        options=routing.Options(
-            multi_trip=True, max_trips=3, time_limit_s=time_limit_s, pins=tuple(pins), started=tuple(started)
-        ),
+        options=routing.Options(multi_trip=True, max_trips=3, time_limit_s=time_limit_s, pins=tuple(pins)),
     )
+    per_tanker: dict[str, int] = {}
+    for trip, _ in frozen:
+        per_tanker[str(trip.tanker_id)] = per_tanker.get(str(trip.tanker_id), 0) + 1
     return DayContext(
         day=day,
         timezone=tz_name,
@@ -142,6 +149,8 @@ async def build_day(
         drivers_by_tanker=drivers_by_tanker,
         notes=notes,
         excluded_orders=excluded,
+        frozen_trip_ids=[str(trip.id) for trip, _ in frozen],
+        frozen_trips_per_tanker=per_tanker,
     )
 
 
@@ -212,34 +221,34 @@ async def _crewed_tankers(
     return out, crew
 
 
-async def _started_trips(
-    session: AsyncSession, *, day: date, day_start: datetime, job_ids: set[str], tanker_ids: set[str]
-) -> list[routing.StartedTrip]:
-    """First trips of the published plan that were loaded or left: never reshuffled."""
+async def _frozen_trips(session: AsyncSession, *, day: date) -> list[tuple[PlanTrip, list[uuid.UUID]]]:
+    """Trips of the day's published plan that were loaded, left or finished, with their orders.
+
+    A loaded tanker carries exactly what the rack put in it: such a trip is never changed, extended or
+    reshuffled. A re-plan plans around it and the new plan carries it over as it is.
+    """
     published = await session.scalar(select(Plan.id).where(Plan.date == day, Plan.status == "published"))
     if published is None:
         return []
     trips = (
         await session.scalars(
             select(PlanTrip)
-            .where(PlanTrip.plan_id == published, PlanTrip.status.in_(["loaded", "en_route", "done"]))
+            .where(PlanTrip.plan_id == published, PlanTrip.status != "planned")
             .order_by(PlanTrip.tanker_id, PlanTrip.sequence)
         )
     ).all()
-    started = []
-    seen: set[uuid.UUID] = set()
+    out = []
     for trip in trips:
-        if trip.tanker_id in seen or str(trip.tanker_id) not in tanker_ids:
-            continue
-        seen.add(trip.tanker_id)
-        stops = (
-            await session.scalars(select(PlanStop).where(PlanStop.trip_id == trip.id).order_by(PlanStop.sequence))
-        ).all()
-        ids = tuple(str(s.order_id) for s in stops if str(s.order_id) in job_ids)
-        if ids:
-            started.append(
-                routing.StartedTrip(
-                    tanker_id=str(trip.tanker_id), job_ids=ids, depart_s=_seconds(day_start, trip.depart)
-                )
-            )
-    return started
+        orders = (await session.scalars(select(PlanStop.order_id).where(PlanStop.trip_id == trip.id))).all()
+        out.append((trip, list(orders)))
+    return out
+
+
+def _after_frozen(
+    tanker: routing.Tanker, frozen: list[tuple[PlanTrip, list[uuid.UUID]]], day_start: datetime
+) -> routing.Tanker:
+    """A tanker on a frozen trip is free again once that trip is back at the depot."""
+    returns = [_seconds(day_start, trip.return_at) for trip, _ in frozen if str(trip.tanker_id) == tanker.id]
+    if not returns:
+        return tanker
+    return msgspec.structs.replace(tanker, shift_start_s=max(tanker.shift_start_s, max(returns)))

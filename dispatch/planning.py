@@ -130,7 +130,11 @@ async def store_plan(
         duration_s=solution.duration_s,
         problem_json=routing.encode_problem(context.problem).decode(),
         solution_json=routing.encode_solution(solution).decode(),
-        order_versions={"versions": context.order_versions, "notes": context.notes},
+        order_versions={
+            "versions": context.order_versions,
+            "notes": context.notes,
+            "frozen_trips": context.frozen_trip_ids,
+        },
         created_at=now,
     )
     session.add(plan)
@@ -148,7 +152,8 @@ async def _store_rows(session: AsyncSession, plan: Plan, context: DayContext, so
     driving = 0
     for route in solution.routes:
         tanker = tanker_speed[route.tanker_id]
-        for sequence, trip in enumerate(route.trips, start=1):
+        first = context.frozen_trips_per_tanker.get(route.tanker_id, 0) + 1
+        for sequence, trip in enumerate(route.trips, start=first):
             row = PlanTrip(
                 plan_id=plan.id,
                 date=context.day,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,6 +54,11 @@ async def publish(session: AsyncSession, *, plan_id: uuid.UUID, force: bool, act
     for old in previous:
         old.status = "superseded"
         await _unschedule(session, old, keep=planned_ids, actor=actor, now=now)
+    # Trips already loaded or under way move over to the new plan unchanged (same ids for driver and rack).
+    frozen = [uuid.UUID(x) for x in plan.order_versions.get("frozen_trips", [])]
+    if frozen:
+        await session.execute(update(PlanTrip).where(PlanTrip.id.in_(frozen)).values(plan_id=plan.id))
+        await session.execute(update(PlanStop).where(PlanStop.trip_id.in_(frozen)).values(plan_id=plan.id))
     plan.status, plan.published_at, plan.published_by, plan.outdated = "published", now, actor.id, False
     try:
         await session.flush()  # the partial unique index: one published plan per day

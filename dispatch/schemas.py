@@ -184,6 +184,7 @@ class PlanOut(msgspec.Struct):
     status: str
     outdated: bool
     stale_orders: list[uuid.UUID]
+    new_orders: list[uuid.UUID]
     totals: Totals
     routes: list[RouteOut]
     unassigned: list[UnassignedOut]

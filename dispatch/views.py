@@ -24,19 +24,32 @@ async def stale_orders(session: AsyncSession, plan: Plan) -> list[uuid.UUID]:
     return [i for i in ids if current.get(i) != versions[str(i)]]
 
 
+async def new_orders(session: AsyncSession, plan: Plan) -> list[uuid.UUID]:
+    """Confirmed orders of the plan's day (and depot) that it does not know about."""
+    known = set(plan.order_versions.get("versions", {}))
+    stmt = select(Order.id).where(Order.delivery_date == plan.date, Order.status == "confirmed")
+    if plan.depot_id is not None:
+        stmt = stmt.where(Order.depot_id == plan.depot_id)
+    return [i for i in (await session.scalars(stmt)).all() if str(i) not in known]
+
+
 async def plan_out(session: AsyncSession, plan: Plan) -> s.PlanOut:
+    frozen = [uuid.UUID(x) for x in plan.order_versions.get("frozen_trips", [])]
     trips = (
         await session.scalars(
-            select(PlanTrip).where(PlanTrip.plan_id == plan.id).order_by(PlanTrip.tanker_id, PlanTrip.sequence)
+            select(PlanTrip)
+            .where((PlanTrip.plan_id == plan.id) | PlanTrip.id.in_(frozen))
+            .order_by(PlanTrip.tanker_id, PlanTrip.sequence)
         )
     ).all()
+    trip_ids = [trip.id for trip in trips]
     stop_rows = (
         await session.execute(
             select(PlanStop, Order, Site, CustomerAccount)
             .join(Order, Order.id == PlanStop.order_id)
             .join(Site, Site.id == Order.site_id)
             .join(CustomerAccount, CustomerAccount.id == Order.customer_id)
-            .where(PlanStop.plan_id == plan.id)
+            .where(PlanStop.trip_id.in_(trip_ids))
             .order_by(PlanStop.sequence)
         )
     ).all()
@@ -104,14 +117,16 @@ async def plan_out(session: AsyncSession, plan: Plan) -> s.PlanOut:
         )
     ).all()
     stale = await stale_orders(session, plan)
+    added = await new_orders(session, plan) if plan.status in ("draft", "published") else []
     return s.PlanOut(
         id=plan.id,
         job_id=plan.job_id,
         date=plan.date,
         depot_id=plan.depot_id,
         status=plan.status,
-        outdated=plan.outdated or bool(stale),
+        outdated=plan.outdated or bool(stale) or bool(added),
         stale_orders=stale,
+        new_orders=added,
         totals=s.Totals(
             km=round(plan.distance_m / 1000, 1),
             driving_hours=round(plan.driving_s / 3600, 2),

@@ -83,10 +83,10 @@ def layers(problem: Problem, solution: Solution, *, title: str = "") -> Layers:
             stops = [job_xy[s.job_id] for s in trip.stops]
             trips.append((home, *stops, home))
         km = sum(t.distance_m for t in route.trips) / 1000
-        stops = sum(len(t.stops) for t in route.trips)
+        visits = sum(len(t.stops) for t in route.trips)
         tanker = tankers.get(route.tanker_id)
         litres = sum(tanker.compartments) if tanker else 0
-        label = f"{route.tanker_id} ({litres // 1000} kL): {len(route.trips)} trips, {stops} stops, {km:.0f} km"
+        label = f"{route.tanker_id} ({litres // 1000} kL): {len(route.trips)} trips, {visits} stops, {km:.0f} km"
         routes.append(RouteLayer(route.tanker_id, PALETTE[number % len(PALETTE)], tuple(trips), label))
     served_ids = solution.served_job_ids()
     all_xy = list(job_xy.values()) + list(depot_xy.values())

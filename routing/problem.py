@@ -96,6 +96,9 @@ class Options(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     # serves two stops (even of the same product).
     full_compartments: bool = False
     time_limit_s: float = 10.0
+    # Cost the planner weighs (not billed: Solution.cost_minor leaves it out) for each job served by
+    # another tanker than its preferred_tanker_id.  0 ignores preferences.
+    preference_cost_minor: int = 5_000
     pins: tuple[Pin, ...] = ()
     started: tuple[StartedTrip, ...] = ()
 
@@ -125,6 +128,15 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
 
     def trips_per_tanker(self) -> int:
         return self.options.max_trips if self.options.multi_trip else 1
+
+
+def preference_misses(problem: Problem, served_by: dict[str, str]) -> int:
+    """Jobs with a preferred tanker that ``served_by`` (job id -> tanker id) gives to another tanker."""
+    return sum(
+        1
+        for job in problem.jobs
+        if job.preferred_tanker_id is not None and job.id in served_by and served_by[job.id] != job.preferred_tanker_id
+    )
 
 
 def load_time_s(depot: Depot, litres: int) -> int:
@@ -247,6 +259,8 @@ def _options_errors(options: Options, tanker_ids: set[str], job_ids: set[str]) -
         errors.append("options.max_trips must be at least 1")
     if options.time_limit_s <= 0:
         errors.append("options.time_limit_s must be positive")
+    if not 0 <= options.preference_cost_minor <= MAX_PENALTY_MINOR:
+        errors.append(f"options.preference_cost_minor must be in [0, {MAX_PENALTY_MINOR}]")
     pinned: dict[str, str] = {}
     for pin in options.pins:
         if pin.job_id not in job_ids:

@@ -16,6 +16,7 @@ from litestar import MediaType, Response, Router, get
 from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
@@ -100,7 +101,7 @@ def _app_handler(app: App) -> HTTPRouteHandler:
         include_in_schema=False,
         media_type=MediaType.HTML,
     )
-    async def page(rest: str | None = None) -> Response[str]:
+    async def page() -> Response[str]:  # the rest of the path is the app's own business (history routing)
         return _page(app)
 
     return page
@@ -112,7 +113,7 @@ async def home() -> Redirect:
 
 
 @get("/app/{unknown:str}", name="web-unknown", exclude_from_auth=True, include_in_schema=False)
-async def unknown_app(unknown: str) -> Response[str]:
+async def unknown_app(unknown: FromPath[str]) -> Response[str]:
     raise NotFoundException(f"no app called {unknown!r}")
 
 

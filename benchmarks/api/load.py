@@ -86,7 +86,7 @@ class Client:
         try:
             conn = self.idle.pop() if self.idle else await self._connect()
             status = await conn.send(raw)
-            if status >= 300 and len(self.error_samples) < 5:
+            if status >= 400 and len(self.error_samples) < 5:
                 self.error_samples.append(f"{status} {bytes(conn.body[:300]).decode(errors='replace')}")
             if conn.open and conn.parser.should_keep_alive():
                 self.idle.append(conn)

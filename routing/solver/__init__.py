@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 
 from routing.check import check
 from routing.matrix import MatrixProvider, matrix_for
-from routing.problem import Problem, validate
+from routing.problem import Problem, preference_misses, validate
 from routing.result import Result, Stats
 from routing.solution import Solution
 from routing.solver.construct import construct
-from routing.solver.extract import empty_solution, finish
-from routing.solver.instance import build_instance
+from routing.solver.extract import Plan, empty_solution, finish
+from routing.solver.instance import Instance, build_instance
 from routing.solver.model import usable_tankers
 from routing.solver.runner import RunOutcome, run_in_child, run_in_process
 from routing.solver.search import Progress, ProgressCallback, SolveParams
@@ -41,25 +42,39 @@ def solve(
     report = _Monotone(on_progress)
     built: Solution | None = None
     built_s: float | None = None
+    plan: Plan | None = None
     if params.construct and instance.deliveries and vehicles and not (cancel is not None and cancel.is_set()):
         # Our own construction: a plan within a second or two even on days where OR-Tools' first
-        # solution takes much longer; the search below must beat it to be returned.
-        plan = construct(instance, vehicles)
-        if plan:
-            built = finish(instance, plan, {})
+        # solution takes much longer; the search below must beat it to be returned (and starts from it
+        # on big days).
+        plan = construct(instance, vehicles) or None
+        if plan is not None:
+            built = finish(instance, copy.deepcopy(plan), {})
             built_s = time.perf_counter() - wall0
             report(Progress(best_cost_minor=built.cost_minor, solutions=0, elapsed_s=built_s))
+    instances = [instance]
+    if params.isolate:
+        # Further searches see the same day under another relabelling of its deliveries.
+        instances += [build_instance(problem, matrix, seed=_worker_seed(seed, k)) for k in range(1, params.workers)]
     if not instance.deliveries or not vehicles:
         outcome = RunOutcome(status="nothing_to_plan", stopped_by="nothing_to_plan")
     elif cancel is not None and cancel.is_set():
         outcome = RunOutcome(stopped_by="cancelled")
     elif params.isolate:
-        outcome = run_in_child(instance, vehicles, params, limit_s, report, cancel)
+        initials = [_renumber(plan, instance, other) for other in instances]
+        outcome = run_in_child(instances, vehicles, params, limit_s, report, cancel, initials, wall0)
     else:
-        outcome = run_in_process(instance, vehicles, params, limit_s, report)
-    searched = None if outcome.plan is None else finish(instance, outcome.plan, outcome.floors)
+        outcome = run_in_process(instance, vehicles, params, limit_s, report, plan, wall0)
+    best_instance = instances[outcome.worker]
+    searched = None if outcome.plan is None else finish(best_instance, outcome.plan, outcome.floors)
+    for _, worker, plan_k, floors_k in outcome.candidates:
+        if plan_k is outcome.plan:
+            continue
+        other = finish(instances[worker], copy.deepcopy(plan_k), dict(floors_k))
+        if searched is None or _objective(problem, other) < _objective(problem, searched):
+            searched = other
     source = "search"
-    if built is not None and (searched is None or built.cost_minor < searched.cost_minor):
+    if built is not None and (searched is None or _objective(problem, built) < _objective(problem, searched)):
         solution, source = built, "construction"
     else:
         solution = searched if searched is not None else empty_solution(instance)
@@ -79,6 +94,27 @@ def solve(
     )
     violations = tuple(check(problem, solution, matrix=matrix))
     return Result(solution=solution, stats=stats, violations=violations)
+
+
+def _objective(problem: Problem, solution: Solution) -> int:
+    """What the planner minimises: the plan's cost plus the weight of missed tanker preferences."""
+    served_by = {s.job_id: r.tanker_id for r in solution.routes for t in r.trips for s in t.stops}
+    return solution.cost_minor + problem.options.preference_cost_minor * preference_misses(problem, served_by)
+
+
+def _worker_seed(seed: int, worker: int) -> int:
+    return (seed + 1) * 1_000_003 + worker * 7_919
+
+
+def _renumber(plan: Plan | None, source: Instance, target: Instance) -> Plan | None:
+    """The same plan in another instance's delivery numbering."""
+    if plan is None:
+        return None
+    if target is source:
+        return plan
+    index = {(d.job_index, d.part): i for i, d in enumerate(target.deliveries)}
+    key = [(d.job_index, d.part) for d in source.deliveries]
+    return {t: [[index[key[d]] for d in trip] for trip in trips] for t, trips in plan.items()}
 
 
 class _Monotone:

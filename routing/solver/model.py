@@ -89,6 +89,7 @@ def build_model(instance: Instance, vehicles: list[int]) -> Model:
     if problem.options.full_compartments:
         _add_compartment_count(model)
     _add_visits(model)
+    _add_preferences(model)
     model.mean_neighbour_cost = _mean_neighbour_cost(instance, vehicles, distances, depots)
     return model
 
@@ -208,6 +209,39 @@ def _add_visits(model: Model) -> None:
         # Loading starts at the reload node's cumul and must end by closing time.
         latest = min(depot.close_s - instance.full_load_s[tanker_index], tanker.shift_end_s)
         model.time.CumulVar(index).SetRange(min(depot.open_s, latest), latest)
+
+
+def _add_preferences(model: Model) -> None:
+    """Soft preferred tankers: a count of deliveries served by another tanker than the job prefers, per
+    vehicle, with a soft upper bound of 0 at the route end costing options.preference_cost_minor each."""
+    routing, manager, instance = model.routing, model.manager, model.instance
+    problem = instance.problem
+    cost = problem.options.preference_cost_minor * MILLI
+    tanker_ids = [t.id for t in problem.tankers]
+    usable = {tanker_ids[t] for t in model.vehicle_tanker}
+    wants: dict[int, str] = {}  # node -> preferred tanker id
+    for delivery, node in zip(instance.deliveries, model.delivery_node, strict=True):
+        preferred = problem.jobs[delivery.job_index].preferred_tanker_id
+        if preferred is not None and preferred in usable:
+            wants[node] = preferred
+    if not wants or cost <= 0:
+        return
+    size = manager.GetNumberOfNodes()
+    evaluators: dict[str, int] = {}
+    per_vehicle = []
+    for tanker_index in model.vehicle_tanker:
+        me = tanker_ids[tanker_index]
+        key = me if me in wants.values() else ""  # tankers nobody prefers share one vector
+        if key not in evaluators:
+            misses = [0] * size
+            for node, preferred in wants.items():
+                misses[node] = int(preferred != me)
+            evaluators[key] = routing.RegisterUnaryTransitVector(misses)
+        per_vehicle.append(evaluators[key])
+    routing.AddDimensionWithVehicleTransits(per_vehicle, 0, len(wants), True, "preference")
+    dimension = routing.GetDimensionOrDie("preference")
+    for vehicle in range(len(model.vehicle_tanker)):
+        dimension.SetCumulVarSoftUpperBound(routing.End(vehicle), 0, cost)
 
 
 def _allow_vehicles(routing: pywrapcp.RoutingModel, index: int, vehicles: list[int]) -> None:

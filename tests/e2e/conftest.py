@@ -5,6 +5,7 @@ Playwright never downloads a browser). Browser tests are skipped cleanly when Ch
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -61,14 +62,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     """Ctrl+C to `diesel demo` (it stops its worker), then whatever is left of the process group it started."""
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=25)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _add_all_day_depot(server: Server) -> dict[str, Any]:

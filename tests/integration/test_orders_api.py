@@ -200,3 +200,12 @@ async def test_staff_cannot_place_orders_and_customers_cannot_set_prices(world) 
     assert response.status_code == 403
     response = await world.client.put("/api/v1/prices", headers=customer.h, json=[])
     assert response.status_code == 403
+
+
+async def test_money_beyond_32_bits_is_stored_exactly(world) -> None:
+    customer = await world.new_customer(credit=10**12)  # 10 billion CNY in fen: past 2^31
+    order = ok(await customer.order(), 201)
+    assert order["status"] == "confirmed"
+    account = ok(await world.client.get(f"/api/v1/customers/{customer.id}", headers=customer.h))
+    assert account["credit_limit_minor"] == 10**12
+    assert account["available_credit_minor"] == 10**12 - order["price"]["amount_minor"]

@@ -197,3 +197,78 @@ async def test_a_killed_worker_leaves_no_job_running_for_ever(world, worker, set
     worker.ensure_running()
     job = await _wait(world, accepted["job_id"], wait_s=120)
     assert job["status"] == "succeeded" and job["attempts"] >= 2 and job["plan_id"]
+
+
+async def test_replanning_keeps_pins_and_started_trips_and_takes_new_orders(world, worker, clock) -> None:
+    from datetime import datetime
+
+    day = "2030-01-15"
+    depot, fleet, placed = await _day(world, day, tankers=2, orders=4)
+    job = await _plan(world, worker, day, depot["id"])
+    plan_id = job["plan_id"]
+    ok(await world.client.post(f"/api/v1/plans/{plan_id}/publish", headers=world.h("dispatcher"), json={}))
+    plan = ok(await world.client.get(f"/api/v1/plans/{plan_id}", headers=world.h("dispatcher")))
+    started_route = plan["routes"][0]
+    started_trip = started_route["trips"][0]
+    driver_token = next(t["driver_token"] for t in fleet if t["plate"] == started_route["plate"])
+    code = ok(
+        await world.client.get(
+            f"/api/v1/driver/trips/{started_trip['id']}/code", headers={"Authorization": f"Bearer {driver_token}"}
+        )
+    )
+    clock.set(datetime.fromisoformat(started_trip["load_start"]))
+    ok(
+        await world.client.post(
+            "/api/v1/rack/redeem",
+            headers=world.h("rack_operator"),
+            json={
+                "token": code["token"],
+                "depot_id": depot["id"],
+                "temperature_c": 15.0,
+                "vehicle_plate": started_route["plate"],
+                "loaded_litres_observed": sum(x["litres"] for x in started_trip["loads"]),
+            },
+        )
+    )
+
+    # Pin one order that is not on the loaded trip to the other tanker.
+    started_orders = [s["order_id"] for s in started_trip["stops"]]
+    free = [s for r in plan["routes"] for t in r["trips"] for s in t["stops"] if s["order_id"] not in started_orders]
+    other_tanker = next(t for t in fleet if t["plate"] != started_route["plate"])
+    pinned = None
+    if free:
+        pinned = free[0]
+        view = ok(
+            await world.client.patch(
+                f"/api/v1/plans/{plan_id}/stops/{pinned['id']}",
+                headers=world.h("dispatcher"),
+                json={"tanker_id": other_tanker["id"]},
+            )
+        )
+        assert next(s for r in view["routes"] for t in r["trips"] for s in t["stops"] if s["id"] == pinned["id"])[
+            "pinned"
+        ]
+    # A new order arrives: the published plan is outdated.
+    newcomer = await world.new_customer(lat=30.26, lon=120.17 + float(day[-2:]) - 8)
+    new_order = ok(
+        await newcomer.order(delivery_date=day, quantity_litres=3000, window_start="13:00", window_end="18:00"), 201
+    )
+    view = ok(await world.client.get(f"/api/v1/plans/{plan_id}", headers=world.h("dispatcher")))
+    assert view["outdated"] is True and view["new_orders"] == [new_order["id"]]
+
+    replanned = await _plan(world, worker, day, depot["id"])
+    again = ok(await world.client.get(f"/api/v1/plans/{replanned['plan_id']}", headers=world.h("dispatcher")))
+    route = next(r for r in again["routes"] if r["plate"] == started_route["plate"])
+    carried = route["trips"][0]
+    assert carried["id"] == started_trip["id"] and carried["status"] == "loaded"  # the loaded trip, untouched
+    assert [s["order_id"] for s in carried["stops"]] == started_orders
+    assert all(t["load_start"] >= carried["return_at"] for t in route["trips"][1:])
+    served = {s["order_id"]: r["plate"] for r in again["routes"] for t in r["trips"] for s in t["stops"]}
+    assert new_order["id"] in served
+    if pinned is not None:
+        assert served[pinned["order_id"]] == other_tanker["plate"]
+    ok(await world.client.post(f"/api/v1/plans/{replanned['plan_id']}/publish", headers=world.h("dispatcher"), json={}))
+    route = ok(
+        await world.client.get(f"/api/v1/driver/route?date={day}", headers={"Authorization": f"Bearer {driver_token}"})
+    )
+    assert route["routes"][0]["trips"][0]["id"] == started_trip["id"]  # same trip for the driver and the rack

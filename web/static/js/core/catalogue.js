@@ -1,36 +1,55 @@
-// Products and depots change rarely: fetched once per page load and shared by the views.
-import { api } from "./api.js";
+// Products and depots change rarely: fetched once per page load, shared by the views, and kept on the device
+// so that a rack without network still names what to load.
+import { ApiError, api } from "./api.js";
 import { currentLang } from "./i18n.js";
 
-let products = null;
-let depots = null;
+const pending = new Map();
+
+function cached(path) {
+  const key = `dd.cache${path}`;
+  if (!pending.has(path)) {
+    const load = api(path)
+      .then((value) => {
+        localStorage.setItem(key, JSON.stringify(value));
+        return value;
+      })
+      .catch((error) => {
+        pending.delete(path);
+        const kept = localStorage.getItem(key);
+        if (error instanceof ApiError && error.status === 0 && kept) return JSON.parse(kept);
+        throw error;
+      });
+    pending.set(path, load);
+  }
+  return pending.get(path);
+}
 
 export function loadProducts() {
-  products ||= api("/products").catch((error) => {
-    products = null;
-    throw error;
-  });
-  return products;
+  return cached("/products");
 }
 
 export function loadDepots() {
-  depots ||= api("/depots").catch((error) => {
-    depots = null;
-    throw error;
-  });
-  return depots;
+  return cached("/depots");
 }
 
 export function productName(product) {
   return currentLang() === "zh-CN" && product.name_zh ? product.name_zh : product.name;
 }
 
-/** The product's name from a code, once the products are loaded. */
+/** The product's name from a code; the code itself when the catalogue cannot be had. */
 export async function productLabel(code) {
-  const found = (await loadProducts()).find((p) => p.code === code);
-  return found ? productName(found) : code;
+  try {
+    const found = (await loadProducts()).find((p) => p.code === code);
+    return found ? productName(found) : code;
+  } catch {
+    return code;
+  }
 }
 
 export async function depotById(id) {
-  return (await loadDepots()).find((d) => d.id === id) || null;
+  try {
+    return (await loadDepots()).find((d) => d.id === id) || null;
+  } catch {
+    return null;
+  }
 }

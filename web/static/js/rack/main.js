@@ -1,4 +1,5 @@
 // The rack app (tablet at the loading platform): scan or type a code, see at once whether to load, record it.
+import { loadProducts } from "../core/catalogue.js";
 import { notFoundView, startRouter } from "../core/router.js";
 import { initShell } from "../core/shell.js";
 import { depotView } from "./depot-view.js";
@@ -17,7 +18,9 @@ const ready = await initShell({
 });
 
 if (ready) {
+  // While the network is there: the keys and the product names an offline check will need.
   refreshKeys();
+  loadProducts().catch(() => {});
   startRouter({
     base: BASE,
     notFound: notFoundView,

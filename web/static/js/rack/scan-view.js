@@ -136,30 +136,26 @@ export async function scanView(main, _params, ctx) {
     busy = true;
     scanner?.pause();
     result.replaceChildren(h("p", { class: "placeholder" }, t("rack.checking")));
-    let verdict;
     try {
-      verdict = await checkCode(token, here.id, plate);
+      const verdict = await checkCode(token, here.id, plate);
+      result.replaceChildren(await verdictPanel(verdict));
+      if (!verdict.authorised) {
+        result.append(nextButton("rack.scan_again"));
+        return;
+      }
+      result.append(
+        loadingForm(verdict, async ({ litres, temperature, plate: truck }) => {
+          const done = await redeem({ token, depotId: here.id, litres, temperature, plate: truck });
+          const card = done.ticket ? await ticketCard(done.ticket, here) : await queuedCard(done.queued, verdict, here);
+          result.replaceChildren(card, nextButton());
+          status.refresh();
+        }),
+        nextButton("common.cancel"),
+      );
+      result.querySelector("input[name=loaded_litres_observed]").focus();
     } catch (error) {
       result.replaceChildren(h("p", { class: "notice error", role: "alert" }, errorText(error)), nextButton());
-      return;
     }
-    const panel = await verdictPanel(verdict);
-    result.replaceChildren(panel);
-    if (!verdict.authorised) {
-      result.append(nextButton("rack.scan_again"));
-      return;
-    }
-    result.append(
-      loadingForm(verdict, async ({ litres, temperature, plate: truck }) => {
-        const done = await redeem({ token, depotId: here.id, litres, temperature, plate: truck });
-        const card = done.ticket ? await ticketCard(done.ticket, here) : await queuedCard(done.queued, verdict, here);
-        result.replaceChildren(card, nextButton());
-        status.refresh();
-        card.querySelector("h2").focus?.();
-      }),
-      nextButton("common.cancel"),
-    );
-    result.querySelector("input[name=loaded_litres_observed]").focus();
   }
 
   function nextButton(key = "rack.next") {

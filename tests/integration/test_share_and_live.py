@@ -1,0 +1,259 @@
+"""Share links (signed, expiring, read-only, no login) and live push (Server-Sent Events on Litestar channels).
+
+The live tests serve the session's app with uvicorn on a free local port (the test client buffers whole
+responses, an event stream never ends) and read the stream with httpx while other requests change the order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from tests.factories import ok
+
+pytestmark = pytest.mark.integration
+
+SHARED_FIELDS = {
+    "reference",
+    "status",
+    "delivery_date",
+    "window_start",
+    "window_end",
+    "window_start_at",
+    "window_end_at",
+    "eta",
+}
+
+
+def _db_id(conn: sa.Connection, value: str) -> Any:
+    return value.replace("-", "") if conn.dialect.name == "sqlite" else value
+
+
+# --- share links -------------------------------------------------------------------------------------------
+
+
+async def test_a_share_link_shows_status_window_and_eta_only(world, database_url) -> None:
+    from core.settings import sync_database_url
+
+    customer = await world.new_customer()
+    order = ok(await customer.order(), 201)
+    link = ok(await world.client.post(f"/api/v1/orders/{order['id']}/share", headers=customer.h, json={}), 201)
+    assert link["url"].endswith(f"/api/v1/share/{link['token']}") and len(link["token"]) < 64
+    assert link["expires_at"] == "2030-01-08T01:00:00Z"  # 24 h after the frozen clock
+
+    response = await world.client.get(f"/api/v1/share/{link['token']}")  # no login
+    shared = ok(response)
+    assert set(shared) == SHARED_FIELDS
+    assert shared["reference"] == order["reference"] and shared["status"] == "confirmed"
+    assert shared["delivery_date"] == "2030-01-08" and shared["window_start"] == "09:00"
+    assert shared["eta"] is None
+    assert response.headers["cache-control"] == "no-store" and response.headers["referrer-policy"] == "no-referrer"
+    account = ok(await world.client.get(f"/api/v1/customers/{customer.id}", headers=customer.h))
+    for secret in (account["name"], customer.site["address"], str(order["price"]["amount_minor"]), customer.id):
+        assert secret not in response.text
+
+    # The ETA appears once dispatch sets one.
+    eta = datetime(2030, 1, 8, 2, 30, tzinfo=UTC)
+    engine = sa.create_engine(sync_database_url(database_url))
+    with engine.begin() as conn:
+        value = eta.replace(tzinfo=None) if conn.dialect.name == "sqlite" else eta
+        conn.execute(
+            sa.text("UPDATE orders SET eta = :eta WHERE id = :id"), {"eta": value, "id": _db_id(conn, order["id"])}
+        )
+    engine.dispose()
+    assert ok(await world.client.get(f"/api/v1/share/{link['token']}"))["eta"] == "2030-01-08T02:30:00Z"
+
+    # The link follows the order's status.
+    ok(await world.client.post(f"/api/v1/orders/{order['id']}/cancel", headers=customer.h, json={"reason": "x"}))
+    assert ok(await world.client.get(f"/api/v1/share/{link['token']}"))["status"] == "cancelled"
+
+
+async def test_share_links_expire_and_cannot_be_forged(world, clock) -> None:
+    customer = await world.new_customer()
+    order = ok(await customer.order(), 201)
+    link = ok(await world.client.post(f"/api/v1/orders/{order['id']}/share", headers=customer.h, json={"ttl_hours": 1}))
+    token = link["token"]
+    forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    other_order = str(uuid.uuid4())
+    for bad in [forged, token[:20], token + "A", "not-a-token", "A" * 99, world.tokens["admin"][:99]]:
+        response = await world.client.get(f"/api/v1/share/{bad}")
+        assert (response.status_code, response.json()["code"]) == (404, "share_link_invalid"), bad
+    assert (await world.client.get(f"/api/v1/share/{'A' * 101}")).status_code == 400
+    assert order["reference"] not in (await world.client.get(f"/api/v1/share/{forged}")).text
+    assert other_order
+
+    clock.advance(timedelta(minutes=59))
+    ok(await world.client.get(f"/api/v1/share/{token}"))
+    clock.advance(timedelta(minutes=1))
+    expired = await world.client.get(f"/api/v1/share/{token}")
+    assert (expired.status_code, expired.json()["code"]) == (410, "share_link_expired")
+    assert expired.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_who_may_share_and_for_how_long(world) -> None:
+    alice, bob = await world.new_customer(), await world.new_customer()
+    order = ok(await alice.order(), 201)
+    path = f"/api/v1/orders/{order['id']}/share"
+    ok(await world.client.post(path, headers=alice.h), 201)  # no body: 24 h
+    ok(await world.client.post(path, headers=world.h("dispatcher"), json={"ttl_hours": 168}), 201)
+    response = await world.client.post(path, headers=bob.h, json={})
+    assert (response.status_code, response.json()["code"]) == (404, "order_not_found")
+    assert (await world.client.post(path, headers=world.h("driver"), json={})).status_code == 403
+    assert (await world.client.post(path, json={})).status_code == 401
+    for ttl in (0, 169, "soon"):
+        response = await world.client.post(path, headers=alice.h, json={"ttl_hours": ttl})
+        assert (response.status_code, response.json()["code"]) == (400, "validation_error")
+
+
+# --- live push ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def live_server(app) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    """The session's app (already started by the test client) served over real HTTP on this event loop."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=1))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    await asyncio.wait_for(task, 10)
+
+
+class EventStream:
+    """Reads `text/event-stream` messages as dicts: event, id, data (parsed JSON)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.lines = response.aiter_lines()
+
+    async def next(self, timeout: float = 10.0) -> dict[str, Any]:
+        message: dict[str, Any] = {}
+        async with asyncio.timeout(timeout):
+            async for line in self.lines:
+                if line == "":
+                    if message:
+                        return message
+                    continue
+                if line.startswith(":"):
+                    continue
+                field, _, value = line.partition(":")
+                message[field] = value[1:] if value.startswith(" ") else value
+        raise AssertionError("the stream ended")
+
+    async def until(self, wanted, timeout: float = 15.0) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while True:
+            message = await self.next(max(0.1, deadline - time.monotonic()))
+            if message.get("event") == "ready":
+                continue
+            event = json.loads(message["data"])
+            if wanted(event):
+                assert message["id"] == event["id"] and message["event"] == event["type"]
+                return event
+
+
+@pytest.fixture
+async def http(live_server: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=live_server, timeout=httpx.Timeout(30.0)) as client:
+        yield client
+
+
+async def test_the_customer_sees_the_cancellation_live(world, http) -> None:
+    customer = await world.new_customer()
+    order = ok(await customer.order(), 201)
+    async with http.stream("GET", f"/api/v1/orders/{order['id']}/live", headers=customer.h) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        stream = EventStream(response)
+        assert (await stream.next())["event"] == "ready"
+        cancel = await world.client.post(
+            f"/api/v1/orders/{order['id']}/cancel", headers=customer.h, json={"reason": "rain"}
+        )
+        ok(cancel)
+        started = time.monotonic()
+        event = await stream.until(lambda e: e["subject_id"] == order["id"])
+        assert time.monotonic() - started < 5
+        assert (event["type"], event["from_status"], event["to_status"]) == (
+            "order_cancelled",
+            "confirmed",
+            "cancelled",
+        )
+        assert event["reason"] == "rain"
+
+
+async def test_a_reconnecting_client_gets_what_it_missed(world, http) -> None:
+    customer = await world.new_customer()
+    order = ok(await customer.order(), 201)
+    placed, confirmed = ok(await world.client.get(f"/api/v1/orders/{order['id']}/events", headers=customer.h))
+    headers = {**customer.h, "Last-Event-ID": placed["id"]}
+    async with http.stream("GET", f"/api/v1/orders/{order['id']}/live", headers=headers) as response:
+        stream = EventStream(response)
+        event = await stream.until(lambda e: True)
+        assert (event["id"], event["type"]) == (confirmed["id"], "order_confirmed")
+
+
+async def test_the_dispatch_console_sees_new_orders_live(world, http) -> None:
+    customer = await world.new_customer()
+    async with http.stream("GET", "/api/v1/dispatch/live", headers=world.h("dispatcher")) as response:
+        stream = EventStream(response)
+        assert (await stream.next())["event"] == "ready"
+        order = ok(await customer.order(), 201)
+        placed = await stream.until(lambda e: e["subject_id"] == order["id"])
+        confirmed = await stream.until(lambda e: e["subject_id"] == order["id"])
+        assert [placed["type"], confirmed["type"]] == ["order_placed", "order_confirmed"]
+
+
+@pytest.mark.slow
+async def test_events_committed_by_the_worker_reach_the_console(world, http, worker, database_url) -> None:
+    """Through Redis pub/sub with REDIS_URL, through the API's relay of the event log without it."""
+    from celery import current_app  # noqa: F401  (the app below is the project's)
+
+    from core.celery_app import celery_app
+    from core.settings import sync_database_url
+    from tests.integration.test_pickups_api import booking
+
+    depot = await world.new_depot(bays=1)
+    customer = await world.new_customer()
+    booked = ok(await world.client.post("/api/v1/pickups", headers=customer.h, json=booking(depot["id"])), 201)
+    engine = sa.create_engine(sync_database_url(database_url))
+    start, end = datetime(2026, 1, 1, 2, tzinfo=UTC), datetime(2026, 1, 1, 2, 30, tzinfo=UTC)
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+        conn.execute(
+            sa.text("UPDATE pickup_bookings SET slot_start = :s, slot_end = :e WHERE id = :id"),
+            {"s": start, "e": end, "id": _db_id(conn, booked["id"])},
+        )
+    engine.dispose()
+    worker.ensure_running()
+    async with http.stream("GET", "/api/v1/dispatch/live", headers=world.h("dispatcher")) as response:
+        stream = EventStream(response)
+        assert (await stream.next())["event"] == "ready"
+        await asyncio.sleep(1)  # the worker's Redis sink is installed once it is ready
+        celery_app.send_task("orders.expire_pickups")
+        event = await stream.until(lambda e: e["subject_id"] == booked["id"], timeout=60)
+        assert event["type"] == "pickup_expired" and event["actor_role"] == "system"
+
+
+async def test_live_streams_are_guarded(world) -> None:
+    alice, bob = await world.new_customer(), await world.new_customer()
+    order = ok(await alice.order(), 201)
+    response = await world.client.get(f"/api/v1/orders/{order['id']}/live", headers=bob.h)
+    assert (response.status_code, response.json()["code"]) == (404, "order_not_found")
+    assert (await world.client.get("/api/v1/dispatch/live", headers=alice.h)).status_code == 403
+    assert (await world.client.get(f"/api/v1/orders/{order['id']}/live")).status_code == 401

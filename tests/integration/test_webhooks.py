@@ -1,0 +1,286 @@
+"""Webhooks end to end: a real HTTP receiver on 127.0.0.1, the outbox pass, a real Celery worker sending signed
+deliveries, retries with backoff after failures, and the delivery log through the API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tests.factories import ok
+
+pytestmark = pytest.mark.integration
+
+# Read by the API (registration) and by every worker started from now on (the session's and ours).
+WEBHOOK_ENV = {"WEBHOOK_ALLOW_PRIVATE": "1", "WEBHOOK_BACKOFF_S": "1", "WEBHOOK_BACKOFF_MAX_S": "4"}
+for _name, _value in WEBHOOK_ENV.items():
+    os.environ.setdefault(_name, _value)
+
+
+class Receiver:
+    """A webhook receiver on a free local port that answers 500 to the first `fail_first` requests."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.fail_first = fail_first
+        self.requests: list[tuple[dict[str, str], bytes, int]] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver._lock:
+                    status = 500 if len(receiver.requests) < receiver.fail_first else 200
+                    receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body, status))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/diesel"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def accepted(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [json.loads(body) for _, body, status in self.requests if status == 200]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    made: list[Receiver] = []
+
+    def make(fail_first: int = 0) -> Receiver:
+        r = Receiver(fail_first)
+        r.thread.start()
+        made.append(r)
+        return r
+
+    yield make  # type: ignore[misc]
+    for r in made:
+        r.server.shutdown()
+        r.server.server_close()
+
+
+@pytest.fixture
+def webhook_worker(start_worker, worker):  # type: ignore[no-untyped-def]
+    """A worker with the webhook settings of these tests (the shared one, if running, has them too)."""
+    return start_worker(**WEBHOOK_ENV)
+
+
+async def register(world, customer, url: str, events: list[str]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return ok(
+        await world.client.post("/api/v1/webhooks", headers=customer.h, json={"url": url, "events": events}),
+        201,
+    )
+
+
+async def outbox_pass(database_url: str, enqueue=None) -> int:  # type: ignore[no-untyped-def]
+    from core.settings import async_database_url
+    from tracking.webhooks.config import load_webhook_settings
+    from tracking.webhooks.tasks import outbox_pass as run
+
+    return await run(database_url=async_database_url(database_url), settings=load_webhook_settings(), enqueue=enqueue)
+
+
+async def wait_for(condition, *, database_url: str, seconds: float = 45.0) -> None:  # type: ignore[no-untyped-def]
+    """Run outbox passes (as beat would) until `condition()` holds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        await outbox_pass(database_url)
+        if await condition():
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError("timed out waiting for webhook deliveries")
+
+
+def signature(secret: str, body: bytes) -> str:
+    import hashlib
+    import hmac
+
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+async def test_an_order_placed_reaches_the_receiver_signed(world, database_url, receiver, webhook_worker) -> None:
+    target = receiver()
+    customer = await world.new_customer()
+    hook = await register(world, customer, target.url, ["order_placed", "order_confirmed"])
+    assert hook["secret"].startswith("whsec_") and hook["events"] == ["order_placed", "order_confirmed"]
+    order = ok(await customer.order(), 201)
+
+    async def both_arrived() -> bool:
+        return len(target.accepted()) >= 2
+
+    await wait_for(both_arrived, database_url=database_url)
+    await asyncio.sleep(1)  # nothing more is coming
+    assert len(target.requests) == 2
+    for headers, body, _ in target.requests:
+        assert headers["content-type"] == "application/json"
+        assert headers["x-diesel-signature"] == signature(hook["secret"], body)
+        assert headers["x-diesel-delivery"] == json.loads(body)["delivery_id"]
+    events = sorted((b["event"] for b in target.accepted()), key=lambda e: e["id"])
+    assert [e["type"] for e in events] == ["order_placed", "order_confirmed"]
+    assert {e["subject_id"] for e in events} == {order["id"]}
+    assert events[1]["from_status"] == "placed" and events[1]["to_status"] == "confirmed"
+
+    deliveries = ok(await world.client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=customer.h))
+    assert sorted(d["event_type"] for d in deliveries) == ["order_confirmed", "order_placed"]
+    for d in deliveries:
+        assert d["status"] == "delivered" and d["attempts"] == 1 and d["next_attempt_at"] is None
+        assert [a["status_code"] for a in d["attempt_log"]] == [200]
+
+
+async def test_a_receiver_failing_twice_gets_the_event_accepted_once_after_three_attempts(
+    world, database_url, receiver, webhook_worker
+) -> None:
+    target = receiver(fail_first=2)
+    customer = await world.new_customer()
+    hook = await register(world, customer, target.url, ["order_cancelled"])
+    order = ok(await customer.order(), 201)
+    ok(await world.client.post(f"/api/v1/orders/{order['id']}/cancel", headers=customer.h, json={"reason": "x"}))
+    started = time.monotonic()
+
+    async def delivered() -> bool:
+        rows = ok(await world.client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=customer.h))
+        return bool(rows) and rows[0]["status"] == "delivered"
+
+    await wait_for(delivered, database_url=database_url)
+    assert time.monotonic() - started < 60
+    await asyncio.sleep(2)  # a late duplicate would show up now
+    assert [status for _, _, status in target.requests] == [500, 500, 200]
+    delivery_ids = {headers["x-diesel-delivery"] for headers, _, _ in target.requests}
+    assert len(delivery_ids) == 1  # every retry is the same delivery ...
+    assert len({body for _, body, _ in target.requests}) == 1  # ... with the same signed body
+    assert [e["event"]["type"] for e in target.accepted()] == ["order_cancelled"]
+
+    (row,) = ok(await world.client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=customer.h))
+    assert row["id"] in delivery_ids and row["attempts"] == 3 and row["last_status_code"] == 200
+    log = row["attempt_log"]
+    assert [(a["number"], a["status_code"]) for a in log] == [(1, 500), (2, 500), (3, 200)]
+    assert log[0]["error"] == "HTTP 500"
+    # Exponential backoff between attempts: 1 s, then 2 s.
+    at = [datetime.fromisoformat(a["at"]) for a in log]
+    assert at[1] - at[0] >= timedelta(seconds=0.9) and at[2] - at[1] >= timedelta(seconds=1.9)
+
+
+async def test_the_outbox_dedupes_and_catches_events_that_committed_late(world, database_url) -> None:
+    from core.settings import sync_database_url
+
+    customer = await world.new_customer()
+    hook = await register(world, customer, "http://127.0.0.1:9/never", ["*"])
+    assert hook["events"] == ["*"]
+    queued: list[str] = []
+    await asyncio.sleep(0.05)
+    ok(await customer.order(), 201)
+    await outbox_pass(database_url, queued.append)
+    await outbox_pass(database_url, queued.append)  # the overlap window sees the same events again: no new rows
+    rows = ok(await world.client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=customer.h))
+    assert sorted(r["event_type"] for r in rows) == ["order_confirmed", "order_placed"]
+    assert {r["id"] for r in rows} <= set(queued) and len(set(queued)) == len(queued)
+
+    # An event whose id (time) is older than the cursor, as if its transaction had committed late.
+    from core.ids import new_id
+    from tracking.webhooks.outbox import uuid7_floor
+
+    from tracking.webhooks.outbox import uuid7_time
+
+    hook_time = uuid7_time(uuid.UUID(hook["id"]))
+    late_id = uuid.UUID(int=uuid7_floor(hook_time + timedelta(milliseconds=2)).int | (new_id().int & (2**62 - 1)))
+    assert uuid.UUID(hook["id"]) < late_id < min(uuid.UUID(r["event_id"]) for r in rows)
+    engine = sa.create_engine(sync_database_url(database_url))
+    with engine.begin() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        conn.execute(
+            sa.text(
+                "INSERT INTO events (id, subject_type, subject_id, customer_id, type, actor_role, at) "
+                "VALUES (:id, 'pickup', :subject, :customer, 'pickup_cancelled', 'system', :at)"
+            ),
+            {
+                "id": late_id.hex if sqlite else late_id,
+                "subject": uuid.uuid4().hex if sqlite else uuid.uuid4(),
+                "customer": uuid.UUID(customer.id).hex if sqlite else uuid.UUID(customer.id),
+                "at": datetime(2030, 1, 7, 1, 0) if sqlite else datetime(2030, 1, 7, 1, 0, tzinfo=UTC),
+            },
+        )
+    engine.dispose()
+    await outbox_pass(database_url, queued.append)
+    rows = ok(await world.client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=customer.h))
+    assert sorted(r["event_type"] for r in rows) == ["order_confirmed", "order_placed", "pickup_cancelled"]
+
+
+async def test_registration_rules_and_visibility(world) -> None:
+    alice, bob = await world.new_customer(), await world.new_customer()
+    base = "/api/v1/webhooks"
+    cases = [
+        ({"url": "ftp://example.com/x", "events": ["*"]}, 422, "webhook_url_scheme"),
+        ({"url": "https://user:pw@example.com/x", "events": ["*"]}, 422, "webhook_url_invalid"),
+        ({"url": "https://example.com:99999/x", "events": ["*"]}, 422, "webhook_url_invalid"),
+        ({"url": "https://example.com/x", "events": ["order_teleported"]}, 422, "unknown_event_type"),
+        ({"url": "https://example.com/x", "events": []}, 400, "validation_error"),
+        ({"url": "https://example.com/x"}, 400, "validation_error"),
+    ]
+    for body, status, code in cases:
+        response = await world.client.post(base, headers=alice.h, json=body)
+        assert (response.status_code, response.json()["code"]) == (status, code), body
+    hook = await register(world, alice, "https://example.com/hook", ["order_confirmed", "order_confirmed"])
+    assert hook["events"] == ["order_confirmed"]
+    listed = ok(await world.client.get(base, headers=alice.h))
+    assert [h["id"] for h in listed] == [hook["id"]] and "secret" not in listed[0]
+    assert ok(await world.client.get(base, headers=bob.h)) == []
+    for method, path in [
+        ("GET", f"{base}/{hook['id']}"),
+        ("GET", f"{base}/{hook['id']}/deliveries"),
+        ("DELETE", f"{base}/{hook['id']}"),
+    ]:
+        response = await world.client.request(method, path, headers=bob.h)
+        assert (response.status_code, response.json()["code"]) == (404, "webhook_not_found")
+    assert (await world.client.get(base, headers=world.h("dispatcher"))).status_code == 403
+    assert (await world.client.get(base)).status_code == 401
+    bad = await world.client.get(f"{base}/{hook['id']}/deliveries?status=lost", headers=alice.h)
+    assert (bad.status_code, bad.json()["code"]) == (422, "invalid_status")
+    assert "order_confirmed" in ok(await world.client.get(f"{base}/event-types", headers=alice.h))
+    assert (await world.client.delete(f"{base}/{hook['id']}", headers=alice.h)).status_code == 204
+    assert (await world.client.get(f"{base}/{hook['id']}", headers=alice.h)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/x",
+        "http://localhost:8080/x",
+        "http://10.1.2.3/x",
+        "http://192.168.0.10/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/x",
+        "http://0.0.0.0/x",
+        "https://printer.local/x",
+    ],
+)
+def test_private_targets_are_refused_unless_allowed(url: str) -> None:
+    from core.errors import InvalidInput
+    from tracking.webhooks.service import check_url
+
+    with pytest.raises(InvalidInput) as refused:
+        check_url(url, allow_private=False)
+    assert refused.value.code == "webhook_url_private"
+    assert check_url(url, allow_private=True) == url
+    assert check_url("https://hooks.example.com/diesel", allow_private=False)
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    from tracking.webhooks.config import WebhookSettings
+
+    settings = WebhookSettings(backoff_s=5, backoff_max_s=60)
+    assert [settings.backoff(n) for n in range(1, 7)] == [5, 10, 20, 40, 60, 60]

@@ -1,0 +1,97 @@
+"""Our work around OR-Tools: preferred tankers, the construction, warm start, parallel searches."""
+
+from __future__ import annotations
+
+import random
+
+import msgspec
+
+from routing import Job, Options, Problem, SolveParams, check, solve
+from routing.matrix import matrix_for
+from routing.solver.construct import construct
+from routing.solver.extract import finish
+from routing.solver.instance import build_instance
+from routing.solver.model import usable_tankers
+
+
+def served_by(result) -> dict[str, str]:
+    return {s.job_id: r.tanker_id for r in result.solution.routes for t in r.trips for s in t.stops}
+
+
+def test_preferred_tanker_wins_when_it_costs_little(make) -> None:
+    jobs = [make.job(f"J{i}", 5 + i, i, preferred_tanker_id="T2") for i in range(3)]
+    tankers = [make.tanker("T1", cost_per_km_minor=600), make.tanker("T2", cost_per_km_minor=620)]
+    result = make.run(make.problem(jobs, tankers))
+    assert set(served_by(result).values()) == {"T2"}
+    indifferent = make.run(make.problem(jobs, tankers, preference_cost_minor=0))
+    assert set(served_by(indifferent).values()) == {"T1"}  # cheaper per km
+
+
+def test_preference_is_soft(make) -> None:
+    jobs = [make.job(f"J{i}", 20 + i, i, preferred_tanker_id="T2") for i in range(3)]
+    tankers = [make.tanker("T1", cost_per_km_minor=600), make.tanker("T2", cost_per_km_minor=6000)]
+    result = make.run(make.problem(jobs, tankers))
+    assert set(served_by(result).values()) == {"T1"}  # 10x the price per km outweighs 50.00 a job
+
+
+def busy_day(make, jobs: int = 160, seed: int = 3) -> Problem:
+    rng = random.Random(seed)
+    grades = ["0#", "-10#", "-20#", "-35#"]
+    out = []
+    for i in range(jobs):
+        start = rng.randrange(6, 15) * make.H
+        windows = (
+            ((start, start + rng.choice([2, 4, 8]) * make.H),) if rng.random() < 0.6 else ((6 * make.H, 20 * make.H),)
+        )
+        out.append(
+            make.job(
+                f"J{i}",
+                rng.uniform(-30, 30),
+                rng.uniform(-30, 30),
+                litres=rng.randrange(2, 16) * 1000,
+                product=rng.choice(grades),
+                windows=windows,
+            )
+        )
+    tankers = [make.tanker(f"T{i}", compartments=(10_000, 8_000, 8_000, 6_000)) for i in range(jobs // 6)]
+    return make.problem(out, tankers, multi_trip=True, max_trips=3)
+
+
+def test_construction_is_a_valid_plan_on_its_own(make) -> None:
+    problem = busy_day(make)
+    matrix = matrix_for(problem)
+    instance = build_instance(problem, matrix, seed=0)
+    plan = construct(instance, usable_tankers(instance))
+    solution = finish(instance, plan, {})
+    assert check(problem, solution, matrix=matrix) == []
+    assert len(solution.unassigned) <= len(problem.jobs) // 20
+
+
+def test_big_day_starts_from_the_construction_and_improves_it(make) -> None:
+    problem = busy_day(make)
+    seen: list[int] = []
+    params = SolveParams(time_limit_s=2.0, warm_start_above=0)  # warm start even at this size
+    result = make.run(problem, params=params, on_progress=lambda p: seen.append(p.best_cost_minor))
+    assert seen and seen == sorted(seen, reverse=True)
+    first = seen[0]  # the construction, reported before any search
+    assert result.cost() <= first
+    assert result.stats.first_solution_s is not None and result.stats.first_solution_s < 1.5
+
+
+def test_two_parallel_searches_are_repeatable(tiny) -> None:
+    params = SolveParams(time_limit_s=30, solution_limit=30, workers=2)
+    first = solve(tiny, params=params, seed=4)
+    second = solve(tiny, params=params, seed=4)
+    assert first.is_feasible() and first.solution == second.solution
+    single = solve(tiny, params=msgspec.structs.replace(params, workers=1), seed=4)
+    assert single.is_feasible()
+
+
+def test_options_reject_a_negative_preference_cost(make) -> None:
+    import pytest
+
+    from routing import ProblemError, validate
+
+    with pytest.raises(ProblemError, match="preference_cost_minor"):
+        validate(make.problem([make.job("J", 1, 1)], preference_cost_minor=-1))
+    assert isinstance(Options().preference_cost_minor, int) and Job  # documented default exists

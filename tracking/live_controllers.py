@@ -1,0 +1,87 @@
+"""HTTP handlers of live push: Server-Sent Events for one order, and for the dispatch console."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter
+from litestar.response import ServerSentEvent
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.auth import Principal, Role, roles_guard
+from core.models import Event
+from orders.delivery import get_order
+from tracking.live import DISPATCH_CHANNEL, LivePlugin, order_channel
+from tracking.webhooks.schemas import event_payload
+
+Db = NamedDependency[AsyncSession]
+Live = NamedDependency[LivePlugin]
+Req = Request[Principal, Any, Any]
+CUSTOMER_OR_STAFF = roles_guard(Role.CUSTOMER, Role.ADMIN, Role.DISPATCHER)
+STAFF = roles_guard(Role.ADMIN, Role.DISPATCHER)
+LastEventId = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Last-Event-ID",
+        required=False,
+        max_length=64,
+        description="Sent by EventSource on reconnect: the order's events after this one are replayed first.",
+    ),
+]
+_SSE_DOC = (
+    "A `text/event-stream`: first an event `ready` (the subscription is live), then one message per event, "
+    "`event:` its type, `id:` its id, `data:` the event as JSON; a comment every 15 s keeps proxies from closing it."
+)
+
+
+class LiveController(Controller):
+    tags = ["live"]
+
+    @get(
+        "/orders/{order_id:uuid}/live",
+        guards=[CUSTOMER_OR_STAFF],
+        media_type="text/event-stream",
+        summary="Follow an order live (Server-Sent Events)",
+        description=_SSE_DOC,
+    )
+    async def order_live(
+        self,
+        order_id: FromPath[uuid.UUID],
+        request: Req,
+        db_session: Db,
+        live: Live,
+        last_event_id: LastEventId = None,
+    ) -> ServerSentEvent:
+        await get_order(db_session, order_id, viewer=request.user)
+        backlog = []
+        since = _event_id(last_event_id)
+        if since is not None:
+            rows = await db_session.scalars(
+                select(Event)
+                .where(Event.subject_type == "order", Event.subject_id == order_id, Event.id > since)
+                .order_by(Event.id)
+                .limit(200)
+            )
+            backlog = [event_payload(e) for e in rows]
+        return live.stream(order_channel(order_id), backlog)
+
+    @get(
+        "/dispatch/live",
+        guards=[STAFF],
+        media_type="text/event-stream",
+        summary="The dispatch console's live feed: every order, pickup, trip and plan event (staff)",
+        description=_SSE_DOC,
+    )
+    async def dispatch_live(self, live: Live) -> ServerSentEvent:
+        return live.stream(DISPATCH_CHANNEL)
+
+
+def _event_id(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None

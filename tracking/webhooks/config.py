@@ -1,0 +1,55 @@
+"""Webhook settings, read once from the environment (only entry points and handlers call `webhook_settings()`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    allow_private: bool = False  # WEBHOOK_ALLOW_PRIVATE: accept loopback/private targets (tests, on-premise)
+    timeout_s: float = 5.0  # WEBHOOK_TIMEOUT_S: one delivery attempt
+    backoff_s: float = 5.0  # WEBHOOK_BACKOFF_S: first retry delay, doubled per attempt ...
+    backoff_max_s: float = 3600.0  # WEBHOOK_BACKOFF_MAX_S: ... up to this
+    max_attempts: int = 8  # WEBHOOK_MAX_ATTEMPTS: then the delivery is `failed`
+    outbox_overlap_s: int = 60  # WEBHOOK_OUTBOX_OVERLAP_S: re-scan window for transactions that committed late
+    outbox_batch: int = 500  # new events read per outbox pass
+    stale_after_s: int = 60  # a due delivery untouched this long lost its message: it is queued again
+    max_per_customer: int = 10
+
+    def backoff(self, attempts: int) -> float:
+        """The delay after the `attempts`-th failed attempt: backoff_s, 2×, 4×, … capped."""
+        return float(min(self.backoff_s * 2 ** max(0, attempts - 1), self.backoff_max_s))
+
+    @property
+    def lease_s(self) -> float:
+        """How long a claimed delivery is reserved for the worker sending it."""
+        return self.timeout_s + 30.0
+
+
+def load_webhook_settings() -> WebhookSettings:
+    return WebhookSettings(
+        allow_private=_flag("WEBHOOK_ALLOW_PRIVATE"),
+        timeout_s=_number("WEBHOOK_TIMEOUT_S", 5.0),
+        backoff_s=_number("WEBHOOK_BACKOFF_S", 5.0),
+        backoff_max_s=_number("WEBHOOK_BACKOFF_MAX_S", 3600.0),
+        max_attempts=int(_number("WEBHOOK_MAX_ATTEMPTS", 8)),
+        outbox_overlap_s=int(_number("WEBHOOK_OUTBOX_OVERLAP_S", 60)),
+        stale_after_s=int(_number("WEBHOOK_STALE_AFTER_S", 60)),
+    )
+
+
+@cache
+def webhook_settings() -> WebhookSettings:
+    return load_webhook_settings()
