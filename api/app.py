@@ -88,7 +88,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
     if settings.broker.redis_url:
         from redis.asyncio import Redis
 
-        redis_client = Redis.from_url(settings.broker.redis_url)
+        redis_client = Redis.from_url(settings.broker.redis_url, socket_connect_timeout=1, socket_timeout=2)
         limiter = RedisRateLimiter(redis_client, settings.auth.login_window_s)
         positions = RedisPositionStore(redis_client)
     else:

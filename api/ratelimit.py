@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("diesel.ratelimit")
 
 
 class RateLimiter(Protocol):
@@ -34,17 +39,27 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
+    """Shared by every API process. While Redis is down, each process counts on its own: logins keep working
+    and stay limited (per process) rather than failing."""
+
     def __init__(self, redis: Redis, window_s: int) -> None:
         self.redis = redis
         self.window_s = window_s
+        self.fallback = MemoryRateLimiter(window_s)
 
     async def hit(self, key: str) -> int:
         name = f"diesel:ratelimit:{key}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
-            pipe.expire(name, self.window_s, nx=True)
-            count, _ = await pipe.execute()
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.incr(name)
+                pipe.expire(name, self.window_s, nx=True)
+                count, _ = await pipe.execute()
+        except RedisError:
+            log.warning("Redis unavailable: login rate limit counted in this process")
+            return await self.fallback.hit(key)
         return int(count)
 
     async def reset(self, key: str) -> None:
-        await self.redis.delete(f"diesel:ratelimit:{key}")
+        await self.fallback.reset(key)
+        with contextlib.suppress(RedisError):
+            await self.redis.delete(f"diesel:ratelimit:{key}")

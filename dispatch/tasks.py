@@ -115,7 +115,7 @@ async def _solve_watching(
         watcher.cancel()
 
 
-@celery_app.task(name="dispatch.reap_stale_jobs", ignore_result=True, time_limit=120)
+@celery_app.task(name="dispatch.reap_stale_jobs", ignore_result=True, time_limit=120, soft_time_limit=100)
 def reap_stale_jobs() -> int:
     return asyncio.run(reap())
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any, Protocol
 
 import msgspec
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("diesel.positions")
 
 
 class LatestPosition(msgspec.Struct):
@@ -43,6 +47,9 @@ class MemoryPositionStore:
 
 
 class RedisPositionStore:
+    """Latest positions shared by all API processes. Redis being down must not lose a batch (the history is in
+    the database): writes and reads then fall back to this process's memory."""
+
     KEY = "diesel:positions"
     # Keep the newer of the stored and the given position in one round trip (batches may arrive out of order).
     _SCRIPT = """
@@ -58,14 +65,27 @@ class RedisPositionStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._put = redis.register_script(self._SCRIPT)
+        self.fallback = MemoryPositionStore()
 
     async def put(self, position: LatestPosition) -> None:
-        await self._put(keys=[self.KEY], args=[position.tanker_id, msgspec.json.encode(position), position.recorded_at])
+        await self.fallback.put(position)
+        try:
+            await self._put(
+                keys=[self.KEY], args=[position.tanker_id, msgspec.json.encode(position), position.recorded_at]
+            )
+        except RedisError:
+            log.warning("Redis unavailable: latest position kept in this process only")
 
     async def get(self, tanker_id: uuid.UUID) -> LatestPosition | None:
-        raw: Any = await self.redis.hget(self.KEY, str(tanker_id))
+        try:
+            raw: Any = await self.redis.hget(self.KEY, str(tanker_id))
+        except RedisError:
+            return await self.fallback.get(tanker_id)
         return msgspec.json.decode(raw, type=LatestPosition) if raw else None
 
     async def all(self) -> list[LatestPosition]:
-        raw: dict[Any, Any] = await self.redis.hgetall(self.KEY)
+        try:
+            raw: dict[Any, Any] = await self.redis.hgetall(self.KEY)
+        except RedisError:
+            return await self.fallback.all()
         return [msgspec.json.decode(v, type=LatestPosition) for v in raw.values()]
