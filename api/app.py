@@ -26,6 +26,7 @@ from api.middleware import SecurityHeadersMiddleware
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.clock import Clock, SystemClock
 from core.db import create_engine, run_after_commit, session_factory
+from core.errors import DomainError, InvalidInput
 from core.settings import Settings, get_settings
 from dispatch.controllers import FleetController, PlanningController
 from orders.controllers import AccountsController, CatalogueController, OrdersController, PickupsController
@@ -58,6 +59,18 @@ async def provide_session(state: State) -> AsyncGenerator[AsyncSession]:
     finally:
         await session.close()
     await run_after_commit(session)
+
+
+async def reject_nul_characters(request: Request[Any, Any, Any]) -> None:
+    """PostgreSQL text cannot hold NUL, and no real name or note needs it: refuse it up front (400, not 500)."""
+    if b"%00" in request.scope.get("query_string", b""):
+        raise InvalidInput("the query may not contain NUL characters", code="nul_character")
+    if request.method in ("POST", "PUT", "PATCH"):
+        body = await request.body()
+        if b"\x00" in body:  # raw NUL bytes: not UTF-8 JSON text (e.g. a UTF-16 body)
+            raise DomainError("the request body is not valid JSON (encoding)", code="malformed_body")
+        if b"\\u0000" in body.lower():
+            raise InvalidInput("text may not contain NUL characters (\\u0000)", code="nul_character")
 
 
 def provide_now(state: State) -> datetime:
@@ -144,6 +157,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
         on_app_init=[jwt_auth.on_app_init],
         plugins=[live_plugin(settings)],
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=reject_nul_characters,
         middleware=[SecurityHeadersMiddleware()],
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
         request_max_body_size=settings.max_body_bytes,

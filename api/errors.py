@@ -14,7 +14,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.openapi import ResponseSpec
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from core.errors import DomainError
@@ -50,7 +50,9 @@ _TITLES = {
 }
 
 
-def problem(status: int, code: str, detail: str, **extra: Any) -> Response[Problem]:
+def problem(
+    status: int, code: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> Response[Problem]:
     body = Problem(
         type=f"https://docs.diesel-direct.example/problems/{code}",
         title=_TITLES.get(status, "Error"),
@@ -61,7 +63,7 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> Response[Probl
         errors=extra.get("errors"),
         reasons=extra.get("reasons"),
     )
-    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Problem]:
@@ -89,8 +91,18 @@ def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Proble
         return problem(404, "not_found", "no such resource")
     if status >= 500:
         log.error("HTTP %s: %s", status, exc.detail)
-    code = _STATUS_CODES.get(status, "error" if status >= 500 else "bad_request")
-    return problem(status, code, str(exc.detail))
+        return problem(status, _STATUS_CODES.get(status, "internal_error"), "something went wrong on our side")
+    # Keep the exception's own headers: Allow on 405, WWW-Authenticate on 401...
+    return problem(status, _STATUS_CODES.get(status, "bad_request"), str(exc.detail), headers=exc.headers or None)
+
+
+def malformed_body(_: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    # Raised while decoding a request: nesting too deep for the decoder, bytes that are not UTF-8.
+    return problem(400, "malformed_body", "the request body is not valid JSON (encoding or nesting)")
+
+
+def out_of_range(_: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    return problem(400, "out_of_range", "a value is outside the range this service can handle (dates, numbers)")
 
 
 def database_unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
@@ -101,6 +113,8 @@ def database_unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response[
 def unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return database_unavailable(request, exc)
+    if isinstance(exc, StatementError) and isinstance(exc.orig, OverflowError):
+        return out_of_range(request, exc)
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return problem(500, "internal_error", "something went wrong on our side; it has been logged")
 
@@ -109,6 +123,9 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: domain_error,
     ValidationException: validation_error,
     HTTPException: http_error,
+    RecursionError: malformed_body,
+    UnicodeDecodeError: malformed_body,
+    OverflowError: out_of_range,
     OperationalError: database_unavailable,
     PoolTimeout: database_unavailable,
     ConnectionError: database_unavailable,

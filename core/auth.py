@@ -63,6 +63,8 @@ def roles_guard(*roles: Role) -> Any:
     allowed = frozenset(roles)
 
     def guard(connection: Any, _handler: Any) -> None:
+        if connection.scope.get("method") == "OPTIONS":
+            return  # CORS preflight and Allow discovery: no body, no data, and no token is sent with them
         principal = connection.user
         if not isinstance(principal, Principal) or principal.role not in allowed:
             raise Forbidden("your role may not do this", code="forbidden")

@@ -84,7 +84,10 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False, null_poo
     if null_pool:
         kwargs["poolclass"] = NullPool
     elif not url.startswith("sqlite"):
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800)
+        # No pool_pre_ping: it costs a round trip on every checkout. A connection the server dropped fails its
+        # request instead (the error is recognised as a disconnect, mapped to 503 by api/errors.py) and makes
+        # the pool discard every connection older than the failure, so one request per process sees it.
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     engine = create_async_engine(url, **kwargs)

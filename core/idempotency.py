@@ -2,21 +2,26 @@
 
 The record is written in the same transaction as the resource, so an error leaves no record and the client may
 retry. Two concurrent requests with one key meet on the unique constraint: on PostgreSQL the second INSERT
-waits for the first transaction and then fails, after which the committed record is visible and replayed.
+waits for the first transaction and then does nothing (`ON CONFLICT DO NOTHING`), after which the committed
+record is visible and replayed; if the first rolled back, the second INSERT goes through and owns the key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import Insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import utcnow
 from core.errors import Conflict, InvalidInput
+from core.ids import new_id
 from core.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
@@ -68,6 +73,46 @@ async def claim(session: AsyncSession, *, scope: str, key: str, digest: str) -> 
             raise
         return _same_request(winner, digest)
     return record
+
+
+def _build_insert_if_new(insert: Callable[[Any], Any]) -> Insert:
+    # No .values(): the parameters passed at execution fill the VALUES clause.
+    statement: Insert = (
+        insert(IdempotencyRecord)
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+        .returning(IdempotencyRecord.id)
+    )
+    return statement
+
+
+# Built once per dialect, so every claim reuses the statement and its compiled form.
+_INSERT_IF_NEW = {"postgresql": _build_insert_if_new(postgresql.insert), "sqlite": _build_insert_if_new(sqlite.insert)}
+
+
+async def claim_for(
+    session: AsyncSession, *, scope: str, key: str, digest: str, resource_id: uuid.UUID, status_code: int = 201
+) -> uuid.UUID | None:
+    """Take the key for a resource whose id is chosen up front, in one statement.
+
+    Returns None when the key is now ours (the record already names `resource_id`: create exactly that resource
+    in this transaction), or the id of the resource the first request with this key created (a retry).
+    """
+    values = {
+        "id": new_id(),
+        "scope": scope,
+        "key": key,
+        "request_hash": digest,
+        "resource_id": resource_id,
+        "status_code": status_code,
+        "created_at": utcnow(),
+    }
+    statement = _INSERT_IF_NEW[session.get_bind().dialect.name]
+    if (await session.execute(statement, values)).first() is not None:
+        return None
+    winner = await _existing(session, scope, key)
+    if winner is None or winner.resource_id is None:  # not expected: records name their resource when written
+        raise Conflict("a request with this Idempotency-Key is still in progress", code="idempotency_key_in_use")
+    return _same_request(winner, digest).resource_id
 
 
 def complete(record: IdempotencyRecord, *, resource_id: uuid.UUID, status_code: int) -> None:

@@ -15,6 +15,7 @@ from core.errors import Conflict, NotFound
 from dispatch import schemas as s
 from dispatch.builder import DayContext
 from dispatch.models import Plan, PlanJob, PlanStop, PlanTrip, PlanUnassigned
+from orders.catalogue import get_depot
 
 ACTIVE = ("queued", "running")
 REASON_WORDS = {
@@ -47,6 +48,8 @@ def job_out(job: PlanJob) -> s.PlanJobOut:
 
 
 async def request_plan(session: AsyncSession, *, data: s.PlanRequest, actor: Principal, now: datetime) -> PlanJob:
+    if data.depot_id is not None:
+        await get_depot(session, data.depot_id)
     job = PlanJob(
         date=data.date,
         depot_id=data.depot_id,

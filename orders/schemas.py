@@ -26,11 +26,17 @@ class Input(msgspec.Struct, forbid_unknown_fields=True):
 # --- catalogue ---------------------------------------------------------------------------------------------
 
 
+ProductName = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+DepotName = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+Phone = Annotated[str, msgspec.Meta(min_length=3, max_length=32)]
+TaxId = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+
+
 class ProductIn(Input):
     code: ProductCode
-    name: Name
+    name: ProductName
     density_kg_m3: Density
-    name_zh: Name | None = None
+    name_zh: ProductName | None = None
 
 
 class ProductOut(msgspec.Struct):
@@ -42,7 +48,7 @@ class ProductOut(msgspec.Struct):
 
 class DepotIn(Input):
     code: ProductCode
-    name: Name
+    name: DepotName
     lat: Lat
     lon: Lon
     opening_hours: list[HoursEntry]
@@ -90,16 +96,16 @@ class PriceOut(msgspec.Struct):
 class CustomerIn(Input):
     name: Name
     credit_limit_minor: MinorAmount
-    tax_id: ShortText | None = None
+    tax_id: TaxId | None = None
     contact_name: ShortText | None = None
-    contact_phone: ShortText | None = None
+    contact_phone: Phone | None = None
 
 
 class CustomerPatch(Input):
     name: Name | None = None
     credit_limit_minor: MinorAmount | None = None
     contact_name: ShortText | None = None
-    contact_phone: ShortText | None = None
+    contact_phone: Phone | None = None
 
 
 class CustomerOut(msgspec.Struct):
@@ -119,7 +125,7 @@ class CustomerOut(msgspec.Struct):
 
 class PaymentIn(Input):
     amount_minor: Annotated[int, msgspec.Meta(gt=0, le=10**13)]
-    reference: ShortText | None = None
+    reference: Annotated[str, msgspec.Meta(min_length=1, max_length=80)] | None = None
 
 
 class SiteIn(Input):
@@ -151,7 +157,7 @@ class ApplicationIn(Input):
     company_name: Name
     tax_id: Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Za-z]{6,20}$", examples=["91310000MA1FL5XXXX"])]
     contact_name: ShortText
-    contact_phone: ShortText
+    contact_phone: Phone
     username: Username
     password: Password
     site: SiteIn

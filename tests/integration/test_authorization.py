@@ -405,15 +405,6 @@ async def test_another_customer_sees_none_of_a_s_data_in_lists(walk) -> None:
     assert site["customer_id"] == walk.b.id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: OPTIONS (no token) on every route of a controller with controller-level guards answers 500 "
-    "\"'user' is not defined in scope, install an AuthMiddleware to set it\" (dispatch FleetController and "
-    "PlanningController, tracking DriverController and OrderTrackingController: /tankers, /drivers, /pairings, "
-    "/plans..., /plan-jobs/..., /driver/..., /stops/..., /orders/{id}/tracking, /orders/{id}/receipt-code...): "
-    "`guards = [...]` on the Controller also guards Litestar's automatic OPTIONS handler, which the JWT "
-    "middleware skips, so the guard reads a user that was never set",
-)
 async def test_automatic_options_answers_carry_no_data(app, walk) -> None:
     client = walk.world.client
     wrong = []

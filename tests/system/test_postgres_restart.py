@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import postgres_url
 from tests.factories import PASSWORD, ok
-from tests.faults.test_redis_down import real_world_day
+from tests.system.test_redis_down import real_world_day
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.slow]
 
