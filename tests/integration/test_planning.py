@@ -203,7 +203,7 @@ async def test_replanning_keeps_pins_and_started_trips_and_takes_new_orders(worl
     from datetime import datetime
 
     day = "2030-01-15"
-    depot, fleet, placed = await _day(world, day, tankers=2, orders=4)
+    depot, fleet, _ = await _day(world, day, tankers=2, orders=4)
     job = await _plan(world, worker, day, depot["id"])
     plan_id = job["plan_id"]
     ok(await world.client.post(f"/api/v1/plans/{plan_id}/publish", headers=world.h("dispatcher"), json={}))
