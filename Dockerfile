@@ -1,4 +1,13 @@
 # Diesel Direct: one image for the API, the worker and the scheduler.
+
+# The browser apps' QR decoder, bundled from npm at build time (never fetched from a CDN at run time).
+FROM node:20-slim AS web
+WORKDIR /src
+COPY package.json package-lock.json ./
+COPY web/build.mjs web/build.mjs
+COPY web/vendor-src web/vendor-src
+RUN npm ci --no-audit --no-fund && npm run build
+
 FROM python:3.12-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN useradd --create-home --uid 10001 diesel
@@ -11,6 +20,7 @@ COPY dispatch ./dispatch
 COPY routing ./routing
 COPY tracking ./tracking
 COPY web ./web
+COPY --from=web /src/web/static/vendor ./web/static/vendor
 RUN pip install --no-cache-dir . && mkdir -p /data && chown diesel /data
 USER diesel
 ENV DIESEL_DATA_DIR=/data

@@ -16,7 +16,7 @@ PYTHON ?= $(shell \
 DATA_DIR ?= ./var
 PORT ?= 8000
 
-.PHONY: help venv demo test test-unit test-integration test-e2e lint bench-api bench-routing clean
+.PHONY: help venv web-assets browser demo test test-unit test-integration test-e2e lint bench-api bench-routing clean
 
 help:
 	@echo "make demo   set up and run the service with demo data (SQLite, embedded worker)"
@@ -34,12 +34,27 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed
 
-demo: venv
+# The browser apps' vendored QR decoder (zxing-wasm from npm, bundled by esbuild; never fetched at run time).
+web/static/vendor/zxing-reader.js: package.json package-lock.json web/build.mjs
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && npm run --silent build; \
+	else echo "npm not found: the rack app will offer typed codes only (install Node.js for camera scanning)"; fi
+
+web-assets: web/static/vendor/zxing-reader.js
+
+# Debian's Chromium for the end-to-end tests (Playwright drives it by its path; it never downloads a browser).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	else echo "No /usr/bin/chromium (install Debian's chromium): the browser tests will be skipped"; fi
+
+demo: venv web-assets
 	$(BIN)/diesel demo --port $(PORT) --data-dir $(DATA_DIR)
 
 # Every tier this machine can run: the whole suite on the embedded default (SQLite, no Redis), then the
 # integration tier again on PostgreSQL + Redis when DATABASE_URL / REDIS_URL point at them (as .ci/run does).
-test: venv
+test: venv web-assets browser
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/python -m pytest tests
 	@if [ -n "$$DATABASE_URL" ]; then \
 	  echo "== integration tier on $$DATABASE_URL and $${REDIS_URL:-no Redis} =="; \

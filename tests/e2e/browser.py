@@ -106,7 +106,9 @@ def new_page(browser: Any, *, allowed_statuses: tuple[int, ...] = (), **context_
 
 def login(page: Any, server: Server, username: str, *, lang: str = "en") -> None:
     page.goto(f"{server.url}/app/login")
+    page.wait_for_selector("input[name=username]")  # the app is ready: its language switch listens
     page.select_option("#lang", lang)
+    page.wait_for_selector(f"html[lang='{lang}']")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("form button[type=submit]")

@@ -33,6 +33,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     reason = browser_missing()
     if reason is None:
         return
+    if os.environ.get("CI") == "true" and any("e2e" in item.keywords for item in items):
+        raise pytest.UsageError(f"CI runs the browser tests, but {reason} (make test installs Chromium)")
     for item in items:
         if "e2e" in item.keywords:
             item.add_marker(pytest.mark.skip(reason=reason))

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.e2e.browser import Server, login, new_page, shoot
+from tests.e2e.browser import SHANGHAI, Server, login, new_page, shoot
 
 pytestmark = pytest.mark.e2e
 
@@ -69,7 +71,15 @@ def test_language_switch_is_remembered(server: Server, browser: Any) -> None:
     assert page.inner_text("h1") == "您的配送站点"
     shoot(page, "07-sites-zh")
     page.select_option("#lang", "en")
-    page.wait_for_function("document.querySelector('h1').textContent === 'Your delivery sites'")
+    page.wait_for_selector("h1:text-is('Your delivery sites')")  # no wait_for_function: the CSP forbids eval
+
+    # Switching in the middle of a form keeps what was typed.
+    page.click("#nav a:has-text('Order delivery')")
+    page.fill("input[name=quantity_litres]", "4321")
+    page.select_option("#lang", "zh-CN")
+    page.wait_for_selector("h1:text-is('订购配送')")
+    assert page.input_value("input[name=quantity_litres]") == "4321"
+    shoot(page, "08-order-form-zh")
     watch.assert_clean()
 
 
@@ -81,4 +91,47 @@ def test_pages_need_a_login_and_refuse_the_wrong_role(server: Server, browser: A
     page.wait_for_url("**/app/rack**")
     page.goto(f"{server.url}/app/customer")
     page.wait_for_url("**/app/login**")
+    watch.assert_clean()
+
+
+def _plan_and_publish(server: Server, day: str) -> None:
+    """What the dispatcher console will do: plan the day on the worker, wait for it, publish."""
+    job_id = server.send("POST", "/plans", "dispatcher", {"date": day, "time_limit_s": 3})["job_id"]
+    job: dict[str, Any] = {}
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        job = server.get(f"/plan-jobs/{job_id}", "dispatcher")
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(1)
+    assert job["status"] == "succeeded", job
+    server.send("POST", f"/plans/{job['plan_id']}/publish", "dispatcher", None)
+
+
+def test_order_page_follows_the_status_live_and_shows_the_receipt_code(server: Server, browser: Any) -> None:
+    page, watch = new_page(browser)
+    login(page, server, "fleet1")
+    site = server.get("/sites", "fleet1")[0]  # Waigaoqiao yard: open every day, next to the Pudong depot
+    day = (datetime.now(SHANGHAI).date() + timedelta(days=1)).isoformat()
+    body = {
+        "site_id": site["id"],
+        "product_code": "diesel-0",
+        "quantity_litres": 6000,
+        "delivery_date": day,
+        "window_start": "09:00",
+        "window_end": "12:00",
+    }
+    order = server.send("POST", "/orders", "fleet1", body)
+    page.goto(f"{server.url}/app/customer/orders/{order['id']}")
+    page.wait_for_selector(".chip[data-status=confirmed]")
+
+    _plan_and_publish(server, day)
+    # No reload: the page looks again by itself and shows the new status, the ETA and the receipt code.
+    page.wait_for_selector(".chip[data-status=scheduled]", timeout=30_000)
+    page.wait_for_selector(".timeline-item[data-type=order_scheduled]")
+    assert "Expected arrival" in page.inner_text(".on-its-way")
+    shoot(page, "09-order-scheduled")
+    page.click("text=Show the receipt code to the driver")
+    page.wait_for_selector("#receipt-qr svg path")
+    shoot(page, "09-order-receipt-qr")
     watch.assert_clean()

@@ -6,7 +6,9 @@ loading, and uploads it when the network returns."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +30,8 @@ def book_in_browser(page: Any, server: Server, plate: str) -> str:
     page.select_option("select[name=depot_id]", depot["id"])
     page.fill("input[name=date]", start.date().isoformat())
     page.dispatch_event("input[name=date]", "change")
-    slot = page.locator(".slot", has_text=f"{start:%H:%M}–")
-    slot.wait_for()
-    assert "left" in slot.inner_text()
+    slot = page.locator(".slot").nth(wait_for_slot(page, start))
+    assert slot.inner_text().startswith(f"{start:%H:%M}–") and "left" in slot.inner_text()
     shoot(page, "10-pickup-form")
     slot.locator("label").click()
     page.fill("input[name=vehicle_plate]", plate)
@@ -39,6 +40,18 @@ def book_in_browser(page: Any, server: Server, plate: str) -> str:
     page.click("form button[type=submit]")
     page.wait_for_url("**/app/customer/pickups/*")
     return page.url.rsplit("/", 1)[1]
+
+
+def wait_for_slot(page: Any, start: datetime, timeout: float = 15) -> int:
+    """The index of the slot starting at `start` once the picker shows that day (not an earlier answer)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        values = page.eval_on_selector_all("input[name=slot_start]", "inputs => inputs.map(i => i.value)")
+        for index, value in enumerate(values):
+            if datetime.fromisoformat(value) == start:
+                return index
+        time.sleep(0.2)
+    raise AssertionError(f"no slot at {start} in the picker")
 
 
 def book_by_api(server: Server, plate: str) -> dict[str, Any]:
@@ -80,6 +93,8 @@ def test_pickup_booked_shown_scanned_by_camera_and_loaded(
     assert customer.locator("#pickup-qr svg").get_attribute("role") == "img"
     shoot(customer, "11-pickup-qr")
 
+    vendor = Path(__file__).resolve().parents[2] / "web" / "static" / "vendor" / "zxing-reader.js"
+    assert vendor.is_file(), "the QR decoder is not built: run `npm ci && npm run build`"
     token = server.get(f"/pickups/{booking_id}/code", "fleet1")["token"]
     video = qr_video(token, tmp_path / "pickup-qr.y4m")
     camera_browser = launch(
@@ -136,7 +151,7 @@ def test_rack_checks_offline_and_uploads_when_back_online(server: Server, browse
     booking = book_by_api(server, "沪B67890")
     token = server.get(f"/pickups/{booking['id']}/code", "fleet1")["token"]
     rack, watch = open_rack(browser, server)
-    rack.wait_for_function("JSON.parse(localStorage.getItem('dd.rack.keys') || '{}').keys?.length > 0")
+    rack.wait_for_selector(".rack-strip:has-text('Offline check keys: 1')")
 
     rack.context.set_offline(True)
     rack.wait_for_selector("#connection.chip-bad")
@@ -150,7 +165,7 @@ def test_rack_checks_offline_and_uploads_when_back_online(server: Server, browse
     rack.fill("input[name=temperature_c]", "15")
     rack.click("text=Record and issue the ticket")
     rack.wait_for_selector(".ticket-provisional")
-    assert "1 loadings waiting" in rack.inner_text("#queue-count")
+    assert rack.inner_text("#queue-count") == "Waiting to upload: 1"
     shoot(rack, "17-rack-offline")
 
     # A tampered code is refused by the signature check alone.

@@ -32,6 +32,30 @@ export function clear(el) {
   return el;
 }
 
+/**
+ * Run `redraw` (which rebuilds the content of `root`) and put back what the user had typed or chosen in its
+ * named controls, so that switching the language never loses a half-filled form.
+ */
+export async function keepingValues(root, redraw) {
+  const before = [...root.querySelectorAll("input[name], select[name], textarea[name]")].map((el) => ({
+    name: el.name,
+    type: el.type,
+    value: el.value,
+    checked: el.checked,
+  }));
+  await redraw();
+  for (const { name, type, value, checked } of before) {
+    const selector =
+      type === "radio" || type === "checkbox"
+        ? `[name="${CSS.escape(name)}"][value="${CSS.escape(value)}"]`
+        : `[name="${CSS.escape(name)}"]`;
+    const el = root.querySelector(selector);
+    if (!el) continue;
+    if (type === "radio" || type === "checkbox") el.checked = checked;
+    else if (el.tagName !== "SELECT" || [...el.options].some((o) => o.value === value)) el.value = value;
+  }
+}
+
 let idCounter = 0;
 export function uid(prefix = "f") {
   idCounter += 1;

@@ -33,7 +33,11 @@ export function select(name, options, { value, required = true } = {}) {
 export function errorText(error) {
   if (!error) return "";
   const key = `errors.${error.code}`;
-  if (currentLang() === "en" && error.detail && error.status !== 0 && error.status < 500) return sentence(error.detail);
+  // Schema checks speak of types and lengths: the field is marked and a plain sentence says to check it.
+  const technical = error.code === "validation_error";
+  if (currentLang() === "en" && error.detail && !technical && error.status !== 0 && error.status < 500) {
+    return sentence(error.detail);
+  }
   if (has(key)) return t(key);
   return error.detail ? sentence(error.detail) : t("errors.unknown");
 }

@@ -1,5 +1,5 @@
 // A tiny history router for one app: `/app/NAME/<rest>` -> a view function.
-import { clear } from "./dom.js";
+import { clear, keepingValues } from "./dom.js";
 import { onLangChange, t } from "./i18n.js";
 import { ageBanner } from "./shell.js";
 
@@ -82,7 +82,7 @@ export function startRouter({ base, routes, notFound }) {
     navigate(link.pathname + link.search);
   });
   window.addEventListener("popstate", () => render({ focus: true }));
-  onLangChange(() => render());
+  onLangChange(() => keepingValues(main, () => render()));
   render();
   return { navigate };
 }

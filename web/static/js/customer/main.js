@@ -9,6 +9,7 @@ import { pickupFormView } from "./pickup-form.js";
 import { pickupView } from "./pickup-page.js";
 import { pickupQrView } from "./pickup-qr.js";
 import { pickupsView } from "./pickups.js";
+import { receiptQrView } from "./receipt-qr.js";
 
 const BASE = "/app/customer";
 const ID = "([0-9a-fA-F-]{36})";
@@ -34,6 +35,7 @@ if (ready) {
       [/^order$/, orderFormView],
       [/^orders$/, ordersView],
       [new RegExp(`^orders/${ID}$`), orderView],
+      [new RegExp(`^orders/${ID}/receipt$`), receiptQrView],
       [/^pickup$/, pickupFormView],
       [/^pickups$/, pickupsView],
       [new RegExp(`^pickups/${ID}$`), pickupView],

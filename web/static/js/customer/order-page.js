@@ -1,14 +1,15 @@
 // One order: its details, its timeline (GET /orders/{id}/events), and cancelling while that is possible.
 import { api } from "../core/api.js";
 import { productLabel } from "../core/catalogue.js";
-import { day, h, litres, money } from "../core/dom.js";
+import { dateTime, day, h, litres, money } from "../core/dom.js";
 import { errorText } from "../core/forms.js";
 import { t } from "../core/i18n.js";
 import { banner, setTitle } from "../core/shell.js";
 import { details, errorState, statusChip, timeline } from "../core/ui.js";
 
 const CANCELLABLE = new Set(["placed", "on_hold", "confirmed", "scheduled"]);
-const REFRESH_MS = 15_000;
+const ON_ITS_WAY = new Set(["scheduled", "loaded", "en_route"]);
+const REFRESH_MS = 10_000;
 
 async function orderDetails(order, site) {
   const tz = site?.timezone || "Asia/Shanghai";
@@ -23,6 +24,25 @@ async function orderDetails(order, site) {
     ["order.cancel_reason", order.cancel_reason || ""],
     ["order.note", order.note || ""],
   ]);
+}
+
+/** ETA and tanker while the order is on its way (GET /orders/{id}/tracking), with the receipt code to show. */
+async function onItsWay(order, timeZone) {
+  let tracking = null;
+  try {
+    tracking = await api(`/orders/${order.id}/tracking`);
+  } catch {
+    // tracking is a bonus here: the order page stands without it
+  }
+  return h(
+    "section",
+    { class: "card on-its-way" },
+    details([
+      ["order.eta", tracking?.eta ? dateTime(tracking.eta, timeZone) : ""],
+      ["order.tanker", tracking?.tanker?.plate || ""],
+    ]),
+    h("a", { class: "btn btn-primary btn-block btn-qr", href: `/app/customer/orders/${order.id}/receipt` }, t("receipt.show")),
+  );
 }
 
 function cancelControl(order, onDone) {
@@ -75,7 +95,9 @@ export async function orderView(main, [id], ctx) {
       h("h1", {}, t("order.page_title_ref", { reference: order.reference })),
       h("p", { class: "status-line" }, statusChip(order.status)),
     );
-    body.replaceChildren(h("section", { class: "card" }, await orderDetails(order, site)));
+    body.replaceChildren();
+    if (ON_ITS_WAY.has(order.status)) body.append(await onItsWay(order, site?.timezone));
+    body.append(h("section", { class: "card" }, await orderDetails(order, site)));
     if (CANCELLABLE.has(order.status)) body.append(cancelControl(order, () => draw()));
     events.replaceChildren(
       h("h2", { id: "timeline-title" }, t("timeline.title")),

@@ -11,20 +11,31 @@ const PLATE_KEY = "dd.last_plate";
 
 function slotOption(slot, timeZone, name) {
   const id = uid("slot");
-  const past = new Date(slot.start).getTime() <= Date.now();
   const full = slot.remaining <= 0;
-  const places = full ? t("pickup.slot_full") : t("pickup.places_left", { n: slot.remaining });
   return h(
     "div",
-    { class: `slot${full || past ? " slot-off" : ""}` },
-    h("input", { type: "radio", name, id, value: slot.start, disabled: full || past }),
+    { class: `slot${full ? " slot-off" : ""}` },
+    h("input", { type: "radio", name, id, value: slot.start, disabled: full }),
     h(
       "label",
       { for: id },
       h("span", { class: "slot-time" }, `${time(slot.start, timeZone)}–${time(slot.end, timeZone)}`),
-      h("span", { class: "slot-places" }, past ? t("pickup.slot_past") : places),
+      h("span", { class: "slot-places" }, full ? t("pickup.slot_full") : t("pickup.places_left", { n: slot.remaining })),
     ),
   );
+}
+
+/** The slots still open for booking (those already started are left out, with a word about them). */
+function slotList(list, timeZone) {
+  if (!list.length) return [h("p", { class: "muted" }, t("pickup.no_slots"))];
+  const now = Date.now();
+  const open = list.filter((s) => new Date(s.start).getTime() > now);
+  const passed = list.length - open.length;
+  return [
+    passed ? h("p", { class: "muted small slots-note" }, t("pickup.slots_passed", { n: passed })) : null,
+    ...open.map((s) => slotOption(s, timeZone, "slot_start")),
+    open.length ? null : h("p", { class: "muted" }, t("pickup.no_slots_left")),
+  ].filter(Boolean);
 }
 
 export async function pickupFormView(main, _params, ctx) {
@@ -99,7 +110,9 @@ export async function pickupFormView(main, _params, ctx) {
     });
   }
 
+  let slotRequest = 0;
   async function loadSlots() {
+    const mine = ++slotRequest; // only the answer to the latest choice is drawn
     slots.replaceChildren(h("p", { class: "muted" }, t("common.loading")));
     const query = new URLSearchParams({ date: date.value, product_code: product.value });
     try {
@@ -107,13 +120,12 @@ export async function pickupFormView(main, _params, ctx) {
         api(`/depots/${depot.value}/slots?${query}`),
         api(`/prices?${new URLSearchParams({ date: date.value, depot_id: depot.value })}`),
       ]);
+      if (mine !== slotRequest) return;
       price = prices.find((p) => p.product_code === product.value) || null;
       showEstimate();
-      slots.replaceChildren(
-        ...(list.length ? list.map((s) => slotOption(s, timeZone, "slot_start")) : [h("p", { class: "muted" }, t("pickup.no_slots"))]),
-      );
+      slots.replaceChildren(...slotList(list, timeZone));
     } catch (error) {
-      slots.replaceChildren(errorState(error, loadSlots));
+      if (mine === slotRequest) slots.replaceChildren(errorState(error, loadSlots));
     }
   }
 

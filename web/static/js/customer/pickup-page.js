@@ -7,7 +7,7 @@ import { t } from "../core/i18n.js";
 import { banner, setTitle } from "../core/shell.js";
 import { details, errorState, statusChip, timeline } from "../core/ui.js";
 
-const REFRESH_MS = 15_000;
+const REFRESH_MS = 10_000;
 
 /** The booking's facts, shared with the full-screen QR page. */
 export async function bookingDetails(booking) {

@@ -1,6 +1,6 @@
 // Log in: POST /auth/token, keep the token in sessionStorage, go to the role's app (or back where we came from).
 import { api, homeOf, session } from "../core/api.js";
-import { h } from "../core/dom.js";
+import { h, keepingValues } from "../core/dom.js";
 import { busy, clearErrors, field, showError } from "../core/forms.js";
 import { onLangChange, t } from "../core/i18n.js";
 import { initShell, setTitle } from "../core/shell.js";
@@ -52,8 +52,10 @@ function render(main) {
   username.focus();
 }
 
-if (await initShell({ titleKey: "login.title" })) {
+if (session.token && session.role) {
+  location.replace(safeNext(session.role)); // already logged in in this tab
+} else if (await initShell({ titleKey: "login.title" })) {
   const main = document.getElementById("main");
   render(main);
-  onLangChange(() => render(main));
+  onLangChange(() => keepingValues(main, () => render(main)));
 }

@@ -4,7 +4,6 @@ import { notFoundView, startRouter } from "../core/router.js";
 import { initShell } from "../core/shell.js";
 import { depotView } from "./depot-view.js";
 import { scanView } from "./scan-view.js";
-import { refreshKeys } from "./store.js";
 
 const BASE = "/app/rack";
 
@@ -18,8 +17,7 @@ const ready = await initShell({
 });
 
 if (ready) {
-  // While the network is there: the keys and the product names an offline check will need.
-  refreshKeys();
+  // While the network is there: the product names an offline check will show (the scan view caches the keys).
   loadProducts().catch(() => {});
   startRouter({
     base: BASE,

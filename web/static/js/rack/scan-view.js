@@ -5,7 +5,7 @@ import { t } from "../core/i18n.js";
 import { banner, setTitle } from "../core/shell.js";
 import { startScanner } from "../scan/scanner.js";
 import { checkCode, redeem } from "./check.js";
-import { cachedKeys, depot, queued, uploadQueue } from "./store.js";
+import { cachedKeys, depot, queued, refreshKeys, uploadQueue } from "./store.js";
 import { queuedCard, ticketCard } from "./ticket.js";
 import { loadingForm, verdictPanel } from "./verdict.js";
 
@@ -14,13 +14,14 @@ const UPLOAD_EVERY_MS = 30_000;
 function statusStrip(here) {
   const connection = h("span", { class: "chip", id: "connection" });
   const queueText = h("span", { id: "queue-count" });
+  const keysText = h("span", { class: "muted small", id: "keys-count" });
   const upload = h("button", { type: "button", class: "btn btn-small", id: "upload" }, t("rack.upload_now"));
   const strip = h(
     "div",
     { class: "rack-strip" },
     h("span", {}, `${t("rack.depot")}: `, h("strong", {}, here.name), " ", h("a", { href: "/app/rack/depot" }, t("rack.change"))),
     connection,
-    h("span", { class: "muted small" }, t("rack.keys_cached", { n: cachedKeys().keys.length })),
+    keysText,
     queueText,
     upload,
   );
@@ -28,6 +29,7 @@ function statusStrip(here) {
     const online = navigator.onLine !== false;
     connection.className = `chip ${online ? "chip-ok" : "chip-bad"}`;
     connection.textContent = t(online ? "rack.online" : "rack.offline");
+    keysText.textContent = t("rack.keys_cached", { n: cachedKeys().keys.length });
     const n = queued().length;
     queueText.textContent = n ? t("rack.queued", { n }) : "";
     upload.hidden = n === 0;
@@ -56,7 +58,7 @@ function manualForm(onToken) {
     rows: 3,
     autocomplete: "off",
     autocapitalize: "characters",
-    spellcheck: false,
+    spellcheck: "false",
   });
   const plate = h("input", { name: "vehicle_plate", id: "manual-plate", autocomplete: "off", autocapitalize: "characters" });
   const form = h(
@@ -69,7 +71,9 @@ function manualForm(onToken) {
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    if (token.value.trim()) onToken(token.value.trim(), plate.value.trim());
+    // Spaces are Base45 characters (a code may begin or end with one): only line breaks and tabs go.
+    const code = token.value.replace(/^[\r\n\t]+|[\r\n\t]+$/g, "");
+    if (code.trim()) onToken(code, plate.value.trim());
   });
   return form;
 }
@@ -118,7 +122,8 @@ export async function scanView(main, _params, ctx) {
       main.dataset.decoder = scanner.decoder;
     } catch (error) {
       console.warn("camera unavailable:", error.name);
-      cameraMessage.textContent = t(error.name === "NotAllowedError" ? "rack.camera_denied" : "rack.camera_none");
+      const key = { NotAllowedError: "rack.camera_denied", DecoderMissing: "rack.decoder_missing" }[error.name];
+      cameraMessage.textContent = t(key || "rack.camera_none");
       cameraButton.hidden = false;
     }
   }
@@ -139,6 +144,7 @@ export async function scanView(main, _params, ctx) {
     try {
       const verdict = await checkCode(token, here.id, plate);
       result.replaceChildren(await verdictPanel(verdict));
+      if (result.getBoundingClientRect().top > window.innerHeight * 0.6) result.scrollIntoView({ block: "start" });
       if (!verdict.authorised) {
         result.append(nextButton("rack.scan_again"));
         return;
@@ -165,11 +171,13 @@ export async function scanView(main, _params, ctx) {
   const onOnline = () => {
     status.refresh();
     status.sync();
+    refreshKeys().then(status.refresh);
   };
   window.addEventListener("online", onOnline);
   window.addEventListener("offline", status.refresh);
   const timer = setInterval(status.sync, UPLOAD_EVERY_MS);
   status.sync();
+  refreshKeys().then(status.refresh);
   startCamera();
   return () => {
     scanner?.stop();

@@ -7,10 +7,17 @@ const MAX_WIDTH = 960;
 let zxingPromise = null;
 
 function loadZxing() {
-  zxingPromise ||= import(`${VENDOR}/zxing-reader.js`).then((zxing) => {
-    zxing.useLocalWasm(`${VENDOR}/zxing_reader.wasm`);
-    return zxing;
-  });
+  zxingPromise ||= import(`${VENDOR}/zxing-reader.js`)
+    .then(async (zxing) => {
+      await zxing.useLocalWasm(`${VENDOR}/zxing_reader.wasm`);
+      return zxing;
+    })
+    .catch((error) => {
+      zxingPromise = null;
+      console.warn("QR decoder unavailable:", error);
+      // The vendored decoder is missing or broken: `npm run build` did not run on this server.
+      throw Object.assign(new Error("QR decoder missing"), { name: "DecoderMissing" });
+    });
   return zxingPromise;
 }
 
@@ -63,8 +70,15 @@ export async function startScanner(video, { onCode, repeatAfterMs = 4000 } = {})
   video.srcObject = stream;
   video.setAttribute("playsinline", "");
   video.muted = true;
-  await video.play();
-  const detector = (await nativeDetector()) || (await zxingDetector());
+  let detector;
+  try {
+    await video.play();
+    detector = (await nativeDetector()) || (await zxingDetector());
+  } catch (error) {
+    for (const track of stream.getTracks()) track.stop();
+    video.srcObject = null;
+    throw error;
+  }
   let stopped = false;
   let paused = false;
   let timer = null;
