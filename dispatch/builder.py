@@ -35,6 +35,7 @@ class DayContext:
     notes: list[str] = field(default_factory=list)
     excluded_orders: dict[str, tuple[str, str]] = field(default_factory=dict)  # order id -> (reason, detail)
     # Trips of the published plan that were loaded or left: carried over unchanged, never re-planned.
+    references: dict[str, str] = field(default_factory=dict)  # order id -> reference, for notes
     frozen_trip_ids: list[str] = field(default_factory=list)
     frozen_trips_per_tanker: dict[str, int] = field(default_factory=dict)
 
@@ -100,11 +101,13 @@ async def build_day(
     ).all()
     jobs = []
     versions: dict[str, int] = {}
+    references: dict[str, str] = {}
     excluded: dict[str, tuple[str, str]] = {}
     for order, site, _account in rows:
         if str(order.id) in frozen_orders:
             continue  # on a trip that is loaded or under way
         versions[str(order.id)] = order.version
+        references[str(order.id)] = order.reference
         allowed = tuple(range(1, site.max_vehicle_class + 1)) if site.max_vehicle_class else None
         preferred = tanker_by_driver.get(str(order.preferred_driver_id)) if order.preferred_driver_id else None
         if order.preferred_driver_id and preferred is None:
@@ -149,6 +152,7 @@ async def build_day(
         drivers_by_tanker=drivers_by_tanker,
         notes=notes,
         excluded_orders=excluded,
+        references=references,
         frozen_trip_ids=[str(trip.id) for trip, _ in frozen],
         frozen_trips_per_tanker=per_tanker,
     )

@@ -135,7 +135,7 @@ async def store_plan(
         solution_json=routing.encode_solution(solution).decode(),
         order_versions={
             "versions": context.order_versions,
-            "notes": context.notes,
+            "notes": context.notes + preference_notes(context, solution),
             "frozen_trips": context.frozen_trip_ids,
         },
         created_at=now,
@@ -147,6 +147,24 @@ async def store_plan(
     job.best_cost_minor = solution.cost_minor
     await session.flush()
     return plan
+
+
+def preference_notes(context: DayContext, solution: routing.Solution) -> list[str]:
+    """Say so when an order's preferred driver (their tanker) does not carry it."""
+    carried_by = {
+        stop.job_id: route.tanker_id for route in solution.routes for trip in route.trips for stop in trip.stops
+    }
+    left_out = {u.job_id for u in solution.unassigned}
+    notes = []
+    for job in context.problem.jobs:
+        wanted = job.preferred_tanker_id
+        if wanted is None or job.id in left_out or carried_by.get(job.id) == wanted:
+            continue
+        notes.append(
+            f"Order {context.references.get(job.id, job.id)}: its preferred driver could not take it "
+            "(their tanker's trips were full or could not reach the site in its window); another driver is planned."
+        )
+    return notes
 
 
 async def _store_rows(session: AsyncSession, plan: Plan, context: DayContext, solution: routing.Solution) -> None:

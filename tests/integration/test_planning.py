@@ -272,3 +272,20 @@ async def test_replanning_keeps_pins_and_started_trips_and_takes_new_orders(worl
         await world.client.get(f"/api/v1/driver/route?date={day}", headers={"Authorization": f"Bearer {driver_token}"})
     )
     assert route["routes"][0]["trips"][0]["id"] == started_trip["id"]  # same trip for the driver and the rack
+
+
+async def test_a_preferred_driver_is_honoured_or_the_plan_says_why(world, worker) -> None:
+    day = "2030-01-16"
+    depot, fleet, placed = await _day(world, day, tankers=2, orders=2)
+    wanted = fleet[1]
+    customer = placed[0][0]
+    order = ok(
+        await customer.order(delivery_date=day, quantity_litres=3000, window_start="09:00", window_end="17:00",
+                             preferred_driver_id=wanted["driver"]["id"]),
+        201,
+    )
+    job = await _plan(world, worker, day, depot["id"])
+    plan = ok(await world.client.get(f"/api/v1/plans/{job['plan_id']}", headers=world.h("dispatcher")))
+    carried = {s["order_id"]: r["plate"] for r in plan["routes"] for t in r["trips"] for s in t["stops"]}
+    explained = any(order["reference"] in note for note in plan["notes"])
+    assert carried.get(order["id"]) == wanted["plate"] or explained

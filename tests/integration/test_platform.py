@@ -65,3 +65,25 @@ def test_migrations_match_the_models(database_url) -> None:
         return isinstance(old, sa.Integer) and isinstance(new, sa.Integer)
 
     assert [change for change in diff if not same_on_sqlite(change)] == []
+
+
+async def test_secrets_never_reach_the_logs(world, caplog) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    customer = await world.new_customer()
+    secret_password = "correct-horse-battery-staple-42"
+    await world.client.post("/api/v1/auth/token", json={"username": customer.username, "password": secret_password})
+    await world.client.post("/api/v1/orders", headers=customer.h, json={"note": "x"})  # a refused request
+    await world.client.get("/api/v1/orders/not-a-uuid", headers=customer.h)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert secret_password not in logged
+    assert customer.token not in logged
+    assert world.tokens["admin"] not in logged
+
+
+async def test_cors_is_off_unless_origins_are_configured(client) -> None:
+    response = await client.options(
+        "/api/v1/products", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
+    )
+    assert "access-control-allow-origin" not in response.headers

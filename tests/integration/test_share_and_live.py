@@ -1,7 +1,7 @@
 """Share links (signed, expiring, read-only, no login) and live push (Server-Sent Events on Litestar channels).
 
 The live tests serve the session's app with uvicorn on a free local port (the test client buffers whole
-responses, an event stream never ends) and read the stream with httpx while other requests change the order.
+responses, and an event stream never ends) and read the stream with httpx while other requests change the order.
 """
 
 from __future__ import annotations
@@ -84,13 +84,11 @@ async def test_share_links_expire_and_cannot_be_forged(world, clock) -> None:
     link = ok(await world.client.post(f"/api/v1/orders/{order['id']}/share", headers=customer.h, json={"ttl_hours": 1}))
     token = link["token"]
     forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
-    other_order = str(uuid.uuid4())
     for bad in [forged, token[:20], token + "A", "not-a-token", "A" * 99, world.tokens["admin"][:99]]:
         response = await world.client.get(f"/api/v1/share/{bad}")
         assert (response.status_code, response.json()["code"]) == (404, "share_link_invalid"), bad
     assert (await world.client.get(f"/api/v1/share/{'A' * 101}")).status_code == 400
     assert order["reference"] not in (await world.client.get(f"/api/v1/share/{forged}")).text
-    assert other_order
 
     clock.advance(timedelta(minutes=59))
     ok(await world.client.get(f"/api/v1/share/{token}"))
@@ -119,20 +117,22 @@ async def test_who_may_share_and_for_how_long(world) -> None:
 
 
 @pytest.fixture
-async def live_server(app) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
-    """The session's app (already started by the test client) served over real HTTP on this event loop."""
+async def live_server(app, client) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    """The session's app served over real HTTP by uvicorn, on the event loop the test client runs the app on
+    (its blocking portal: the database pool and the channels belong to that loop)."""
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=1))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
+    running = client.blocking_portal.start_task_soon(server.serve, [sock])
     while not server.started:
+        assert not running.done(), running.exception()
         await asyncio.sleep(0.01)
     yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     server.should_exit = True
-    await asyncio.wait_for(task, 10)
+    running.result(timeout=10)
 
 
 class EventStream:
@@ -141,9 +141,9 @@ class EventStream:
     def __init__(self, response: httpx.Response) -> None:
         self.lines = response.aiter_lines()
 
-    async def next(self, timeout: float = 10.0) -> dict[str, Any]:
+    async def next(self, seconds: float = 10.0) -> dict[str, Any]:
         message: dict[str, Any] = {}
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             async for line in self.lines:
                 if line == "":
                     if message:
@@ -155,8 +155,8 @@ class EventStream:
                 message[field] = value[1:] if value.startswith(" ") else value
         raise AssertionError("the stream ended")
 
-    async def until(self, wanted, timeout: float = 15.0) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-        deadline = time.monotonic() + timeout
+    async def until(self, wanted, seconds: float = 15.0) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + seconds
         while True:
             message = await self.next(max(0.1, deadline - time.monotonic()))
             if message.get("event") == "ready":
@@ -169,7 +169,8 @@ class EventStream:
 
 @pytest.fixture
 async def http(live_server: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=live_server, timeout=httpx.Timeout(30.0)) as client:
+    headers = {"Accept": "text/event-stream"}
+    async with httpx.AsyncClient(base_url=live_server, timeout=httpx.Timeout(30.0), headers=headers) as client:
         yield client
 
 
@@ -218,11 +219,26 @@ async def test_the_dispatch_console_sees_new_orders_live(world, http) -> None:
         assert [placed["type"], confirmed["type"]] == ["order_placed", "order_confirmed"]
 
 
+async def test_position_batches_reach_the_console(world, http) -> None:
+    from tracking import live
+    from tracking.positions import LatestPosition
+
+    tanker = str(uuid.uuid4())
+    async with http.stream("GET", "/api/v1/dispatch/live", headers=world.h("dispatcher")) as response:
+        stream = EventStream(response)
+        assert (await stream.next())["event"] == "ready"
+        live.publish_positions([LatestPosition(tanker_id=tanker, lat=31.2, lon=121.5, recorded_at="2030-01-07T01:00Z")])
+        while True:
+            message = await stream.next()
+            if message.get("event") == "positions" and tanker in message["data"]:
+                break
+        assert "id" not in message
+        assert json.loads(message["data"])["positions"][0]["lat"] == 31.2
+
+
 @pytest.mark.slow
 async def test_events_committed_by_the_worker_reach_the_console(world, http, worker, database_url) -> None:
     """Through Redis pub/sub with REDIS_URL, through the API's relay of the event log without it."""
-    from celery import current_app  # noqa: F401  (the app below is the project's)
-
     from core.celery_app import celery_app
     from core.settings import sync_database_url
     from tests.integration.test_pickups_api import booking
@@ -246,7 +262,7 @@ async def test_events_committed_by_the_worker_reach_the_console(world, http, wor
         assert (await stream.next())["event"] == "ready"
         await asyncio.sleep(1)  # the worker's Redis sink is installed once it is ready
         celery_app.send_task("orders.expire_pickups")
-        event = await stream.until(lambda e: e["subject_id"] == booked["id"], timeout=60)
+        event = await stream.until(lambda e: e["subject_id"] == booked["id"], seconds=60)
         assert event["type"] == "pickup_expired" and event["actor_role"] == "system"
 
 
@@ -257,3 +273,49 @@ async def test_live_streams_are_guarded(world) -> None:
     assert (response.status_code, response.json()["code"]) == (404, "order_not_found")
     assert (await world.client.get("/api/v1/dispatch/live", headers=alice.h)).status_code == 403
     assert (await world.client.get(f"/api/v1/orders/{order['id']}/live")).status_code == 401
+    # A client that does not ask for a stream gets an answer rather than a response that never ends.
+    for path, headers in [(f"/api/v1/orders/{order['id']}/live", alice.h), ("/api/v1/dispatch/live", world.h("admin"))]:
+        response = await world.client.get(path, headers={**headers, "Accept": "application/json"})
+        assert (response.status_code, response.json()["code"]) == (406, "event_stream_required")
+
+
+async def test_only_committed_events_are_published(database_url) -> None:
+    """Events of a rolled-back transaction or savepoint are never pushed; the others are, after the commit."""
+    from core.db import create_engine, session_factory
+    from core.events import record_event
+    from core.settings import async_database_url
+    from tracking import live
+
+    published: list[str] = []
+
+    class Capture:
+        def publish(self, event_id, data, channels) -> None:  # type: ignore[no-untyped-def]
+            published.append(json.loads(data)["type"])
+
+    def note(session, kind: str) -> None:  # type: ignore[no-untyped-def]
+        record_event(session, subject_type="order", subject_id=uuid.uuid4(), type=kind, at=datetime.now(UTC))
+
+    sink = Capture()
+    live.add_sink(sink)
+    engine = create_engine(async_database_url(database_url), null_pool=True)
+    try:
+        factory = session_factory(engine)
+        async with factory() as session:
+            note(session, "kept_before")
+            await session.flush()
+            savepoint = await session.begin_nested()
+            note(session, "dropped_in_savepoint")
+            await session.flush()
+            await savepoint.rollback()
+            note(session, "kept_after")
+            await session.flush()
+            assert published == []  # nothing before the commit
+            await session.commit()
+        async with factory() as session:
+            note(session, "rolled_back")
+            await session.flush()
+            await session.rollback()
+    finally:
+        live.remove_sink(sink)
+        await engine.dispose()
+    assert published == ["kept_before", "kept_after"]

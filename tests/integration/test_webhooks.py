@@ -75,7 +75,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def webhook_worker(start_worker, worker):  # type: ignore[no-untyped-def]
+def webhook_worker(start_worker):  # type: ignore[no-untyped-def]
     """A worker with the webhook settings of these tests (the shared one, if running, has them too)."""
     return start_worker(**WEBHOOK_ENV)
 
@@ -192,9 +192,7 @@ async def test_the_outbox_dedupes_and_catches_events_that_committed_late(world, 
 
     # An event whose id (time) is older than the cursor, as if its transaction had committed late.
     from core.ids import new_id
-    from tracking.webhooks.outbox import uuid7_floor
-
-    from tracking.webhooks.outbox import uuid7_time
+    from tracking.webhooks.outbox import uuid7_floor, uuid7_time
 
     hook_time = uuid7_time(uuid.UUID(hook["id"]))
     late_id = uuid.UUID(int=uuid7_floor(hook_time + timedelta(milliseconds=2)).int | (new_id().int & (2**62 - 1)))
