@@ -16,7 +16,7 @@ PYTHON ?= $(shell \
 DATA_DIR ?= ./var
 PORT ?= 8000
 
-.PHONY: help venv web-assets browser demo test test-unit test-integration test-e2e lint bench-api bench-routing clean
+.PHONY: help venv web-assets browser demo test test-unit test-integration test-e2e lint bench-api bench-routing bench-tracking bench-load clean
 
 help:
 	@echo "make demo   set up and run the service with demo data (SQLite, embedded worker)"
@@ -70,6 +70,12 @@ lint: venv
 
 bench-api: venv
 	$(BIN)/python -m benchmarks.bench_api
+
+bench-tracking: venv
+	$(BIN)/python -m benchmarks.bench_tracking
+
+bench-load: venv
+	$(BIN)/python -m benchmarks.bench_load
 
 $(BIN)/.bench-installed: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

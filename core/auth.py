@@ -62,7 +62,8 @@ def roles_guard(*roles: Role) -> Any:
     """A Litestar guard allowing only `roles` (the principal is set by the auth middleware)."""
     allowed = frozenset(roles)
 
-    def guard(connection: Any, _handler: Any) -> None:
+    # async: a plain function guard would be sent to a thread pool on every request.
+    async def guard(connection: Any, _handler: Any) -> None:
         if connection.scope.get("method") == "OPTIONS":
             return  # CORS preflight and Allow discovery: no body, no data, and no token is sent with them
         principal = connection.user

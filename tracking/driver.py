@@ -31,6 +31,9 @@ from tracking.trips import set_order_status, trip_orders
 from tracking.volume import correct_volume
 
 ETA_PROVIDER = GeodesicProvider()
+# ETAs move slowly: recompute them at most this often per trip (per API process).
+ETA_EVERY = timedelta(seconds=30)
+_last_eta_update: dict[uuid.UUID, datetime] = {}
 OVER_DELIVERY_TOLERANCE = 1.02  # meters and temperatures disagree a little; more than 2 % is a mistake
 METER_TOLERANCE_L = 5
 
@@ -400,7 +403,11 @@ async def record_positions(
             heading=latest.heading,
         )
     )
-    updated = await update_etas(session, trip=trip, lat=latest.lat, lon=latest.lon, at=now, actor=actor)
+    updated = 0
+    last = _last_eta_update.get(trip.id)
+    if last is None or now - last >= ETA_EVERY:  # a batch every few seconds need not move every ETA
+        _last_eta_update[trip.id] = now
+        updated = await update_etas(session, trip=trip, lat=latest.lat, lon=latest.lon, at=now, actor=actor)
     return s.PositionsAccepted(accepted=len(positions), tanker_id=trip.tanker_id, etas_updated=updated)
 
 
