@@ -246,6 +246,9 @@ def bench(fuel_day: bool, args: tuple[str, ...]) -> None:
     diesel route bench --suite solomon --budget 10 --solvers ours,pyvrp,vroom
     diesel route bench --fuel-day --jobs 200,1000,2000 --budget 60 --pyvrp-budget 30
     """
+    root = Path(__file__).resolve().parents[1]
+    if (root / "benchmarks" / "routing").is_dir() and str(root) not in sys.path:
+        sys.path.insert(0, str(root))  # the `diesel` script does not run from the checkout
     try:
         if fuel_day:
             from benchmarks.routing.fuelday import main as run_main

@@ -89,15 +89,11 @@ def _build_insert_if_new(insert: Callable[[Any], Any]) -> Insert:
 _INSERT_IF_NEW = {"postgresql": _build_insert_if_new(postgresql.insert), "sqlite": _build_insert_if_new(sqlite.insert)}
 
 
-async def claim_for(
-    session: AsyncSession, *, scope: str, key: str, digest: str, resource_id: uuid.UUID, status_code: int = 201
-) -> uuid.UUID | None:
-    """Take the key for a resource whose id is chosen up front, in one statement.
-
-    Returns None when the key is now ours (the record already names `resource_id`: create exactly that resource
-    in this transaction), or the id of the resource the first request with this key created (a retry).
-    """
-    values = {
+def record_values(
+    *, scope: str, key: str, digest: str, resource_id: uuid.UUID, status_code: int = 201
+) -> dict[str, Any]:
+    """The row of a record naming its resource up front (see `claim_for`)."""
+    return {
         "id": new_id(),
         "scope": scope,
         "key": key,
@@ -106,13 +102,36 @@ async def claim_for(
         "status_code": status_code,
         "created_at": utcnow(),
     }
-    statement = _INSERT_IF_NEW[session.get_bind().dialect.name]
-    if (await session.execute(statement, values)).first() is not None:
-        return None
+
+
+async def first_resource(session: AsyncSession, *, scope: str, key: str, digest: str) -> uuid.UUID:
+    """The resource created by the first request with this key (whose record exists): a retry's answer."""
     winner = await _existing(session, scope, key)
     if winner is None or winner.resource_id is None:  # not expected: records name their resource when written
         raise Conflict("a request with this Idempotency-Key is still in progress", code="idempotency_key_in_use")
-    return _same_request(winner, digest).resource_id
+    resource_id = _same_request(winner, digest).resource_id
+    assert resource_id is not None
+    return resource_id
+
+
+async def claim_for(
+    session: AsyncSession, *, scope: str, key: str, digest: str, resource_id: uuid.UUID, status_code: int = 201
+) -> uuid.UUID | None:
+    """Take the key for a resource whose id is chosen up front, in one statement.
+
+    Returns None when the key is now ours (the record already names `resource_id`: create exactly that resource
+    in this transaction), or the id of the resource the first request with this key created (a retry).
+    """
+    values = record_values(scope=scope, key=key, digest=digest, resource_id=resource_id, status_code=status_code)
+    if await insert_if_new(session, values):
+        return None
+    return await first_resource(session, scope=scope, key=key, digest=digest)
+
+
+async def insert_if_new(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING of a record (`record_values`): True when it went in (the key is ours)."""
+    statement = _INSERT_IF_NEW[session.get_bind().dialect.name]
+    return (await session.execute(statement, values)).first() is not None
 
 
 def complete(record: IdempotencyRecord, *, resource_id: uuid.UUID, status_code: int) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, Role, roles_guard
+from core.db import after_commit
 from core.hours import zone
 from core.settings import Settings
 from dispatch import schemas as ds
@@ -22,7 +23,7 @@ from dispatch.models import Plan, PlanStop, PlanTrip, Tanker
 from orders.delivery import get_order
 from orders.models import Depot, Order, Site
 from tracking import driver as service
-from tracking import qr
+from tracking import live, qr
 from tracking import schemas as s
 from tracking.keystore import keyring_for
 from tracking.positions import PositionStore
@@ -83,9 +84,12 @@ class DriverController(Controller):
     ) -> s.PositionsAccepted:
         driver = await service.driver_of(db_session, request.user)
         store: PositionStore = request.app.state.position_store
-        return await service.record_positions(
+        accepted = await service.record_positions(
             db_session, driver=driver, positions=data, store=store, now=now, actor=request.user
         )
+        # The dispatch console's live map (published after the commit like every other live event).
+        after_commit(db_session, lambda: live.publish_positions(data))
+        return accepted
 
     @post("/stops/{stop_id:uuid}/arrive", status_code=HTTP_200_OK, summary="Arrived at the site")
     async def arrive(self, stop_id: FromPath[uuid.UUID], request: Req, db_session: Db, now: Now) -> s.StopActionOut:

@@ -1,9 +1,9 @@
 """Live push: every committed event reaches the open streams of its order and the dispatch console.
 
 How events travel:
-* In the API, a SQLAlchemy hook collects the `Event` rows each flush inserts and, once the transaction has
-  committed (never on rollback), publishes them on Litestar channels: `diesel.order.<id>` for an order's
-  events, `diesel.dispatch` for everything but account events.
+* SQLAlchemy hooks note the `Event` rows `record_event` adds to a session (forgetting those of a savepoint that
+  rolls back) and, once the transaction has committed (never on rollback), publish them on Litestar channels:
+  `diesel.order.<id>` for an order's events, `diesel.dispatch` for everything but account events.
 * With Redis (`REDIS_URL`), channels use Redis pub/sub, so every API process sees every event, and the worker
   publishes the events its tasks commit straight to Redis (`install_redis_sink`).
 * Without Redis (the embedded default), channels live in memory; a relay in each API process polls the event
@@ -32,9 +32,9 @@ from litestar.di import Provide
 from litestar.plugins import InitPluginProtocol
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy import event as sa_event
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import Session, SessionTransaction
 
 from core.clock import SystemClock
 from core.models import Event
@@ -79,8 +79,15 @@ def publish(payload: EventPayload) -> None:
         publish_raw(payload.id, msgspec.json.encode(payload), channels)
 
 
+def publish_positions(positions: Sequence[msgspec.Struct]) -> None:
+    """A batch of tanker positions to the dispatch console (call after the batch was stored): one message
+    `event: positions`, `data: {"type": "positions", "positions": [...]}`."""
+    if positions:
+        publish_raw(None, msgspec.json.encode({"type": "positions", "positions": positions}), [DISPATCH_CHANNEL])
+
+
 def publish_raw(event_id: uuid.UUID | None, data: bytes, channels: Sequence[str]) -> None:
-    """For things that are not events, e.g. a tanker position on `DISPATCH_CHANNEL` (event_id None)."""
+    """Send a JSON object with a `type` (and an `id` for events) to live streams."""
     for sink in list(_sinks):
         try:
             sink.publish(event_id, data, channels)
@@ -88,31 +95,51 @@ def publish_raw(event_id: uuid.UUID | None, data: bytes, channels: Sequence[str]
             log.warning("live publish failed on %s", type(sink).__name__, exc_info=True)
 
 
-def _collect(session: Session, _flush: UOWTransaction) -> None:
-    if _sinks:
-        new = [(obj, event_payload(obj)) for obj in session.new if isinstance(obj, Event)]
-        if new:
-            session.info.setdefault(_PENDING_KEY, []).extend(new)
+def _added(session: Session, obj: object) -> None:
+    """`record_event` added an event: remember it, and the (innermost) transaction it belongs to.
+
+    Captured when added, not when flushed: a hot path may expunge events and write them with one Core statement.
+    """
+    if _sinks and isinstance(obj, Event):
+        transaction = session.get_nested_transaction() or session.get_transaction()
+        session.info.setdefault(_PENDING_KEY, []).append((obj, transaction))
+
+
+def _rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    """A savepoint (or the whole transaction) rolled back: its events never happened."""
+    pending: list[tuple[Event, SessionTransaction | None]] = session.info.get(_PENDING_KEY, [])
+    pending[:] = [(obj, tx) for obj, tx in pending if not _within(tx, previous_transaction)]
+
+
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 def _publish_committed(session: Session) -> None:
-    pending: list[tuple[Event, EventPayload]] = session.info.pop(_PENDING_KEY, [])
-    for obj, payload in sorted(pending, key=lambda item: item[1].id):
-        if inspect(obj).persistent:  # rows flushed in a savepoint that was rolled back are not
-            publish(payload)
+    pending: list[tuple[Event, SessionTransaction | None]] = session.info.pop(_PENDING_KEY, [])
+    payloads = [event_payload(obj) for obj, _ in pending if obj.id is not None]
+    for payload in sorted(payloads, key=lambda p: p.id):
+        publish(payload)
 
 
-def _discard(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
+def _discard(session: Session, transaction: SessionTransaction) -> None:
+    """The outermost transaction ended without a commit (after one, nothing is left): forget its events."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING_KEY, None)
 
 
 def _listen() -> None:
     """Hook every session of this process (idempotent)."""
     global _listening
     if not _listening:
-        sa_event.listen(Session, "after_flush", _collect)
+        sa_event.listen(Session, "transient_to_pending", _added)
+        sa_event.listen(Session, "after_soft_rollback", _rolled_back)
         sa_event.listen(Session, "after_commit", _publish_committed)
-        sa_event.listen(Session, "after_rollback", _discard)
+        sa_event.listen(Session, "after_transaction_end", _discard)
         _listening = True
 
 
@@ -163,10 +190,15 @@ class _Seen:
 
 
 class ChannelsSink:
-    """The API's sink: schedule on the channels plugin, from its own event loop."""
+    """The API's sink: a queue on the app's event loop, drained by one task into the channels backend.
+
+    Not `ChannelsPlugin.publish`: its worker task ends at the first backend error (Redis down), after which
+    nothing is published again and the app's shutdown waits forever on its queue. Here an error costs one message.
+    """
 
     def __init__(self, channels: ChannelsPlugin, loop: asyncio.AbstractEventLoop, seen: _Seen) -> None:
         self.channels, self.loop, self.seen = channels, loop, seen
+        self.queue: asyncio.Queue[tuple[bytes, list[str]]] = asyncio.Queue(maxsize=10_000)
 
     def publish(self, event_id: uuid.UUID | None, data: bytes, channels: Sequence[str]) -> None:
         if event_id is not None and not self.seen.add(event_id):
@@ -176,9 +208,23 @@ class ChannelsSink:
         except RuntimeError:
             same_loop = False
         if same_loop:
-            self.channels.publish(data, list(channels))
+            self._enqueue(data, list(channels))
         else:
-            self.loop.call_soon_threadsafe(self.channels.publish, data, list(channels))
+            self.loop.call_soon_threadsafe(self._enqueue, data, list(channels))
+
+    def _enqueue(self, data: bytes, channels: list[str]) -> None:
+        try:
+            self.queue.put_nowait((data, channels))
+        except asyncio.QueueFull:
+            log.warning("live push is %d messages behind: dropping one", self.queue.qsize())
+
+    async def run(self) -> None:
+        while True:
+            data, channels = await self.queue.get()
+            try:
+                await self.channels.wait_published(data, channels)
+            except Exception:
+                log.warning("live push could not publish to %s", channels, exc_info=True)
 
 
 class LivePlugin(InitPluginProtocol):
@@ -207,17 +253,19 @@ class LivePlugin(InitPluginProtocol):
     async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
         sink = ChannelsSink(self.channels, asyncio.get_running_loop(), self._seen)
         add_sink(sink)
-        relay = None if self.redis_url else asyncio.create_task(self._relay(app.state.session_factory))
+        tasks = [asyncio.create_task(sink.run())]
+        if not self.redis_url:
+            tasks.append(asyncio.create_task(self._relay(app.state.session_factory, sink)))
         try:
             yield
         finally:
             remove_sink(sink)
-            if relay is not None:
-                relay.cancel()
+            for task in tasks:
+                task.cancel()
                 with suppress(asyncio.CancelledError):
-                    await relay
+                    await task
 
-    async def _relay(self, factory: async_sessionmaker[AsyncSession]) -> None:
+    async def _relay(self, factory: async_sessionmaker[AsyncSession], sink: ChannelsSink) -> None:
         cursor = uuid7_floor(SystemClock().now())
         while True:
             await asyncio.sleep(RELAY_EVERY_S)
@@ -225,20 +273,24 @@ class LivePlugin(InitPluginProtocol):
                 cursor = uuid7_floor(SystemClock().now() - timedelta(seconds=RELAY_OVERLAP_S))
                 continue
             try:
-                cursor = await self._relay_once(factory, cursor)
+                cursor = await self._relay_once(factory, cursor, sink)
             except Exception:
                 log.warning("live relay pass failed", exc_info=True)
 
-    async def _relay_once(self, factory: async_sessionmaker[AsyncSession], cursor: uuid.UUID) -> uuid.UUID:
+    async def _relay_once(
+        self, factory: async_sessionmaker[AsyncSession], cursor: uuid.UUID, sink: ChannelsSink
+    ) -> uuid.UUID:
         since = uuid7_floor(uuid7_time(cursor) - timedelta(seconds=RELAY_OVERLAP_S))
         async with factory() as session:
-            rows = (await session.scalars(select(Event).where(Event.id > since).order_by(Event.id).limit(500))).all()
-        for row in rows:
+            # Again the last seconds before the cursor (transactions that committed late), then what is new.
+            late = (await session.scalars(select(Event).where(Event.id > since, Event.id <= cursor))).all()
+            new = (await session.scalars(select(Event).where(Event.id > cursor).order_by(Event.id).limit(500))).all()
+        for row in [*late, *new]:
             payload = event_payload(row)
             channels = channels_for(payload)
-            if channels and self._seen.add(row.id):
-                self.channels.publish(msgspec.json.encode(payload), channels)
-        return max(cursor, rows[-1].id) if rows else cursor
+            if channels:
+                sink.publish(row.id, msgspec.json.encode(payload), channels)  # skips what was already sent
+        return new[-1].id if new else cursor
 
     def stream(self, channel: str, backlog: Iterable[EventPayload] = ()) -> ServerSentEvent:
         """An SSE response: `ready` once subscribed, then the backlog, then events as they are committed."""

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, Role, roles_guard
+from core.errors import DomainError
 from core.models import Event
 from orders.delivery import get_order
 from tracking.live import DISPATCH_CHANNEL, LivePlugin, order_channel
@@ -33,9 +34,21 @@ LastEventId = Annotated[
     ),
 ]
 _SSE_DOC = (
-    "A `text/event-stream`: first an event `ready` (the subscription is live), then one message per event, "
+    "A `text/event-stream` (send `Accept: text/event-stream`, as EventSource does; anything else is 406 "
+    "`event_stream_required`): first an event `ready` (the subscription is live), then one message per event, "
     "`event:` its type, `id:` its id, `data:` the event as JSON; a comment every 15 s keeps proxies from closing it."
 )
+
+
+class EventStreamRequired(DomainError):
+    status_code = 406
+    code = "event_stream_required"
+
+
+def _require_event_stream(request: Req) -> None:
+    """A client that cannot read a stream that never ends gets a quick answer instead of waiting forever."""
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        raise EventStreamRequired("this is a Server-Sent Events stream: ask with `Accept: text/event-stream`")
 
 
 class LiveController(Controller):
@@ -57,6 +70,7 @@ class LiveController(Controller):
         last_event_id: LastEventId = None,
     ) -> ServerSentEvent:
         await get_order(db_session, order_id, viewer=request.user)
+        _require_event_stream(request)
         backlog = []
         since = _event_id(last_event_id)
         if since is not None:
@@ -76,7 +90,8 @@ class LiveController(Controller):
         summary="The dispatch console's live feed: every order, pickup, trip and plan event (staff)",
         description=_SSE_DOC,
     )
-    async def dispatch_live(self, live: Live) -> ServerSentEvent:
+    async def dispatch_live(self, request: Req, live: Live) -> ServerSentEvent:
+        _require_event_stream(request)
         return live.stream(DISPATCH_CHANNEL)
 
 

@@ -18,7 +18,7 @@ from tracking.webhooks import outbox, sender
 from tracking.webhooks.config import WebhookSettings, webhook_settings
 
 
-@celery_app.task(name="tracking.webhooks_outbox", ignore_result=True, time_limit=120)
+@celery_app.task(name="tracking.webhooks_outbox", ignore_result=True, time_limit=120, soft_time_limit=100)
 def webhooks_outbox() -> int:
     return asyncio.run(outbox_pass())
 
@@ -51,7 +51,7 @@ async def outbox_pass(
     return len(queued)
 
 
-@celery_app.task(name="tracking.send_webhook", ignore_result=True, time_limit=120)
+@celery_app.task(name="tracking.send_webhook", ignore_result=True, time_limit=120, soft_time_limit=100)
 def send_webhook(delivery_id: str) -> str:
     return asyncio.run(deliver(uuid.UUID(delivery_id)))
 
