@@ -315,6 +315,7 @@ async def fail(
 
 
 async def _finish_trip_if_done(session: AsyncSession, trip: PlanTrip, *, actor: Principal, at: datetime) -> None:
+    await session.flush()  # the stop just delivered or failed must be seen by the query below
     statuses = (await session.scalars(select(PlanStop.status).where(PlanStop.trip_id == trip.id))).all()
     if all(x in ("delivered", "failed") for x in statuses):
         trip.status = "done"

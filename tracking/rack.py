@@ -483,6 +483,20 @@ async def upload_offline(
     if conflict is not None:
         return s.OfflineResultOut(offline_id=item.offline_id, status="conflict", reasons=list(conflict.reasons))
     await _lock_depot(session, item.depot_id)
+    if item.redeemed_at > now + timedelta(seconds=settings.rack_clock_leeway_s):
+        # A rack clock in the future would make an expired code look valid: a human must look at it.
+        session.add(
+            OfflineConflict(
+                offline_id=item.offline_id,
+                token_hash=_safe_hash(item.token),
+                depot_id=item.depot_id,
+                reasons=["redeemed_in_the_future"],
+                upload={k: v for k, v in msgspec.to_builtins(item).items() if k != "token"},
+                created_at=now,
+            )
+        )
+        await session.flush()
+        return s.OfflineResultOut(offline_id=item.offline_id, status="conflict", reasons=["redeemed_in_the_future"])
     # Judged at the moment of loading, as the rack saw it, but against today's database state.
     checked = await _check(
         session,
@@ -535,3 +549,10 @@ def _reference(checked: _Checked) -> str | None:
     if checked.trip is not None:
         return f"trip {checked.trip.sequence} of {checked.trip.date.isoformat()}"
     return None
+
+
+def _safe_hash(token: str) -> str | None:
+    try:
+        return codes.token_hash(token) if len(token) <= codes.MAX_TOKEN_CHARS else None
+    except codes.MalformedToken:
+        return None

@@ -7,10 +7,13 @@ No template engine is needed for shells this small: `string.Template` from the s
 from __future__ import annotations
 
 import hashlib
+import html
+import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from string import Template
+from urllib.parse import urlsplit
 
 from litestar import MediaType, Response, Router, get
 from litestar.datastructures import CacheControlHeader
@@ -24,21 +27,44 @@ WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
 STATIC_PATH = "/static"
 
-# Pages run only our own scripts; WebAssembly (the QR decoder) needs 'wasm-unsafe-eval', camera frames are blobs.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self' 'wasm-unsafe-eval'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",
-        "media-src 'self' blob: mediastream:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+def content_security_policy(tile_url: str = "") -> str:
+    """Pages run only our own scripts; WebAssembly (the QR decoder) needs 'wasm-unsafe-eval', camera frames are
+    blobs. Map tiles (MAP_TILE_URL, e.g. an OpenStreetMap tile server) are the one thing loaded from elsewhere."""
+    img = "img-src 'self' data: blob:"
+    origin = tile_origin(tile_url)
+    if origin:
+        img += f" {origin}"
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self' 'wasm-unsafe-eval'",
+            "style-src 'self'",
+            img,
+            "media-src 'self' blob: mediastream:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def tile_url() -> str:
+    """The map tile URL template (`{z}/{x}/{y}`) from MAP_TILE_URL; empty: maps draw on a plain background."""
+    value = os.environ.get("MAP_TILE_URL", "").strip()
+    return value if tile_origin(value) else ""
+
+
+def tile_origin(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c in parts.netloc for c in " ;'\\\""):
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 PAGE_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-cache"}
 
 
@@ -84,11 +110,13 @@ def render_page(app: App) -> str:
         body_class=app.body_class,
         static=STATIC_PATH,
         v=asset_version(),
+        tile_url=html.escape(tile_url(), quote=True),
     )
 
 
 def _page(app: App) -> Response[str]:
-    return Response(render_page(app), media_type=MediaType.HTML, headers=PAGE_HEADERS)
+    headers = {**PAGE_HEADERS, "Content-Security-Policy": content_security_policy(tile_url())}
+    return Response(render_page(app), media_type=MediaType.HTML, headers=headers)
 
 
 def _app_handler(app: App) -> HTTPRouteHandler:
@@ -133,4 +161,4 @@ web_router = Router(
     ],
 )
 
-__all__ = ["APPS", "STATIC_DIR", "asset_version", "render_page", "web_router"]
+__all__ = ["APPS", "STATIC_DIR", "asset_version", "content_security_policy", "render_page", "tile_url", "web_router"]

@@ -140,6 +140,10 @@ async def test_a_trip_from_rack_to_receipt(world, worker, clock) -> None:
             )
         )
         assert failed["order_status"] == "failed"
+    for stop in others[1:]:
+        ok(await world.client.post(f"/api/v1/stops/{stop['id']}/fail", headers=driver, json={"reason": "closed"}))
+    route = ok(await world.client.get(f"/api/v1/driver/route?date={day}", headers=driver))
+    assert route["routes"][0]["trips"][0]["status"] == "done"  # every stop delivered or failed
 
     # Another driver sees nothing of this route.
     stranger = await world.new_customer()

@@ -280,8 +280,13 @@ async def test_a_preferred_driver_is_honoured_or_the_plan_says_why(world, worker
     wanted = fleet[1]
     customer = placed[0][0]
     order = ok(
-        await customer.order(delivery_date=day, quantity_litres=3000, window_start="09:00", window_end="17:00",
-                             preferred_driver_id=wanted["driver"]["id"]),
+        await customer.order(
+            delivery_date=day,
+            quantity_litres=3000,
+            window_start="09:00",
+            window_end="17:00",
+            preferred_driver_id=wanted["driver"]["id"],
+        ),
         201,
     )
     job = await _plan(world, worker, day, depot["id"])

@@ -228,3 +228,21 @@ async def test_who_may_see_and_use_codes(world, clock) -> None:
     assert response.status_code == 403
     response = await world.client.get(f"/api/v1/pickups/{booked['id']}/code", headers=world.h("rack_operator"))
     assert response.status_code == 403
+
+
+async def test_an_offline_loading_dated_in_the_future_is_a_conflict(world, clock) -> None:
+    depot, _, _, token = await _booked(world)
+    await _at_slot(clock)
+    upload = {
+        "offline_id": "rack-c-0001",
+        "token": token,
+        "depot_id": depot["id"],
+        "loaded_litres_observed": 1000,
+        "temperature_c": 15.0,
+        "vehicle_plate": "沪A12345",
+        "redeemed_at": (clock.now() + timedelta(days=1)).isoformat(),
+    }
+    result = ok(
+        await world.client.post("/api/v1/rack/offline-redemptions", headers=world.h("rack_operator"), json=[upload])
+    )
+    assert result[0]["status"] == "conflict" and result[0]["reasons"] == ["redeemed_in_the_future"]

@@ -1,15 +1,22 @@
-// One order: its details, its timeline (GET /orders/{id}/events), and cancelling while that is possible.
+// One order: its details, its timeline (GET /orders/{id}/events), cancelling while that is possible, and while
+// it is on its way the tanker on a map with its route and the ETA — live (GET /orders/{id}/live, Server-Sent
+// Events) with a poll as a safety net; the tanker's position is looked up every few seconds (positions are not
+// events).
 import { api } from "../core/api.js";
 import { productLabel } from "../core/catalogue.js";
 import { dateTime, day, h, litres, money } from "../core/dom.js";
 import { errorText } from "../core/forms.js";
 import { t } from "../core/i18n.js";
+import { follow } from "../core/live.js";
 import { banner, setTitle } from "../core/shell.js";
+import { createMap, trackingLayers } from "../map/map.js";
 import { details, errorState, statusChip, timeline } from "../core/ui.js";
 
 const CANCELLABLE = new Set(["placed", "on_hold", "confirmed", "scheduled"]);
 const ON_ITS_WAY = new Set(["scheduled", "loaded", "en_route"]);
-const REFRESH_MS = 10_000;
+const REFRESH_MS = 10_000; // no live stream: look again this often
+const SLOW_REFRESH_MS = 30_000; // with the live stream: a safety net
+const POSITION_MS = 10_000;
 
 async function orderDetails(order, site) {
   const tz = site?.timezone || "Asia/Shanghai";
@@ -26,23 +33,33 @@ async function orderDetails(order, site) {
   ]);
 }
 
-/** ETA and tanker while the order is on its way (GET /orders/{id}/tracking), with the receipt code to show. */
-async function onItsWay(order, timeZone) {
-  let tracking = null;
-  try {
-    tracking = await api(`/orders/${order.id}/tracking`);
-  } catch {
-    // tracking is a bonus here: the order page stands without it
-  }
-  return h(
+/** ETA and tanker while the order is on its way (GET /orders/{id}/tracking), the map, the receipt code to show. */
+function onItsWay(order) {
+  const facts = h("div", { class: "tracking-facts" });
+  const map = createMap({ aspect: 4 / 3, minHeight: 240, maxHeight: 420, className: "order-map" });
+  const section = h(
     "section",
-    { class: "card on-its-way" },
-    details([
-      ["order.eta", tracking?.eta ? dateTime(tracking.eta, timeZone) : ""],
-      ["order.tanker", tracking?.tanker?.plate || ""],
-    ]),
+    { class: "card on-its-way", id: "tracking" },
+    facts,
+    map.element,
     h("a", { class: "btn btn-primary btn-block btn-qr", href: `/app/customer/orders/${order.id}/receipt` }, t("receipt.show")),
   );
+  return {
+    section,
+    map,
+    show(tracking, timeZone) {
+      facts.replaceChildren(
+        details([
+          ["order.eta", tracking?.eta ? dateTime(tracking.eta, timeZone) : ""],
+          ["order.tanker", tracking?.tanker?.plate || ""],
+          ["order.last_position", tracking?.tanker?.position ? dateTime(tracking.tanker.position.recorded_at, timeZone) : ""],
+        ]),
+      );
+      const layers = trackingLayers(tracking);
+      map.element.hidden = !layers.routes.length && !layers.tankers.length;
+      map.update({ ...layers, label: t("order.map_label"), depotLabels: true });
+    },
+  };
 }
 
 function cancelControl(order, onDone) {
@@ -74,10 +91,24 @@ function cancelControl(order, onDone) {
 export async function orderView(main, [id], ctx) {
   setTitle("order.page_title");
   const header = h("div", { class: "page-header" });
+  const tracker = h("div", { class: "tracker" });
   const body = h("div", { class: "order-body" });
   const events = h("section", { class: "card", "aria-labelledby": "timeline-title" });
-  main.append(header, body, events);
+  main.append(header, tracker, body, events);
   let lastSeen = "";
+  let trackingView = null;
+  let timeZone = "Asia/Shanghai";
+  let status = "";
+
+  async function refreshTracking() {
+    if (!trackingView) return;
+    try {
+      const tracking = await api(`/orders/${id}/tracking`);
+      if (ctx.isCurrent() && trackingView) trackingView.show(tracking, timeZone);
+    } catch {
+      // tracking is a bonus here: the order page stands without it
+    }
+  }
 
   async function draw() {
     const [order, history, sites] = await Promise.all([
@@ -86,18 +117,29 @@ export async function orderView(main, [id], ctx) {
       api("/sites"),
     ]);
     if (!ctx.isCurrent()) return;
-    const seen = `${order.status}|${history.length}`;
+    const seen = `${order.status}|${history.length}|${order.eta || ""}`;
     if (seen === lastSeen) return;
     lastSeen = seen;
+    status = order.status;
     const site = sites.find((s) => s.id === order.site_id);
+    timeZone = site?.timezone || "Asia/Shanghai";
     setTitle("order.page_title_ref", { reference: order.reference });
     header.replaceChildren(
       h("h1", {}, t("order.page_title_ref", { reference: order.reference })),
-      h("p", { class: "status-line" }, statusChip(order.status)),
+      h("p", { class: "status-line", "aria-live": "polite" }, statusChip(order.status)),
     );
-    body.replaceChildren();
-    if (ON_ITS_WAY.has(order.status)) body.append(await onItsWay(order, site?.timezone));
-    body.append(h("section", { class: "card" }, await orderDetails(order, site)));
+    if (ON_ITS_WAY.has(order.status)) {
+      if (!trackingView) {
+        trackingView = onItsWay(order);
+        tracker.replaceChildren(trackingView.section);
+      }
+      await refreshTracking();
+    } else if (trackingView) {
+      trackingView.map.destroy();
+      trackingView = null;
+      tracker.replaceChildren();
+    }
+    body.replaceChildren(h("section", { class: "card" }, await orderDetails(order, site)));
     if (CANCELLABLE.has(order.status)) body.append(cancelControl(order, () => draw()));
     events.replaceChildren(
       h("h2", { id: "timeline-title" }, t("timeline.title")),
@@ -111,9 +153,35 @@ export async function orderView(main, [id], ctx) {
     main.replaceChildren(errorState(error, () => ctx.navigate(`orders/${id}`, { replace: true })));
     return undefined;
   }
-  // The status moves on without the customer doing anything: look again every few seconds while visible.
-  const timer = setInterval(() => {
-    if (document.visibilityState === "visible") draw().catch(() => {});
-  }, REFRESH_MS);
-  return () => clearInterval(timer);
+  // The status moves on without the customer doing anything: each event of the order arrives on the live
+  // stream and the page redraws; a poll stays as a safety net (every 10 s without the stream, 30 s with it).
+  let every = REFRESH_MS;
+  let timer = null;
+  const poll = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (document.visibilityState === "visible") draw().catch(() => {});
+      poll();
+    }, every);
+  };
+  const stopLive = follow(`/orders/${id}/live`, {
+    onState: (state) => {
+      main.dataset.live = state;
+      every = state === "live" ? SLOW_REFRESH_MS : REFRESH_MS;
+      poll();
+    },
+    onEvent: (event) => {
+      if (event.type !== "ready") draw().catch(() => {});
+    },
+  });
+  poll();
+  const positions = setInterval(() => {
+    if (document.visibilityState === "visible" && ON_ITS_WAY.has(status)) refreshTracking();
+  }, POSITION_MS);
+  return () => {
+    stopLive();
+    clearTimeout(timer);
+    clearInterval(positions);
+    trackingView?.map.destroy();
+  };
 }
