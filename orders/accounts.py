@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import msgspec
 from sqlalchemy import func, select
@@ -39,17 +39,62 @@ async def get_customer(
     return account
 
 
-async def yearly_volume_kg(session: AsyncSession, customer_id: uuid.UUID, *, now: datetime) -> int:
+async def yearly_volume_kg(
+    session: AsyncSession, customer_id: uuid.UUID, *, now: datetime, until: datetime | None = None
+) -> int:
+    """Kilograms ordered in the 365 days before `now` (orders that hold credit or were delivered)."""
+    conditions = [
+        Order.customer_id == customer_id,
+        Order.created_at >= now - timedelta(days=365),
+        Order.status.in_([str(x) for x in COUNTS_FOR_VOLUME]),
+    ]
+    if until is not None:
+        conditions.append(Order.created_at < until)
     kg = await session.scalar(
         select(func.coalesce(func.sum(Order.quantity_litres * Product.density_kg_m3 / 1000), 0))
         .join(Product, Product.code == Order.product_code)
-        .where(
-            Order.customer_id == customer_id,
-            Order.created_at >= now - timedelta(days=365),
-            Order.status.in_([str(x) for x in COUNTS_FOR_VOLUME]),
-        )
+        .where(*conditions)
     )
     return int(kg or 0)
+
+
+def tier_day(now: datetime) -> date:
+    return now.astimezone(UTC).date()
+
+
+async def tier_of_the_day(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    *,
+    now: datetime,
+    rules: OrderRules,
+    account: CustomerAccount | None = None,
+) -> int:
+    """The discount tier that prices the customer's orders and bookings today (UTC day).
+
+    It comes from the yearly volume as it stood at the start of the day: orders of the 365 days before today's
+    00:00 UTC. The first order of a day computes it and stores it on the account (`tier`, `tier_day`), so every
+    later one reads it from the account row instead of summing the customer's orders again; a customer who
+    crosses a tier boundary gets the new discount from the next day on. Pass `account` only when the caller
+    holds its row lock (the stored tier is written with it); otherwise the row is only read.
+    """
+    day = tier_day(now)
+    if account is not None:
+        cached_day, cached_tier = account.tier_day, account.tier
+    else:
+        row = (
+            await session.execute(
+                select(CustomerAccount.tier_day, CustomerAccount.tier).where(CustomerAccount.id == customer_id)
+            )
+        ).first()
+        cached_day, cached_tier = (row[0], row[1]) if row is not None else (None, 0)
+    if cached_day == day:
+        return cached_tier
+    start = datetime.combine(day, time(0), UTC)
+    tier = tier_for(await yearly_volume_kg(session, customer_id, now=start, until=start), rules)
+    if account is not None:
+        account.tier, account.tier_day = tier, day
+    return tier
 
 
 async def customer_out(
@@ -66,7 +111,8 @@ async def customer_out(
         open_amount_minor=account.open_amount_minor,
         available_credit_minor=max(0, account.credit_limit_minor - account.open_amount_minor),
         currency=account.currency,
-        tier=tier_for(volume, rules),
+        # The tier that prices today's orders (from the volume at the start of the day), next to the live volume.
+        tier=await tier_of_the_day(session, account.id, now=now, rules=rules),
         yearly_volume_kg=volume,
         created_at=account.created_at,
     )

@@ -14,14 +14,16 @@ from core.auth import Principal, Role
 from core.errors import InvalidInput, NotFound
 from core.events import record_event
 from core.hours import HoursEntry, zone
-from core.ids import new_reference
+from core.ids import new_id, new_reference
 from core.models import Event
 from core.settings import OrderRules
 from core.units import kg_to_litres, litres_to_kg
+from orders import repository
 from orders import schemas as s
 from orders.accounts import get_customer, get_site
-from orders.catalogue import get_product, price_on, serving_depot
-from orders.models import CustomerAccount, Depot, Order, Product
+from orders.cache import PriceInfo, ProductInfo
+from orders.catalogue import depot_info, price_on, product_info, serving_depot
+from orders.models import CustomerAccount, Order
 from orders.pricing import price_breakdown
 from orders.rules import (
     ORDER_HOLDS_CREDIT,
@@ -34,7 +36,7 @@ from orders.rules import (
 )
 
 
-def _litres(product: Product, quantity_litres: int | None, quantity_kg: int | None) -> int:
+def _litres(product: ProductInfo, quantity_litres: int | None, quantity_kg: int | None) -> int:
     if (quantity_litres is None) == (quantity_kg is None):
         raise InvalidInput(
             "give exactly one of quantity_litres and quantity_kg",
@@ -51,7 +53,7 @@ async def quote(
     session: AsyncSession, *, data: s.QuoteIn, actor: Principal, now: datetime, rules: OrderRules
 ) -> s.QuoteOut:
     site = await get_site(session, data.site_id, viewer=actor)
-    product = await get_product(session, data.product_code)
+    product = await product_info(session, data.product_code)
     litres = _litres(product, data.quantity_litres, data.quantity_kg)
     check_quantity(litres, rules=rules, tank_capacity_litres=site.tank_capacity_litres)
     check_delivery_date(data.delivery_date, today=now.astimezone(zone(site.timezone)).date(), rules=rules)
@@ -129,13 +131,13 @@ def _set_status(
     actor: Principal | None,
     reason: str | None = None,
     event_type: str | None = None,
-) -> None:
+) -> Event:
     order_transition(order.status, target)
     previous = order.status
     order.status = str(target)
     order.updated_at = now
     order.version += 1
-    record_event(
+    return record_event(
         session,
         subject_type="order",
         subject_id=order.id,
@@ -154,14 +156,14 @@ async def _confirm_or_hold(
     order: Order,
     account: CustomerAccount,
     *,
+    price: PriceInfo,
     now: datetime,
     actor: Principal | None,
     rules: OrderRules,
-) -> None:
-    """Fix the price and confirm when credit allows; otherwise hold. The caller holds the account's row lock."""
-    serving = await session.get(Depot, order.depot_id)
-    assert serving is not None
-    price = await price_on(session, depot=serving, product_code=order.product_code, day=order.delivery_date)
+) -> Event | None:
+    """Fix the price and confirm when credit allows; otherwise hold. The caller holds the account's row lock.
+
+    Returns the event of the status change (None when a held order stays held)."""
     breakdown = await price_breakdown(
         session,
         customer_id=order.customer_id,
@@ -169,6 +171,7 @@ async def _confirm_or_hold(
         litres=order.quantity_litres,
         now=now,
         rules=rules,
+        account=account,
     )
     order.price_per_litre_minor = breakdown.price_per_litre_minor
     order.gross_minor = breakdown.gross_minor
@@ -184,10 +187,10 @@ async def _confirm_or_hold(
         account.open_amount_minor += order.amount_minor
         order.hold_reason = None
         order.confirmed_at = now
-        _set_status(session, order, OrderStatus.CONFIRMED, now=now, actor=actor)
-    elif order.status != OrderStatus.ON_HOLD:
+        return _set_status(session, order, OrderStatus.CONFIRMED, now=now, actor=actor)
+    if order.status != OrderStatus.ON_HOLD:
         order.hold_reason = "credit_limit"
-        _set_status(
+        return _set_status(
             session,
             order,
             OrderStatus.ON_HOLD,
@@ -195,6 +198,7 @@ async def _confirm_or_hold(
             actor=actor,
             reason="credit_limit: the order would take the account over its credit limit",
         )
+    return None
 
 
 async def place_order(
@@ -206,22 +210,33 @@ async def place_order(
     now: datetime,
     rules: OrderRules,
 ) -> tuple[Order, bool]:
-    """Place a delivery order; returns (order, created). A retried key returns the first order unchanged."""
+    """Place a delivery order; returns (order, created). A retried key returns the first order unchanged.
+
+    The hot path of the service, kept to few statements (orders/repository.py): the idempotency record (naming
+    the order id chosen up front) with the site and its account row-locked, then the order, its events and the
+    account in one write. Products, depots and prices come from the per-process caches (orders/cache.py), the
+    tier from the account.
+    """
     if actor.role != Role.CUSTOMER or actor.customer_id is None:
         raise InvalidInput("orders are placed by a customer account's users", code="customer_only")
-    record = None
+    order_id = new_id()
+    scope, digest, claim = f"orders:{actor.customer_id}", "", None
     if idempotency_key is not None:
-        record = await idempotency.claim(
-            session,
-            scope=f"orders:{actor.customer_id}",
-            key=idempotency_key,
-            digest=idempotency.request_hash(data),
-        )
-        if record.resource_id is not None:
-            return await get_order(session, record.resource_id, viewer=actor), False
-
-    site = await get_site(session, data.site_id, viewer=actor)
-    product = await get_product(session, data.product_code)
+        digest = idempotency.request_hash(data)
+        claim = idempotency.record_values(scope=scope, key=idempotency_key, digest=digest, resource_id=order_id)
+    # The account's row lock serialises credit decisions: two orders that together exceed the limit cannot
+    # both be confirmed.
+    claimed, found = await repository.claim_and_lock(
+        session, claim=claim, site_id=data.site_id, customer_id=actor.customer_id
+    )
+    if not claimed:
+        assert idempotency_key is not None
+        first = await idempotency.first_resource(session, scope=scope, key=idempotency_key, digest=digest)
+        return await get_order(session, first, viewer=actor), False
+    if found is None:
+        raise NotFound("no such site", code="site_not_found", field="site_id")
+    site, account = found
+    product = await product_info(session, data.product_code)
     litres = _litres(product, data.quantity_litres, data.quantity_kg)
     check_quantity(litres, rules=rules, tank_capacity_litres=site.tank_capacity_litres)
     start = _window(data.delivery_date, data.window_start, site.timezone)
@@ -235,12 +250,10 @@ async def place_order(
         rules=rules,
     )
     depot, _ = await serving_depot(session, lat=site.lat, lon=site.lon, product_code=product.code)
-    await price_on(session, depot=depot, product_code=product.code, day=data.delivery_date)
+    price = await price_on(session, depot=depot, product_code=product.code, day=data.delivery_date)
 
-    # The account's row lock serialises credit decisions: two orders that together exceed the limit cannot
-    # both be confirmed.
-    account = await get_customer(session, site.customer_id, lock=True)
     order = Order(
+        id=order_id,
         reference=new_reference("DO", data.delivery_date),
         customer_id=account.id,
         site_id=site.id,
@@ -264,10 +277,9 @@ async def place_order(
         created_by=actor.id,
         created_at=now,
         updated_at=now,
+        version=1,
     )
-    session.add(order)
-    await session.flush()
-    record_event(
+    placed = record_event(
         session,
         subject_type="order",
         subject_id=order.id,
@@ -277,10 +289,8 @@ async def place_order(
         actor=actor,
         to_status=str(OrderStatus.PLACED),
     )
-    await _confirm_or_hold(session, order, account, now=now, actor=None, rules=rules)
-    if record is not None:
-        idempotency.complete(record, resource_id=order.id, status_code=201)
-    await session.flush()
+    decided = await _confirm_or_hold(session, order, account, price=price, now=now, actor=None, rules=rules)
+    await repository.save_placed_order(session, order, [e for e in (placed, decided) if e is not None], account)
     return order, True
 
 
@@ -356,7 +366,9 @@ async def recheck_held_orders(
     ).all()
     confirmed = []
     for order in held:
-        await _confirm_or_hold(session, order, account, now=now, actor=None, rules=rules)
+        depot = await depot_info(session, order.depot_id)
+        price = await price_on(session, depot=depot, product_code=order.product_code, day=order.delivery_date)
+        await _confirm_or_hold(session, order, account, price=price, now=now, actor=None, rules=rules)
         if order.status == OrderStatus.CONFIRMED:
             confirmed.append(order)
     await session.flush()

@@ -74,6 +74,10 @@ class CustomerAccount(IdMixin, Base):
     )
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The discount tier of the UTC day `tier_day`, computed from the yearly volume by the day's first order
+    # (orders.accounts.tier_of_the_day), so orders do not sum the customer's history every time.
+    tier: Mapped[int] = mapped_column(default=0, server_default="0")
+    tier_day: Mapped[date | None] = mapped_column(Date)
 
 
 class Payment(IdMixin, Base):

@@ -10,21 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.settings import OrderRules
 from core.units import apply_bps
 from orders import schemas as s
-from orders.accounts import yearly_volume_kg
-from orders.models import Price
-from orders.rules import tier_for
+from orders.accounts import tier_of_the_day
+from orders.cache import PriceInfo
+from orders.models import CustomerAccount
 
 
-async def price_breakdown(
-    session: AsyncSession,
-    *,
-    customer_id: uuid.UUID,
-    price: Price,
-    litres: int,
-    now: datetime,
-    rules: OrderRules,
-) -> s.PriceBreakdown:
-    tier = tier_for(await yearly_volume_kg(session, customer_id, now=now), rules)
+def breakdown(*, price: PriceInfo, litres: int, tier: int, rules: OrderRules) -> s.PriceBreakdown:
     gross = price.price_per_litre_minor * litres
     discount_bps = rules.tier_discounts_bps[tier]
     discount = apply_bps(gross, discount_bps)
@@ -37,3 +28,18 @@ async def price_breakdown(
         discount_minor=discount,
         amount_minor=gross - discount,
     )
+
+
+async def price_breakdown(
+    session: AsyncSession,
+    *,
+    customer_id: uuid.UUID,
+    price: PriceInfo,
+    litres: int,
+    now: datetime,
+    rules: OrderRules,
+    account: CustomerAccount | None = None,
+) -> s.PriceBreakdown:
+    """With `account` (row-locked by the caller) the day's tier is also stored on it; see `tier_of_the_day`."""
+    tier = await tier_of_the_day(session, customer_id, now=now, rules=rules, account=account)
+    return breakdown(price=price, litres=litres, tier=tier, rules=rules)
