@@ -29,7 +29,7 @@ $(BIN)/.installed: pyproject.toml
 	@echo "Using $(PYTHON) ($$($(PYTHON) --version))"
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,osrm]'
 	@touch $@
 
 venv: $(BIN)/.installed
@@ -78,13 +78,15 @@ bench-load: venv
 	$(BIN)/python -m benchmarks.bench_load
 
 $(BIN)/.bench-installed: $(BIN)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,osrm,bench]'
 	@touch $@
 
 # Routing against PyVRP and VROOM in the same run (CPU-second budgets); rows go to benchmarks/results/routing.csv.
 bench-routing: $(BIN)/.bench-installed
-	$(BIN)/python -m benchmarks.routing.run --suite solomon --budget 10 --solvers ours,pyvrp,vroom
-	$(BIN)/python -m benchmarks.routing.run --suite gh,x --budget 60 --solvers ours,pyvrp
+	$(BIN)/python -m benchmarks.routing.run --suite solomon --budget 10 --solvers ours,ours2,pyvrp,vroom
+	$(BIN)/python -m benchmarks.routing.run --suite gh,x --budget 60 --solvers ours2,pyvrp
+	$(BIN)/python -m benchmarks.routing.fuelday --jobs 200,1000,2000 --budget 60 --pyvrp-budget 30 \
+	  --solvers greedy,ours2,ours-relaxed,pyvrp
 
 clean:
 	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache

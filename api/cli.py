@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from api.route_cli import osrm, route
 from core.auth import Role
 
 
@@ -294,6 +295,10 @@ def beat(loglevel: str) -> None:
 
     schedule = get_settings().data_dir / "celerybeat-schedule"
     celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])
+
+
+main.add_command(route)
+main.add_command(osrm)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,9 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     cors_origins: tuple[str, ...] = ()
     environment: str = "development"
+    # Road distances for planning: an osrm-routed URL, or a dataset built by `diesel osrm build`; geodesic otherwise.
+    osrm_url: str | None = None
+    osrm_dataset: str | None = None
 
 
 def async_database_url(url: str) -> str:
@@ -174,6 +177,8 @@ def load_settings() -> Settings:
         max_body_bytes=_int("MAX_BODY_BYTES", 256 * 1024),
         cors_origins=tuple(o for o in _env("CORS_ORIGINS", "").split(",") if o),
         environment=_env("DIESEL_ENV", "development"),
+        osrm_url=os.environ.get("OSRM_URL") or None,
+        osrm_dataset=os.environ.get("OSRM_DATASET") or None,
     )
 
 

@@ -26,6 +26,7 @@ REASON_WORDS = {
     "compartments": "No trip had compartments free for this grade.",
     "not_selected": "Serving it would cost more than leaving it for another day.",
     "no_tanker": "No tanker with a licensed driver is on duty at the serving depot.",
+    "unreachable": "No road leads from a depot on duty to this site (check its location).",
 }
 
 

@@ -21,7 +21,7 @@ import routing
 from core.celery_app import celery_app
 from core.clock import SystemClock
 from core.db import create_engine, session_factory, unit_of_work
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from dispatch.builder import build_day
 from dispatch.models import PlanJob
 from dispatch.planning import fail_job, progress_update, start_job, store_plan
@@ -53,7 +53,7 @@ async def _plan_day(job_id: uuid.UUID) -> str:
                     session, day=day, depot_id=depot_id, time_limit_s=limit, default_tz=settings.default_timezone
                 )
             # No session is open while the solver runs.
-            result = await _solve_watching(factory, job_id, context.problem, limit)
+            result = await _solve_watching(factory, job_id, context.problem, limit, matrix_provider(settings))
             async with unit_of_work(factory) as session:
                 plan = await store_plan(session, job_id=job_id, context=context, result=result, now=clock.now())
             return "cancelled" if plan is None else str(plan.id)
@@ -66,6 +66,19 @@ async def _plan_day(job_id: uuid.UUID) -> str:
         await engine.dispose()
 
 
+def matrix_provider(settings: Settings) -> routing.MatrixProvider | None:
+    """Road distances when OSRM is configured; None lets the planner use geodesic distances."""
+    if settings.osrm_url:
+        from routing.osrm import OsrmHttp
+
+        return OsrmHttp(settings.osrm_url, cache_dir=settings.data_dir / "osrm-cache")
+    if settings.osrm_dataset:
+        from routing.osrm import OsrmLocal
+
+        return OsrmLocal(settings.osrm_dataset, cache_dir=settings.data_dir / "osrm-cache")
+    return None
+
+
 def _readable(error: Exception) -> str:
     if isinstance(error, routing.ProblemError):
         return "The day cannot be planned: " + "; ".join(error.errors[:10])
@@ -73,7 +86,11 @@ def _readable(error: Exception) -> str:
 
 
 async def _solve_watching(
-    factory: async_sessionmaker[AsyncSession], job_id: uuid.UUID, problem: routing.Problem, limit_s: int
+    factory: async_sessionmaker[AsyncSession],
+    job_id: uuid.UUID,
+    problem: routing.Problem,
+    limit_s: int,
+    provider: routing.MatrixProvider | None = None,
 ) -> routing.Result:
     """Solve on a thread while this loop writes progress and watches for a cancel request."""
     loop = asyncio.get_running_loop()
@@ -108,7 +125,11 @@ async def _solve_watching(
         return await loop.run_in_executor(
             None,
             lambda: routing.solve(
-                problem, params=routing.SolveParams(time_limit_s=float(limit_s)), on_progress=on_progress, cancel=cancel
+                problem,
+                params=routing.SolveParams(time_limit_s=float(limit_s)),
+                on_progress=on_progress,
+                cancel=cancel,
+                matrix_provider=provider,
             ),
         )
     finally:

@@ -10,7 +10,12 @@
   the home depot, vehicle classes dropped.  Its optimum is a lower bound on ours (up to rounding);
   its cost is in the same unit as ours.
 
-    python -m benchmarks.routing.fuelday --jobs 200,1000,2000 --budget 60 --pyvrp-budget 30
+    python -m benchmarks.routing.fuelday --jobs 200,1000,2000 --budget 60 --pyvrp-budget 30 \
+        --solvers greedy,ours2,ours-relaxed,pyvrp
+
+Solvers: ``greedy``; ``ours`` (one search, one core); ``ours2`` (the default: two parallel searches, each
+with the full CPU budget); ``pyvrp`` (on the relaxation); ``X-relaxed`` runs solver X on the relaxation
+too (``relax``), which separates the search's gap from the modelling gap.
     python -m benchmarks.routing.fuelday --write-example docs/examples/fuel-day-small.json --jobs 30
 
 Rows go to benchmarks/results/routing.csv (suite "fuelday"; bks = PyVRP's relaxation cost) with the
@@ -143,6 +148,27 @@ def generate(jobs: int, seed: int = 1) -> Problem:
         jobs=tuple(out),
         options=Options(multi_trip=True, max_trips=3, time_limit_s=10.0),
     )
+
+
+def relax(problem: Problem) -> Problem:
+    """The day as PyVRP sees it (see pyvrp_relaxation): one product in one big compartment, the hull of
+    the windows, only the fixed part of the loading time, no vehicle classes, no preferences.  Our
+    planner on this problem against PyVRP on it measures the search alone, without the modelling gap."""
+    import msgspec
+
+    depots = tuple(msgspec.structs.replace(d, load_rate_l_per_min=0) for d in problem.depots)
+    tankers = tuple(msgspec.structs.replace(t, compartments=(t.capacity_l,), vehicle_class=1) for t in problem.tankers)
+    jobs = tuple(
+        msgspec.structs.replace(
+            j,
+            product="diesel",
+            windows=((j.windows[0][0], j.windows[-1][1]),),
+            allowed_vehicle_classes=None,
+            preferred_tanker_id=None,
+        )
+        for j in problem.jobs
+    )
+    return msgspec.structs.replace(problem, depots=depots, tankers=tankers, jobs=jobs)
 
 
 # -- the dispatcher's greedy ------------------------------------------------------------------------
@@ -282,6 +308,9 @@ def pyvrp_relaxation(problem: Problem, budget_s: float, matrix: Matrix | None = 
         "feasible": bool(best.is_feasible()),
         "first_s": stop.first,
         "routes": best.num_routes(),
+        "unassigned": len(instance.deliveries) - best.num_clients(),
+        "trips": sum(route.num_trips() for route in best.routes()),
+        "km": round(best.distance() / 1000),
     }
 
 
@@ -290,9 +319,11 @@ def pyvrp_relaxation(problem: Problem, budget_s: float, matrix: Matrix | None = 
 
 def _worker(solver: str, jobs: int, budget: float, seed: int) -> dict[str, Any]:
     problem = generate(jobs, seed)
+    if solver.endswith("-relaxed"):
+        problem, solver = relax(problem), solver.removesuffix("-relaxed")
     wall0 = time.perf_counter()
     out: dict[str, Any] = {"jobs": jobs, "solver": solver}
-    if solver == "ours":
+    if solver in ("ours", "ours2"):
         from routing import SolveParams, solve
 
         first: list[float] = []
@@ -303,7 +334,9 @@ def _worker(solver: str, jobs: int, budget: float, seed: int) -> dict[str, Any]:
 
         result = solve(
             problem,
-            params=SolveParams(time_limit_s=budget, clock="cpu", wall_factor=3.0),
+            params=SolveParams(
+                time_limit_s=budget, clock="cpu", wall_factor=3.0, workers=2 if solver == "ours2" else 1
+            ),
             seed=seed,
             on_progress=progress,
         )
@@ -317,7 +350,15 @@ def _worker(solver: str, jobs: int, budget: float, seed: int) -> dict[str, Any]:
         out.update(feasible=check(problem, solution, matrix=matrix) == [], first_s=time.perf_counter() - wall0)
     elif solver == "pyvrp":
         relaxed = pyvrp_relaxation(problem, budget, seed=seed)
-        out.update(cost=relaxed["cost"], feasible=relaxed["feasible"], first_s=relaxed["first_s"], unassigned=0)
+        out.update(
+            cost=relaxed["cost"],
+            feasible=relaxed["feasible"],
+            first_s=relaxed["first_s"],
+            unassigned=relaxed["unassigned"],
+            tankers=relaxed["routes"],
+            trips=relaxed["trips"],
+            km=relaxed["km"],
+        )
         solution = None
     else:
         raise SystemExit(f"unknown solver {solver}")
@@ -383,7 +424,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", default="200,1000,2000")
     parser.add_argument("--budget", type=float, default=60.0, help="CPU seconds for our planner")
     parser.add_argument("--pyvrp-budget", type=float, default=30.0, help="CPU seconds for PyVRP")
-    parser.add_argument("--solvers", default="greedy,ours,pyvrp")
+    parser.add_argument("--solvers", default="greedy,ours2,ours-relaxed,pyvrp")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--write-example", type=Path, help="write the generated problem as JSON and exit")

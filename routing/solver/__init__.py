@@ -15,7 +15,7 @@ from routing.solver.construct import construct
 from routing.solver.extract import Plan, empty_solution, finish
 from routing.solver.instance import Instance, build_instance
 from routing.solver.model import usable_tankers
-from routing.solver.runner import RunOutcome, run_in_child, run_in_process
+from routing.solver.runner import Floors, RunOutcome, run_in_child, run_in_process
 from routing.solver.search import Progress, ProgressCallback, SolveParams
 
 __all__ = ["Progress", "ProgressCallback", "SolveParams", "solve"]
@@ -40,6 +40,8 @@ def solve(
     instance = build_instance(problem, matrix, seed=seed)
     vehicles = usable_tankers(instance)
     report = _Monotone(on_progress)
+    # A wall limit leaves its last trim_share to fleet trimming; a CPU budget is the search's alone.
+    search_s = limit_s if params.clock == "cpu" else limit_s * (1 - params.trim_share)
     built: Solution | None = None
     built_s: float | None = None
     plan: Plan | None = None
@@ -62,22 +64,31 @@ def solve(
         outcome = RunOutcome(stopped_by="cancelled")
     elif params.isolate:
         initials = [_renumber(plan, instance, other) for other in instances]
-        outcome = run_in_child(instances, vehicles, params, limit_s, report, cancel, initials, wall0)
+        outcome = run_in_child(instances, vehicles, params, search_s, report, cancel, initials, wall0)
     else:
-        outcome = run_in_process(instance, vehicles, params, limit_s, report, plan, wall0)
-    best_instance = instances[outcome.worker]
-    searched = None if outcome.plan is None else finish(best_instance, outcome.plan, outcome.floors)
-    for _, worker, plan_k, floors_k in outcome.candidates:
-        if plan_k is outcome.plan:
-            continue
+        outcome = run_in_process(instance, vehicles, params, search_s, report, plan, wall0)
+    # Every candidate plan is finished (packed, repaired, timed); the best by the planner's objective
+    # is finished again with fleet trimming, within a small share of the time limit.
+    finished: list[tuple[int, Solution, Instance, Plan, Floors]] = []
+    for _, worker, plan_k, floors_k in outcome.candidates or (
+        [(0, outcome.worker, outcome.plan, outcome.floors)] if outcome.plan is not None else []
+    ):
         other = finish(instances[worker], copy.deepcopy(plan_k), dict(floors_k))
-        if searched is None or _objective(problem, other) < _objective(problem, searched):
-            searched = other
-    source = "search"
-    if built is not None and (searched is None or _objective(problem, built) < _objective(problem, searched)):
-        solution, source = built, "construction"
+        finished.append((_objective(problem, other), other, instances[worker], plan_k, floors_k))
+    if built is not None and plan is not None:  # last: on a tie the search's plan (and reasons) win
+        finished.append((_objective(problem, built), built, instance, plan, {}))
+    if finished:
+        _, solution, owner, best_plan, best_floors = min(finished, key=lambda item: item[0])
+        source = "construction" if built is not None and solution is built else "search"
+        if not (cancel is not None and cancel.is_set()):
+            trim_until = time.perf_counter() + max(0.2, params.trim_share * limit_s)
+            trimmed = finish(owner, copy.deepcopy(best_plan), dict(best_floors), trim_until=trim_until)
+            if _objective(problem, trimmed) < _objective(problem, solution):
+                solution = trimmed
+                elapsed = time.perf_counter() - wall0
+                report(Progress(best_cost_minor=solution.cost_minor, solutions=outcome.solutions, elapsed_s=elapsed))
     else:
-        solution = searched if searched is not None else empty_solution(instance)
+        solution, source = empty_solution(instance), "none"
     first = [s for s in (built_s, outcome.first_solution_s) if s is not None]
     stats = Stats(
         status=outcome.status,
@@ -90,7 +101,7 @@ def solve(
         solutions=outcome.solutions,
         seed=seed,
         deliveries=len(instance.deliveries),
-        source=source if outcome.plan is not None or built is not None else "none",
+        source=source,
     )
     violations = tuple(check(problem, solution, matrix=matrix))
     return Result(solution=solution, stats=stats, violations=violations)

@@ -4,6 +4,7 @@ be separated), time every day exactly, and explain every job left out."""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -51,13 +52,19 @@ def finish(
     instance: Instance,
     plan: Plan,
     floors: dict[int, list[int]],
+    *,
+    trim_until: float | None = None,
 ) -> Solution:
+    """The plan as a Solution; with ``trim_until`` (a perf_counter deadline) fleet trimming runs first."""
     left_out: dict[int, tuple[UnassignedReason, str]] = dict(instance.excluded)
     _drop_partial_jobs(instance, plan, left_out)
     removed = _separate_products(instance, plan)
     for tanker_index in {t for t, _ in removed}:
         floors.pop(tanker_index, None)
     _reinsert(instance, plan, floors, sorted({job for _, job in removed}), left_out)
+    if trim_until is not None:
+        _fill(instance, plan, floors, left_out, deadline=trim_until)
+        trim_fleet(instance, plan, floors, deadline=trim_until)
     routes = _schedule_all(instance, plan, floors, left_out)
     served = {instance.deliveries[d].job_index for trips in plan.values() for trip in trips for d in trip}
     for job_index in range(len(instance.problem.jobs)):
@@ -161,7 +168,7 @@ def _reinsert(
         )
 
 
-def _insert_delivery(instance: Instance, plan: Plan, d: int) -> bool:
+def _insert_delivery(instance: Instance, plan: Plan, d: int, *, used_only: bool = False) -> bool:
     problem = instance.problem
     matrix = instance.matrix.distances_m
     site = problem.job_location(instance.deliveries[d].job_index)
@@ -170,6 +177,8 @@ def _insert_delivery(instance: Instance, plan: Plan, d: int) -> bool:
         tanker = problem.tankers[tanker_index]
         home = instance.depot_location(tanker_index)
         trips = plan.get(tanker_index, [])
+        if used_only and not trips:
+            continue
         fixed = 0 if trips else tanker.fixed_cost_minor * 1000
         for t, trip in enumerate(trips):
             stops = [home, *(problem.job_location(instance.deliveries[x].job_index) for x in trip), home]
@@ -189,6 +198,76 @@ def _insert_delivery(instance: Instance, plan: Plan, d: int) -> bool:
             plan[tanker_index] = trips
             return True
     return False
+
+
+def _fill(
+    instance: Instance,
+    plan: Plan,
+    floors: dict[int, list[int]],
+    left_out: dict[int, tuple[UnassignedReason, str]],
+    *,
+    deadline: float,
+) -> None:
+    """Cheapest feasible insertion of eligible jobs the plan does not serve (all deliveries or none)."""
+    served = {instance.deliveries[d].job_index for trips in plan.values() for trip in trips for d in trip}
+    for job_index in sorted(instance.eligible):
+        if job_index in served or job_index in left_out or time.perf_counter() > deadline:
+            continue
+        before = {t: [list(x) for x in trips] for t, trips in plan.items()}
+        parts = [d for d, delivery in enumerate(instance.deliveries) if delivery.job_index == job_index]
+        if all(_insert_delivery(instance, plan, d) for d in parts):
+            for t in plan:
+                if plan[t] != before.get(t):
+                    floors.pop(t, None)
+        else:
+            plan.clear()
+            plan.update(before)
+
+
+def trim_fleet(instance: Instance, plan: Plan, floors: dict[int, list[int]], *, deadline: float) -> int:
+    """Fleet trimming: empty a tanker when all its deliveries fit (cheapest feasible insertion, exact
+    schedule and compartments) into the other used tankers and that saves more than the extra driving.
+    Least-loaded tankers first, until ``deadline`` (perf_counter).  Returns how many were emptied."""
+    started = {trip.tanker_id for trip in instance.problem.options.started}
+    emptied = 0
+    for tanker_index in sorted(plan, key=lambda t: (sum(len(trip) for trip in plan[t]), t)):
+        if time.perf_counter() > deadline:
+            break
+        tanker = instance.tanker(tanker_index)
+        if tanker_index not in plan or tanker.id in started or tanker.fixed_cost_minor == 0:
+            continue
+        trial = {t: [list(trip) for trip in trips] for t, trips in plan.items() if t != tanker_index}
+        moved = [d for trip in plan[tanker_index] for d in trip]
+        if not all(_insert_delivery(instance, trial, d, used_only=True) for d in moved):
+            continue
+        if plan_cost(instance, trial) < plan_cost(instance, plan):
+            for t in plan:
+                if trial.get(t) != plan[t]:
+                    floors.pop(t, None)
+            plan.clear()
+            plan.update(trial)
+            emptied += 1
+    return emptied
+
+
+def plan_cost(instance: Instance, plan: Plan) -> int:
+    """Travel (milli-minor) plus fixed costs (milli-minor) of the tankers a plan uses."""
+    problem = instance.problem
+    dist = instance.matrix.distances_m
+    total = 0
+    for tanker_index, trips in plan.items():
+        tanker = problem.tankers[tanker_index]
+        home = instance.depot_location(tanker_index)
+        if any(trips):
+            total += tanker.fixed_cost_minor * 1000
+        for trip in trips:
+            here = home
+            for d in trip:
+                there = problem.job_location(instance.deliveries[d].job_index)
+                total += dist[here][there] * tanker.cost_per_km_minor
+                here = there
+            total += dist[here][home] * tanker.cost_per_km_minor
+    return total
 
 
 def _schedule_all(

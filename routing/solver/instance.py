@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from routing.matrix import UNREACHABLE, Matrix
 from routing.problem import Problem, Tanker, discharge_time_s, load_time_s
 from routing.solution import UnassignedReason
@@ -32,6 +34,10 @@ class Instance:
     # Loading time of a full truck: the model reserves it for every trip because the loaded volume
     # is only known once the trip is built (exact times are restored when the plan is extracted).
     full_load_s: list[int] = field(default_factory=list)
+    # The matrix as int64 arrays, made once in the parent: the model and the construction read these,
+    # so forked searches share the pages instead of copying the tuples they would otherwise touch.
+    dist: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    dur: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
 
     def tanker(self, index: int) -> Tanker:
         return self.problem.tankers[index]
@@ -43,7 +49,7 @@ class Instance:
 def build_instance(problem: Problem, matrix: Matrix, *, seed: int) -> Instance:
     trips = problem.trips_per_tanker()
     full_load = [load_time_s(problem.depot(t.depot_id), t.capacity_l) for t in problem.tankers]
-    instance = Instance(problem, matrix, [], {}, {}, trips, full_load)
+    instance = Instance(problem, matrix, [], {}, {}, trips, full_load, *_arrays(matrix))
     started = {job_id for trip in problem.options.started for job_id in trip.job_ids}
     pinned = {pin.job_id: pin.tanker_id for pin in problem.options.pins}
     pinned.update({job_id: trip.tanker_id for trip in problem.options.started for job_id in trip.job_ids})
@@ -102,6 +108,22 @@ def build_instance(problem: Problem, matrix: Matrix, *, seed: int) -> Instance:
     if seed:
         random.Random(seed).shuffle(instance.deliveries)
     return instance
+
+
+_ARRAYS: dict[int, tuple[Matrix, np.ndarray, np.ndarray]] = {}
+
+
+def _arrays(matrix: Matrix) -> tuple[np.ndarray, np.ndarray]:
+    """int64 copies of a matrix, remembered for the last matrix seen (several instances of one day)."""
+    cached = _ARRAYS.get(id(matrix))
+    if cached is None or cached[0] is not matrix:
+        _ARRAYS.clear()
+        dist = np.array(matrix.distances_m, dtype=np.int64).reshape(matrix.size, matrix.size)
+        dur = np.array(matrix.durations_s, dtype=np.int64).reshape(matrix.size, matrix.size)
+        dist.flags.writeable = False
+        dur.flags.writeable = False
+        cached = _ARRAYS[id(matrix)] = (matrix, dist, dur)
+    return cached[1], cached[2]
 
 
 def _allowed_tankers(problem: Problem, job_index: int, pinned: dict[str, str]) -> list[int]:

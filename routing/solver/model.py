@@ -70,8 +70,8 @@ def build_model(instance: Instance, vehicles: list[int]) -> Model:
     manager = pywrapcp.RoutingIndexManager(len(node_location), len(vehicles), starts, starts)
     routing = pywrapcp.RoutingModel(manager)
     loc = np.array(node_location, dtype=np.int64)
-    distances = np.array(instance.matrix.distances_m, dtype=np.int64)[np.ix_(loc, loc)]
-    durations = np.array(instance.matrix.durations_s, dtype=np.int64)[np.ix_(loc, loc)]
+    distances = instance.dist[np.ix_(loc, loc)]
+    durations = instance.dur[np.ix_(loc, loc)]
 
     _add_costs(routing, instance, vehicles, distances)
     time = _add_time(routing, manager, instance, vehicles, durations, np.array(service, dtype=np.int64))

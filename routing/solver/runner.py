@@ -9,6 +9,7 @@ found so far.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import threading
@@ -116,6 +117,8 @@ def run_in_child(
     """One forked search per instance (the same day under different seeds), in parallel; best plan wins."""
     context = multiprocessing.get_context("fork")
     wall0 = time.perf_counter()
+    # Objects that exist now are never collected in the children: their pages stay shared.
+    gc.freeze()
     children: list[_Child] = []
     for worker, instance in enumerate(instances):
         receiver, sender = context.Pipe(duplex=False)
@@ -157,6 +160,7 @@ def run_in_child(
     for child in children:
         child.process.join()
         child.receiver.close()
+    gc.unfreeze()
     return _merge(children, cancelled)
 
 

@@ -52,6 +52,9 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # Parallel searches (forked children) with different seeds; the best plan wins.  2 uses the second
     # core of a small machine; each child gets the full time (and CPU) budget.
     workers: int = 2
+    # Fleet trimming after the search (routing.solver.extract.trim_fleet) may take this share of the
+    # time limit (at least 0.2 s).
+    trim_share: float = 0.05
     # Run the search in a forked child process (the only way to honour cancel and CPU budgets, and it
     # bounds memory).  False: in-process, for debugging; cancel is then checked only before the search.
     isolate: bool = True

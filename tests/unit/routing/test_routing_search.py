@@ -95,3 +95,19 @@ def test_options_reject_a_negative_preference_cost(make) -> None:
     with pytest.raises(ProblemError, match="preference_cost_minor"):
         validate(make.problem([make.job("J", 1, 1)], preference_cost_minor=-1))
     assert isinstance(Options().preference_cost_minor, int) and Job  # documented default exists
+
+
+def test_fleet_trimming_empties_a_tanker_whose_jobs_fit_elsewhere(make) -> None:
+    import time
+
+    jobs = [make.job("A", 10, 0, litres=4000), make.job("B", 11, 1, litres=4000), make.job("C", 12, 0)]
+    problem = make.problem(jobs, [make.tanker("T1"), make.tanker("T2")])
+    matrix = matrix_for(problem)
+    instance = build_instance(problem, matrix, seed=0)
+    wasteful = {0: [[0]], 1: [[1]]}  # two tankers, one job each; C left out
+    plain = finish(instance, {t: [list(x) for x in trips] for t, trips in wasteful.items()}, {})
+    assert len(plain.routes) == 2 and [u.job_id for u in plain.unassigned] == ["C"]
+    trimmed = finish(instance, wasteful, {}, trim_until=time.perf_counter() + 5)
+    assert check(problem, trimmed, matrix=matrix) == []
+    assert len(trimmed.routes) == 1 and trimmed.unassigned == ()  # C filled in, T2 emptied
+    assert trimmed.cost_minor < plain.cost_minor
