@@ -16,7 +16,7 @@ PYTHON ?= $(shell \
 DATA_DIR ?= ./var
 PORT ?= 8000
 
-.PHONY: help venv web-assets browser demo test test-unit test-integration test-e2e lint bench-api bench-routing bench-tracking bench-load clean
+.PHONY: help venv web-assets browser demo test test-unit test-integration test-e2e lint bench-api bench-routing bench-tracking bench-load bench-dispatch clean
 
 help:
 	@echo "make demo   set up and run the service with demo data (SQLite, embedded worker)"
@@ -55,10 +55,12 @@ demo: venv web-assets
 # Every tier this machine can run: the whole suite on the embedded default (SQLite, no Redis), then the
 # integration tier again on PostgreSQL + Redis when DATABASE_URL / REDIS_URL point at them (as .ci/run does).
 test: venv web-assets browser
-	env -u DATABASE_URL -u REDIS_URL $(BIN)/python -m pytest tests
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/python -m pytest tests --ignore=tests/e2e
+	@echo "== browser tier (Debian Chromium driving the apps of a running demo) =="
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/python -m pytest tests/e2e
 	@if [ -n "$$DATABASE_URL" ]; then \
-	  echo "== integration tier on $$DATABASE_URL and $${REDIS_URL:-no Redis} =="; \
-	  $(BIN)/python -m pytest tests -m "integration or postgres or redis"; \
+	  echo "== integration and system tiers on $$DATABASE_URL and $${REDIS_URL:-no Redis} =="; \
+	  $(BIN)/python -m pytest tests --ignore=tests/e2e -m "integration or postgres or redis"; \
 	fi
 	$(MAKE) lint
 
@@ -70,6 +72,9 @@ lint: venv
 
 bench-api: venv
 	$(BIN)/python -m benchmarks.bench_api
+
+bench-dispatch: venv
+	$(BIN)/python -m benchmarks.bench_dispatch
 
 bench-tracking: venv
 	$(BIN)/python -m benchmarks.bench_tracking
