@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, time
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,8 +27,8 @@ def tanker_out(t: Tanker) -> s.TankerOut:
         vehicle_class=t.vehicle_class,
         cost_per_km_minor=t.cost_per_km_minor,
         fixed_cost_minor=t.fixed_cost_minor,
-        shift_start=t.shift_start,
-        shift_end=t.shift_end,
+        shift_start=t.shift_start.isoformat(),
+        shift_end=t.shift_end.isoformat(),
         has_meter=t.has_meter,
         available=t.available,
     )
@@ -42,8 +42,8 @@ def driver_out(d: Driver, *, today: date) -> s.DriverOut:
         phone=d.phone,
         hazmat_licence_expires=d.hazmat_licence_expires,
         licence_valid_today=d.hazmat_licence_expires >= today,
-        shift_start=d.shift_start,
-        shift_end=d.shift_end,
+        shift_start=d.shift_start.isoformat(),
+        shift_end=d.shift_end.isoformat(),
         max_duty_minutes=d.max_duty_minutes,
         home_depot_id=d.home_depot_id,
     )
@@ -52,7 +52,8 @@ def driver_out(d: Driver, *, today: date) -> s.DriverOut:
 async def create_tanker(session: AsyncSession, *, data: s.TankerIn) -> Tanker:
     plate = check_plate(data.plate)
     await get_depot(session, data.depot_id)
-    if data.shift_end <= data.shift_start:
+    shift_start, shift_end = time.fromisoformat(data.shift_start), time.fromisoformat(data.shift_end)
+    if shift_end <= shift_start:
         raise InvalidInput("the shift must end after it starts", code="invalid_shift", field="shift_end")
     if sum(data.compartments_litres) > 60_000:
         raise InvalidInput("a tanker carries at most 60,000 L", code="tanker_too_large", field="compartments_litres")
@@ -65,8 +66,8 @@ async def create_tanker(session: AsyncSession, *, data: s.TankerIn) -> Tanker:
         vehicle_class=data.vehicle_class,
         cost_per_km_minor=data.cost_per_km_minor,
         fixed_cost_minor=data.fixed_cost_minor,
-        shift_start=data.shift_start,
-        shift_end=data.shift_end,
+        shift_start=shift_start,
+        shift_end=shift_end,
         has_meter=data.has_meter,
         available=data.available,
     )
@@ -84,10 +85,14 @@ async def get_tanker(session: AsyncSession, tanker_id: uuid.UUID) -> Tanker:
 
 async def update_tanker(session: AsyncSession, *, tanker_id: uuid.UUID, data: s.TankerPatch) -> Tanker:
     tanker = await get_tanker(session, tanker_id)
-    for name in ("available", "cost_per_km_minor", "fixed_cost_minor", "shift_start", "shift_end"):
+    for name in ("available", "cost_per_km_minor", "fixed_cost_minor"):
         value = getattr(data, name)
         if value is not None:
             setattr(tanker, name, value)
+    if data.shift_start is not None:
+        tanker.shift_start = time.fromisoformat(data.shift_start)
+    if data.shift_end is not None:
+        tanker.shift_end = time.fromisoformat(data.shift_end)
     if tanker.shift_end <= tanker.shift_start:
         raise InvalidInput("the shift must end after it starts", code="invalid_shift", field="shift_end")
     await session.flush()
@@ -103,7 +108,8 @@ async def list_tankers(session: AsyncSession, *, depot_id: uuid.UUID | None) -> 
 
 async def create_driver(session: AsyncSession, *, data: s.DriverIn) -> Driver:
     phone = check_phone(data.phone, field="phone")
-    if data.shift_end <= data.shift_start:
+    shift_start, shift_end = time.fromisoformat(data.shift_start), time.fromisoformat(data.shift_end)
+    if shift_end <= shift_start:
         raise InvalidInput("the shift must end after it starts", code="invalid_shift", field="shift_end")
     if data.home_depot_id is not None:
         await get_depot(session, data.home_depot_id)
@@ -118,8 +124,8 @@ async def create_driver(session: AsyncSession, *, data: s.DriverIn) -> Driver:
         user_id=data.user_id,
         phone=phone,
         hazmat_licence_expires=data.hazmat_licence_expires,
-        shift_start=data.shift_start,
-        shift_end=data.shift_end,
+        shift_start=shift_start,
+        shift_end=shift_end,
         max_duty_minutes=data.max_duty_minutes,
         home_depot_id=data.home_depot_id,
     )

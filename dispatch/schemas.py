@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -11,6 +11,10 @@ import msgspec
 Plate = Annotated[str, msgspec.Meta(min_length=2, max_length=16, examples=["沪A10001"])]
 Compartment = Annotated[int, msgspec.Meta(ge=500, le=20_000)]
 Minor = Annotated[int, msgspec.Meta(ge=0, le=10**9)]
+# Local clock times as text ("06:00" or "06:00:00"): OpenAPI has no time-of-day format that tools agree on.
+ClockTime = Annotated[
+    str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$", examples=["06:00"], description="local time")
+]
 
 
 class Input(msgspec.Struct, forbid_unknown_fields=True):
@@ -23,8 +27,8 @@ class TankerIn(Input):
     compartments_litres: Annotated[list[Compartment], msgspec.Meta(min_length=1, max_length=12)]
     vehicle_class: Annotated[int, msgspec.Meta(ge=1, le=9)]
     cost_per_km_minor: Minor
-    shift_start: time
-    shift_end: time
+    shift_start: ClockTime
+    shift_end: ClockTime
     fixed_cost_minor: Minor = 0
     has_meter: bool = True
     available: bool = True
@@ -39,8 +43,8 @@ class TankerOut(msgspec.Struct):
     vehicle_class: int
     cost_per_km_minor: int
     fixed_cost_minor: int
-    shift_start: time
-    shift_end: time
+    shift_start: ClockTime
+    shift_end: ClockTime
     has_meter: bool
     available: bool
 
@@ -49,16 +53,16 @@ class TankerPatch(Input):
     available: bool | None = None
     cost_per_km_minor: Minor | None = None
     fixed_cost_minor: Minor | None = None
-    shift_start: time | None = None
-    shift_end: time | None = None
+    shift_start: ClockTime | None = None
+    shift_end: ClockTime | None = None
 
 
 class DriverIn(Input):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
     phone: Annotated[str, msgspec.Meta(min_length=7, max_length=24)]
     hazmat_licence_expires: date
-    shift_start: time
-    shift_end: time
+    shift_start: ClockTime
+    shift_end: ClockTime
     user_id: uuid.UUID | None = None
     home_depot_id: uuid.UUID | None = None
     max_duty_minutes: Annotated[int, msgspec.Meta(ge=60, le=16 * 60)] = 11 * 60
@@ -71,8 +75,8 @@ class DriverOut(msgspec.Struct):
     phone: str
     hazmat_licence_expires: date
     licence_valid_today: bool
-    shift_start: time
-    shift_end: time
+    shift_start: ClockTime
+    shift_end: ClockTime
     max_duty_minutes: int
     home_depot_id: uuid.UUID | None
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter
 from litestar.response import ServerSentEvent
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.auth import Principal, Role, roles_guard
 from core.errors import DomainError
 from core.models import Event
+from core.schemas import Problem
 from orders.delivery import get_order
 from tracking.live import DISPATCH_CHANNEL, LivePlugin, order_channel
 from tracking.webhooks.schemas import event_payload
@@ -40,6 +42,13 @@ _SSE_DOC = (
 )
 
 
+NOT_A_STREAM = ResponseSpec(
+    data_container=Problem,
+    description="The request did not accept `text/event-stream` (`event_stream_required`)",
+    media_type="application/problem+json",
+)
+
+
 class EventStreamRequired(DomainError):
     status_code = 406
     code = "event_stream_required"
@@ -60,6 +69,7 @@ class LiveController(Controller):
         media_type="text/event-stream",
         summary="Follow an order live (Server-Sent Events)",
         description=_SSE_DOC,
+        responses={406: NOT_A_STREAM},
     )
     async def order_live(
         self,
@@ -89,6 +99,7 @@ class LiveController(Controller):
         media_type="text/event-stream",
         summary="The dispatch console's live feed: every order, pickup, trip and plan event (staff)",
         description=_SSE_DOC,
+        responses={406: NOT_A_STREAM},
     )
     async def dispatch_live(self, request: Req, live: Live) -> ServerSentEvent:
         _require_event_stream(request)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -18,7 +19,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 async def real_world_day(world, *, shift: float):  # type: ignore[no-untyped-def]
     """A depot with a fleet and prices for real dates: the served stack runs on the system clock."""
-    tomorrow = date.today() + timedelta(days=1)
+    # Tomorrow where the depots are (Shanghai), whatever the hour and the machine's time zone.
+    tomorrow = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)
     depot = await world.new_depot(bays=2, lat=31.0, lon=100.0 + shift)
     fleet = await new_fleet(world, depot, tankers=1)
     prices = [
