@@ -102,8 +102,10 @@ async def _solve_watching(
         latest["cost"], latest["elapsed"] = progress.best_cost_minor, progress.elapsed_s
 
     async def watch() -> None:
+        pause = 0.3  # the first plan usually comes within a fraction of a second: show it soon
         while True:
-            await asyncio.sleep(PROGRESS_EVERY_S)
+            await asyncio.sleep(pause)
+            pause = PROGRESS_EVERY_S
             elapsed = time.monotonic() - started
             cost = latest["cost"]
             async with unit_of_work(factory) as session:
