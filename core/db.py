@@ -84,10 +84,9 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False, null_poo
     if null_pool:
         kwargs["poolclass"] = NullPool
     elif not url.startswith("sqlite"):
-        # No pool_pre_ping: it costs a round trip on every checkout. A connection the server dropped fails its
-        # request instead (the error is recognised as a disconnect, mapped to 503 by api/errors.py) and makes
-        # the pool discard every connection older than the failure, so one request per process sees it.
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+        # pool_pre_ping: after a database restart every pooled connection is dead, and asyncpg's errors for them
+        # do not all invalidate the pool; checking at checkout (one cheap round trip) keeps requests from failing.
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, pool_pre_ping=True)
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     engine = create_async_engine(url, **kwargs)
