@@ -485,18 +485,7 @@ async def upload_offline(
     await _lock_depot(session, item.depot_id)
     if item.redeemed_at > now + timedelta(seconds=settings.rack_clock_leeway_s):
         # A rack clock in the future would make an expired code look valid: a human must look at it.
-        session.add(
-            OfflineConflict(
-                offline_id=item.offline_id,
-                token_hash=_safe_hash(item.token),
-                depot_id=item.depot_id,
-                reasons=["redeemed_in_the_future"],
-                upload={k: v for k, v in msgspec.to_builtins(item).items() if k != "token"},
-                created_at=now,
-            )
-        )
-        await session.flush()
-        return s.OfflineResultOut(offline_id=item.offline_id, status="conflict", reasons=["redeemed_in_the_future"])
+        return await _conflict(session, item, ["redeemed_in_the_future"], _safe_hash(item.token), now=now)
     # Judged at the moment of loading, as the rack saw it, but against today's database state.
     checked = await _check(
         session,
@@ -525,18 +514,7 @@ async def upload_offline(
             )
     except (NotAuthorised, InvalidInput) as refusal:
         reasons = refusal.extra.get("reasons") or [refusal.code]
-        session.add(
-            OfflineConflict(
-                offline_id=item.offline_id,
-                token_hash=checked.verification.token_hash,
-                depot_id=item.depot_id,
-                reasons=reasons,
-                upload={k: v for k, v in msgspec.to_builtins(item).items() if k != "token"},
-                created_at=now,
-            )
-        )
-        await session.flush()
-        return s.OfflineResultOut(offline_id=item.offline_id, status="conflict", reasons=reasons)
+        return await _conflict(session, item, reasons, checked.verification.token_hash, now=now)
     reference = _reference(checked)
     return s.OfflineResultOut(
         offline_id=item.offline_id, status="accepted", reasons=[], ticket=ticket_out(ticket, reference)
@@ -556,3 +534,21 @@ def _safe_hash(token: str) -> str | None:
         return codes.token_hash(token) if len(token) <= codes.MAX_TOKEN_CHARS else None
     except codes.MalformedToken:
         return None
+
+
+async def _conflict(
+    session: AsyncSession, item: s.OfflineRedemptionIn, reasons: list[str], token_hash: str | None, *, now: datetime
+) -> s.OfflineResultOut:
+    """Record an offline loading that cannot be accepted, for a human to resolve (the token itself is not kept)."""
+    session.add(
+        OfflineConflict(
+            offline_id=item.offline_id,
+            token_hash=token_hash,
+            depot_id=item.depot_id,
+            reasons=reasons,
+            upload={k: v for k, v in msgspec.to_builtins(item).items() if k != "token"},
+            created_at=now,
+        )
+    )
+    await session.flush()
+    return s.OfflineResultOut(offline_id=item.offline_id, status="conflict", reasons=reasons)
