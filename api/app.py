@@ -25,7 +25,7 @@ from api.errors import ERROR_RESPONSES, EXCEPTION_HANDLERS
 from api.middleware import SecurityHeadersMiddleware
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.clock import Clock, SystemClock
-from core.db import create_engine, run_after_commit, session_factory
+from core.db import create_engine, session_factory, unit_of_work
 from core.errors import DomainError, InvalidInput
 from core.settings import Settings, get_settings
 from dispatch.controllers import FleetController, PlanningController
@@ -49,16 +49,8 @@ async def provide_session(state: State) -> AsyncGenerator[AsyncSession]:
     Litestar runs this cleanup after the handler returned and before the response is sent, so a failed commit
     becomes an error response, never a success the database did not keep.
     """
-    session: AsyncSession = state.session_factory()
-    try:
+    async with unit_of_work(state.session_factory) as session:
         yield session
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
-    finally:
-        await session.close()
-    await run_after_commit(session)
 
 
 async def reject_nul_characters(request: Request[Any, Any, Any]) -> None:

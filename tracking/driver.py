@@ -407,6 +407,8 @@ async def record_positions(
     updated = 0
     last = _last_eta_update.get(trip.id)
     if last is None or now - last >= ETA_EVERY:  # a batch every few seconds need not move every ETA
+        if len(_last_eta_update) > 10_000:  # trips of past days: forget them rather than grow for ever
+            _last_eta_update.clear()
         _last_eta_update[trip.id] = now
         updated = await update_etas(session, trip=trip, lat=latest.lat, lon=latest.lon, at=now, actor=actor)
     return s.PositionsAccepted(accepted=len(positions), tanker_id=trip.tanker_id, etas_updated=updated)

@@ -137,29 +137,20 @@ class OrderTrackingController(Controller):
     async def receipt_code(
         self, order_id: FromPath[uuid.UUID], request: Req, db_session: Db, now: Now, settings: Conf
     ) -> s.CodeOut:
-        order = await get_order(db_session, order_id, viewer=request.user)
-        return await service.receipt_code(
-            db_session, order=order, keyring=keyring_for(settings.codes), settings=settings, now=now
-        )
+        return await _receipt(request, order_id, db_session, settings, now)
 
     @get("/orders/{order_id:uuid}/receipt-code.svg", media_type="image/svg+xml", summary="The receipt QR (SVG)")
     async def receipt_svg(
         self, order_id: FromPath[uuid.UUID], request: Req, db_session: Db, now: Now, settings: Conf
     ) -> Response[bytes]:
-        order = await get_order(db_session, order_id, viewer=request.user)
-        code = await service.receipt_code(
-            db_session, order=order, keyring=keyring_for(settings.codes), settings=settings, now=now
-        )
+        code = await _receipt(request, order_id, db_session, settings, now)
         return Response(qr.render_svg(code.token), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
     @get("/orders/{order_id:uuid}/receipt-code.png", media_type="image/png", summary="The receipt QR (PNG)")
     async def receipt_png(
         self, order_id: FromPath[uuid.UUID], request: Req, db_session: Db, now: Now, settings: Conf
     ) -> Response[bytes]:
-        order = await get_order(db_session, order_id, viewer=request.user)
-        code = await service.receipt_code(
-            db_session, order=order, keyring=keyring_for(settings.codes), settings=settings, now=now
-        )
+        code = await _receipt(request, order_id, db_session, settings, now)
         return Response(qr.render_png(code.token), media_type="image/png", headers={"Cache-Control": "no-store"})
 
     @get("/orders/{order_id:uuid}/tracking", summary="Status, tanker position, ETA and the planned route")
@@ -188,6 +179,15 @@ class OrderTrackingController(Controller):
             tanker=tanker_view,
             route=route,
         )
+
+
+async def _receipt(
+    request: Req, order_id: uuid.UUID, session: AsyncSession, settings: Settings, now: datetime
+) -> s.CodeOut:
+    order = await get_order(session, order_id, viewer=request.user)
+    return await service.receipt_code(
+        session, order=order, keyring=keyring_for(settings.codes), settings=settings, now=now
+    )
 
 
 async def _trip_geojson(session: AsyncSession, order_id: uuid.UUID) -> dict[str, Any] | None:
