@@ -14,15 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import itertools
 import os
-import platform
 import random
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,20 +26,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import uvloop
 from rich.console import Console
-from rich.table import Table
 
 from benchmarks.api import cpu
 from benchmarks.api.ceiling import insert_ceiling
 from benchmarks.api.load import Client, Sample, closed_loop, open_loop
+from benchmarks.api.report import save_single, show_summary
+from benchmarks.api.server import HOST, PG, environment, free_port, header, start_server, stop_server
 from benchmarks.api.world import Customer, count_rows, postgres_facts, recreate_database, seed
 
-HOST = "127.0.0.1"
-PG = f"postgresql://postgres@{HOST}:5432"
 REDIS_URL = f"redis://{HOST}:6379/15"
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_RATE, TARGET_P99_MS, TARGET_P99_AT = 1000, 50, 500
 console = Console(width=200)
@@ -101,46 +93,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(url: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    diesel = Path(sys.executable).parent / "diesel"
-    args = [str(diesel), "serve", "--workers", "2", "--port", str(port), "--host", HOST]
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            args, env={**env, "DATABASE_URL": url}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited ({server.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"http://{HOST}:{port}/health", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    stop_server(server)
-    raise RuntimeError(f"the server did not become healthy:\n{log.read_text()[-3000:]}")
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the server's own process group (uvicorn and its workers), SIGKILL if it lingers."""
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(server.pid, sig)
-            server.wait(timeout=wait)
-            return
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 async def drive(args: argparse.Namespace, port: int, customers: list[Customer], server_pid: int) -> list[Step]:
     client = Client(HOST, port, max_connections=args.connections)
     rng = random.Random(1)
@@ -185,27 +137,6 @@ async def drive(args: argparse.Namespace, port: int, customers: list[Customer], 
     return steps
 
 
-def machine() -> str:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        platform.processor(),
-    )
-    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    return f"{os.cpu_count()} × {model}, {mem_kb / 2**20:.0f} GiB RAM, Linux {platform.release()}"
-
-
-def commit() -> str:
-    def git(*a: str) -> str:
-        return subprocess.run(["git", "--no-optional-locks", *a], cwd=ROOT, capture_output=True, text=True).stdout
-
-    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
-    return head + (" + uncommitted changes" if git("status", "--porcelain").strip() else "")
-
-
 def verdicts(steps: list[Step]) -> list[str]:
     timed = [s for s in steps if s.cpu and s.orders]
     best = max(s.sample.ok / s.sample.seconds for s in timed)
@@ -223,39 +154,21 @@ def verdicts(steps: list[Step]) -> list[str]:
 
 def report(steps: list[Step], facts: dict[str, str], checks: list[str], save: bool) -> None:
     rows = [s.row() for s in steps if s.cpu]
-    table = Table(title="POST /api/v1/orders (and two floor rows), 2 server workers")
-    for column in rows[0]:
-        table.add_column(column, justify="left" if column == "step" else "right")
-    for row in rows:
-        table.add_row(*row.values())
-    console.print(table)
-    for key, value in facts.items():
-        console.print(f"[bold]{key}[/]: {value}")
-    for line in checks:
-        console.print(line)
+    title = "POST /api/v1/orders (and two floor rows), 2 server workers"
+    show_summary(console, title, rows, facts, checks, left="step")
     if not save:
         return
-    RESULTS.mkdir(exist_ok=True)
-    with (RESULTS / "api.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["date", "commit", *rows[0]])
-        writer.writeheader()
-        writer.writerows({"date": facts["date"], "commit": facts["commit"], **row} for row in rows)
-    lines = ["# API benchmark: order creation", ""]
-    lines += [f"* **{key}**: {value}" for key, value in facts.items()]
-    lines += ["", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    lines += ["| " + " | ".join(row.values()) + " |" for row in rows]
-    lines += ["", *[f"* {line}" for line in checks], ""]
-    lines += [
+    note = (
         "Latency is measured from the scheduled send time (open loop) or the send time (closed loop); a request "
         "that found no free connection within the queue timeout is *dropped* (never sent) and counts as infinitely "
         "late. CPU is in percent of one core (the machine has "
         f"{os.cpu_count()} cores), for the uvicorn processes, PostgreSQL (background processes and the benchmark "
         "database's backends), the load generator, everything else (`other`: a busy machine makes a row "
         "untrustworthy) and the whole machine; `ms/req` is CPU time per successful request. "
-        "Reproduce with `make bench-api`; see benchmarks/README.md.",
-        "",
-    ]
-    (RESULTS / "api.md").write_text("\n".join(lines))
+        "Reproduce with `make bench-api`; see benchmarks/README.md."
+    )
+    title = "API benchmark: order creation"
+    save_single(RESULTS, "api", title=title, facts=facts, rows=rows, checks=checks, note=note)
     console.print(f"written {RESULTS / 'api.md'} and api.csv")
 
 
@@ -263,9 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="diesel-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DATABASE_"))}
-    env |= {"REDIS_URL": REDIS_URL, "SECRET_KEY": secrets.token_urlsafe(48), "DIESEL_DATA_DIR": str(tmp)}
-    os.environ.update(env)  # this process mints the tokens with the same SECRET_KEY
+    env = environment(tmp, REDIS_URL, drop=("CELERY_", "DATABASE_"))  # this process mints the tokens too
     from core.settings import load_settings
 
     url = f"{PG}/{args.database}"
@@ -292,9 +203,7 @@ def main(argv: list[str] | None = None) -> None:
         + ("consistent" if consistent else "MISMATCH"),
     ]
     facts = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
-        "commit": commit(),
+        **header(),
         "PostgreSQL": postgres_facts(url),
         "raw insert ceiling": f"{inserts:,.0f} inserts/s ({how}, single-row INSERT into a copy of `orders`)",
         "load generator": f"benchmarks/api/load.py (asyncio + uvloop + httptools, one process, ≤ "

@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import os
 import re
-import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,18 +31,16 @@ import httpx
 import psycopg
 import redis
 from rich.console import Console
-from rich.table import Table
 
 import routing
 from benchmarks.api import cpu
-from benchmarks.api.world import postgres_facts, recreate_database
-from benchmarks.bench_api import commit, free_port, machine, start_server, stop_server
+from benchmarks.api.report import save_single, show_summary
+from benchmarks.api.server import HOST, PG, environment, free_port, header, start_server, start_worker, stop_server
+from benchmarks.api.world import drop_database, postgres_facts, recreate_database
 from benchmarks.dispatch import procs, reference
 from benchmarks.dispatch.day import Seeded, seed
 from routing.problem import preference_misses
 
-HOST = "127.0.0.1"
-PG = f"postgresql://postgres@{HOST}:5432"
 REDIS_URL = f"redis://{HOST}:6379/12"
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_OVERHEAD, TARGET_RSS_MIB = 0.10, 2048
@@ -64,28 +59,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the database afterwards (dropped otherwise)")
     p.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/dispatch.*")
     return p.parse_args(argv)
-
-
-def start_worker(url: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """`diesel worker --concurrency 1` in its own process group; returns once Celery says it is ready."""
-    diesel = Path(sys.executable).parent / "diesel"
-    with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [str(diesel), "worker", "--concurrency", "1", "--loglevel", "INFO"],
-            env={**env, "DATABASE_URL": url},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError(f"the worker exited ({worker.returncode}):\n{log.read_text()[-3000:]}")
-        if " ready." in log.read_text(errors="replace"):
-            return worker
-        time.sleep(0.3)
-    stop_server(worker)
-    raise RuntimeError(f"the worker did not become ready:\n{log.read_text()[-3000:]}")
 
 
 @dataclass
@@ -395,30 +368,11 @@ def tasks_progress_every() -> float:
 
 
 def report(rows: list[dict[str, str]], facts: dict[str, str], checks: list[str], save: bool) -> None:
-    table = Table(title="POST /api/v1/plans of a generated day: the service next to the routing library alone")
-    for column in rows[0]:
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for row in rows:
-        table.add_row(*row.values())
-    console.print(table)
-    for key, value in facts.items():
-        console.print(f"[bold]{key}[/]: {value}")
-    for line in checks:
-        console.print(line)
+    title = "POST /api/v1/plans of a generated day: the service next to the routing library alone"
+    show_summary(console, title, rows, facts, checks, left="metric")
     if not save:
         return
-    RESULTS.mkdir(exist_ok=True)
-    with (RESULTS / "dispatch.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["date", "commit", "machine load", *rows[0]])
-        writer.writeheader()
-        extra = {"date": facts["date"], "commit": facts["commit"], "machine load": facts["machine load"]}
-        writer.writerows(extra | row for row in rows)
-    lines = ["# Dispatch benchmark: a day planned through the API and the worker", ""]
-    lines += [f"* **{key}**: {value}" for key, value in facts.items()]
-    lines += ["", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    lines += ["| " + " | ".join(row.values()) + " |" for row in rows]
-    lines += ["", *[f"* {line}" for line in checks], ""]
-    lines += [
+    note = (
         "Times are seconds after the client sent `POST /plans`, seen by polling `GET /plan-jobs/{id}` every "
         f"{POLL_S} s, or read from the job's row (started, heartbeats, finished; same machine clock). The worker "
         "writes a heartbeat with the elapsed solve time every second, which dates the solver's start exactly and "
@@ -426,10 +380,11 @@ def report(rows: list[dict[str, str]], facts: dict[str, str], checks: list[str],
         "benchmark process afterwards, with the same limit, while the server and worker are stopped. With a "
         "wall-clock limit on a shared machine the search's result depends on the CPU it got: compare CPU time "
         "and the machine's load before reading a cost difference as a loss. Reproduce with `make bench-dispatch`; "
-        "see benchmarks/README.md.",
-        "",
-    ]
-    (RESULTS / "dispatch.md").write_text("\n".join(lines))
+        "see benchmarks/README.md."
+    )
+    title = "Dispatch benchmark: a day planned through the API and the worker"
+    stamp = ("date", "commit", "machine load")
+    save_single(RESULTS, "dispatch", title=title, facts=facts, rows=rows, checks=checks, note=note, stamp=stamp)
     console.print(f"written {RESULTS / 'dispatch.md'} and dispatch.csv")
 
 
@@ -438,9 +393,8 @@ def main(argv: list[str] | None = None) -> None:
     started = time.monotonic()
     load_before = procs.loadavg()
     tmp = Path(tempfile.mkdtemp(prefix="diesel-bench-dispatch-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DATABASE_", "OSRM_"))}
-    env |= {"REDIS_URL": REDIS_URL, "SECRET_KEY": secrets.token_urlsafe(48), "DIESEL_DATA_DIR": str(tmp)}
-    os.environ.update(env)  # this process mints the dispatcher's token with the same SECRET_KEY
+    # this process mints the dispatcher's token with the same SECRET_KEY
+    env = environment(tmp, REDIS_URL, drop=("CELERY_", "DATABASE_", "OSRM_"))
     for name in [k for k in os.environ if k.startswith("OSRM_")]:
         del os.environ[name]  # geodesic distances for the worker and the reference alike
     from core.settings import load_settings
@@ -468,7 +422,7 @@ def main(argv: list[str] | None = None) -> None:
         server = start_server(url, port, env, tmp / "server.log")
         worker = None
         try:
-            worker = start_worker(url, env, tmp / "worker.log")
+            worker = start_worker(url, env, tmp / "worker.log", "--concurrency", "1")
             time.sleep(1)
             console.print(f"[bold]POST /plans[/] time_limit_s={args.time_limit}, polling every {POLL_S} s …")
             run = plan_job(args, url, port, day, server.pid, worker.pid)
@@ -514,9 +468,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         use = run.use
         facts = {
-            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": machine(),
-            "commit": commit(),
+            **header(),
             "machine load": f"loadavg {load_before} before, {load_mid} after the service run, "
             f"{procs.loadavg()} at the end",
             "CPU during the service run (% of one core)": (
@@ -539,8 +491,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         redis.Redis.from_url(REDIS_URL).flushdb()
         if not args.keep:
-            with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+            drop_database(f"{PG}/postgres", args.database)
     if not consistent:
         sys.exit(1)
 

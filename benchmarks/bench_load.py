@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,9 +30,8 @@ import uvloop
 from rich.console import Console
 
 from benchmarks.api.load import FAILED, Client, Sample, open_loop
-from benchmarks.api.world import postgres_facts, recreate_database
-from benchmarks.bench_api import HOST, PG, commit, free_port, machine, start_server, stop_server
-from benchmarks.bench_tracking import drop_database
+from benchmarks.api.server import HOST, PG, environment, free_port, header, start_server, start_worker, stop_server
+from benchmarks.api.world import drop_database, postgres_facts, recreate_database
 from benchmarks.load.mix import DEFAULT_MIX, Mix, parse_mix
 from benchmarks.load.receiver import Receiver
 from benchmarks.load.rss import tree_rss_mib
@@ -119,28 +115,6 @@ class Run:
 
     def every(self) -> list[Step]:
         return self.warmup + self.steps + self.soak
-
-
-def start_worker(url: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """`diesel worker --beat` in its own process group; returns once Celery says it is ready."""
-    diesel = Path(sys.executable).parent / "diesel"
-    with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [str(diesel), "worker", "--beat", "--loglevel", "INFO"],
-            env={**env, "DATABASE_URL": url},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError(f"the worker exited ({worker.returncode}):\n{log.read_text()[-3000:]}")
-        if " ready." in log.read_text(errors="replace"):
-            return worker
-        time.sleep(0.3)
-    stop_server(worker)
-    raise RuntimeError(f"the worker did not become ready:\n{log.read_text()[-3000:]}")
 
 
 async def drive(
@@ -255,16 +229,9 @@ def main(argv: list[str] | None = None) -> None:
     parse_mix(args.mix)
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="diesel-bench-load-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DATABASE_", "SIGNING_KEYS"))}
-    env |= {
-        "REDIS_URL": REDIS_URL,
-        "SECRET_KEY": secrets.token_urlsafe(48),
-        "DIESEL_DATA_DIR": str(tmp),
-        "WEBHOOK_ALLOW_PRIVATE": "1",  # the receiver is on 127.0.0.1
-    }
-    for name in set(os.environ) - set(env):
-        del os.environ[name]
-    os.environ.update(env)  # this process mints tokens and signs codes with the server's keys
+    # this process mints tokens and signs codes with the server's keys; the webhook receiver is on 127.0.0.1
+    drop = ("CELERY_", "DATABASE_", "SIGNING_KEYS")
+    env = environment(tmp, REDIS_URL, drop=drop, extra={"WEBHOOK_ALLOW_PRIVATE": "1"}, purge=True)
     from core.settings import load_settings
 
     redis.Redis.from_url(REDIS_URL).flushdb()
@@ -295,7 +262,7 @@ def main(argv: list[str] | None = None) -> None:
     server = start_server(url, port, env, tmp / "server.log")
     worker = None
     try:
-        worker = start_worker(url, env, tmp / "worker.log")
+        worker = start_worker(url, env, tmp / "worker.log", "--beat")
         run = uvloop.run(drive(args, port, hook_port, world, server.pid, worker.pid))
     finally:
         stop_server(server)
@@ -328,9 +295,7 @@ def main(argv: list[str] | None = None) -> None:
             "soak memory: " + ("bounded" if rss_ok else "GREW beyond the bound") + f" (≤ {args.rss_growth_mib:g} MiB)",
         ]
     facts = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
-        "commit": commit(),
+        **header(),
         "PostgreSQL": postgres_facts(url),
         "services": "`diesel serve --workers 2` (uvicorn) and `diesel worker --beat` (Celery, 2 threads), "
         "PostgreSQL, Redis DB 14 (broker, latest positions)",
@@ -378,7 +343,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         console.print(f"written {RESULTS / 'load.md'} and load.csv")
     if not args.keep_database:
-        drop_database(args.database)
+        drop_database(f"{PG}/postgres", args.database)
     redis.Redis.from_url(REDIS_URL).flushdb()
     if not (orders_ok and positions_ok and (soak is None or (soak_clean and rss_ok))):
         sys.exit(1)

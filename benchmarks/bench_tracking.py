@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import secrets
 import sys
 import tempfile
 import time
@@ -30,14 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import psycopg
 import redis
 import uvloop
 from rich.console import Console
 
 from benchmarks.api.load import Client, Sample, closed_loop, open_loop
-from benchmarks.api.world import postgres_facts, recreate_database
-from benchmarks.bench_api import HOST, PG, commit, free_port, machine, start_server, stop_server
+from benchmarks.api.server import HOST, PG, environment, free_port, header, start_server, stop_server
+from benchmarks.api.world import drop_database, postgres_facts, recreate_database
 from benchmarks.tracking import report
 from benchmarks.tracking.loops import drain, per_user
 from benchmarks.tracking.requests import positions_maker, redeem_request, verify_requests
@@ -252,20 +249,12 @@ async def drive(args: argparse.Namespace, port: int, world: World, server_pid: i
     return outcome
 
 
-def drop_database(name: str) -> None:
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="diesel-bench-tracking-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DATABASE_", "SIGNING_KEYS"))}
-    env |= {"REDIS_URL": REDIS_URL, "SECRET_KEY": secrets.token_urlsafe(48), "DIESEL_DATA_DIR": str(tmp)}
-    for name in set(os.environ) - set(env):
-        del os.environ[name]
-    os.environ.update(env)  # this process mints tokens and signs codes with the server's keys
+    # this process mints tokens and signs codes with the server's keys
+    env = environment(tmp, REDIS_URL, drop=("CELERY_", "DATABASE_", "SIGNING_KEYS"), purge=True)
     from core.settings import load_settings
 
     redis.Redis.from_url(REDIS_URL).flushdb()
@@ -314,9 +303,7 @@ def main(argv: list[str] | None = None) -> None:
         + ("consistent" if positions == outcome.positions_accepted else "MISMATCH"),
     ]
     facts = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
-        "commit": commit(),
+        **header(),
         "PostgreSQL": postgres_facts(url),
         "server": "`diesel serve --workers 2` (uvicorn), PostgreSQL, Redis (latest positions), default pool",
         "world": f"{args.customers} customers; {len(world.codes)} pickup bookings with codes at {args.depots} bench "
@@ -348,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         console.print(f"written {RESULTS / 'tracking.md'} and tracking.csv")
     if not args.keep_database:
-        drop_database(args.database)
+        drop_database(f"{PG}/postgres", args.database)
     redis.Redis.from_url(REDIS_URL).flushdb()
     if not (redeem_ok and positions == outcome.positions_accepted):
         sys.exit(1)

@@ -48,6 +48,8 @@ class AuthSettings:
     token_ttl_minutes: int = 12 * 60
     login_attempts_per_window: int = 10
     login_window_s: int = 300
+    # Master secrets that seal webhook secrets at rest: the first seals, all open; SECRET_KEY when empty.
+    webhook_secret_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,7 @@ def load_settings() -> Settings:
             token_ttl_minutes=_int("TOKEN_TTL_MINUTES", 12 * 60),
             login_attempts_per_window=_int("LOGIN_ATTEMPTS_PER_WINDOW", 10),
             login_window_s=_int("LOGIN_WINDOW_S", 300),
+            webhook_secret_keys=tuple(k.strip() for k in _env("WEBHOOK_SECRET_KEYS", "").split(",") if k.strip()),
         ),
         codes=CodeSettings(
             signing_keys_text=os.environ.get("SIGNING_KEYS") or None,

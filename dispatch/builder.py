@@ -51,15 +51,27 @@ def _clock_s(t: time) -> int:
     return t.hour * 3600 + t.minute * 60 + t.second
 
 
+async def _depots_in_scope(session: AsyncSession, depot_id: uuid.UUID | None) -> list[Depot]:
+    depots = (await session.scalars(select(Depot).order_by(Depot.code))).all()
+    return [d for d in depots if depot_id is None or d.id == depot_id]
+
+
+async def day_start_of(session: AsyncSession, *, day: date, depot_id: uuid.UUID | None, default_tz: str) -> datetime:
+    """Midnight of the plan's day where its depots are: the origin of every time in its routing problem."""
+    depots = await _depots_in_scope(session, depot_id)
+    return _midnight(day, depots[0].timezone if depots else default_tz)
+
+
+def _midnight(day: date, tz_name: str) -> datetime:
+    return datetime.combine(day, time(0), zone(tz_name))
+
+
 async def build_day(
     session: AsyncSession, *, day: date, depot_id: uuid.UUID | None, time_limit_s: float, default_tz: str
 ) -> DayContext:
-    depots = (await session.scalars(select(Depot).order_by(Depot.code))).all()
-    if depot_id is not None:
-        depots = [d for d in depots if d.id == depot_id]
+    depots = await _depots_in_scope(session, depot_id)
     tz_name = depots[0].timezone if depots else default_tz
-    tz = zone(tz_name)
-    day_start = datetime.combine(day, time(0), tz)
+    day_start = _midnight(day, tz_name)
     notes: list[str] = []
 
     routing_depots = []

@@ -17,7 +17,7 @@ from core.auth import Principal, Role, roles_guard
 from core.db import after_commit
 from core.hours import zone
 from core.settings import Settings
-from dispatch import fleet, pins, planning, publish, views
+from dispatch import fleet, pins, planning, publish, roads, views
 from dispatch import schemas as s
 
 Db = NamedDependency[AsyncSession]
@@ -121,8 +121,9 @@ class PlanningController(Controller):
         return await views.plan_out(db_session, await planning.get_plan(db_session, plan_id))
 
     @get("/plans/{plan_id:uuid}/geojson", summary="The plan as GeoJSON for maps")
-    async def geojson(self, plan_id: FromPath[uuid.UUID], db_session: Db) -> Response[dict[str, Any]]:
-        body = await views.plan_geojson(db_session, await planning.get_plan(db_session, plan_id))
+    async def geojson(self, plan_id: FromPath[uuid.UUID], db_session: Db, settings: Conf) -> Response[dict[str, Any]]:
+        plan = await planning.get_plan(db_session, plan_id)
+        body = await views.plan_geojson(db_session, plan, settings=settings)
         return Response(body, media_type="application/geo+json")
 
     @post("/plans/{plan_id:uuid}/publish", status_code=HTTP_200_OK, summary="Publish a plan to the drivers")
@@ -132,14 +133,22 @@ class PlanningController(Controller):
         request: Req,
         db_session: Db,
         now: Now,
+        settings: Conf,
         data: JSONBody[s.PublishIn | None] = None,
     ) -> s.PlanOut:
         """Checked by the independent checker first; a stale plan is refused unless `force` is true."""
         force = bool(data and data.force)
-        plan = await publish.publish(db_session, plan_id=plan_id, force=force, actor=request.user, now=now)
+        plan = await publish.publish(
+            db_session,
+            plan_id=plan_id,
+            force=force,
+            actor=request.user,
+            now=now,
+            provider=roads.shared_matrix_provider(settings),
+        )
         return await views.plan_out(db_session, plan)
 
-    @patch("/plans/{plan_id:uuid}/stops/{stop_id:uuid}", summary="Pin a stop to a tanker (and a position)")
+    @patch("/plans/{plan_id:uuid}/stops/{stop_id:uuid}", summary="Pin or move a stop")
     async def pin_stop(
         self,
         plan_id: FromPath[uuid.UUID],
@@ -148,7 +157,13 @@ class PlanningController(Controller):
         request: Req,
         db_session: Db,
         now: Now,
+        settings: Conf,
     ) -> s.PlanOut:
-        """The pin is kept by every later re-plan of the day; re-plan to see the stop moved."""
-        plan = await pins.pin_stop(db_session, plan_id=plan_id, stop_id=stop_id, data=data, actor=request.user, now=now)
+        """The pin is kept by every later re-plan of the day. On a draft, moving the stop to another tanker or
+        position re-times the two tankers concerned at once (checked like a plan, totals recomputed), or answers
+        422 saying which rule the move breaks; on a published plan the move marks the plan outdated."""
+        where = pins.Roads(provider=roads.shared_matrix_provider(settings), default_tz=settings.default_timezone)
+        plan = await pins.pin_stop(
+            db_session, plan_id=plan_id, stop_id=stop_id, data=data, actor=request.user, now=now, roads=where
+        )
         return await views.plan_out(db_session, plan)

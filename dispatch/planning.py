@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import select, update
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import routing
 from core.auth import Principal
 from core.errors import Conflict, NotFound
+from core.ids import new_id
 from dispatch import schemas as s
 from dispatch.builder import DayContext
 from dispatch.models import Plan, PlanJob, PlanStop, PlanTrip, PlanUnassigned
@@ -169,45 +171,14 @@ def preference_notes(context: DayContext, solution: routing.Solution) -> list[st
 
 
 async def _store_rows(session: AsyncSession, plan: Plan, context: DayContext, solution: routing.Solution) -> None:
-    pinned = {p.job_id for p in context.problem.options.pins}
-    tanker_speed = {t.id: t for t in context.problem.tankers}
-    driving = 0
-    for route in solution.routes:
-        tanker = tanker_speed[route.tanker_id]
-        first = context.frozen_trips_per_tanker.get(route.tanker_id, 0) + 1
-        for sequence, trip in enumerate(route.trips, start=first):
-            row = PlanTrip(
-                plan_id=plan.id,
-                date=context.day,
-                tanker_id=uuid.UUID(route.tanker_id),
-                driver_id=uuid.UUID(tanker.driver_id) if tanker.driver_id else None,
-                depot_id=uuid.UUID(trip.depot_id),
-                sequence=sequence,
-                load_start=context.at(trip.load_start_s),
-                depart=context.at(trip.depart_s),
-                return_at=context.at(trip.return_s),
-                distance_m=trip.distance_m,
-                loads=[{"compartment": x.compartment, "product": x.product, "litres": x.litres} for x in trip.loads],
-            )
-            session.add(row)
-            await session.flush()
-            busy = sum(stop.departure_s - stop.arrival_s for stop in trip.stops)
-            driving += max(0, trip.return_s - trip.depart_s - busy)
-            for index, stop in enumerate(trip.stops, start=1):
-                session.add(
-                    PlanStop(
-                        trip_id=row.id,
-                        plan_id=plan.id,
-                        order_id=uuid.UUID(stop.job_id),
-                        sequence=index,
-                        litres=stop.litres,
-                        compartments=list(stop.compartments),
-                        arrival=context.at(stop.arrival_s),
-                        service_start=context.at(stop.start_s),
-                        departure=context.at(stop.departure_s),
-                        pinned=stop.job_id in pinned,
-                    )
-                )
+    await add_route_rows(
+        session,
+        plan,
+        context.problem,
+        solution.routes,
+        at=context.at,
+        first_sequence={t: n + 1 for t, n in context.frozen_trips_per_tanker.items()},
+    )
     for left in solution.unassigned:
         session.add(
             PlanUnassigned(
@@ -217,7 +188,82 @@ async def _store_rows(session: AsyncSession, plan: Plan, context: DayContext, so
                 detail=REASON_WORDS.get(str(left.reason), left.detail),
             )
         )
-    plan.driving_s = driving
+    plan.driving_s = driving_seconds(solution)
+    await session.flush()
+
+
+async def add_route_rows(
+    session: AsyncSession,
+    plan: Plan,
+    problem: routing.Problem,
+    routes: Sequence[routing.Route],
+    *,
+    at: Callable[[int], datetime],
+    first_sequence: dict[str, int],
+    keep_ids: dict[tuple[str, int], uuid.UUID] | None = None,
+) -> None:
+    """Trip and stop rows of these routes; ids are chosen here, so all trips go in one flush, all stops in another.
+
+    ``keep_ids`` gives trips and stops their former ids: (tanker id, trip sequence) and (order id, part).
+    """
+    keep_ids = keep_ids or {}
+    pinned = {p.job_id for p in problem.options.pins}
+    tankers = {t.id: t for t in problem.tankers}
+    parts: dict[str, int] = defaultdict(int)
+    trips: list[PlanTrip] = []
+    stops: list[PlanStop] = []
+    for route in routes:
+        tanker = tankers[route.tanker_id]
+        for sequence, trip in enumerate(route.trips, start=first_sequence.get(route.tanker_id, 1)):
+            trip_id = keep_ids.get((route.tanker_id, sequence)) or new_id()
+            trips.append(
+                PlanTrip(
+                    id=trip_id,
+                    plan_id=plan.id,
+                    date=plan.date,
+                    tanker_id=uuid.UUID(route.tanker_id),
+                    driver_id=uuid.UUID(tanker.driver_id) if tanker.driver_id else None,
+                    depot_id=uuid.UUID(trip.depot_id),
+                    sequence=sequence,
+                    load_start=at(trip.load_start_s),
+                    depart=at(trip.depart_s),
+                    return_at=at(trip.return_s),
+                    distance_m=trip.distance_m,
+                    loads=[
+                        {"compartment": x.compartment, "product": x.product, "litres": x.litres} for x in trip.loads
+                    ],
+                )
+            )
+            for index, stop in enumerate(trip.stops, start=1):
+                part = parts[stop.job_id]
+                parts[stop.job_id] += 1
+                stops.append(
+                    PlanStop(
+                        id=keep_ids.get((stop.job_id, part)) or new_id(),
+                        trip_id=trip_id,
+                        plan_id=plan.id,
+                        order_id=uuid.UUID(stop.job_id),
+                        sequence=index,
+                        litres=stop.litres,
+                        compartments=list(stop.compartments),
+                        arrival=at(stop.arrival_s),
+                        service_start=at(stop.start_s),
+                        departure=at(stop.departure_s),
+                        pinned=stop.job_id in pinned,
+                    )
+                )
+    session.add_all(trips)
+    await session.flush()  # the stops' foreign key needs their trips first
+    session.add_all(stops)
+
+
+def driving_seconds(solution: routing.Solution) -> int:
+    """Time on the road: each trip from departure to return, less the time spent at its stops."""
+    return sum(
+        max(0, trip.return_s - trip.depart_s - sum(stop.departure_s - stop.arrival_s for stop in trip.stops))
+        for route in solution.routes
+        for trip in route.trips
+    )
 
 
 async def get_plan(session: AsyncSession, plan_id: uuid.UUID, *, lock: bool = False) -> Plan:

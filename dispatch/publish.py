@@ -3,6 +3,7 @@ orders (tanker, driver, ETA) and record the events that let tracking issue load 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import routing
 from core.auth import Principal
-from core.errors import Conflict
+from core.errors import Conflict, ServiceUnavailable
 from core.events import record_event
 from dispatch.models import Plan, PlanStop, PlanTrip, Tanker
 from dispatch.planning import get_plan
@@ -23,17 +24,29 @@ from orders.rules import OrderStatus, order_transition
 UNSCHEDULABLE = (OrderStatus.CANCELLED, OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.ON_HOLD)
 
 
-def check_plan(plan: Plan) -> list[routing.Violation]:
+def check_plan(plan: Plan, provider: routing.MatrixProvider | None = None) -> list[routing.Violation]:
+    """The independent checker, on the distances the planner used (road distances when OSRM is configured)."""
     problem = routing.decode_problem(plan.problem_json)
     solution = routing.decode_solution(plan.solution_json)
-    return routing.check(problem, solution)
+    return routing.check(problem, solution, matrix=routing.matrix_for(problem, provider))
 
 
-async def publish(session: AsyncSession, *, plan_id: uuid.UUID, force: bool, actor: Principal, now: datetime) -> Plan:
+async def publish(
+    session: AsyncSession,
+    *,
+    plan_id: uuid.UUID,
+    force: bool,
+    actor: Principal,
+    now: datetime,
+    provider: routing.MatrixProvider | None = None,
+) -> Plan:
     plan = await get_plan(session, plan_id, lock=True)
     if plan.status != "draft":
         raise Conflict(f"the plan is {plan.status}; only a draft can be published", code="plan_not_draft")
-    violations = check_plan(plan)
+    try:
+        violations = await asyncio.to_thread(check_plan, plan, provider)  # a big day takes a while: not on the loop
+    except routing.OsrmError as error:
+        raise ServiceUnavailable(f"road distances are unavailable: {error}", code="osrm_unavailable") from None
     if violations:
         details = "; ".join(f"{v.code}: {v.detail}" for v in violations[:5])
         raise Conflict(f"the independent checker refused the plan: {details}", code="plan_invalid")

@@ -21,10 +21,11 @@ import routing
 from core.celery_app import celery_app
 from core.clock import SystemClock
 from core.db import create_engine, session_factory, unit_of_work
-from core.settings import Settings, get_settings
+from core.settings import get_settings
 from dispatch.builder import build_day
 from dispatch.models import PlanJob
 from dispatch.planning import fail_job, progress_update, start_job, store_plan
+from dispatch.roads import matrix_provider as matrix_provider  # still imported from here by callers
 
 log = logging.getLogger("diesel.dispatch")
 PROGRESS_EVERY_S = 1.0
@@ -64,19 +65,6 @@ async def _plan_day(job_id: uuid.UUID) -> str:
             return "failed"
     finally:
         await engine.dispose()
-
-
-def matrix_provider(settings: Settings) -> routing.MatrixProvider | None:
-    """Road distances when OSRM is configured; None lets the planner use geodesic distances."""
-    if settings.osrm_url:
-        from routing.osrm import OsrmHttp
-
-        return OsrmHttp(settings.osrm_url, cache_dir=settings.data_dir / "osrm-cache")
-    if settings.osrm_dataset:
-        from routing.osrm import OsrmLocal
-
-        return OsrmLocal(settings.osrm_dataset, cache_dir=settings.data_dir / "osrm-cache")
-    return None
 
 
 def _readable(error: Exception) -> str:

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.settings import Settings
+from dispatch import roads
 from dispatch import schemas as s
 from dispatch.models import Driver, Plan, PlanStop, PlanTrip, PlanUnassigned, Tanker
 from orders.models import CustomerAccount, Depot, Order, Site
@@ -146,8 +148,9 @@ async def plan_out(session: AsyncSession, plan: Plan) -> s.PlanOut:
     )
 
 
-async def plan_geojson(session: AsyncSession, plan: Plan) -> dict[str, Any]:
-    """Depots, numbered stops and one line per trip (straight segments; road geometry needs OSRM)."""
+async def plan_geojson(session: AsyncSession, plan: Plan, *, settings: Settings) -> dict[str, Any]:
+    """Depots, numbered stops and one line per trip: along the roads when OSRM is configured, else straight
+    segments; each line's ``geometry_source`` ("road" | "straight") says which."""
     view = await plan_out(session, plan)
     depots = {d.id: d for d in (await session.scalars(select(Depot))).all()}
     features: list[dict[str, Any]] = []
@@ -155,14 +158,19 @@ async def plan_geojson(session: AsyncSession, plan: Plan) -> dict[str, Any]:
     for depot_id in used_depots:
         depot = depots[depot_id]
         features.append(_point(depot.lon, depot.lat, {"kind": "depot", "id": str(depot.id), "name": depot.name}))
+    waypoints = []
+    for route in view.routes:
+        for trip in route.trips:
+            home = (depots[trip.depot_id].lat, depots[trip.depot_id].lon)
+            waypoints.append([home, *((stop.lat, stop.lon) for stop in trip.stops), home])
+    lines = iter(await roads.trip_lines_async(settings, waypoints))
     for index, route in enumerate(view.routes):
         for trip in route.trips:
-            depot = depots[trip.depot_id]
-            line = [[depot.lon, depot.lat]] + [[stop.lon, stop.lat] for stop in trip.stops] + [[depot.lon, depot.lat]]
+            line = next(lines)
             features.append(
                 {
                     "type": "Feature",
-                    "geometry": {"type": "LineString", "coordinates": line},
+                    "geometry": {"type": "LineString", "coordinates": [list(p) for p in line.coordinates]},
                     "properties": {
                         "kind": "trip",
                         "trip_id": str(trip.id),
@@ -170,6 +178,7 @@ async def plan_geojson(session: AsyncSession, plan: Plan) -> dict[str, Any]:
                         "plate": route.plate,
                         "sequence": trip.sequence,
                         "colour_index": index,
+                        "geometry_source": line.source,
                     },
                 }
             )

@@ -12,7 +12,9 @@ from core.hours import HHMM, HoursEntry
 from core.schemas import Kilograms, Lat, Litres, Lon, LongText, MinorAmount, Name, ShortText
 
 ProductCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9\-]{0,31}$", examples=["diesel-0"])]
-Density = Annotated[float, msgspec.Meta(ge=600, le=1100, description="kg/m³ at the standard temperature")]
+# The range the refined-products volume correction covers (API MPMS 11.1: rho60 610.6-1163.5 kg/m³), with a margin
+# for the 15/20 °C base: a density outside it would make every loading of the product fail.
+Density = Annotated[float, msgspec.Meta(ge=620, le=1100, description="kg/m³ at the standard temperature")]
 TzName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["Asia/Shanghai"])]
 Password = Annotated[str, msgspec.Meta(min_length=4, max_length=200)]
 Username = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.\-]{3,64}$", examples=["fleet1"])]

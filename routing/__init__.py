@@ -32,6 +32,7 @@ from routing.solution import (
     encode_solution,
 )
 from routing.solver import Progress, SolveParams, solve
+from routing.solver.rearrange import MoveError, move_job
 
 __all__ = [
     "UNREACHABLE",
@@ -42,6 +43,7 @@ __all__ = [
     "Job",
     "Matrix",
     "MatrixProvider",
+    "MoveError",
     "Options",
     "OsrmError",
     "OsrmHttp",
@@ -71,6 +73,7 @@ __all__ = [
     "encode_problem",
     "encode_solution",
     "matrix_for",
+    "move_job",
     "solve",
     "validate",
 ]

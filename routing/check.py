@@ -277,6 +277,9 @@ class _Checker:
             distinct = [job_id for i, job_id in enumerate(served) if i == 0 or served[i - 1] != job_id]
             if tuple(distinct[: len(started.job_ids)]) != started.job_ids:
                 self.add(Code.STARTED_TRIP, f"tanker {started.tanker_id!r}: started trip was reshuffled")
+            elif len(distinct) > len(started.job_ids):
+                # The truck is on the road with what it loaded for these jobs: nothing can join the trip.
+                self.add(Code.STARTED_TRIP, f"tanker {started.tanker_id!r}: stops added to a started trip")
             elif first and started.depart_s is not None and first.depart_s != started.depart_s:
                 self.add(Code.STARTED_TRIP, f"tanker {started.tanker_id!r}: started trip departure moved")
 

@@ -8,6 +8,7 @@ cannot give.
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol
@@ -42,10 +43,59 @@ class Matrix(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 
     @classmethod
     def from_arrays(cls, distances_m: np.ndarray, durations_s: np.ndarray) -> Matrix:
-        return cls(
-            distances_m=tuple(tuple(row) for row in distances_m.astype(np.int64).tolist()),
-            durations_s=tuple(tuple(row) for row in durations_s.astype(np.int64).tolist()),
-        )
+        distances = np.array(distances_m, dtype=np.int64)  # copies: the caller may change its arrays
+        durations = np.array(durations_s, dtype=np.int64)
+        matrix = cls(distances_m=_interned_rows(distances), durations_s=_interned_rows(durations))
+        _remember_arrays(matrix, distances, durations)
+        return matrix
+
+
+def _interned_rows(values: np.ndarray) -> tuple[tuple[int, ...], ...]:
+    """Rows of Python ints in which equal values are one int object.
+
+    ``tuple(row)`` of ``tolist()`` makes a fresh 32-byte int per entry: 130 MB for each 2,000-point matrix,
+    against 8 bytes an entry (the tuple's pointer) when a day's 100,000-odd distinct metres are shared.
+    """
+    if values.size == 0:
+        return tuple(() for _ in range(len(values)))
+    low, high = int(values.min()), int(values.max())
+    if low >= 0 and high < values.size:  # small non-negative values (metres, seconds): index by value
+        table, codes = list(range(high + 1)), values
+    else:  # e.g. UNREACHABLE pairs: index by rank among the distinct values
+        distinct, inverse = np.unique(values, return_inverse=True)
+        table, codes = distinct.tolist(), inverse.reshape(values.shape)
+    return tuple(take(table, row.tolist()) for row in codes)
+
+
+def take(table: list[int], index: list[int]) -> tuple[int, ...]:
+    """``tuple(table[i] for i in index)``, at C speed."""
+    if len(index) == 1:  # itemgetter of one item returns the item, not a 1-tuple
+        return (table[index[0]],)
+    return operator.itemgetter(*index)(table) if index else ()
+
+
+# int64 copies of the two most recently used matrices (by identity), made once: the solver reads arrays, not tuples, and
+# searches forked from one parent share these pages.
+_ARRAYS: list[tuple[Matrix, np.ndarray, np.ndarray]] = []
+
+
+def _remember_arrays(matrix: Matrix, distances: np.ndarray, durations: np.ndarray) -> None:
+    distances.flags.writeable = False
+    durations.flags.writeable = False
+    # The day's matrix and one other (a part of the day being planned on its own: routing.solver.decompose).
+    _ARRAYS[:] = [(matrix, distances, durations), *_ARRAYS[:1]]
+
+
+def matrix_arrays(matrix: Matrix) -> tuple[np.ndarray, np.ndarray]:
+    """The matrix as read-only int64 arrays (distances, durations), remembered for the last matrix seen."""
+    for k, (known, distances, durations) in enumerate(_ARRAYS):
+        if known is matrix:
+            _ARRAYS.insert(0, _ARRAYS.pop(k))  # most recently used first
+            return distances, durations
+    distances = np.array(matrix.distances_m, dtype=np.int64).reshape(matrix.size, matrix.size)
+    durations = np.array(matrix.durations_s, dtype=np.int64).reshape(matrix.size, matrix.size)
+    _remember_arrays(matrix, distances, durations)
+    return distances, durations
 
 
 class MatrixProvider(Protocol):

@@ -13,6 +13,9 @@ Both providers implement ``MatrixProvider`` and differ only in how they fetch on
 * matrices are cached by a hash of (points, profile, dataset, snap radius): in memory (the last few)
   and, with ``cache_dir``, on disk as ``.npz`` files.
 
+``route_geometry(points)`` draws the road line through waypoints in order (route service, full overview,
+GeoJSON geometry), for maps; it is not cached here (callers cache what they redraw).
+
 ``build_dataset(pbf)`` runs the wheel's ``osrm-extract`` / ``osrm-partition`` / ``osrm-customize``
 (the MLD pipeline) and returns the ``.osrm`` base path that ``OsrmLocal`` and ``osrm-routed`` load.
 """
@@ -25,6 +28,7 @@ import json
 import math
 import shutil
 import subprocess
+import threading
 import urllib.error
 import urllib.request
 from collections import OrderedDict
@@ -41,6 +45,7 @@ __all__ = [
     "OsrmError",
     "OsrmHttp",
     "OsrmLocal",
+    "OsrmUnavailable",
     "RoadTable",
     "Snap",
     "build_dataset",
@@ -51,6 +56,11 @@ __all__ = [
 
 class OsrmError(RuntimeError):
     """OSRM is missing, refused the request, or the dataset could not be built."""
+
+
+class OsrmUnavailable(OsrmError):
+    """OSRM itself cannot answer (wheel missing, dataset not loadable, server unreachable), as opposed to
+    one request it refused: callers may stop asking for a while."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +109,10 @@ class _OsrmProvider:
         self.max_snap_m = max_snap_m
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._memory: OrderedDict[str, RoadTable] = OrderedDict()
+        self._memory_lock = threading.Lock()  # one provider serves the web threads of a process
         self._cache_size = cache_size
         self.fetches = 0  # raw tables actually asked of OSRM (for tests and logs)
+        self.route_fetches = 0  # route geometries asked of OSRM
 
     # -- MatrixProvider ----------------------------------------------------------------------------
 
@@ -109,17 +121,19 @@ class _OsrmProvider:
 
     def table(self, points: Sequence[Point]) -> RoadTable:
         key = self.cache_key(points)
-        cached = self._memory.get(key)
+        with self._memory_lock:
+            cached = self._memory.get(key)
         if cached is None:
             cached = self._load(key, points)
         if cached is None:
             cached = self._convert(points, self._fetch(points))
             self.fetches += 1
             self._store(key, cached)
-        self._memory[key] = cached
-        self._memory.move_to_end(key)
-        while len(self._memory) > self._cache_size:
-            self._memory.popitem(last=False)
+        with self._memory_lock:
+            self._memory[key] = cached
+            self._memory.move_to_end(key)
+            while len(self._memory) > self._cache_size:
+                self._memory.popitem(last=False)
         return cached
 
     def cache_key(self, points: Sequence[Point]) -> str:
@@ -129,12 +143,28 @@ class _OsrmProvider:
             digest.update(f"{lat:.7f},{lon:.7f};".encode())
         return digest.hexdigest()
 
+    def route_geometry(self, points: Sequence[Point]) -> list[tuple[float, float]]:
+        """The road line through ``points`` ((lat, lon), visited in order) as (lon, lat) pairs, GeoJSON order.
+
+        It runs from the first point's snapped position to the last's.  Raises ``OsrmError`` when OSRM
+        finds no route or a point lies farther than ``max_snap_m`` from any road (as ``table`` would call
+        it unreachable), ``OsrmUnavailable`` when OSRM cannot be asked at all.
+        """
+        if len(points) < 2:
+            raise ValueError("a route needs at least two points")
+        answer = self._fetch_route(points)
+        self.route_fetches += 1
+        return self._route_line(answer)
+
     # -- to override -------------------------------------------------------------------------------
 
     def dataset_id(self) -> str:
         raise NotImplementedError
 
     def _fetch(self, points: Sequence[Point]) -> _Raw:
+        raise NotImplementedError
+
+    def _fetch_route(self, points: Sequence[Point]) -> Any:
         raise NotImplementedError
 
     # -- shared ------------------------------------------------------------------------------------
@@ -170,6 +200,19 @@ class _OsrmProvider:
             snaps=snaps,
             unreachable_pairs=int(missing.sum()) if n else 0,
         )
+
+    def _route_line(self, answer: Any) -> list[tuple[float, float]]:
+        # Only [] and iteration: the bindings' Array crashes the process on a negative index.
+        if answer["code"] != "Ok" or "routes" not in answer or len(answer["routes"]) == 0:
+            raise OsrmError(f"OSRM found no route: {answer['code']}")
+        for index, waypoint in enumerate(answer["waypoints"]):
+            if float(waypoint["distance"]) > self.max_snap_m:
+                raise OsrmError(f"point {index} is {float(waypoint['distance']):.0f} m from the nearest road")
+        geometry = answer["routes"][0]["geometry"]
+        line = [(float(c[0]), float(c[1])) for c in geometry["coordinates"]]
+        if len(line) < 2:
+            raise OsrmError("OSRM returned a route without geometry")
+        return line
 
     def _load(self, key: str, points: Sequence[Point]) -> RoadTable | None:
         if self.cache_dir is None:
@@ -213,6 +256,29 @@ def _waypoint(item: Any) -> tuple[float, float, float, str]:
     return float(lat), float(lon), float(item["distance"]), str(item["name"] or "")
 
 
+_ENGINES: dict[tuple[str, str], Any] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def _shared_engine(dataset_id: str, dataset: Path, algorithm: str) -> Any:
+    """One engine per dataset (as built) and algorithm for the whole process, never destroyed.
+
+    Engines are large (the whole road graph) and, measured here, destroying one while another answers a
+    query can crash the process (a segfault inside ``Route``): so they are shared and kept.
+    """
+    key = (dataset_id, algorithm)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            osrm = _import_osrm()
+            try:
+                engine = osrm.OSRM(algorithm=algorithm, storage_config=str(dataset), use_shared_memory=False)
+            except RuntimeError as error:
+                raise OsrmUnavailable(f"OSRM could not load {dataset}: {error}") from error
+            _ENGINES[key] = engine
+        return engine
+
+
 class OsrmLocal(_OsrmProvider):
     """OSRM in this process, through the ``osrm-bindings`` wheel (``pip install '.[osrm]'``).
 
@@ -227,6 +293,7 @@ class OsrmLocal(_OsrmProvider):
         if not _dataset_files(self.dataset):
             raise OsrmError(f"no OSRM dataset at {self.dataset} (build one with `diesel osrm build FILE.osm.pbf`)")
         self._engine: Any = None
+        self._engine_lock = threading.Lock()  # route_geometry runs on web worker threads
 
     def dataset_id(self) -> str:
         digest = hashlib.blake2b(digest_size=12)
@@ -236,14 +303,9 @@ class OsrmLocal(_OsrmProvider):
         return f"{self.dataset.resolve()}#{digest.hexdigest()}"
 
     def engine(self) -> Any:
-        if self._engine is None:
-            osrm = _import_osrm()
-            try:
-                self._engine = osrm.OSRM(
-                    algorithm=self.algorithm, storage_config=str(self.dataset), use_shared_memory=False
-                )
-            except RuntimeError as error:
-                raise OsrmError(f"OSRM could not load {self.dataset}: {error}") from error
+        with self._engine_lock:
+            if self._engine is None:
+                self._engine = _shared_engine(self.dataset_id(), self.dataset, self.algorithm)
         return self._engine
 
     def _fetch(self, points: Sequence[Point]) -> _Raw:
@@ -262,6 +324,20 @@ class OsrmLocal(_OsrmProvider):
             durations=_nan_rows(answer["durations"]),
             snapped=[_waypoint(item) for item in answer["sources"]],
         )
+
+    def _fetch_route(self, points: Sequence[Point]) -> Any:
+        osrm = _import_osrm()
+        params = osrm.RouteParameters(
+            coordinates=[(lon, lat) for lat, lon in points],
+            geometries="geojson",
+            overview="full",
+            generate_hints=False,
+        )
+        engine = self.engine()
+        try:
+            return engine.Route(params)
+        except RuntimeError as error:  # NoRoute, NoSegment, …: "Code - message"
+            raise OsrmError(f"OSRM route failed: {error}") from error
 
 
 class OsrmHttp(_OsrmProvider):
@@ -306,7 +382,7 @@ class OsrmHttp(_OsrmProvider):
         for sources in blocks:
             for targets in blocks:
                 ids = sources if sources == targets else sources + targets
-                answer = self._get([points[i] for i in ids], len(sources), len(ids) - len(sources))
+                answer = self._get_table([points[i] for i in ids], len(sources), len(ids) - len(sources))
                 rows = np.ix_(sources, targets)
                 distances[rows] = _nan_rows(answer["distances"])
                 durations[rows] = _nan_rows(answer["durations"])
@@ -315,13 +391,26 @@ class OsrmHttp(_OsrmProvider):
                         snapped[sources[k]] = _waypoint(item)
         return _Raw(distances, durations, [s if s is not None else (0.0, 0.0, math.inf, "") for s in snapped])
 
-    def _get(self, coords: Sequence[Point], sources: int, targets: int) -> Any:
-        path = ";".join(f"{lon:.6f},{lat:.6f}" for lat, lon in coords)
+    def _get_table(self, coords: Sequence[Point], sources: int, targets: int) -> Any:
         query = "annotations=duration,distance"
         if targets:  # a rectangular block: the first `sources` points to the rest
             query += "&sources=" + ";".join(map(str, range(sources)))
             query += "&destinations=" + ";".join(map(str, range(sources, sources + targets)))
-        url = f"{self.base_url}/table/v1/{self.profile}/{path}?{query}"
+        answer = self._get("table", coords, query)
+        if answer.get("code") != "Ok":
+            raise OsrmError(f"OSRM table refused: {answer.get('code')}: {answer.get('message', '')}")
+        return answer
+
+    def _fetch_route(self, points: Sequence[Point]) -> Any:
+        answer = self._get("route", points, "overview=full&geometries=geojson&steps=false&generate_hints=false")
+        if answer.get("code") != "Ok":
+            raise OsrmError(f"OSRM route refused: {answer.get('code')}: {answer.get('message', '')}")
+        return answer
+
+    def _get(self, service: str, coords: Sequence[Point], query: str) -> Any:
+        """One request; a refusal (HTTP 400 with a JSON body) is returned for the caller to judge."""
+        path = ";".join(f"{lon:.6f},{lat:.6f}" for lat, lon in coords)
+        url = f"{self.base_url}/{service}/v1/{self.profile}/{path}?{query}"
         self.requests += 1
         try:
             with urllib.request.urlopen(url, timeout=self.timeout_s) as response:  # noqa: S310 (http(s) only)
@@ -330,11 +419,12 @@ class OsrmHttp(_OsrmProvider):
             try:
                 answer = json.loads(error.read())
             except ValueError:
-                raise OsrmError(f"OSRM server answered HTTP {error.code}") from error
+                kind = OsrmUnavailable if error.code >= 500 else OsrmError  # a proxy's 502 page, say
+                raise kind(f"OSRM server answered HTTP {error.code}") from error
         except (urllib.error.URLError, OSError, ValueError) as error:
-            raise OsrmError(f"OSRM server at {self.base_url} failed: {error}") from error
-        if answer.get("code") != "Ok":
-            raise OsrmError(f"OSRM table refused: {answer.get('code')}: {answer.get('message', '')}")
+            raise OsrmUnavailable(f"OSRM server at {self.base_url} failed: {error}") from error
+        if not isinstance(answer, dict):
+            raise OsrmError(f"OSRM server at {self.base_url} answered something that is not an object")
         return answer
 
 
@@ -345,7 +435,9 @@ def _import_osrm() -> Any:
     try:
         import osrm
     except ImportError as error:  # pragma: no cover - depends on the installed extras
-        raise OsrmError("the osrm-bindings wheel is not installed: pip install '.[osrm]' (Python >= 3.12)") from error
+        raise OsrmUnavailable(
+            "the osrm-bindings wheel is not installed: pip install '.[osrm]' (Python >= 3.12)"
+        ) from error
     return osrm
 
 

@@ -19,7 +19,10 @@ class Stats(msgspec.Struct, frozen=True, kw_only=True):
     solutions: int
     seed: int
     deliveries: int  # visits in the model (jobs after splitting)
-    source: str = "search"  # which plan won: "search" (OR-Tools), "construction" (our own), "none"
+    # Which plan won: "search" (OR-Tools), "construction" (our own), "parts" (the search's or the
+    # construction's, then re-planned part by part: routing.solver.decompose), "none".
+    source: str = "search"
+    parts_improved: int = 0  # parts of a big day whose re-planning made the plan better
 
 
 class Result(msgspec.Struct, frozen=True, kw_only=True):

@@ -206,3 +206,50 @@ def worker(database_url, redis_available):  # type: ignore[no-untyped-def]
     manager.ensure_running()
     yield manager
     manager.stop()
+
+
+@pytest.fixture(scope="session")
+def monaco_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Monaco OSRM dataset (MLD), built once per test session: one road engine per process, as in production."""
+    pytest.importorskip("osrm", reason="the osrm-bindings wheel (extra 'osrm') is not installed")
+    from routing.osrm import build_dataset
+
+    pbf = Path(__file__).resolve().parent / "data" / "osm" / "monaco.osm.pbf"
+    return build_dataset(pbf, tmp_path_factory.mktemp("osrm-monaco"), profile="car")
+
+
+@pytest.fixture(scope="session")
+def monaco_osrm_server(monaco_dataset: Path) -> Iterator[str]:
+    """`osrm-routed` serving the Monaco dataset on a free port (tables capped at 10 locations, to test blocks)."""
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    from routing.osrm import osrm_binary
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(osrm_binary("osrm-routed")), "--algorithm", "mld", "-i", "127.0.0.1", "-p", str(port)]
+    command += ["--max-table-size", "10", str(monaco_dataset)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/nearest/v1/driving/7.42,43.73", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail("osrm-routed did not start")
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

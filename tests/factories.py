@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -76,7 +78,7 @@ class World:
                 "date": (FIRST_DAY + timedelta(days=d)).isoformat(),
                 "price_per_litre_minor": 780 + 25 * i,
             }
-            for d in range(0, 10)
+            for d in range(0, 12)  # 2030-01-07 .. 2030-01-18; the 20th stays unpriced
             for i, code_ in enumerate(depot["products"])
         ]
         ok(await self.client.put("/api/v1/prices", headers=self.h("admin"), json=prices))
@@ -250,3 +252,59 @@ async def build_world(client: Any, app: Any) -> World:
             ok(await client.post("/api/v1/products", headers=world.h("admin"), json=product))
     world.depots["main"] = await world.new_depot(bays=4)
     return world
+
+
+async def plan_and_wait(  # type: ignore[no-untyped-def]
+    world, worker, day: str, depot_id: str, time_limit: int = 3, wait_s: float = 120
+) -> dict[str, Any]:
+    """POST /plans for a day and depot on the real worker; the job once it has finished (or after wait_s)."""
+    worker.ensure_running()
+    accepted = await world.client.post(
+        "/api/v1/plans",
+        headers=world.h("dispatcher"),
+        json={"date": day, "depot_id": depot_id, "time_limit_s": time_limit},
+    )
+    assert accepted.status_code == 202, accepted.text
+    return await wait_for_job(world, accepted.json()["job_id"], wait_s=wait_s)
+
+
+async def wait_for_job(  # type: ignore[no-untyped-def]
+    world, job_id: str, *, wait_s: float, until: tuple[str, ...] = ("succeeded", "failed", "cancelled")
+) -> dict[str, Any]:
+    deadline = time.monotonic() + wait_s
+    while True:
+        job = ok(await world.client.get(f"/api/v1/plan-jobs/{job_id}", headers=world.h("dispatcher")))
+        if job["status"] in until or time.monotonic() > deadline:
+            return job
+        await asyncio.sleep(0.3)
+
+
+# Hangzhou: far from the other tests' depots, so these orders are served by this test's depot.
+HZ = (30.25, 120.15)
+SITES = [(30.27, 120.16), (30.30, 120.20), (30.22, 120.10), (30.35, 120.12), (30.20, 120.25)]
+
+
+async def hangzhou_day(world, day: str, *, tankers: int = 2, expired_licence: bool = False, orders: int = 5):  # type: ignore[no-untyped-def]
+    """A depot with tankers and confirmed orders for `day`, each day on its own patch of map near Hangzhou."""
+    # Each day gets its own patch of map (1° further east per day), so no other depot is nearer its sites.
+    shift = float(day[-2:]) - 8
+    depot = await world.new_depot(bays=3, lat=HZ[0], lon=HZ[1] + shift, code=f"hz-{uuid.uuid4().hex[:6]}")
+    fleet = await new_fleet(world, depot, tankers=tankers, expired_licence=expired_licence)
+    placed = []
+    for index in range(orders):
+        lat, lon = SITES[index % len(SITES)]
+        customer = await world.new_customer(lat=lat, lon=lon + shift)
+        window = ("08:00", "12:00") if index % 2 else ("09:00", "17:00")
+        order = ok(
+            await customer.order(
+                delivery_date=day,
+                quantity_litres=4000 + 1000 * index,
+                window_start=window[0],
+                window_end=window[1],
+                product_code="diesel-0",
+            ),
+            201,
+        )
+        assert order["depot_id"] == depot["id"]
+        placed.append((customer, order))
+    return depot, fleet, placed

@@ -5,7 +5,9 @@ How events travel:
   rolls back) and, once the transaction has committed (never on rollback), publish them on Litestar channels:
   `diesel.order.<id>` for an order's events, `diesel.dispatch` for everything but account events.
 * With Redis (`REDIS_URL`), channels use Redis pub/sub, so every API process sees every event, and the worker
-  publishes the events its tasks commit straight to Redis (`install_redis_sink`).
+  publishes the events its tasks commit straight to Redis (`install_redis_sink`). The subscription survives a
+  Redis restart (`ReconnectingRedisBackend`): open streams keep flowing once Redis is back; what is committed
+  while it is down is not pushed (the timeline and `Last-Event-ID` replay still have it).
 * Without Redis (the embedded default), channels live in memory; a relay in each API process polls the event
   log while someone is listening, so events committed by the worker or by another API process arrive too.
   Events published by the hook are remembered, so the relay never sends them twice.
@@ -20,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 from litestar import Litestar
@@ -31,6 +33,7 @@ from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.plugins import InitPluginProtocol
 from litestar.response import ServerSentEvent, ServerSentEventMessage
+from redis.exceptions import RedisError
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -42,12 +45,18 @@ from core.settings import Settings
 from tracking.webhooks.outbox import uuid7_floor, uuid7_time
 from tracking.webhooks.schemas import EventPayload, event_payload
 
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.asyncio.client import PubSub
+
 log = logging.getLogger("diesel.live")
 DISPATCH_CHANNEL = "diesel.dispatch"
 NOT_FOR_DISPATCH = frozenset({"customer"})  # account and credit events stay off the console
 HEARTBEAT_S = 15.0
 RELAY_EVERY_S = 1.0
 RELAY_OVERLAP_S = 10
+RECONNECT_MIN_S = 0.5
+RECONNECT_MAX_S = 5.0
 _PENDING_KEY = "live_events"
 
 
@@ -223,8 +232,112 @@ class ChannelsSink:
             data, channels = await self.queue.get()
             try:
                 await self.channels.wait_published(data, channels)
+            except RedisError as error:  # Redis down: drop this message, the next one may go through
+                log.warning("live push could not publish to %s (%s)", channels, _describe(error))
             except Exception:
                 log.warning("live push could not publish to %s", channels, exc_info=True)
+
+
+class ReconnectingRedisBackend(RedisChannelsPubSubBackend):
+    """Redis pub/sub channels that survive a Redis restart.
+
+    Upstream, the first connection error ends `stream_events`, so the channels plugin never delivers again, and a
+    failed SUBSCRIBE raises after the plugin has recorded the subscriber, so that channel is never subscribed.
+    Here the wanted channels are kept apart from the connection: a failure is logged and marks the connection
+    stale, and a fresh pub/sub connection subscribing all of them is opened, with backoff, until Redis answers.
+    """
+
+    def __init__(self, *, redis: Redis) -> None:
+        super().__init__(redis=redis)
+        self._wanted: set[str] = set()
+        self._pubsub: PubSub | None = None
+        self._stale = False
+        self._lock = asyncio.Lock()  # subscribe, unsubscribe and reconnect change the connection one at a time
+
+    @property
+    def _pub_sub(self) -> PubSub:
+        if self._pubsub is None:
+            self._pubsub = self._redis.pubsub()
+        return self._pubsub
+
+    async def on_shutdown(self) -> None:
+        await _close(self._pubsub)
+
+    async def subscribe(self, channels: Iterable[str]) -> None:
+        channels = set(channels)
+        async with self._lock:
+            self._wanted |= channels
+            try:
+                if self._stale:  # Redis may be back: a new stream need not wait for the stream loop's backoff
+                    await self._reconnect()
+                else:
+                    await self._pub_sub.subscribe(*channels)
+            except Exception as error:  # the stream loop subscribes them once Redis answers
+                self._stale = True
+                log.warning("live push could not subscribe (%s): will retry", _describe(error))
+            self._has_subscribed.set()  # only now: reading a connection before its first SUBSCRIBE fails
+
+    async def unsubscribe(self, channels: Iterable[str]) -> None:
+        async with self._lock:
+            self._wanted -= set(channels)
+            if not self._wanted:
+                self._has_subscribed.clear()
+            if not self._stale:
+                try:
+                    await self._pub_sub.unsubscribe(*channels)
+                except Exception:  # a new connection subscribes only what is still wanted
+                    self._stale = True
+
+    async def _reconnect(self) -> None:
+        """Under the lock: a new pub/sub connection subscribed to every wanted channel."""
+        old, self._pubsub = self._pubsub, self._redis.pubsub()
+        await _close(old)
+        if self._wanted:
+            await self._pubsub.subscribe(*self._wanted)
+        self._stale = False
+        log.info("live push subscribed to Redis again (%d channels)", len(self._wanted))
+
+    async def stream_events(self) -> AsyncGenerator[tuple[str, Any]]:
+        delay = 0.0
+        while True:
+            await self._has_subscribed.wait()
+            if self._stale:
+                try:
+                    async with self._lock:
+                        if self._stale:
+                            await self._reconnect()
+                except Exception as error:
+                    delay = await _backoff(delay, error)
+                    continue
+            pubsub = self._pub_sub
+            try:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except Exception as error:
+                if pubsub is not self._pubsub:  # subscribe() replaced it meanwhile: read the new one
+                    continue
+                self._stale = True
+                delay = await _backoff(delay, error)
+                continue
+            delay = 0.0
+            if message is not None:
+                channel = message["channel"].decode()
+                if channel in self._wanted:  # an unsubscribe may still be in flight
+                    yield channel, message["data"]
+
+
+async def _close(pubsub: PubSub | None) -> None:
+    if pubsub is not None:
+        with suppress(Exception):  # its connection is usually dead already
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+
+
+async def _backoff(delay: float, error: BaseException) -> float:
+    """Wait before the next attempt (0.5 s, doubling up to 5 s); say so once per outage."""
+    if delay == 0:
+        log.warning("live push lost its Redis subscription (%s): reconnecting", _describe(error))
+    delay = min(max(2 * delay, RECONNECT_MIN_S), RECONNECT_MAX_S)
+    await asyncio.sleep(delay)
+    return delay
 
 
 class LivePlugin(InitPluginProtocol):
@@ -232,11 +345,22 @@ class LivePlugin(InitPluginProtocol):
 
     def __init__(self, settings: Settings) -> None:
         self.redis_url = settings.broker.redis_url
-        backend: RedisChannelsPubSubBackend | MemoryChannelsBackend
+        backend: ReconnectingRedisBackend | MemoryChannelsBackend
         if self.redis_url:
             from redis.asyncio import Redis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import ExponentialBackoff
 
-            backend = RedisChannelsPubSubBackend(redis=Redis.from_url(self.redis_url))
+            # Fail fast when Redis is down (the backend retries by itself); ping an idle subscription so a
+            # connection that died silently is noticed.
+            redis = Redis.from_url(
+                self.redis_url,
+                socket_connect_timeout=2,
+                socket_timeout=5,
+                health_check_interval=30,
+                retry=Retry(ExponentialBackoff(cap=0.5, base=0.1), 1),
+            )
+            backend = ReconnectingRedisBackend(redis=redis)
         else:
             backend = MemoryChannelsBackend()
         self.channels = ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True, subscriber_max_backlog=1000)
@@ -335,6 +459,10 @@ def _decode(data: bytes) -> ServerSentEventMessage | None:
     return ServerSentEventMessage(
         id=str(event_id) if event_id else None, event=str(item.get("type") or "message"), data=data.decode()
     )
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 def _message(payload: EventPayload) -> ServerSentEventMessage:

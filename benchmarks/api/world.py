@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 import psycopg
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import issue_token, make_jwt_auth
 from api.demo import DEPOTS, PRODUCTS
@@ -44,6 +45,40 @@ def recreate_database(admin_url: str, name: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def create_customer(
+    session: AsyncSession,
+    *,
+    name: str,
+    username: str,
+    password_hash: str,
+    settings: Settings,
+    staff: Principal,
+    now: datetime,
+) -> tuple[Any, Any]:
+    """A customer account (credit for every order of a run) and its customer user: (account, user)."""
+    account = await accounts.create_customer(
+        session,
+        data=s.CustomerIn(name=name, credit_limit_minor=CREDIT_LIMIT),
+        currency=settings.rules.currency,
+        now=now,
+        actor=staff,
+    )
+    user = await accounts.create_user(
+        session,
+        username=username,
+        password_hash=password_hash,
+        role=Role.CUSTOMER,
+        customer_id=account.id,
+        now=now,
+    )
+    return account, user
 
 
 async def seed(url: str, settings: Settings, *, customers: int, now: datetime) -> list[Customer]:
@@ -78,19 +113,13 @@ async def seed(url: str, settings: Settings, *, customers: int, now: datetime) -
             await catalogue.set_prices(session, prices=prices, currency=settings.rules.currency)
             staff = Principal(id=admin.id, username=admin.username, role=Role.ADMIN)
             for n in range(customers):
-                account = await accounts.create_customer(
+                account, user = await create_customer(
                     session,
-                    data=s.CustomerIn(name=f"压测物流 Bench Logistics {n:04d}", credit_limit_minor=CREDIT_LIMIT),
-                    currency=settings.rules.currency,
-                    now=now,
-                    actor=staff,
-                )
-                user = await accounts.create_user(
-                    session,
+                    name=f"压测物流 Bench Logistics {n:04d}",
                     username=f"bench-{n:04d}",
                     password_hash=password_hash,
-                    role=Role.CUSTOMER,
-                    customer_id=account.id,
+                    settings=settings,
+                    staff=staff,
                     now=now,
                 )
                 site = await accounts.create_site(

@@ -28,12 +28,13 @@ import random
 import time as time_
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 from api.auth import issue_token, make_jwt_auth
 from api.demo import BASE_PRICES, PRODUCTS
 from api.migrate import upgrade
+from benchmarks.api.world import create_customer
 from benchmarks.routing.fuelday import GRADES
 from core.auth import Principal, Role, hash_password
 from core.db import create_engine, session_factory, unit_of_work
@@ -48,7 +49,6 @@ from orders.rules import OrderStatus
 
 EVERY_DAY = [1, 2, 3, 4, 5, 6, 7]
 TZ = "Asia/Shanghai"
-CREDIT_LIMIT = 2_000_000_000  # fen; the money columns are 32-bit on PostgreSQL
 PRICE_DAYS = 3
 # code, name, lat, lon: three real fuel depots' neighbourhoods around Shanghai (30-60 km apart).
 DEPOTS = (
@@ -66,7 +66,7 @@ TANKER_TYPES = (
     ((5_000, 5_000, 5_000, 5_000), 2, 450, 18_000),
     ((4_000, 4_000, 4_000, 4_000, 4_000), 2, 460, 19_000),
 )
-SHIFTS = ((time(6), time(18)), (time(8), time(20)))
+SHIFTS = (("06:00", "18:00"), ("08:00", "20:00"))
 # (open, close) receiving hours and their share of the sites
 RECEIVING = (((6, 20), 0.70), ((7, 18), 0.20), ((5, 22), 0.10))
 TANKS = (10_000, 20_000, 30_000, 50_000, 60_000)
@@ -212,19 +212,13 @@ async def seed(url: str, settings: Settings, *, now: datetime, orders: int, tank
             customers = max(1, orders // 4)
             accounts_made = []
             for n in range(customers):
-                account = await accounts.create_customer(
+                account, user = await create_customer(
                     session,
-                    data=s.CustomerIn(name=f"调度压测 Dispatch Bench {n:04d}", credit_limit_minor=CREDIT_LIMIT),
-                    currency=settings.rules.currency,
-                    now=now,
-                    actor=staff,
-                )
-                user = await accounts.create_user(
-                    session,
+                    name=f"调度压测 Dispatch Bench {n:04d}",
                     username=f"bench-d{n:04d}",
                     password_hash=password_hash,
-                    role=Role.CUSTOMER,
-                    customer_id=account.id,
+                    settings=settings,
+                    staff=staff,
                     now=now,
                 )
                 accounts_made.append(

@@ -20,6 +20,13 @@ too (``relax``), which separates the search's gap from the modelling gap.
 
 Rows go to benchmarks/results/routing.csv (suite "fuelday"; bks = PyVRP's relaxation cost) with the
 time to the first plan and the peak memory printed alongside.
+
+Memory, in MB (MiB), per run: ``self`` = peak RSS of the process that plans (it builds the matrix, the
+construction and the final plan); ``search`` = peak RSS of one forked search (the largest; it counts the
+pages it shares with its parent); ``tree`` = peak of the summed RSS of the planning process and its
+searches, sampled every 0.1 s from /proc (shared pages counted once per process: an upper bound);
+``tree PSS`` = peak of the summed proportional set size (shared pages split between the processes that
+share them: what the tree really occupies).  Only ``ours``/``ours2`` fork.
 """
 
 from __future__ import annotations
@@ -27,10 +34,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -317,14 +326,69 @@ def pyvrp_relaxation(problem: Problem, budget_s: float, matrix: Matrix | None = 
 # -- the benchmark ------------------------------------------------------------------------------------
 
 
+class TreeMemory(threading.Thread):
+    """Samples the resident memory of this process and all its descendants (Linux /proc) until stopped."""
+
+    def __init__(self, interval_s: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.interval_s = interval_s
+        self.rss_kb = 0  # peak of the summed RSS
+        self.pss_kb = 0  # peak of the summed PSS
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.sample()
+            self._stop_event.wait(self.interval_s)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+        self.sample()
+
+    def sample(self) -> None:
+        rss = pss = 0
+        for pid in _tree(os.getpid()):
+            rss += _proc_kb(f"/proc/{pid}/status", "VmRSS:")
+            pss += _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
+        self.rss_kb, self.pss_kb = max(self.rss_kb, rss), max(self.pss_kb, pss)
+
+
+def _tree(root: int) -> list[int]:
+    pids, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as handle:
+                    todo += [int(child) for child in handle.read().split()]
+        except OSError:  # gone meanwhile, or no /proc
+            continue
+    return pids
+
+
+def _proc_kb(path: str, key: str) -> int:
+    try:
+        with open(path) as handle:
+            for line in handle:
+                if line.startswith(key):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _worker(solver: str, jobs: int, budget: float, seed: int) -> dict[str, Any]:
     problem = generate(jobs, seed)
+    memory = TreeMemory()
+    memory.start()
     if solver.endswith("-relaxed"):
         problem, solver = relax(problem), solver.removesuffix("-relaxed")
     wall0 = time.perf_counter()
     out: dict[str, Any] = {"jobs": jobs, "solver": solver}
     if solver in ("ours", "ours2"):
-        from routing import SolveParams, solve
+        from routing import solve
 
         first: list[float] = []
 
@@ -332,11 +396,11 @@ def _worker(solver: str, jobs: int, budget: float, seed: int) -> dict[str, Any]:
             if not first:
                 first.append(time.perf_counter() - wall0)
 
+        from benchmarks.routing.worker import ours_params
+
         result = solve(
             problem,
-            params=SolveParams(
-                time_limit_s=budget, clock="cpu", wall_factor=3.0, workers=2 if solver == "ours2" else 1
-            ),
+            params=ours_params(budget, 2 if solver == "ours2" else 1),
             seed=seed,
             on_progress=progress,
         )
@@ -371,14 +435,17 @@ def _worker(solver: str, jobs: int, budget: float, seed: int) -> dict[str, Any]:
             trips=sum(len(r.trips) for r in solution.routes),
         )
     out["wall_s"] = time.perf_counter() - wall0
+    memory.stop()
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out["rss_mb"] = round(self_kb / 1024)
     out["child_rss_mb"] = round(child_kb / 1024)
+    out["tree_rss_mb"] = round(memory.rss_kb / 1024)
+    out["tree_pss_mb"] = round(memory.pss_kb / 1024)
     return out
 
 
-def run(solver: str, jobs: int, budget: float, seed: int) -> dict[str, Any]:
+def run(solver: str, jobs: int, budget: float, seed: int, params: str = "") -> dict[str, Any]:
     root = Path(__file__).resolve().parents[2]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall0 = time.perf_counter()
@@ -397,6 +464,7 @@ def run(solver: str, jobs: int, budget: float, seed: int) -> dict[str, Any]:
             str(seed),
         ],
         cwd=root,
+        env={**os.environ, "BENCH_OURS_PARAMS": params},
         capture_output=True,
         text=True,
         timeout=budget * 5 + 600,
@@ -429,6 +497,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--write-example", type=Path, help="write the generated problem as JSON and exit")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--params", default="", help="JSON object of SolveParams overrides for ours/ours2")
+    parser.add_argument("--label", default="", help="name our rows solver:LABEL (tuning runs)")
+    parser.add_argument("--reference", default="", help="JOBS=COST,… PyVRP costs from an earlier run (no pyvrp)")
     args = parser.parse_args(argv)
     if args.write_example:
         problem = generate(int(args.jobs), args.seed)
@@ -457,7 +528,8 @@ def main(argv: list[str] | None = None) -> None:
         "first plan s",
         "cpu s",
         "wall s",
-        "peak MB (self/child)",
+        "peak MB self/search/tree",
+        "tree PSS MB",
         "feasible",
     ):
         table.add_column(column, justify="right")
@@ -465,10 +537,12 @@ def main(argv: list[str] | None = None) -> None:
         rows = {}
         for solver in args.solvers.split(","):
             budget = args.pyvrp_budget if solver == "pyvrp" else args.budget
-            rows[solver] = run(solver, jobs, budget, args.seed)
-            rows[solver]["budget"] = budget if solver != "greedy" else 0
-            console.print(rows[solver])
-        reference = rows.get("pyvrp", {}).get("cost")
+            name = f"{solver}:{args.label}" if args.label and solver.startswith("ours") else solver
+            rows[name] = run(solver, jobs, budget, args.seed, args.params if solver.startswith("ours") else "")
+            rows[name]["budget"] = budget if solver != "greedy" else 0
+            console.print(rows[name])
+        earlier = dict(item.split("=") for item in args.reference.split(",") if item)
+        reference = rows.get("pyvrp", {}).get("cost") or (int(earlier[str(jobs)]) if str(jobs) in earlier else None)
         for solver, r in rows.items():
             gap = round(100 * (r["cost"] / reference - 1), 2) if reference and r.get("cost") else ""
             _append(
@@ -499,7 +573,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"{first:.1f}" if first else "-",
                 f"{r['cpu_s']:.1f}",
                 f"{r['wall_s']:.1f}",
-                f"{r.get('rss_mb', '?')}/{r.get('child_rss_mb', '?')}",
+                f"{r.get('rss_mb', '?')}/{r.get('child_rss_mb', '?')}/{r.get('tree_rss_mb', '?')}",
+                str(r.get("tree_pss_mb", "?")),
                 str(r.get("feasible")) + (f" {r['error']}" if "error" in r else ""),
             )
     console.print(table)

@@ -155,6 +155,8 @@ def load_cvrplib(path: Path) -> Instance:
 
 
 def _bks(path: Path, name: str) -> float | None:
+    if not path.exists():  # homberger/1000/x.txt: the table is homberger/bks.csv
+        path = path.parent.parent / path.name
     if not path.exists():
         return None
     with path.open() as handle:

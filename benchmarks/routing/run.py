@@ -2,6 +2,10 @@
 
     python -m benchmarks.routing.run --suite solomon --budget 10 --solvers ours,pyvrp,vroom
     python -m benchmarks.routing.run --suite gh --budget 60 --solvers ours --instances 'R1*,RC1*'
+    python -m benchmarks.routing.run --solvers ours --params '{"sa_initial": 1.0}' --label sa1 --parallel 2
+
+``--params`` overrides our SolveParams (tuning; the rows are labelled ``ours:LABEL``); ``--parallel 2`` runs
+two single-core solves at once (fair with CPU budgets; do not combine with ``ours2``, which takes both cores).
 
 Each (instance, solver) runs in its own subprocess (bounded memory, no shared state); CPU seconds are
 the subprocess tree's rusage (what the budget means on a shared machine), wall seconds are measured
@@ -14,12 +18,13 @@ import argparse
 import csv
 import fnmatch
 import json
-import resource
+import os
 import statistics
 import subprocess
 import sys
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
@@ -32,28 +37,36 @@ RESULTS = ROOT / "benchmarks" / "results" / "routing.csv"
 COLUMNS = ["suite", "instance", "solver", "budget_s", "cpu_s", "wall_s", "cost", "bks", "gap_pct", "feasible"]
 
 
-def run_one(solver: str, suite: str, path: Path, budget: float) -> dict[str, object]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def run_one(
+    solver: str, suite: str, path: Path, budget: float, *, params: str = "", seed: int = 0, label: str = ""
+) -> dict[str, object]:
+    env = {**os.environ, "BENCH_OURS_PARAMS": params, "BENCH_SEED": str(seed)}
     wall0 = time.perf_counter()
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.routing.worker", solver, suite, str(path), str(budget)],
         cwd=ROOT,
-        capture_output=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=budget * 4 + 120,
-        check=False,
     )
+    try:
+        stdout, stderr = proc.communicate(timeout=budget * 4 + 120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
     wall = time.perf_counter() - wall0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    row: dict[str, object] = {"suite": suite, "instance": path.stem.upper(), "solver": solver, "budget_s": budget}
+    name = f"{solver}:{label}" if label else solver
+    row: dict[str, object] = {"suite": suite, "instance": path.stem.upper(), "solver": name, "budget_s": budget}
     row["cls"] = "X" if suite == "x" else solomon_class(path.stem)
-    row.update(cpu_s=round(cpu, 2), wall_s=round(wall, 2))
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    row.update(cpu_s="", wall_s=round(wall, 2))
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
-        row.update(cost="", bks="", gap_pct="", feasible=False, error=(proc.stderr.strip().splitlines() or ["?"])[-1])
+        row.update(cost="", bks="", gap_pct="", feasible=False, error=(stderr.strip().splitlines() or ["?"])[-1])
         return row
     out = json.loads(lines[-1])
+    # The worker's own process tree (itself and its reaped searches): parallel runs do not mix CPU seconds.
+    row["cpu_s"] = out["tree_cpu_s"]
     bks = out["bks"]
     gap = round(100 * (out["cost"] / bks - 1), 3) if bks else ""
     row.update(instance=out["instance"], cost=out["cost"], bks=bks or "", gap_pct=gap, feasible=out["feasible"])
@@ -67,24 +80,39 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--solvers", default="ours,pyvrp,vroom")
     parser.add_argument("--instances", default="*", help="glob(s) on instance names, comma-separated")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--params", default="", help="JSON object of SolveParams overrides for ours/ours2")
+    parser.add_argument("--label", default="", help="name the rows solver:LABEL (tuning runs)")
+    parser.add_argument("--seed", type=int, default=0, help="our relabelling seed")
+    parser.add_argument("--parallel", type=int, default=1, help="solves at once (each is single-core)")
     args = parser.parse_args(argv)
     console = Console()
     solvers = args.solvers.split(",")
     patterns = [p.strip().upper() for p in args.instances.split(",")]
+    tasks = [
+        (solver, suite, path)
+        for suite in args.suite.split(",")
+        for path in suite_paths(suite)
+        if any(fnmatch.fnmatch(path.stem.upper(), pat) for pat in patterns)
+        for solver in solvers
+    ]
+
+    def one(task: tuple[str, str, Path]) -> dict[str, object]:
+        solver, suite, path = task
+        label = args.label if solver.startswith("ours") else ""
+        return run_one(solver, suite, path, args.budget, params=args.params, seed=args.seed, label=label)
+
     rows: list[dict[str, object]] = []
-    for suite in args.suite.split(","):
-        paths = [p for p in suite_paths(suite) if any(fnmatch.fnmatch(p.stem.upper(), pat) for pat in patterns)]
-        for path in paths:
-            for solver in solvers:
-                row = run_one(solver, suite, path, args.budget)
-                rows.append(row)
-                _append(args.out, row)
-                status = "ok" if row["feasible"] else f"FAIL {row.get('error', 'infeasible')}"
-                console.print(
-                    f"{row['instance']:>12} {solver:>6} cost {row['cost']!s:>10} gap {row['gap_pct']!s:>7}% "
-                    f"cpu {row['cpu_s']:>6} wall {row['wall_s']:>6} {status}"
-                )
-    _print_tables(console, rows, solvers, args.budget)
+    with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
+        for row in pool.map(one, tasks):
+            rows.append(row)
+            _append(args.out, row)
+            status = "ok" if row["feasible"] else f"FAIL {row.get('error', 'infeasible')}"
+            console.print(
+                f"{row['instance']:>12} {row['solver']!s:>10} cost {row['cost']!s:>10} gap {row['gap_pct']!s:>7}% "
+                f"cpu {row['cpu_s']!s:>6} wall {row['wall_s']:>6} {status}"
+            )
+    names = list(dict.fromkeys(str(row["solver"]) for row in rows))
+    _print_tables(console, rows, names, args.budget)
 
 
 def _append(path: Path, row: dict[str, object]) -> None:

@@ -6,11 +6,10 @@ import csv
 import math
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
 from benchmarks.api import cpu
 from benchmarks.api.load import Sample
+from benchmarks.api.report import markdown_table
+from benchmarks.api.report import show as show  # re-exported: bench_tracking and bench_load call report.show
 
 Snapshot = tuple[dict[str, float], dict[str, float] | None]
 
@@ -58,25 +57,6 @@ def cpu_cells(use: dict[str, float], ok_per_s: float, *, worker: bool = False) -
 def cpu_columns(*, worker: bool = False) -> list[str]:
     groups = ["server", *(["worker"] if worker else []), "postgres", "loadgen", "other", "machine"]
     return ["server CPU ms/req", "PG CPU ms/req", *[f"CPU {g} %" for g in groups]]
-
-
-def show(console: Console, title: str, rows: list[dict[str, str]]) -> None:
-    if not rows:
-        return
-    table = Table(title=title)
-    for column in rows[0]:
-        table.add_column(column, justify="left" if column in ("step", "operation", "check") else "right")
-    for row in rows:
-        table.add_row(*(row.get(column, "") for column in rows[0]))
-    console.print(table)
-
-
-def markdown_table(rows: list[dict[str, str]]) -> list[str]:
-    if not rows:
-        return []
-    columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    return lines + ["| " + " | ".join(row.get(c, "") for c in columns) + " |" for row in rows]
 
 
 def save(

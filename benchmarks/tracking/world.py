@@ -43,6 +43,7 @@ from orders.models import Order
 from tracking import rack
 from tracking.keystore import keyring_for
 from tracking.webhooks import schemas as ws
+from tracking.webhooks.crypto import cipher_for
 from tracking.webhooks.service import create_webhook
 
 SLOT_MINUTES = 5
@@ -136,7 +137,7 @@ async def build(
             if orders:
                 world.orders += await _orders(session, settings, world.accounts, now=now, count=orders, offset=0)
             if webhook_url and webhook_share > 0:
-                world.webhooks = await _webhooks(session, world.accounts, webhook_url, webhook_share, now=now)
+                world.webhooks = await _webhooks(session, settings, world.accounts, webhook_url, webhook_share, now=now)
     finally:
         await engine.dispose()
     return world
@@ -289,8 +290,8 @@ async def _on_the_road(
                 compartments_litres=[8000, 8000, 6000, 6000],
                 vehicle_class=3,
                 cost_per_km_minor=650,
-                shift_start=time(0, 0),
-                shift_end=time(23, 59),
+                shift_start="00:00",
+                shift_end="23:59",
             ),
         )
         user = await accounts.create_user(
@@ -302,8 +303,8 @@ async def _on_the_road(
                 name=f"Bench driver {n}",
                 phone=f"139{n:08d}",
                 hazmat_licence_expires=today + timedelta(days=365),
-                shift_start=time(0, 0),
-                shift_end=time(23, 59),
+                shift_start="00:00",
+                shift_end="23:59",
                 user_id=user.id,
                 home_depot_id=depot.id,
             ),
@@ -359,7 +360,9 @@ async def _on_the_road(
     await session.flush()
 
 
-async def _webhooks(session: AsyncSession, chosen: list[Account], url: str, share: float, *, now: datetime) -> int:
+async def _webhooks(
+    session: AsyncSession, settings: Settings, chosen: list[Account], url: str, share: float, *, now: datetime
+) -> int:
     count = max(1, round(len(chosen) * share))
     for account in chosen[:count]:
         await create_webhook(
@@ -368,6 +371,7 @@ async def _webhooks(session: AsyncSession, chosen: list[Account], url: str, shar
             actor=account.principal,
             allow_private=True,
             max_per_customer=10,
+            cipher=cipher_for(settings.auth),
             now=now,
         )
     return count

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import time
 
+import msgspec
+
 from routing.check import check
 from routing.matrix import MatrixProvider, matrix_for
-from routing.problem import Problem, preference_misses, validate
+from routing.problem import Problem, validate
 from routing.result import Result, Stats
 from routing.solution import Solution
 from routing.solver.construct import construct
-from routing.solver.extract import Plan, empty_solution, finish
+from routing.solver.decompose import SolvePart, improve_by_parts, objective
+from routing.solver.extract import Plan, empty_solution, finish, plan_of
 from routing.solver.instance import Instance, build_instance
 from routing.solver.model import usable_tankers
-from routing.solver.runner import Floors, RunOutcome, run_in_child, run_in_process
+from routing.solver.runner import Floors, RunOutcome, run_in_child, run_in_process, searches_within
 from routing.solver.search import Progress, ProgressCallback, SolveParams
 
 __all__ = ["Progress", "ProgressCallback", "SolveParams", "solve"]
+
+log = logging.getLogger("routing.solver")
 
 
 def solve(
@@ -29,9 +35,13 @@ def solve(
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     matrix_provider: MatrixProvider | None = None,
+    start_from: Solution | None = None,
 ) -> Result:
     """Plan the day.  Same problem, params and seed give the same result when the search is bounded by
-    ``params.solution_limit`` (a time limit cuts the search wherever the clock says)."""
+    ``params.solution_limit`` (a time limit cuts the search wherever the clock says).
+
+    ``start_from``: a plan of this day to improve (instead of our construction): the search starts from it
+    (guided local search) and it is the answer when nothing better is found."""
     validate(problem)
     params = params or SolveParams()
     limit_s = params.time_limit_s if params.time_limit_s is not None else problem.options.time_limit_s
@@ -42,10 +52,19 @@ def solve(
     report = _Monotone(on_progress)
     # A wall limit leaves its last trim_share to fleet trimming; a CPU budget is the search's alone.
     search_s = limit_s if params.clock == "cpu" else limit_s * (1 - params.trim_share)
+    by_parts = (
+        params.isolate and params.decompose_above is not None and len(instance.deliveries) > params.decompose_above
+    )
+    parts_s = search_s * (1 - params.whole_day_share) if by_parts else 0.0
+    search_s -= parts_s
     built: Solution | None = None
     built_s: float | None = None
     plan: Plan | None = None
-    if params.construct and instance.deliveries and vehicles and not (cancel is not None and cancel.is_set()):
+    if start_from is not None and instance.deliveries and vehicles:
+        plan = plan_of(instance, start_from)
+        built, built_s = start_from, 0.0
+        params = msgspec.structs.replace(params, warm_start_above=0)
+    elif params.construct and instance.deliveries and vehicles and not (cancel is not None and cancel.is_set()):
         # Our own construction: a plan within a second or two even on days where OR-Tools' first
         # solution takes much longer; the search below must beat it to be returned (and starts from it
         # on big days).
@@ -54,6 +73,9 @@ def solve(
             built = finish(instance, copy.deepcopy(plan), {})
             built_s = time.perf_counter() - wall0
             report(Progress(best_cost_minor=built.cost_minor, solutions=0, elapsed_s=built_s))
+    if params.isolate and vehicles:
+        # A big day's second search would take the planner past its memory budget: one search then.
+        params = msgspec.structs.replace(params, workers=searches_within(params, instance, vehicles))
     instances = [instance]
     if params.isolate:
         # Further searches see the same day under another relabelling of its deliveries.
@@ -74,21 +96,44 @@ def solve(
         [(0, outcome.worker, outcome.plan, outcome.floors)] if outcome.plan is not None else []
     ):
         other = finish(instances[worker], copy.deepcopy(plan_k), dict(floors_k))
-        finished.append((_objective(problem, other), other, instances[worker], plan_k, floors_k))
+        finished.append((objective(problem, other), other, instances[worker], plan_k, floors_k))
     if built is not None and plan is not None:  # last: on a tie the search's plan (and reasons) win
-        finished.append((_objective(problem, built), built, instance, plan, {}))
+        finished.append((objective(problem, built), built, instance, plan, {}))
     if finished:
         _, solution, owner, best_plan, best_floors = min(finished, key=lambda item: item[0])
         source = "construction" if built is not None and solution is built else "search"
         if not (cancel is not None and cancel.is_set()):
             trim_until = time.perf_counter() + max(0.2, params.trim_share * limit_s)
             trimmed = finish(owner, copy.deepcopy(best_plan), dict(best_floors), trim_until=trim_until)
-            if _objective(problem, trimmed) < _objective(problem, solution):
+            if objective(problem, trimmed) < objective(problem, solution):
                 solution = trimmed
-                elapsed = time.perf_counter() - wall0
-                report(Progress(best_cost_minor=solution.cost_minor, solutions=outcome.solutions, elapsed_s=elapsed))
+        elapsed = time.perf_counter() - wall0
+        report(Progress(best_cost_minor=solution.cost_minor, solutions=outcome.solutions, elapsed_s=elapsed))
     else:
         solution, source = empty_solution(instance), "none"
+    parts_improved = 0
+    if by_parts and solution.routes and not (cancel is not None and cancel.is_set()):
+        if params.clock == "wall":  # what the whole-day search left, minus the final check's share
+            parts_s = max(0.0, limit_s * (1 - params.trim_share) - (time.perf_counter() - wall0))
+        solution, parts_improved = improve_by_parts(
+            problem,
+            matrix,
+            solution,
+            solve_part=_part_solver(params, cancel),
+            budget_s=parts_s,
+            part_size=params.part_size,
+            rounds=params.decompose_rounds,
+            seed=seed,
+            cancel=cancel,
+            on_better=lambda better: report(
+                Progress(
+                    best_cost_minor=better.cost_minor,
+                    solutions=outcome.solutions,
+                    elapsed_s=time.perf_counter() - wall0,
+                )
+            ),
+        )
+        source = "parts" if parts_improved else source
     first = [s for s in (built_s, outcome.first_solution_s) if s is not None]
     stats = Stats(
         status=outcome.status,
@@ -102,15 +147,27 @@ def solve(
         seed=seed,
         deliveries=len(instance.deliveries),
         source=source,
+        parts_improved=parts_improved,
     )
     violations = tuple(check(problem, solution, matrix=matrix))
     return Result(solution=solution, stats=stats, violations=violations)
 
 
-def _objective(problem: Problem, solution: Solution) -> int:
-    """What the planner minimises: the plan's cost plus the weight of missed tanker preferences."""
-    served_by = {s.job_id: r.tanker_id for r in solution.routes for t in r.trips for s in t.stops}
-    return solution.cost_minor + problem.options.preference_cost_minor * preference_misses(problem, served_by)
+def _part_solver(params: SolveParams, cancel: threading.Event | None) -> SolvePart:
+    """Plans one part of a big day with the whole-day machinery (construction, searches, trimming, check)."""
+
+    def solve_part(sub: Problem, current: Solution, budget_s: float, seed: int) -> tuple[Solution | None, float]:
+        part_params = msgspec.structs.replace(params, time_limit_s=budget_s, decompose_above=None)
+        start = current if params.part_from_current else None
+        result = solve(sub, params=part_params, seed=seed, cancel=cancel, start_from=start)
+        # A CPU budget is per search: the part used what its busiest search used.
+        used = result.stats.wall_s if params.clock == "wall" else result.stats.cpu_s / max(1, params.workers)
+        if not result.is_feasible():  # a bug: the checker is the last word, the day keeps its plan
+            log.error("a part's plan failed the checker: %s", "; ".join(str(v) for v in result.violations[:5]))
+            return None, used
+        return result.solution, used
+
+    return solve_part
 
 
 def _worker_seed(seed: int, worker: int) -> int:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from routing.problem import Problem
 from routing.solution import Route, Solution, Trip, Unassigned, UnassignedReason
 from routing.solver.instance import Instance
 from routing.solver.model import Model
@@ -46,6 +47,27 @@ def read_plan(model: Model, value: Callable[[Any], int]) -> tuple[Plan, dict[int
             plan[tanker_index] = [trip for trip, _ in kept]
             floors[tanker_index] = [start for _, start in kept]
     return plan, floors
+
+
+def plan_of(instance: Instance, solution: Solution) -> Plan:
+    """A solution of this instance's problem as a plan in its delivery numbering (stops of a split job take
+    its deliveries in order; a stop with none left is dropped, a delivery with no stop stays unplanned)."""
+    problem = instance.problem
+    job_index = {job.id: k for k, job in enumerate(problem.jobs)}
+    tanker_index = {tanker.id: k for k, tanker in enumerate(problem.tankers)}
+    free: dict[int, list[int]] = {}
+    for d, delivery in enumerate(instance.deliveries):
+        free.setdefault(delivery.job_index, []).append(d)
+    plan: Plan = {}
+    for route in solution.routes:
+        trips = []
+        for trip in route.trips:
+            deliveries = [free[job_index[s.job_id]].pop(0) for s in trip.stops if free.get(job_index[s.job_id])]
+            if deliveries:
+                trips.append(deliveries)
+        if trips:
+            plan[tanker_index[route.tanker_id]] = trips
+    return plan
 
 
 def finish(
@@ -173,6 +195,7 @@ def _insert_delivery(instance: Instance, plan: Plan, d: int, *, used_only: bool 
     matrix = instance.matrix.distances_m
     site = problem.job_location(instance.deliveries[d].job_index)
     candidates: list[tuple[int, int, int, int]] = []  # (added cost, tanker, trip, position)
+    started = {trip.tanker_id for trip in problem.options.started}
     for tanker_index in instance.eligible.get(instance.deliveries[d].job_index, []):
         tanker = problem.tankers[tanker_index]
         home = instance.depot_location(tanker_index)
@@ -181,6 +204,8 @@ def _insert_delivery(instance: Instance, plan: Plan, d: int, *, used_only: bool 
             continue
         fixed = 0 if trips else tanker.fixed_cost_minor * 1000
         for t, trip in enumerate(trips):
+            if t == 0 and tanker.id in started:
+                continue  # on the road with what it loaded: nothing joins a started trip
             stops = [home, *(problem.job_location(instance.deliveries[x].job_index) for x in trip), home]
             for p in range(len(trip) + 1):
                 a, b = stops[p], stops[p + 1]
@@ -299,14 +324,20 @@ def _schedule_all(
 
 def _solution(instance: Instance, routes: list[Route], left_out: dict[int, tuple[UnassignedReason, str]]) -> Solution:
     problem = instance.problem
-    tankers = {t.id: t for t in problem.tankers}
-    travel = sum(trip.distance_m * tankers[r.tanker_id].cost_per_km_minor for r in routes for trip in r.trips)
-    fixed = sum(tankers[r.tanker_id].fixed_cost_minor for r in routes if r.trips)
-    penalties = sum(problem.jobs[j].penalty_minor for j in left_out)
     unassigned = tuple(
         Unassigned(job_id=problem.jobs[j].id, reason=reason, detail=detail)
         for j, (reason, detail) in sorted(left_out.items())
     )
+    return assemble(problem, routes, unassigned)
+
+
+def assemble(problem: Problem, routes: Sequence[Route], unassigned: tuple[Unassigned, ...]) -> Solution:
+    """A Solution with its totals: travel (exact, rounded up once) + fixed costs of used tankers + penalties."""
+    tankers = {t.id: t for t in problem.tankers}
+    penalty = {j.id: j.penalty_minor for j in problem.jobs}
+    travel = sum(trip.distance_m * tankers[r.tanker_id].cost_per_km_minor for r in routes for trip in r.trips)
+    fixed = sum(tankers[r.tanker_id].fixed_cost_minor for r in routes if r.trips)
+    penalties = sum(penalty[u.job_id] for u in unassigned)
     trips: list[Trip] = [trip for r in routes for trip in r.trips]
     return Solution(
         routes=tuple(routes),

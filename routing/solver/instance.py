@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from routing.matrix import UNREACHABLE, Matrix
+from routing.matrix import UNREACHABLE, Matrix, matrix_arrays
 from routing.problem import Problem, Tanker, discharge_time_s, load_time_s
 from routing.solution import UnassignedReason
 
@@ -110,20 +110,9 @@ def build_instance(problem: Problem, matrix: Matrix, *, seed: int) -> Instance:
     return instance
 
 
-_ARRAYS: dict[int, tuple[Matrix, np.ndarray, np.ndarray]] = {}
-
-
 def _arrays(matrix: Matrix) -> tuple[np.ndarray, np.ndarray]:
     """int64 copies of a matrix, remembered for the last matrix seen (several instances of one day)."""
-    cached = _ARRAYS.get(id(matrix))
-    if cached is None or cached[0] is not matrix:
-        _ARRAYS.clear()
-        dist = np.array(matrix.distances_m, dtype=np.int64).reshape(matrix.size, matrix.size)
-        dur = np.array(matrix.durations_s, dtype=np.int64).reshape(matrix.size, matrix.size)
-        dist.flags.writeable = False
-        dur.flags.writeable = False
-        cached = _ARRAYS[id(matrix)] = (matrix, dist, dur)
-    return cached[1], cached[2]
+    return matrix_arrays(matrix)
 
 
 def _allowed_tankers(problem: Problem, job_index: int, pinned: dict[str, str]) -> list[int]:

@@ -13,11 +13,13 @@ units (metres x minor-per-km) so that per-km prices need no rounding inside the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp
 
+from routing.matrix import take
 from routing.problem import discharge_time_s
 from routing.solver.instance import Instance
 from routing.solver.packing import min_compartments_for
@@ -70,11 +72,9 @@ def build_model(instance: Instance, vehicles: list[int]) -> Model:
     manager = pywrapcp.RoutingIndexManager(len(node_location), len(vehicles), starts, starts)
     routing = pywrapcp.RoutingModel(manager)
     loc = np.array(node_location, dtype=np.int64)
-    distances = instance.dist[np.ix_(loc, loc)]
-    durations = instance.dur[np.ix_(loc, loc)]
 
-    _add_costs(routing, instance, vehicles, distances)
-    time = _add_time(routing, manager, instance, vehicles, durations, np.array(service, dtype=np.int64))
+    _add_costs(routing, instance, vehicles, loc)
+    time = _add_time(routing, manager, instance, vehicles, loc, np.array(service, dtype=np.int64))
     model = Model(
         instance,
         manager,
@@ -89,18 +89,64 @@ def build_model(instance: Instance, vehicles: list[int]) -> Model:
     if problem.options.full_compartments:
         _add_compartment_count(model)
     _add_visits(model)
+    _close_unused_depots(model, set(starts))
     _add_preferences(model)
-    model.mean_neighbour_cost = _mean_neighbour_cost(instance, vehicles, distances, depots)
+    model.mean_neighbour_cost = _mean_neighbour_cost(instance, vehicles, loc, depots)
     return model
 
 
-def _add_costs(routing: pywrapcp.RoutingModel, instance: Instance, vehicles: list[int], distances: np.ndarray) -> None:
+def node_matrix(
+    values: np.ndarray, loc: np.ndarray, *, scale: int = 1, add: np.ndarray | None = None
+) -> list[tuple[int, ...]]:
+    """The node matrix ``values[loc[i], loc[j]] * scale + add[i]`` as RegisterTransitMatrix takes it.
+
+    The binding accepts only a list of lists (or tuples) of Python ints, which it copies into C++.  Made with
+    ``tolist()``, that list is nodes² fresh 32-byte ints plus the pointers: about 270 MB at 2,600 nodes for
+    a 55 MB C++ matrix, on top of the nodes² int64 arrays it is computed from.  Here rows are computed
+    from the location matrix one at a time, nodes at the same location (with the same ``add``) share one
+    row tuple, and equal values in rows of the same ``add`` are one int object: the list costs little more
+    than its pointers.
+    """
+    add = np.zeros(len(loc), dtype=np.int64) if add is None else add
+    keys = list(zip(loc.tolist(), add.tolist(), strict=True))
+    columns = np.unique(loc)
+    rows: dict[tuple[int, int], tuple[int, ...]] = {}
+    for extra in np.unique(add).tolist():
+        locations = np.unique(loc[add == extra])
+        distinct, code = _codes(values, locations, columns)
+        table = (distinct * scale + extra).tolist()
+        for location in locations.tolist():
+            rows[location, extra] = take(table, code(values[location, loc]).tolist())
+    return [rows[key] for key in keys]
+
+
+BITMAP_MAX = 1 << 22  # largest value ranked through lookup arrays (20 MB); beyond, binary search
+
+
+def _codes(
+    values: np.ndarray, rows: np.ndarray, columns: np.ndarray
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The sorted distinct values of ``values[rows][:, columns]``, and a function giving an entry's rank
+    among them.  Small non-negative values (metres, seconds) are ranked by a lookup array; others (e.g.
+    UNREACHABLE pairs) by binary search.  Read in blocks of rows: no copy of the whole matrix."""
+    blocks = (values[np.ix_(rows[start : start + 256], columns)] for start in range(0, len(rows), 256))
+    if values.size and int(values.min()) >= 0 and int(values.max()) < BITMAP_MAX:
+        seen = np.zeros(int(values.max()) + 1, dtype=bool)
+        for block in blocks:
+            seen[block] = True
+        rank = np.cumsum(seen, dtype=np.int32) - 1
+        return np.flatnonzero(seen), rank.__getitem__
+    distinct = np.unique(np.concatenate([np.zeros(0, np.int64), *(np.unique(block) for block in blocks)]))
+    return distinct, lambda entries: np.searchsorted(distinct, entries)
+
+
+def _add_costs(routing: pywrapcp.RoutingModel, instance: Instance, vehicles: list[int], loc: np.ndarray) -> None:
     evaluators: dict[int, int] = {}
     for vehicle, tanker_index in enumerate(vehicles):
         tanker = instance.tanker(tanker_index)
         per_km = tanker.cost_per_km_minor
         if per_km not in evaluators:
-            evaluators[per_km] = routing.RegisterTransitMatrix((distances * per_km).tolist())
+            evaluators[per_km] = routing.RegisterTransitMatrix(node_matrix(instance.dist, loc, scale=per_km))
         routing.SetArcCostEvaluatorOfVehicle(evaluators[per_km], vehicle)
         routing.SetFixedCostOfVehicle(tanker.fixed_cost_minor * MILLI, vehicle)
 
@@ -110,12 +156,12 @@ def _add_time(
     manager: pywrapcp.RoutingIndexManager,
     instance: Instance,
     vehicles: list[int],
-    durations: np.ndarray,
+    loc: np.ndarray,
     service: np.ndarray,
 ) -> pywrapcp.RoutingDimension:
     problem = instance.problem
     horizon = max([t.shift_end_s for t in problem.tankers] + [w[1] for j in problem.jobs for w in j.windows] + [1])
-    transit = routing.RegisterTransitMatrix((service[:, None] + durations).tolist())
+    transit = routing.RegisterTransitMatrix(node_matrix(instance.dur, loc, add=service))
     routing.AddDimension(transit, horizon, horizon, False, "time")
     time = routing.GetDimensionOrDie("time")
     started = {trip.tanker_id: trip for trip in problem.options.started}
@@ -130,11 +176,14 @@ def _add_time(
         trip = started.get(tanker.id)
         if trip is not None and trip.depart_s is not None:
             start.SetValue(trip.depart_s)
+            earliest = trip.depart_s
         else:
             start.SetRange(earliest, latest)
         time.CumulVar(routing.End(vehicle)).SetMax(tanker.shift_end_s)
         duty = tanker.max_duty_s if tanker.max_duty_s is not None else horizon
-        time.SetSpanUpperBoundForVehicle(max(0, duty - load), vehicle)
+        # A duty limit longer than the shift allows never binds: leave it out, every span check costs search time.
+        if duty - load < tanker.shift_end_s - earliest:
+            time.SetSpanUpperBoundForVehicle(max(0, duty - load), vehicle)
     return time
 
 
@@ -211,6 +260,17 @@ def _add_visits(model: Model) -> None:
         model.time.CumulVar(index).SetRange(min(depot.open_s, latest), latest)
 
 
+def _close_unused_depots(model: Model, starts: set[int]) -> None:
+    """A depot no usable tanker starts from is still a node of the model, and OR-Tools makes every node that
+    is neither a route start nor optional a compulsory visit: make it optional and never visited."""
+    routing, manager = model.routing, model.manager
+    for node in range(len(model.instance.problem.depots)):
+        if node not in starts:
+            index = manager.NodeToIndex(node)
+            routing.AddDisjunction([index], 0)
+            routing.ActiveVar(index).SetValue(0)
+
+
 def _add_preferences(model: Model) -> None:
     """Soft preferred tankers: a count of deliveries served by another tanker than the job prefers, per
     vehicle, with a soft upper bound of 0 at the route end costing options.preference_cost_minor each."""
@@ -252,7 +312,8 @@ def _allow_vehicles(routing: pywrapcp.RoutingModel, index: int, vehicles: list[i
 
 
 def lock_started_trips(model: Model) -> None:
-    """Started trips keep their served prefix: chain the prefix's visits right after the start.
+    """Started trips keep their stops: chain them right after the start, then a reload or the end of the
+    day (the truck is on the road with what it loaded for them: nothing joins the trip).
 
     Must run after the model is closed (NextVar exists only then).
     """
@@ -273,17 +334,24 @@ def lock_started_trips(model: Model) -> None:
                 index = manager.NodeToIndex(node)
                 routing.NextVar(previous).SetValue(index)
                 previous = index
+        tanker_index = model.vehicle_tanker[vehicle]
+        reloads = [manager.NodeToIndex(n) for n, t in model.reload_tanker.items() if t == tanker_index]
+        routing.NextVar(previous).SetValues([*reloads, routing.End(vehicle)])
 
 
-def _mean_neighbour_cost(instance: Instance, vehicles: list[int], distances: np.ndarray, depots: int) -> float:
+def _mean_neighbour_cost(instance: Instance, vehicles: list[int], loc: np.ndarray, depots: int) -> float:
     """Mean cost from each delivery to its nearest other node: the scale of one 'step' of a route."""
     count = len(instance.deliveries)
     if count == 0 or not vehicles:
         return 1.0
     per_km = float(np.mean([instance.tanker(t).cost_per_km_minor for t in vehicles])) or 1.0
-    block = distances[depots : depots + count, : depots + count].astype(float)
-    np.fill_diagonal(block[:, depots:], np.inf)
-    return max(1.0, float(np.min(block, axis=1).mean()) * per_km)
+    nearest = np.empty(count, dtype=np.int64)
+    for start in range(0, count, 256):  # row blocks: no deliveries x nodes array at once
+        rows = np.arange(start, min(count, start + 256))
+        block = instance.dist[np.ix_(loc[depots + rows], loc[: depots + count])]
+        block[np.arange(len(rows)), depots + rows] = np.iinfo(np.int64).max  # not itself
+        nearest[rows] = block.min(axis=1)
+    return max(1.0, float(nearest.astype(float).mean()) * per_km)
 
 
 def plan_routes(model: Model, plan: dict[int, list[list[int]]]) -> list[list[int]]:

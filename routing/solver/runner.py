@@ -9,23 +9,70 @@ found so far.
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import ctypes
+import functools
 import gc
+import logging
 import multiprocessing
 import os
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from routing.solver.extract import Plan, read_plan
+from routing.solver.extract import Plan, finish, read_plan
 from routing.solver.instance import Instance
-from routing.solver.model import MILLI, Model, build_model, plan_routes
+from routing.solver.model import Model, build_model, plan_routes
 from routing.solver.search import Progress, SolveParams, run_search
+
+log = logging.getLogger("routing.solver")
 
 Floors = dict[int, list[int]]
 KEEP = 6  # improving plans kept per search as candidates for the final choice
+REPORT_EVERY_S = 1.0
+
+
+class _Reporter:
+    """Progress in the currency of the final plan: an improving search plan is finished (packed, repaired,
+    timed) before its cost is reported, so the best cost a dispatcher watches is what a stored plan costs.
+
+    Finishing takes time on big days, so it is done at most once per REPORT_EVERY_S (and never more
+    than a tenth of the time), always for the newest best plan; the first plan is reported at once.
+    Reported plans are not added to the final choice: their timing would make a seeded run unrepeatable.
+    """
+
+    def __init__(self, instances: list[Instance], on_progress: Callable[[Progress], None] | None, wall0: float):
+        self.instances, self.on_progress, self.wall0 = instances, on_progress, wall0
+        self.pending: tuple[int, int, Plan, Floors] | None = None
+        self.next_at = 0.0
+
+    def improved(self, worker: int, solutions: int, plan: Plan, floors: Floors) -> None:
+        if self.on_progress is None:
+            return
+        self.pending = (worker, solutions, plan, floors)
+        self.report_due()
+
+    def due(self) -> bool:
+        return time.perf_counter() >= self.next_at
+
+    def report_due(self) -> None:
+        now = time.perf_counter()
+        if self.pending is None or self.on_progress is None or now < self.next_at:
+            return
+        worker, solutions, plan, floors = self.pending
+        self.pending = None
+        cost = finish(self.instances[worker], copy.deepcopy(plan), dict(floors)).cost_minor
+        took = time.perf_counter() - now
+        self.next_at = now + max(REPORT_EVERY_S, 10 * took)
+        self.on_progress(
+            Progress(best_cost_minor=cost, solutions=solutions, elapsed_s=time.perf_counter() - self.wall0)
+        )
 
 
 @dataclass(slots=True)
@@ -57,10 +104,12 @@ def run_in_process(
     model = build_model(instance, vehicles)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     limit_s = _remaining(params, limit_s, started)
+    reporter = _Reporter([instance], on_progress, wall0)
 
     def improved(cost: int, solutions: int) -> None:
-        if on_progress is not None:
-            on_progress(_progress(cost, solutions, wall0))
+        if on_progress is not None and reporter.due():  # reading the plan costs time inside the search
+            plan, floors = read_plan(model, lambda var: var.Min())
+            reporter.improved(0, solutions, plan, floors)
 
     outcome = run_search(model, params, limit_s, on_improvement=improved, initial=_warm(model, params, initial))
     result = RunOutcome(
@@ -101,6 +150,7 @@ class _Child:
     cpu_s: float = 0.0
     status: str = "not_solved"
     stopped_by: str | None = None  # set once the child is finished (or stopped)
+    worker: int = 0
     history: list[tuple[int, Plan, Floors]] = field(default_factory=list)
 
 
@@ -117,61 +167,72 @@ def run_in_child(
     """One forked search per instance (the same day under different seeds), in parallel; best plan wins."""
     context = multiprocessing.get_context("fork")
     wall0 = time.perf_counter()
-    # Objects that exist now are never collected in the children: their pages stay shared.
+    # Objects that exist now are never collected in the children: their pages stay shared.  What is
+    # already garbage goes first, and the heap pages it freed go back to the system, so the children
+    # neither inherit nor count them.
+    gc.collect()
     gc.freeze()
+    trim_heap()
     children: list[_Child] = []
-    for worker, instance in enumerate(instances):
-        receiver, sender = context.Pipe(duplex=False)
-        initial = initials[worker] if initials else None
-        process = context.Process(
-            target=_child_main,
-            args=(worker, instance, vehicles, params, limit_s, initial, sender, started),
-            daemon=True,
-        )
-        process.start()
-        sender.close()
-        children.append(_Child(process, receiver))
-    best: list[int] = []
-    # The children's own wall limit is the real stop in "wall" mode; this is a safety net.
-    hard_wall = limit_s * (params.wall_factor if params.clock == "cpu" else 1.0) + 60.0
-    cancelled = False
-    while any(child.stopped_by is None for child in children):
-        live = [c.receiver for c in children if c.stopped_by is None]
-        for ready in wait(live, timeout=0.02):
-            child = next(c for c in children if c.receiver is ready)
-            try:
-                _handle(child.receiver.recv(), child, best, on_progress, wall0)
-            except EOFError:  # the child died without a final word: keep what it sent
-                child.stopped_by = child.stopped_by or "completed"
-        cancelled = cancelled or (cancel is not None and cancel.is_set())
-        overdue = time.perf_counter() - wall0 > hard_wall
+    try:
+        for worker, instance in enumerate(instances):
+            receiver, sender = context.Pipe(duplex=False)
+            initial = initials[worker] if initials else None
+            search = functools.partial(_search, instance, vehicles, params, limit_s, initial, sender, started)
+            process = context.Process(
+                target=_child_main,
+                args=(sender, search),
+                daemon=True,
+            )
+            process.start()
+            sender.close()
+            children.append(_Child(process, receiver, worker=worker))
+        best: list[int] = []
+        reporter = _Reporter(instances, on_progress, wall0)
+        # The children's own wall limit is the real stop in "wall" mode; this is a safety net.
+        hard_wall = limit_s * (params.wall_factor if params.clock == "cpu" else 1.0) + 60.0
+        cancelled = False
+        while any(child.stopped_by is None for child in children):
+            live = [c.receiver for c in children if c.stopped_by is None]
+            for ready in wait(live, timeout=0.02):
+                child = next(c for c in children if c.receiver is ready)
+                try:
+                    _handle(child.receiver.recv(), child, best, reporter)
+                except EOFError:  # the child died without a final word: keep what it sent
+                    child.stopped_by = child.stopped_by or "completed"
+            cancelled = cancelled or (cancel is not None and cancel.is_set())
+            overdue = time.perf_counter() - wall0 > hard_wall
+            for child in children:
+                if child.stopped_by is not None:
+                    continue
+                stop = None
+                if cancelled:
+                    stop = "cancelled"
+                elif (params.clock == "cpu" and _cpu_seconds(child.process.pid) >= limit_s) or overdue:
+                    stop = "time_limit"
+                elif not child.process.is_alive() and not child.receiver.poll():
+                    stop = "completed"
+                if stop is not None:
+                    _stop(child, stop, best, reporter)
+            reporter.report_due()
         for child in children:
-            if child.stopped_by is not None:
-                continue
-            stop = None
-            if cancelled:
-                stop = "cancelled"
-            elif (params.clock == "cpu" and _cpu_seconds(child.process.pid) >= limit_s) or overdue:
-                stop = "time_limit"
-            elif not child.process.is_alive() and not child.receiver.poll():
-                stop = "completed"
-            if stop is not None:
-                _stop(child, stop, best, on_progress, wall0)
-    for child in children:
-        child.process.join()
-        child.receiver.close()
-    gc.unfreeze()
+            child.process.join()
+            child.receiver.close()
+    finally:
+        for child in children:  # on an error above: no search outlives the call, the heap is not left frozen
+            if child.process.is_alive():
+                child.process.kill()
+                child.process.join()
+        gc.unfreeze()
     return _merge(children, cancelled)
 
 
-def _stop(
-    child: _Child, reason: str, best: list[int], on_progress: Callable[[Progress], None] | None, wall0: float
-) -> None:
+def _stop(child: _Child, reason: str, best: list[int], reporter: _Reporter) -> None:
     child.cpu_s = max(child.cpu_s, _cpu_seconds(child.process.pid))
     child.process.kill()
     while child.receiver.poll(0.05):  # plans sent before the kill
         try:
-            _handle(child.receiver.recv(), child, best, on_progress, wall0)
+            _handle(child.receiver.recv(), child, best, reporter)
         except EOFError:
             break
     child.stopped_by = child.stopped_by if child.stopped_by is not None and reason == "completed" else reason
@@ -184,7 +245,7 @@ def _merge(children: list[_Child], cancelled: bool) -> RunOutcome:
         search_cpu_s=sum(c.cpu_s for c in children),
         first_solution_s=min((c.first_s for c in children if c.first_s is not None), default=None),
     )
-    stops = [c.stopped_by or "completed" for c in children]
+    stops = [c.stopped_by or "completed" for c in children if c.stopped_by != "failed"] or ["completed"]
     if cancelled:
         outcome.stopped_by = "cancelled"
     elif "time_limit" in stops:
@@ -205,24 +266,21 @@ def _merge(children: list[_Child], cancelled: bool) -> RunOutcome:
     return outcome
 
 
-def _handle(
-    message: tuple[Any, ...],
-    child: _Child,
-    best: list[int],
-    on_progress: Callable[[Progress], None] | None,
-    wall0: float,
-) -> None:
+def _handle(message: tuple[Any, ...], child: _Child, best: list[int], reporter: _Reporter) -> None:
     kind = message[0]
+    if kind == "failed":  # a bug, not a verdict on the day: the other searches and the construction stand
+        log.error("search %d failed, its plans are dropped:\n%s", child.worker, message[1])
+        child.stopped_by = "failed"
+        return
     if kind == "best":
         _, cost, solutions, plan, floors = message
         child.best, child.plan, child.floors, child.solutions = cost, plan, floors, solutions
         child.history = [*child.history[-(KEEP - 1) :], (cost, plan, floors)]
         if child.first_s is None:
-            child.first_s = time.perf_counter() - wall0
+            child.first_s = time.perf_counter() - reporter.wall0
         if not best or cost < best[0]:
             best[:] = [cost]
-            if on_progress is not None:
-                on_progress(_progress(cost, solutions, wall0))
+            reporter.improved(child.worker, solutions, plan, floors)
         return
     _, status, stopped_by, solutions, first, cpu, cost, plan, floors = message
     child.status, child.stopped_by, child.solutions, child.cpu_s = status, stopped_by, solutions, cpu
@@ -232,8 +290,21 @@ def _handle(
         child.plan, child.floors, child.best = plan, floors, cost
 
 
-def _child_main(
-    worker: int,
+def _child_main(sender: Connection, search: Callable[[], None]) -> None:
+    """A forked search.  It ends with os._exit: a fork of a host process (a Celery worker) inherits that
+    host's exit handlers and logging, which are not the child's to run; an error goes to the parent."""
+    code = 0
+    try:
+        search()
+    except BaseException:  # whatever went wrong, the parent hears of it and carries on
+        code = 1
+        with contextlib.suppress(OSError, ValueError):
+            sender.send(("failed", traceback.format_exc(limit=-8)))
+    finally:
+        os._exit(code)
+
+
+def _search(
     instance: Instance,
     vehicles: list[int],
     params: SolveParams,
@@ -244,6 +315,7 @@ def _child_main(
 ) -> None:
     cpu0 = time.process_time()
     model = build_model(instance, vehicles)
+    trim_heap()  # the lists the matrices were copied from
     limit_s = _remaining(params, limit_s, started)
 
     def improved(cost: int, solutions: int) -> None:
@@ -273,10 +345,58 @@ def _child_main(
     sender.close()
 
 
-def _progress(cost: int, solutions: int, wall0: float) -> Progress:
-    return Progress(best_cost_minor=-(-cost // MILLI), solutions=solutions, elapsed_s=time.perf_counter() - wall0)
+# A search's own memory is about this many times its model's dense matrices (nodes² × 8 bytes, one per cost
+# per km and one for time): OR-Tools' caches, neighbour lists and guided-local-search penalties come on top.
+# Measured on the generated 2,000-job day: 461 MiB per search for 220 MiB of matrices.
+MODEL_OVERHEAD = 2.1
 
 
+def search_memory_mb(instance: Instance, vehicles: list[int]) -> float:
+    """An estimate of one forked search's own memory (MiB), from the size of the model it builds."""
+    nodes = len(instance.problem.depots) + len(instance.deliveries) + (instance.trips - 1) * len(vehicles)
+    matrices = 1 + len({instance.tanker(t).cost_per_km_minor for t in vehicles})
+    return MODEL_OVERHEAD * matrices * nodes * nodes * 8 / 2**20
+
+
+def searches_within(params: SolveParams, instance: Instance, vehicles: list[int]) -> int:
+    """How many parallel searches fit ``params.memory_budget_mb`` beside this process (at least one)."""
+    if params.memory_budget_mb is None or params.workers <= 1:
+        return max(1, params.workers)
+    room = params.memory_budget_mb - resident_mb()
+    return max(1, min(params.workers, int(room // max(1.0, search_memory_mb(instance, vehicles)))))
+
+
+def resident_mb() -> float:
+    """This process's resident memory now (Linux /proc; 0 where unavailable)."""
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            pages = int(handle.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def trim_heap() -> None:
+    """Give the heap's free pages back to the system (glibc's malloc_trim; nothing elsewhere).
+
+    glibc keeps freed memory for reuse; after a big day's matrices are built, that is 80-100 MB of resident
+    pages that a forked search would count again, or that a search keeps while it never needs them.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc (e.g. musl)
+        return None
+    return function
+
+
+_MALLOC_TRIM = _malloc_trim()
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 

@@ -32,7 +32,7 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # Stop after this many solutions: with it (and no binding time limit) runs are exactly repeatable.
     solution_limit: int | None = None
     metaheuristic: Literal["ils", "gls", "descent"] = "ils"
-    sisr_avg_removed_visits: int = 10
+    sisr_avg_removed_visits: int = 20
     sisr_max_sequence: int = 10
     sisr_bypass_factor: float = 0.01
     # Annealing temperatures as multiples of the mean nearest-neighbour arc cost.
@@ -42,6 +42,12 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # than neighbours_above.
     neighbours: int = 40
     neighbours_above: int = 300
+    # Local-search moves only towards this many nearest neighbours of a node (granular neighbourhoods);
+    # None: all nodes (OR-Tools' default).
+    ls_neighbours: int | None = None
+    # Switch off the operators for pickup-and-delivery pairs and the path-rebuilding LNS operators: this
+    # planner has no pairs, and the LNS operators are slow inside iterated local search.
+    lean_operators: bool = True
     log_search: bool = False
     # Our own sequential nearest-feasible construction (routing.solver.construct) runs first: an early
     # plan on big days, and the fallback when the search finds nothing better.
@@ -49,9 +55,23 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # Above this many deliveries the search starts from that construction (OR-Tools' own first solution
     # takes too long there): SolveFromAssignmentWithParameters with guided local search.
     warm_start_above: int = 300
+    # Days above this many deliveries are planned whole for whole_day_share of the search time, then re-planned
+    # part by part (routing.solver.decompose): parts of about part_size deliveries, decompose_rounds times over.
+    # None (the default): never; on the generated 1,000-job day it did not beat searching the whole day
+    # (docs/ROUTING.md, "Decomposition").
+    decompose_above: int | None = None
+    whole_day_share: float = 0.3
+    part_size: int = 150
+    decompose_rounds: int = 2
+    # A part's search starts from the part's current routes (guided local search) or afresh (iterated local
+    # search, from OR-Tools' own first solution); either way the part's plan only replaces a worse one.
+    part_from_current: bool = True
     # Parallel searches (forked children) with different seeds; the best plan wins.  2 uses the second
     # core of a small machine; each child gets the full time (and CPU) budget.
     workers: int = 2
+    # The planning process and its searches should stay within this many MiB: searches beyond what fits (each
+    # holds its own OR-Tools model, see routing.solver.runner.search_memory_mb) are not started.  None: no cap.
+    memory_budget_mb: int | None = 1000
     # Fleet trimming after the search (routing.solver.extract.trim_fleet) may take this share of the
     # time limit (at least 0.2 s).
     trim_share: float = 0.05
@@ -94,6 +114,11 @@ def search_parameters(model: Model, params: SolveParams, limit_s: float) -> obje
         text += f"""global_cheapest_insertion_first_solution_parameters {{
           neighbors_ratio: {ratio} min_neighbors: {params.neighbours}
           use_neighbors_ratio_for_initialization: true }}\n"""
+    if params.ls_neighbours is not None:
+        ratio = min(1.0, params.ls_neighbours / max(1, deliveries))
+        text += f"ls_operator_neighbors_ratio: {ratio}\nls_operator_min_neighbors: {params.ls_neighbours}\n"
+    if params.lean_operators:
+        text += "local_search_operators {" + " ".join(f"{name}: BOOL_FALSE" for name in LEAN_OFF) + "}\n"
     if params.metaheuristic == "gls":
         text += "local_search_metaheuristic: GUIDED_LOCAL_SEARCH\n"
     else:
@@ -122,6 +147,20 @@ def search_parameters(model: Model, params: SolveParams, limit_s: float) -> obje
         }}"""
     text_format.Merge(text, search)
     return search
+
+
+LEAN_OFF = (
+    "use_relocate_pair",
+    "use_exchange_pair",
+    "use_light_relocate_pair",
+    "use_relocate_subtrip",
+    "use_exchange_subtrip",
+    "use_global_cheapest_insertion_path_lns",
+    "use_local_cheapest_insertion_path_lns",
+    "use_relocate_path_global_cheapest_insertion_insert_unperformed",
+    "use_global_cheapest_insertion_visit_types_lns",
+    "use_local_cheapest_insertion_visit_types_lns",
+)
 
 
 ImprovementCallback = Callable[[int, int], None]  # (cost in milli-minor, solutions so far)
@@ -165,7 +204,7 @@ def run_search(
     routing.AddAtSolutionCallback(at_solution)
     routing.CloseModelWithParameters(search)
     lock_started_trips(model)  # NextVar exists only once the model is closed
-    start = routing.ReadAssignmentFromRoutes(initial, True) if initial is not None else None
+    start = _start_from(routing, initial) if initial is not None else None
     if start is not None:
         assignment = routing.SolveFromAssignmentWithParameters(start, search)
     elif params.metaheuristic == "ils":
@@ -187,6 +226,20 @@ def run_search(
         solutions=counter["solutions"],
         first_solution_s=first[0] if first else None,
     )
+
+
+def _start_from(routing: pywrapcp.RoutingModel, routes: list[list[int]]) -> pywrapcp.Assignment | None:
+    """The plan as a first assignment.  A plan timed exactly (real loading times) may not fit the model's
+    full-truck loading times: then the routes that fit on their own are kept, and the search places the rest."""
+    start = routing.ReadAssignmentFromRoutes(routes, True)
+    if start is not None:
+        return start
+    empty: list[list[int]] = [[] for _ in routes]
+    fitting = [
+        route if routing.ReadAssignmentFromRoutes([*empty[:k], route, *empty[k + 1 :]], True) is not None else []
+        for k, route in enumerate(routes)
+    ]
+    return routing.ReadAssignmentFromRoutes(fitting, True)
 
 
 def _status_name(status: int) -> str:

@@ -28,12 +28,12 @@ def published_day(server: Server) -> str:
     ]
     server.send("PUT", "/prices", "admin", prices)
     place_orders(server, day)
-    pair_driver1(server, day)
-    plan_and_publish_all(server, day)
+    tanker_id = pair_driver1(server, day)
+    plan_and_publish_all(server, day, driver_tanker_id=tanker_id)
     return day
 
 
-def plan_and_publish_all(server: Server, day: str) -> None:
+def plan_and_publish_all(server: Server, day: str, *, driver_tanker_id: str) -> None:
     job = server.send("POST", "/plans", "dispatcher", {"date": day, "time_limit_s": 2})
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -42,6 +42,12 @@ def plan_and_publish_all(server: Server, day: str) -> None:
             break
         time.sleep(0.5)
     assert state["status"] == "succeeded", state
+    # The driver's screens need a stop on driver1's tanker; the planner owes it none, so a dispatcher moves one.
+    plan = server.get(f"/plans/{state['plan_id']}", "dispatcher")
+    if not any(r["tanker_id"] == driver_tanker_id and any(t["stops"] for t in r["trips"]) for r in plan["routes"]):
+        stop = next(stop for r in plan["routes"] for t in r["trips"] for stop in t["stops"])
+        path = f"/plans/{state['plan_id']}/stops/{stop['id']}"
+        server.send("PATCH", path, "dispatcher", {"tanker_id": driver_tanker_id, "pinned": True})
     server.send("POST", f"/plans/{state['plan_id']}/publish", "dispatcher", {"force": True})
 
 

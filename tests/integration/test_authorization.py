@@ -144,6 +144,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/webhooks/{webhook_id}"): Access(ONLY_CUSTOMER, scoped=True),
     ("DELETE", "/webhooks/{webhook_id}"): Access(ONLY_CUSTOMER, scoped=True),
     ("GET", "/webhooks/{webhook_id}/deliveries"): Access(ONLY_CUSTOMER, scoped=True),
+    ("POST", "/webhooks/{webhook_id}/rotate-secret"): Access(ONLY_CUSTOMER, scoped=True),
     # share links: made by the order's customer or staff, read by anyone holding the link
     ("POST", "/orders/{order_id}/share"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("GET", "/share/{token}"): Access(EVERYONE, public=True),
@@ -168,7 +169,8 @@ PUBLIC_NON_API_PATHS = {"/", "/health"}
 def api_operations(app: Any) -> list[tuple[str, str]]:
     """(method, path template) of every HTTP operation the app serves under /api/v1, from its route table.
 
-    Reads come before writes, so a caller's walk reads A's order and booking before it may cancel them.
+    Reads come before writes, so a caller's walk reads A's order and booking before it may cancel them; deletions
+    come last, so A's webhook is still there for the writes on it.
     """
     operations = set()
     for route in app.routes:
@@ -176,7 +178,7 @@ def api_operations(app: Any) -> list[tuple[str, str]]:
             continue
         for method in set(route.methods) - AUTOMATIC_METHODS:
             operations.add((method, route.path_format.removeprefix(API)))
-    return sorted(operations, key=lambda op: (op[0] != "GET", op[1], op[0]))
+    return sorted(operations, key=lambda op: (op[0] != "GET", op[0] == "DELETE", op[1], op[0]))
 
 
 # --- the data the walk runs on ------------------------------------------------------------------------------
@@ -478,6 +480,8 @@ def forged_tokens(walk: Walk, secret: str) -> dict[str, str]:
         "garbage": "Bearer not.a.token",
         "empty bearer": "Bearer ",
         "no scheme": real,
+        "basic scheme": f"Basic {real}",
+        "another scheme": f"Token {real}",
         "alg none": "Bearer " + jwt.encode(claims(walk, role=ADMIN), key=None, algorithm="none"),
         "alg none, no signature part": "Bearer " + ".".join(jwt.encode(claims(walk), None, "none").split(".")[:2]),
         "another secret": "Bearer " + jwt.encode(claims(walk, role=ADMIN), "another-secret-" + "y" * 40, "HS256"),
@@ -514,12 +518,27 @@ async def test_a_token_crafted_with_the_right_secret_and_layout_is_accepted(app,
     token = jwt.encode(claims(walk), app.state.settings.auth.secret_key, "HS256")
     me = ok(await walk.world.client.get(f"{API}/me", headers=bearer(token)))
     assert me["user"]["id"] == a_user_id and me["customer"]["id"] == walk.a.id
+    lower = ok(await walk.world.client.get(f"{API}/me", headers={"Authorization": f"bearer {token}"}))
+    assert lower["user"]["id"] == a_user_id  # the scheme is case-insensitive (RFC 7235)
+
+
+async def test_a_token_accepted_before_is_refused_once_it_expires(app, walk, a_user_id) -> None:
+    """Verified tokens are remembered for speed, never past their expiry."""
+    now = datetime.now(UTC)
+    token = jwt.encode(claims(walk, exp=int(now.timestamp()) + 2), app.state.settings.auth.secret_key, "HS256")
+    ok(await walk.world.client.get(f"{API}/me", headers=bearer(token)))
+    ok(await walk.world.client.get(f"{API}/me", headers=bearer(token)))  # the remembered answer
+    await asyncio.sleep(max(0.0, int(now.timestamp()) + 2.2 - datetime.now(UTC).timestamp()))
+    late = await walk.world.client.get(f"{API}/me", headers=bearer(token))
+    assert late.status_code == 401
 
 
 FORGERIES = [
     "garbage",
     "empty bearer",
     "no scheme",
+    "basic scheme",
+    "another scheme",
     "alg none",
     "alg none, no signature part",
     "another secret",
@@ -596,9 +615,11 @@ async def test_login_attempts_are_rate_limited_until_the_window_passes(settings,
     right = {"username": customer.username, "password": PASSWORD}
     async with AsyncTestClient(app=limited, base_url="http://testserver.local") as client:
         started = time.monotonic()
+        first_answered = None
         for _ in range(3):
             response = await client.post(url, json=wrong)
             assert response.status_code == 401 and response.json()["code"] == "invalid_credentials", response.text
+            first_answered = first_answered or time.monotonic()
         fourth = await client.post(url, json=wrong)
         assert fourth.status_code == 429, fourth.text
         assert fourth.headers["content-type"].startswith("application/problem+json")
@@ -607,9 +628,11 @@ async def test_login_attempts_are_rate_limited_until_the_window_passes(settings,
         for body in (right, {**right, "username": customer.username.upper()}):
             response = await client.post(url, json=body)
             assert response.status_code == 429 and response.json()["code"] == "too_many_login_attempts"
+        # The window opens at the first attempt: after `started`, before its answer came back.
         elapsed = time.monotonic() - started
         assert elapsed < window_s, f"the attempts took {elapsed:.1f}s, longer than the {window_s}s window"
-        await asyncio.sleep(window_s - elapsed + 0.3)
+        assert first_answered is not None
+        await asyncio.sleep(max(0.0, first_answered + window_s + 0.3 - time.monotonic()))
         token = ok(await client.post(url, json=right))
         assert token["token_type"] == "bearer" and token["role"] == "customer"
 

@@ -240,6 +240,7 @@ async def test_registration_rules_and_visibility(world) -> None:
     for method, path in [
         ("GET", f"{base}/{hook['id']}"),
         ("GET", f"{base}/{hook['id']}/deliveries"),
+        ("POST", f"{base}/{hook['id']}/rotate-secret"),
         ("DELETE", f"{base}/{hook['id']}"),
     ]:
         response = await world.client.request(method, path, headers=bob.h)
@@ -282,3 +283,176 @@ def test_backoff_doubles_up_to_the_cap() -> None:
 
     settings = WebhookSettings(backoff_s=5, backoff_max_s=60)
     assert [settings.backoff(n) for n in range(1, 7)] == [5, 10, 20, 40, 60, 60]
+
+
+# --- secrets at rest and rotation -----------------------------------------------------------------------------
+
+
+def webhook_rows(database_url: str) -> list[str]:
+    """Every webhook row as the database holds it, one text per row."""
+    from core.settings import sync_database_url
+
+    engine = sa.create_engine(sync_database_url(database_url))
+    try:
+        with engine.connect() as conn:
+            query = "SELECT * FROM webhooks" if conn.dialect.name == "sqlite" else "SELECT w::text FROM webhooks w"
+            return [" ".join(str(v) for v in row) for row in conn.execute(sa.text(query))]
+    finally:
+        engine.dispose()
+
+
+def sqlite_dump(database_url: str) -> str:
+    """The whole SQLite database as SQL text (never by reading its file here: closing a second descriptor of it
+    would drop this process's locks on it)."""
+    from core.settings import sync_database_url
+
+    engine = sa.create_engine(sync_database_url(database_url))
+    try:
+        with engine.connect() as conn:
+            return "\n".join(conn.connection.dbapi_connection.iterdump())  # type: ignore[union-attr]
+    finally:
+        engine.dispose()
+
+
+def signatures(headers: dict[str, str]) -> list[str]:
+    return headers["x-diesel-signature"].split(",")
+
+
+async def rotate(world, customer, hook_id: str, key: str | None = None):  # type: ignore[no-untyped-def]
+    headers = {**customer.h, **({"Idempotency-Key": key} if key else {})}
+    return await world.client.post(f"/api/v1/webhooks/{hook_id}/rotate-secret", headers=headers)
+
+
+async def test_the_database_holds_no_webhook_secret_in_plain_text(world, database_url) -> None:
+    customer = await world.new_customer()
+    hook = await register(world, customer, "https://example.com/at-rest", ["*"])
+    rotated = ok(await rotate(world, customer, hook["id"]))
+    rows = [row for row in webhook_rows(database_url) if hook["id"].replace("-", "") in row.replace("-", "")]
+    assert len(rows) == 1
+    for secret in (hook["secret"], rotated["secret"], os.environ["SECRET_KEY"]):
+        assert secret not in rows[0]
+        assert secret.removeprefix("whsec_") not in rows[0]
+    assert rows[0].count("v1.") == 2  # the current and the previous secret, both sealed
+    if not database_url.startswith("postgres"):
+        dump = sqlite_dump(database_url)
+        assert hook["id"].replace("-", "") in dump
+        assert hook["secret"] not in dump and rotated["secret"] not in dump
+
+
+async def test_rotation_signs_with_both_secrets_during_the_grace_period_then_only_the_new_one(
+    world, database_url, receiver, webhook_worker, clock
+) -> None:
+    target = receiver()
+    customer = await world.new_customer()
+    hook = await register(world, customer, target.url, ["order_placed", "order_cancelled"])
+    rotated = ok(await rotate(world, customer, hook["id"]))
+    assert rotated["id"] == hook["id"] and rotated["secret"].startswith("whsec_")
+    assert rotated["secret"] != hook["secret"]
+    assert datetime.fromisoformat(rotated["previous_secret_expires_at"]) == clock.now() + timedelta(hours=24)
+    order = ok(await customer.order(), 201)
+
+    async def first_arrived() -> bool:
+        return len(target.accepted()) >= 1
+
+    await wait_for(first_arrived, database_url=database_url)
+    headers, body, _ = target.requests[0]
+    new, old = signatures(headers)
+    assert new == signature(rotated["secret"], body) and old == signature(hook["secret"], body)
+    assert json.loads(body)["event"]["type"] == "order_placed"
+
+    # The worker signs by the real clock: a rotation made a day and 5 minutes ago is past its grace period.
+    t0 = clock.now()
+    clock.set(datetime.now(UTC) - timedelta(hours=24, minutes=5))
+    latest = ok(await rotate(world, customer, hook["id"]))
+    clock.set(t0)
+    ok(await world.client.post(f"/api/v1/orders/{order['id']}/cancel", headers=customer.h, json={"reason": "x"}))
+
+    async def second_arrived() -> bool:
+        return len(target.accepted()) >= 2
+
+    await wait_for(second_arrived, database_url=database_url)
+    headers, body, _ = target.requests[1]
+    assert signatures(headers) == [signature(latest["secret"], body)]
+    assert json.loads(body)["event"]["type"] == "order_cancelled"
+
+
+async def test_the_grace_period_ends_exactly_at_its_expiry(world, database_url, receiver) -> None:
+    """The sender's clock decides: one second before the expiry two signatures, at it only the new one."""
+    from core.db import create_engine, session_factory, unit_of_work
+    from core.settings import async_database_url, load_settings
+    from tracking.webhooks import sender
+    from tracking.webhooks.config import WebhookSettings
+    from tracking.webhooks.crypto import cipher_for
+
+    target = receiver()
+    customer = await world.new_customer()
+    hook = await register(world, customer, target.url, ["order_placed", "order_confirmed"])
+    rotated = ok(await rotate(world, customer, hook["id"]))
+    expires = datetime.fromisoformat(rotated["previous_secret_expires_at"])
+    ok(await customer.order(), 201)
+    queued: list[str] = []
+    await outbox_pass(database_url, queued.append)
+    rows = ok(await world.client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=customer.h))
+    assert len(rows) == 2
+    settings = WebhookSettings(allow_private=True)
+    cipher = cipher_for(load_settings().auth)
+    engine = create_engine(async_database_url(database_url), null_pool=True)
+    try:
+        for row, now in zip(rows, [expires - timedelta(seconds=1), expires], strict=True):
+            async with unit_of_work(session_factory(engine)) as session:
+                outgoing = await sender.claim(
+                    session, uuid.UUID(row["id"]), now=now, lease_s=settings.lease_s, cipher=cipher
+                )
+            assert outgoing is not None
+            outcome = await sender.post(outgoing, settings=settings)
+            assert outcome.ok
+            async with unit_of_work(session_factory(engine)) as session:
+                await sender.record(session, outgoing, outcome, now=now, settings=settings)
+    finally:
+        await engine.dispose()
+    (before, body_before, _), (after, body_after, _) = target.requests
+    assert signatures(before) == [signature(rotated["secret"], body_before), signature(hook["secret"], body_before)]
+    assert signatures(after) == [signature(rotated["secret"], body_after)]
+
+
+async def test_rotation_is_idempotent_and_only_for_the_owner(world) -> None:
+    alice, bob = await world.new_customer(), await world.new_customer()
+    hook = await register(world, alice, "https://example.com/rotate", ["*"])
+    other_hook = await register(world, alice, "https://example.com/rotate-2", ["*"])
+
+    refused = await rotate(world, bob, hook["id"], key="bob-key")
+    assert (refused.status_code, refused.json()["code"]) == (404, "webhook_not_found")
+    assert hook["secret"] not in refused.text
+    missing = await rotate(world, alice, str(uuid.uuid4()))
+    assert (missing.status_code, missing.json()["code"]) == (404, "webhook_not_found")
+
+    first = await rotate(world, alice, hook["id"], key="rotate-1")
+    retry = await rotate(world, alice, hook["id"], key="rotate-1")
+    assert first.status_code == retry.status_code == 200
+    assert retry.json() == first.json() and first.json()["secret"] != hook["secret"]
+    # The same key for another webhook is another request.
+    reused = await rotate(world, alice, other_hook["id"], key="rotate-1")
+    assert (reused.status_code, reused.json()["code"]) == (409, "idempotency_key_reused")
+    # Keys are per account: Bob's key of the same name is his own (and still finds no webhook of Alice's).
+    assert (await rotate(world, bob, hook["id"], key="rotate-1")).status_code == 404
+
+    # Without a key, or with a new one, every request rotates.
+    second = ok(await rotate(world, alice, hook["id"]))
+    third = ok(await rotate(world, alice, hook["id"], key="rotate-2"))
+    assert len({hook["secret"], first.json()["secret"], second["secret"], third["secret"]}) == 4
+    late = await rotate(world, alice, hook["id"], key="rotate-1")
+    assert (late.status_code, late.json()["code"]) == (409, "secret_rotated_again")
+    assert first.json()["secret"] not in late.text
+    bad = await rotate(world, alice, hook["id"], key=" ")
+    assert (bad.status_code, bad.json()["code"]) == (422, "invalid_idempotency_key")
+
+    listed = ok(await world.client.get("/api/v1/webhooks", headers=alice.h))
+    assert all("secret" not in h for h in listed)
+
+
+async def test_a_concurrent_retry_of_a_rotation_gets_the_same_secret(world) -> None:
+    customer = await world.new_customer()
+    hook = await register(world, customer, "https://example.com/burst", ["*"])
+    responses = await asyncio.gather(*(rotate(world, customer, hook["id"], key="burst") for _ in range(5)))
+    assert [r.status_code for r in responses] == [200] * 5
+    assert len({r.json()["secret"] for r in responses}) == 1

@@ -27,6 +27,7 @@ class WebhookSettings:
     outbox_batch: int = 500  # new events read per outbox pass
     stale_after_s: int = 60  # a due delivery untouched this long lost its message: it is queued again
     max_per_customer: int = 10
+    secret_grace_s: int = 24 * 3600  # WEBHOOK_SECRET_GRACE_S: after a rotation the old secret signs too, this long
 
     def backoff(self, attempts: int) -> float:
         """The delay after the `attempts`-th failed attempt: backoff_s, 2×, 4×, … capped."""
@@ -47,6 +48,7 @@ def load_webhook_settings() -> WebhookSettings:
         max_attempts=int(_number("WEBHOOK_MAX_ATTEMPTS", 8)),
         outbox_overlap_s=int(_number("WEBHOOK_OUTBOX_OVERLAP_S", 60)),
         stale_after_s=int(_number("WEBHOOK_STALE_AFTER_S", 60)),
+        secret_grace_s=int(_number("WEBHOOK_SECRET_GRACE_S", 24 * 3600)),
     )
 
 

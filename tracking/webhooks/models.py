@@ -13,14 +13,19 @@ from core.db import Base, IdMixin, utcnow
 
 
 class Webhook(IdMixin, Base):
-    """A customer's URL for status events. The secret signs every delivery (it is shown once, at creation)."""
+    """A customer's URL for status events. The secret signs every delivery; it is shown once (at creation or
+    rotation) and stored sealed (`tracking.webhooks.crypto`), never in plain text."""
 
     __tablename__ = "webhooks"
 
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer_accounts.id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(String(2000))
     events: Mapped[list[Any]]  # event types, or ["*"]
-    secret: Mapped[str] = mapped_column(String(100))
+    secret_encrypted: Mapped[str] = mapped_column(String(255))
+    secret_id: Mapped[uuid.UUID]  # new with every secret: a rotation retried with its Idempotency-Key finds it
+    # After a rotation the previous secret keeps signing (next to the new one) until it expires.
+    previous_secret_encrypted: Mapped[str | None] = mapped_column(String(255))
+    previous_secret_expires_at: Mapped[datetime | None]
     created_by: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -35,6 +35,15 @@ class WebhookCreatedOut(msgspec.Struct):
     created_at: datetime
 
 
+class WebhookSecretOut(msgspec.Struct):
+    """A rotated secret: shown this once. Until `previous_secret_expires_at` deliveries carry a signature with the
+    previous secret too (none when there was no grace period)."""
+
+    id: uuid.UUID
+    secret: str
+    previous_secret_expires_at: datetime | None
+
+
 class AttemptOut(msgspec.Struct):
     number: int
     at: datetime

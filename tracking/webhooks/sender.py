@@ -12,7 +12,7 @@ import ipaddress
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -24,9 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Event
 from tracking.webhooks.config import WebhookSettings
+from tracking.webhooks.crypto import SecretCipher, SecretUnreadable
 from tracking.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
 from tracking.webhooks.schemas import event_payload
-from tracking.webhooks.service import is_public_address, sign
+from tracking.webhooks.service import is_public_address, signature_header, signing_secrets
 
 log = logging.getLogger("diesel.webhooks")
 USER_AGENT = "DieselDirect-Webhooks/1"
@@ -37,8 +38,10 @@ class Outgoing:
     delivery_id: uuid.UUID
     number: int  # this attempt's number, from 1
     url: str
-    secret: str
+    # The current secret first, then the previous one during its grace period (kept out of reprs and logs).
+    secrets: tuple[str, ...] = field(repr=False)
     body: bytes
+    unreadable: str | None = None  # why the secrets could not be opened (then nothing is sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,9 @@ def body_for(delivery_id: uuid.UUID, event: Event) -> bytes:
     return msgspec.json.encode({"delivery_id": delivery_id, "event": event_payload(event)})
 
 
-async def claim(session: AsyncSession, delivery_id: uuid.UUID, *, now: datetime, lease_s: float) -> Outgoing | None:
+async def claim(
+    session: AsyncSession, delivery_id: uuid.UUID, *, now: datetime, lease_s: float, cipher: SecretCipher
+) -> Outgoing | None:
     """Reserve a due delivery for this worker and count the attempt; None when it is not ours to send now."""
     result = cast(
         CursorResult[Any],
@@ -85,12 +90,20 @@ async def claim(session: AsyncSession, delivery_id: uuid.UUID, *, now: datetime,
         )
     ).one()
     delivery, webhook, event = row.tuple()
+    unreadable = None
+    try:
+        live_secrets = tuple(signing_secrets(webhook, cipher=cipher, now=now))
+    except SecretUnreadable as error:
+        # A key configuration problem, not the receiver's: logged and retried like a failed attempt.
+        log.error("webhook %s: its secret cannot be opened: %s", webhook.id, error)
+        live_secrets, unreadable = (), f"the webhook secret cannot be opened: {error}"[:300]
     return Outgoing(
         delivery_id=delivery.id,
         number=delivery.attempts,
         url=webhook.url,
-        secret=webhook.secret,
+        secrets=live_secrets,
         body=body_for(delivery.id, event),
+        unreadable=unreadable,
     )
 
 
@@ -110,6 +123,8 @@ async def post(outgoing: Outgoing, *, settings: WebhookSettings) -> Outcome:
     def elapsed() -> int:
         return int((time.monotonic() - started) * 1000)
 
+    if outgoing.unreadable is not None:
+        return Outcome(None, outgoing.unreadable, elapsed())
     if not settings.allow_private and not await _resolves_to_public(outgoing.url):
         return Outcome(None, "the host resolves to a private or loopback address", elapsed(), permanent=True)
     headers = {
@@ -117,7 +132,7 @@ async def post(outgoing: Outgoing, *, settings: WebhookSettings) -> Outcome:
         "User-Agent": USER_AGENT,
         "X-Diesel-Delivery": str(outgoing.delivery_id),
         "X-Diesel-Attempt": str(outgoing.number),
-        "X-Diesel-Signature": sign(outgoing.secret, outgoing.body),
+        "X-Diesel-Signature": signature_header(outgoing.secrets, outgoing.body),
     }
     try:
         async with (

@@ -1,24 +1,30 @@
-"""Use cases of webhook registrations: validate, create, list, delete, and read the delivery log."""
+"""Use cases of webhook registrations: validate, create, list, delete, rotate the secret, read the delivery log."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import ipaddress
+import logging
 import secrets
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import idempotency
 from core.auth import Principal
-from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnavailable
+from core.ids import new_id
 from orders.rules import OrderStatus, PickupStatus
 from tracking.webhooks import schemas as s
+from tracking.webhooks.crypto import SecretCipher, SecretUnreadable, webhook_context
 from tracking.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
+
+log = logging.getLogger("diesel.webhooks")
 
 ALL_EVENTS = "*"
 # The customer-visible events of orders and pickups (the event log's `type` values).
@@ -93,8 +99,30 @@ def wants(webhook: Webhook, event_type: str) -> bool:
 
 
 def sign(secret: str, body: bytes) -> str:
-    """The `X-Diesel-Signature` header: `sha256=` and the hex HMAC-SHA256 of the raw body."""
+    """One signature: `sha256=` and the hex HMAC-SHA256 of the raw body."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_header(live_secrets: Sequence[str], body: bytes) -> str:
+    """The `X-Diesel-Signature` header: one signature per live secret, the newest first, comma-separated."""
+    return ",".join(sign(secret, body) for secret in live_secrets)
+
+
+def _new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def signing_secrets(webhook: Webhook, *, cipher: SecretCipher, now: datetime) -> list[str]:
+    """The secrets a delivery is signed with now: the current one, and the previous one during its grace period.
+
+    Raises `SecretUnreadable` when the configured keys cannot open them.
+    """
+    context = webhook_context(webhook.id)
+    found = [cipher.decrypt(webhook.secret_encrypted, context=context)]
+    expires = webhook.previous_secret_expires_at
+    if webhook.previous_secret_encrypted is not None and expires is not None and now < expires:
+        found.append(cipher.decrypt(webhook.previous_secret_encrypted, context=context))
+    return found
 
 
 async def create_webhook(
@@ -104,25 +132,30 @@ async def create_webhook(
     actor: Principal,
     allow_private: bool,
     max_per_customer: int,
+    cipher: SecretCipher,
     now: datetime,
-) -> Webhook:
+) -> tuple[Webhook, str]:
+    """The new webhook and its secret in plain text (to be shown once)."""
     customer_id = customer_of(actor)
     url = check_url(data.url, allow_private=allow_private)
     events = check_events(data.events)
     count = await session.scalar(select(func.count()).select_from(Webhook).where(Webhook.customer_id == customer_id))
     if (count or 0) >= max_per_customer:
         raise Conflict(f"at most {max_per_customer} webhooks per account", code="too_many_webhooks")
+    webhook_id, secret = new_id(), _new_secret()
     webhook = Webhook(
+        id=webhook_id,
         customer_id=customer_id,
         url=url,
         events=events,
-        secret="whsec_" + secrets.token_urlsafe(32),
+        secret_encrypted=cipher.encrypt(secret, context=webhook_context(webhook_id)),
+        secret_id=new_id(),
         created_by=actor.id,
         created_at=now,
     )
     session.add(webhook)
     await session.flush()
-    return webhook
+    return webhook, secret
 
 
 async def list_webhooks(session: AsyncSession, *, viewer: Principal) -> Sequence[Webhook]:
@@ -130,8 +163,10 @@ async def list_webhooks(session: AsyncSession, *, viewer: Principal) -> Sequence
     return (await session.scalars(stmt)).all()
 
 
-async def get_webhook(session: AsyncSession, webhook_id: uuid.UUID, *, viewer: Principal) -> Webhook:
-    webhook = await session.get(Webhook, webhook_id)
+async def get_webhook(
+    session: AsyncSession, webhook_id: uuid.UUID, *, viewer: Principal, lock: bool = False
+) -> Webhook:
+    webhook = await session.get(Webhook, webhook_id, with_for_update=lock, populate_existing=lock)
     if webhook is None or webhook.customer_id != customer_of(viewer):
         raise NotFound("no such webhook", code="webhook_not_found")
     return webhook
@@ -142,6 +177,69 @@ async def delete_webhook(session: AsyncSession, webhook_id: uuid.UUID, *, viewer
     webhook = await get_webhook(session, webhook_id, viewer=viewer)
     await session.delete(webhook)
     await session.flush()
+
+
+async def rotate_secret(
+    session: AsyncSession,
+    webhook_id: uuid.UUID,
+    *,
+    actor: Principal,
+    idempotency_key: str | None,
+    cipher: SecretCipher,
+    grace_s: int,
+    now: datetime,
+) -> tuple[Webhook, str]:
+    """A new secret for the webhook; the current one becomes the previous one and keeps signing for `grace_s`.
+
+    A retry with the same Idempotency-Key returns the secret the first request made, as long as it is still the
+    current one (409 `secret_rotated_again` once a later rotation replaced it).
+    """
+    # The row lock serialises rotations of one webhook (and makes a concurrent retry wait for the first).
+    webhook = await get_webhook(session, webhook_id, viewer=actor, lock=True)
+    context = webhook_context(webhook.id)
+    secret_id = new_id()
+    if idempotency_key is not None:
+        first = await idempotency.claim_for(
+            session,
+            scope=f"webhook-secrets:{webhook.customer_id}",
+            key=idempotency_key,
+            digest=hashlib.sha256(f"rotate-secret {webhook.id}".encode()).hexdigest(),
+            resource_id=secret_id,
+            status_code=200,
+        )
+        if first is not None:
+            if first != webhook.secret_id:
+                raise Conflict(
+                    "the secret made with this Idempotency-Key was replaced by a later rotation; "
+                    "rotate again with a new key",
+                    code="secret_rotated_again",
+                )
+            return webhook, _open(cipher, webhook.secret_encrypted, context=context)
+    previous: str | None = None
+    if grace_s > 0:
+        try:
+            # Re-sealed, so it moves to the current key along with the new secret.
+            previous = cipher.encrypt(cipher.decrypt(webhook.secret_encrypted, context=context), context=context)
+        except SecretUnreadable as error:
+            # A lost key is what a rotation repairs: the new secret alone signs from now on.
+            log.warning("webhook %s: the replaced secret cannot be opened (%s); no grace period", webhook.id, error)
+    secret = _new_secret()
+    webhook.secret_encrypted = cipher.encrypt(secret, context=context)
+    webhook.secret_id = secret_id
+    webhook.previous_secret_encrypted = previous
+    webhook.previous_secret_expires_at = now + timedelta(seconds=grace_s) if previous is not None else None
+    await session.flush()
+    return webhook, secret
+
+
+def _open(cipher: SecretCipher, sealed: str, *, context: bytes) -> str:
+    try:
+        return cipher.decrypt(sealed, context=context)
+    except SecretUnreadable as error:
+        log.error("a webhook secret cannot be opened: %s", error)
+        raise ServiceUnavailable(
+            "the webhook secret cannot be read with the configured keys", code="webhook_secret_unreadable"
+        ) from error
 
 
 async def list_deliveries(
@@ -175,13 +273,19 @@ def webhook_out(webhook: Webhook) -> s.WebhookOut:
     return s.WebhookOut(id=webhook.id, url=webhook.url, events=list(webhook.events), created_at=webhook.created_at)
 
 
-def webhook_created_out(webhook: Webhook) -> s.WebhookCreatedOut:
+def webhook_created_out(webhook: Webhook, secret: str) -> s.WebhookCreatedOut:
     return s.WebhookCreatedOut(
         id=webhook.id,
         url=webhook.url,
         events=list(webhook.events),
-        secret=webhook.secret,
+        secret=secret,
         created_at=webhook.created_at,
+    )
+
+
+def secret_out(webhook: Webhook, secret: str) -> s.WebhookSecretOut:
+    return s.WebhookSecretOut(
+        id=webhook.id, secret=secret, previous_secret_expires_at=webhook.previous_secret_expires_at
     )
 
 

@@ -16,6 +16,7 @@ from core.settings import get_settings
 from tracking import live
 from tracking.webhooks import outbox, sender
 from tracking.webhooks.config import WebhookSettings, webhook_settings
+from tracking.webhooks.crypto import cipher_for
 
 
 @celery_app.task(name="tracking.webhooks_outbox", ignore_result=True, time_limit=120, soft_time_limit=100)
@@ -60,11 +61,15 @@ async def deliver(delivery_id: uuid.UUID, *, settings: WebhookSettings | None = 
     """One attempt of one delivery. No session is open while the receiver is called."""
     settings = settings or webhook_settings()
     clock = SystemClock()
-    engine = create_engine(get_settings().db.url, null_pool=True)
+    app_settings = get_settings()
+    cipher = cipher_for(app_settings.auth)
+    engine = create_engine(app_settings.db.url, null_pool=True)
     factory = session_factory(engine)
     try:
         async with unit_of_work(factory) as session:
-            outgoing = await sender.claim(session, delivery_id, now=clock.now(), lease_s=settings.lease_s)
+            outgoing = await sender.claim(
+                session, delivery_id, now=clock.now(), lease_s=settings.lease_s, cipher=cipher
+            )
             wait = None if outgoing else await sender.seconds_until_due(session, delivery_id, now=clock.now())
         if outgoing is None:
             if wait is not None:  # the message came early (e.g. re-queued): come back when it is due

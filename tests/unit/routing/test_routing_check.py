@@ -197,8 +197,14 @@ def test_rule_faults(two_jobs: Problem, make) -> None:
         two_jobs, options=replace(two_jobs.options, started=(StartedTrip(tanker_id="T1", job_ids=("J2",)),))
     )
     assert Code.STARTED_TRIP in codes(started, good)
-    kept = replace(two_jobs, options=replace(two_jobs.options, started=(StartedTrip(tanker_id="T1", job_ids=("J1",)),)))
+    served = tuple(stop.job_id for stop in trip_of(good).stops)
+    kept = replace(two_jobs, options=replace(two_jobs.options, started=(StartedTrip(tanker_id="T1", job_ids=served),)))
     assert check(kept, good) == []
+    # The truck left with what it loaded for its first stop: the plan may not add the second to that trip.
+    extended = replace(
+        two_jobs, options=replace(two_jobs.options, started=(StartedTrip(tanker_id="T1", job_ids=served[:1]),))
+    )
+    assert [v.detail for v in check(extended, good)] == ["tanker 'T1': stops added to a started trip"]
 
 
 def test_total_faults(two_jobs: Problem) -> None:

@@ -9,10 +9,6 @@ from __future__ import annotations
 import random
 import socket
 import statistics
-import subprocess
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +19,7 @@ pytest.importorskip("osrm", reason="the osrm-bindings wheel (extra 'osrm') is no
 
 from routing import Depot, Job, Problem, SolveParams, Tanker, UnassignedReason, check, solve
 from routing.matrix import UNREACHABLE
-from routing.osrm import OsrmError, OsrmHttp, OsrmLocal, build_dataset, osrm_binary
+from routing.osrm import OsrmError, OsrmHttp, OsrmLocal, build_dataset
 
 PBF = Path(__file__).resolve().parents[2] / "data" / "osm" / "monaco.osm.pbf"
 # Inside Monaco and its neighbours (the extract is about 11 x 7 km).
@@ -32,8 +28,8 @@ OFF_MAP = (43.0, 7.0)  # in the sea, 80 km from the nearest road of the extract
 
 
 @pytest.fixture(scope="session")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_dataset(PBF, tmp_path_factory.mktemp("osrm"), profile="car")
+def dataset(monaco_dataset: Path) -> Path:
+    return monaco_dataset
 
 
 @pytest.fixture(scope="session")
@@ -53,32 +49,8 @@ def road_points(local: OsrmLocal) -> list[tuple[float, float]]:
 
 
 @pytest.fixture(scope="session")
-def server(dataset: Path) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [str(osrm_binary("osrm-routed")), "--algorithm", "mld", "-i", "127.0.0.1", "-p", str(port)]
-    command += ["--max-table-size", "10", str(dataset)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/nearest/v1/driving/7.42,43.73", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail("osrm-routed did not start")
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def server(monaco_osrm_server: str) -> str:
+    return monaco_osrm_server
 
 
 def test_road_distances_are_at_least_geodesic_and_in_a_sane_band(local: OsrmLocal, road_points) -> None:

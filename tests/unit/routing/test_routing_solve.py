@@ -44,6 +44,34 @@ def test_serves_every_job_and_reports_totals(tiny: Problem, make) -> None:
     assert decode_solution(encode_solution(solution)) == solution
 
 
+def test_a_depot_without_tankers_is_never_a_stop(make) -> None:
+    """Only D2 has tankers: D1 is a node of the model all the same, and must not become a compulsory visit."""
+    lat, lon = make.at(30, 0)
+    far_depot = make.depot(id="D2", lat=lat, lon=lon)
+    p = make.problem([make.job("J1", 32, 2), make.job("J2", 28, -3)], [make.tanker("T1", depot_id="D2")])
+    p = replace(p, depots=(make.depot(), far_depot))
+    result = make.run(p, params=SolveParams(time_limit_s=0.5, construct=False))
+    assert result.stats.source == "search" and result.stats.solutions > 0
+    assert set(stops_of(result, "T1")) == {"J1", "J2"}
+    assert all(trip.depot_id == "D2" for route in result.solution.routes for trip in route.trips)
+
+
+def test_a_failing_search_leaves_the_construction_and_says_so(tiny: Problem, make, monkeypatch, caplog) -> None:
+    """A bug inside a forked search must not hang or sink the solve: the parent logs it and keeps the rest."""
+    from routing.solver import runner
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom in the search")
+
+    monkeypatch.setattr(runner, "run_search", broken)  # the children are forked: they see the patch
+    with caplog.at_level("ERROR", logger="routing.solver"):
+        result = make.run(tiny, time_limit_s=5)
+    assert result.stats.source == "construction"
+    assert result.solution.served_job_ids() == {"J1", "J2", "J3", "J4", "J5"}
+    assert result.stats.wall_s < 4, "the parent waited for searches that had already failed"
+    assert "boom in the search" in caplog.text
+
+
 def test_windows_order_the_visits(windows: Problem, make) -> None:
     result = make.run(windows)
     assert stops_of(result, "T1") == ["J3", "J2", "J1"]
@@ -143,14 +171,16 @@ def test_pins_hold(tiny: Problem, make) -> None:
     assert {"J1", "J3"} <= set(stops_of(result, "T2"))
 
 
-def test_started_trip_keeps_its_prefix(tiny: Problem, make) -> None:
+def test_started_trip_keeps_its_stops_and_takes_no_more(tiny: Problem, make) -> None:
     started = StartedTrip(tanker_id="T1", job_ids=("J4", "J1"), depart_s=7 * H)
-    p = replace(tiny, options=replace(tiny.options, started=(started,)))
+    p = replace(tiny, options=replace(tiny.options, started=(started,), multi_trip=True))
     result = make.run(p)
     first = result.solution.routes[0]
     assert first.tanker_id == "T1"
-    assert [s.job_id for s in first.trips[0].stops][:2] == ["J4", "J1"]
+    assert [s.job_id for s in first.trips[0].stops] == ["J4", "J1"]  # nothing joins a trip on the road
     assert first.trips[0].depart_s == 7 * H
+    # J2 sits next to J1: appending it would be cheapest, but it goes on a later trip or another tanker.
+    assert "J2" in result.solution.served_job_ids()
 
 
 def test_cheap_penalty_job_far_away_is_not_selected(make) -> None:
@@ -191,10 +221,11 @@ def test_progress_reports_improving_costs_and_cancel_stops(tiny: Problem) -> Non
     assert seen and seen[0].best_cost_minor > 0
 
 
-def test_progress_costs_never_increase(tiny: Problem) -> None:
+def test_progress_costs_never_increase_and_end_at_the_plans_cost(tiny: Problem) -> None:
     costs: list[int] = []
-    solve(tiny, params=SolveParams(time_limit_s=0.5), on_progress=lambda p: costs.append(p.best_cost_minor))
+    result = solve(tiny, params=SolveParams(time_limit_s=0.5), on_progress=lambda p: costs.append(p.best_cost_minor))
     assert costs == sorted(costs, reverse=True)
+    assert costs[-1] == result.cost()  # what a dispatcher watched is what the stored plan costs
 
 
 @pytest.mark.parametrize("limit_clock", ["wall", "cpu"])
@@ -209,3 +240,25 @@ def test_nothing_to_plan(make) -> None:
     result = make.run(make.problem([make.job("X", 1, 1, allowed_vehicle_classes=(7,))]))
     assert result.stats.stopped_by == "nothing_to_plan"
     assert reasons(result) == {"X": UnassignedReason.NO_VEHICLE_CLASS}
+
+
+def test_parallel_searches_are_capped_by_the_memory_budget(tiny: Problem, make) -> None:
+    from routing.matrix import matrix_for
+    from routing.solver.instance import build_instance
+    from routing.solver.model import usable_tankers
+    from routing.solver.runner import resident_mb, search_memory_mb, searches_within
+
+    instance = build_instance(tiny, matrix_for(tiny), seed=0)
+    vehicles = usable_tankers(instance)
+    assert 0 < search_memory_mb(instance, vehicles) < 1  # a tiny day's model
+    assert resident_mb() > 10
+    assert searches_within(SolveParams(workers=2), instance, vehicles) == 2
+    assert searches_within(SolveParams(workers=2, memory_budget_mb=None), instance, vehicles) == 2
+    # Not even this process fits: still one search, never none.
+    assert searches_within(SolveParams(workers=2, memory_budget_mb=1), instance, vehicles) == 1
+    result = make.run(tiny, params=SolveParams(time_limit_s=0.5, workers=2, memory_budget_mb=1))
+    assert result.solution.served_job_ids() == {"J1", "J2", "J3", "J4", "J5"}
+    # Bigger days need more: the estimate grows with the square of the model's nodes.
+    bigger = replace(tiny, jobs=tuple(replace(j, id=f"{j.id}-{k}") for k in range(20) for j in tiny.jobs))
+    big = build_instance(bigger, matrix_for(bigger), seed=0)
+    assert search_memory_mb(big, usable_tankers(big)) > 50 * search_memory_mb(instance, vehicles)

@@ -1,8 +1,9 @@
-"""An independent 2004-Adjunct-style CTL (API MPMS 11.1-2004, refined products), used only as a test oracle.
+"""A second, independent implementation of the API MPMS 11.1-2004 metric path (refined products), used only as a
+test oracle for tracking.volume.
 
-It differs from tracking.volume on purpose: 60 °F constants applied to the density at 60 °F, the
-ITS-90 -> IPTS-68 temperature conversion and the delta60 shift, and the 15 °C base reached by dividing two
-60 °F CTLs.
+Written separately and kept deliberately plain: 60 °F constants applied to the density at 60 °F, the ITS-90 ->
+IPTS-68 temperature conversion and the delta60 shift, rho15 -> rho60 by fixed-point iteration, and the 15 °C
+base reached by dividing two 60 °F CTLs. No rounding, no range checks.
 """
 
 import math

@@ -50,7 +50,8 @@ function unassignedText(u) {
 }
 
 /**
- * The pin form of one stop: which tanker, which position; "re-plan to apply" once pinned.
+ * The pin form of one stop: which tanker, which position. On a draft the API moves the stop at once
+ * (or answers which rule the move breaks); the pin itself survives every re-plan.
  * onChanged(planOut) gets the API's answer.
  */
 function pinControls(plan, route, stop, tankers, onChanged) {
