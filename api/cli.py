@@ -8,6 +8,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -53,7 +55,7 @@ def demo(port: int, host: str, data_dir: str, no_worker: bool) -> None:
     _migrate(settings.db.url)
     created = asyncio.run(_seed())
     click.echo(("Seeded demo data" if created else "Demo data already present") + f" in {settings.data_dir}")
-    worker = None if no_worker else _start_worker(beat=True)
+    worker = None if no_worker else _KeptRunning(lambda: _start_worker(beat=True))
     url = f"http://{host}:{port}"
     click.echo("")
     click.secho(f"  Diesel Direct is running at {url}", fg="green", bold=True)
@@ -67,11 +69,32 @@ def demo(port: int, host: str, data_dir: str, no_worker: bool) -> None:
         _serve(host=host, port=port, workers=1)
     finally:
         if worker is not None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            worker.stop()
+
+
+class _KeptRunning:
+    """The demo's worker, started again if it stops, as `restart: unless-stopped` does in docker-compose:
+    a demo whose planning jobs stay queued for ever because its worker died would teach nothing."""
+
+    def __init__(self, start: Callable[[], subprocess.Popen[bytes]]) -> None:
+        self._start, self.process = start, start()
+        self._stopping = threading.Event()
+        threading.Thread(target=self._watch, name="worker-keeper", daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(2.0):
+            code = self.process.poll()
+            if code is not None and not self._stopping.is_set():
+                click.secho(f"The worker stopped (exit code {code}); starting it again.", fg="yellow", err=True)
+                self.process = self._start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 async def _seed() -> bool:

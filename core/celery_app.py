@@ -6,6 +6,9 @@ killed mid-task leaves the message to be redelivered rather than lost.
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 from celery import Celery
 
 from core.settings import get_settings
@@ -43,10 +46,26 @@ def create_celery() -> Celery:
             "webhooks-outbox": {"task": "tracking.webhooks_outbox", "schedule": 3.0},
         },
     )
+    if settings.broker.broker_url.startswith("sqla+sqlite:///"):
+        app.conf.broker_transport_options = _sqlite_broker_options(settings.broker.broker_url)
     if settings.broker.broker_url.startswith("redis"):
         # Redis redelivers unacknowledged messages after the visibility timeout; keep it above the longest task.
         app.conf.broker_transport_options = {"visibility_timeout": settings.broker.task_time_limit_s + 60}
     return app
+
+
+def _sqlite_broker_options(url: str) -> dict[str, object]:
+    """The embedded broker is one SQLite file shared by the API (publishing), the worker (polling, acknowledging)
+    and beat.  In SQLite's default journal a reader blocks a writer, and its default 5-s lock wait can run out
+    on a busy machine: a publish then fails (the job waits for the reaper) or an acknowledgement fails (the
+    worker stops consuming).  WAL lets readers and the writer proceed together (the mode is stored in the file),
+    and writers wait for each other up to 30 s."""
+    path = Path(url.removeprefix("sqla+sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path, timeout=30) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+    connection.close()
+    return {"connect_args": {"timeout": 30}}
 
 
 celery_app = create_celery()

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
@@ -84,15 +85,26 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False, null_poo
     if null_pool:
         kwargs["poolclass"] = NullPool
     elif not url.startswith("sqlite"):
-        # pool_pre_ping: after a database restart every pooled connection is dead, and asyncpg's errors for them
-        # do not all invalidate the pool; checking at checkout (one cheap round trip) keeps requests from failing.
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, pool_pre_ping=True)
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         _configure_sqlite(engine)
+    elif not null_pool:
+        event.listen(engine.sync_engine.pool, "checkout", _replace_closed_connection)
     return engine
+
+
+def _replace_closed_connection(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """After a database restart every pooled connection is dead, and asyncpg's errors for them do not all
+    invalidate the pool.  asyncpg notices the server closing a socket on its own (the event loop reads it), so
+    a look at the connection on checkout finds them without a round trip; the pool then connects anew.
+    (SQLAlchemy's pool_pre_ping does the same with BEGIN, a query and ROLLBACK on every checkout: 8 % of an
+    order's CPU in `make bench-api`.)"""
+    is_closed = getattr(record.driver_connection, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise DisconnectionError("the database closed this pooled connection")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

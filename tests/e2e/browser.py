@@ -4,6 +4,7 @@ and a small client of the running server's API."""
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,8 @@ def launch(playwright: Any, *extra_args: str) -> Any:
 class Server:
     """The running app: its URL and a client of its API (as the demo users)."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, url: str, log: Path | None = None) -> None:
+        self.url, self.log = url, log
         self.http = httpx.Client(base_url=f"{url}/api/v1", timeout=30)
         self.all_day_depot: dict[str, Any] = {}
         self._tokens: dict[str, str] = {}
@@ -70,6 +71,26 @@ class Server:
         answer = self.http.request(method, path, headers=headers, json=body)
         assert answer.status_code < 300, f"{method} {path}: {answer.status_code} {answer.text}"
         return answer.json()
+
+    def plan(self, body: dict[str, Any], *, within_s: float = 90) -> dict[str, Any]:
+        """Plan a day as the dispatcher and wait for the job to succeed; its final state (with `plan_id`)."""
+        job = self.send("POST", "/plans", "dispatcher", body)
+        deadline = time.monotonic() + within_s
+        state: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            state = self.get(f"/plan-jobs/{job['job_id']}", "dispatcher")
+            if state["status"] in ("succeeded", "failed", "cancelled"):
+                break
+            time.sleep(0.5)
+        assert state["status"] == "succeeded", f"{state}\n{self.log_tail()}"
+        return state
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The server's and worker's last words (without the periodic outbox chatter), for a failure message."""
+        if self.log is None or not self.log.exists():
+            return ""
+        kept = [line for line in self.log.read_text(errors="replace").splitlines() if "webhooks_outbox" not in line]
+        return "server log:\n" + "\n".join(kept[-lines:])
 
 
 class PageWatch:

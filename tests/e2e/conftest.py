@@ -126,7 +126,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             start_new_session=True,
         )
     try:
-        running = Server(f"http://127.0.0.1:{port}")
+        running = Server(f"http://127.0.0.1:{port}", log)
         _wait_healthy(running.url, process, log)
         running.all_day_depot = _add_all_day_depot(running)
         yield running

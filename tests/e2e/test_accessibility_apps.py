@@ -4,7 +4,6 @@ languages. No console errors, nothing wider than the screen."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,14 +33,7 @@ def published_day(server: Server) -> str:
 
 
 def plan_and_publish_all(server: Server, day: str, *, driver_tanker_id: str) -> None:
-    job = server.send("POST", "/plans", "dispatcher", {"date": day, "time_limit_s": 2})
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        state = server.get(f"/plan-jobs/{job['job_id']}", "dispatcher")
-        if state["status"] in ("succeeded", "failed", "cancelled"):
-            break
-        time.sleep(0.5)
-    assert state["status"] == "succeeded", state
+    state = server.plan({"date": day, "time_limit_s": 2})
     # The driver's screens need a stop on driver1's tanker; the planner owes it none, so a dispatcher moves one.
     plan = server.get(f"/plans/{state['plan_id']}", "dispatcher")
     if not any(r["tanker_id"] == driver_tanker_id and any(t["stops"] for t in r["trips"]) for r in plan["routes"]):

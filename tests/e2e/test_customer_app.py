@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -96,15 +95,7 @@ def test_pages_need_a_login_and_refuse_the_wrong_role(server: Server, browser: A
 
 def _plan_and_publish(server: Server, day: str) -> None:
     """What the dispatcher console will do: plan the day on the worker, wait for it, publish."""
-    job_id = server.send("POST", "/plans", "dispatcher", {"date": day, "time_limit_s": 3})["job_id"]
-    job: dict[str, Any] = {}
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        job = server.get(f"/plan-jobs/{job_id}", "dispatcher")
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            break
-        time.sleep(1)
-    assert job["status"] == "succeeded", job
+    job = server.plan({"date": day, "time_limit_s": 3})
     server.send("POST", f"/plans/{job['plan_id']}/publish", "dispatcher", None)
 
 

@@ -154,7 +154,7 @@ def test_a_stale_plan_is_refused_in_words_and_can_be_published_anyway(server: Se
     page.goto(f"{server.url}/app/dispatcher?date={day}")
     deadline = datetime.now() + timedelta(seconds=60)
     while server.get(f"/plan-jobs/{accepted['job_id']}", "dispatcher")["status"] != "succeeded":
-        assert datetime.now() < deadline
+        assert datetime.now() < deadline, server.log_tail()
         page.wait_for_timeout(500)
     page.reload()
     page.wait_for_selector("#plan [data-plan-status=draft]")

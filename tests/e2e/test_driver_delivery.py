@@ -7,7 +7,6 @@ to "Delivered" without a reload."""
 from __future__ import annotations
 
 import io
-import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -91,14 +90,7 @@ def night_shift(server: Server) -> dict[str, Any]:
 
 
 def plan_and_publish(server: Server, day: str, depot_id: str) -> None:
-    job = server.send("POST", "/plans", "dispatcher", {"date": day, "depot_id": depot_id, "time_limit_s": 2})
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        state = server.get(f"/plan-jobs/{job['job_id']}", "dispatcher")
-        if state["status"] in ("succeeded", "failed", "cancelled"):
-            break
-        time.sleep(0.5)
-    assert state["status"] == "succeeded", state
+    state = server.plan({"date": day, "depot_id": depot_id, "time_limit_s": 2})
     server.send("POST", f"/plans/{state['plan_id']}/publish", "dispatcher", {"force": True})
 
 
