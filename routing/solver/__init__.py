@@ -17,6 +17,7 @@ from routing.solution import Solution
 from routing.solver.construct import construct
 from routing.solver.decompose import SolvePart, improve_by_parts, objective
 from routing.solver.extract import Plan, empty_solution, finish, plan_of
+from routing.solver.fleet import search_fleet
 from routing.solver.instance import Instance, build_instance
 from routing.solver.model import usable_tankers
 from routing.solver.runner import Floors, RunOutcome, run_in_child, run_in_process, searches_within
@@ -73,6 +74,8 @@ def solve(
             built = finish(instance, copy.deepcopy(plan), {})
             built_s = time.perf_counter() - wall0
             report(Progress(best_cost_minor=built.cost_minor, solutions=0, elapsed_s=built_s))
+    if plan is not None and built is not None and len(instance.deliveries) > params.warm_start_above:
+        vehicles = search_fleet(instance, vehicles, plan)  # the search starts from `plan`: idle tankers only slow it
     if params.isolate and vehicles:
         # A big day's second search would take the planner past its memory budget: one search then.
         params = msgspec.structs.replace(params, workers=searches_within(params, instance, vehicles))
