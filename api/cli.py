@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import os
 import signal
@@ -74,7 +75,10 @@ def demo(port: int, host: str, data_dir: str, no_worker: bool) -> None:
 
 class _KeptRunning:
     """The demo's worker, started again if it stops, as `restart: unless-stopped` does in docker-compose:
-    a demo whose planning jobs stay queued for ever because its worker died would teach nothing."""
+    a demo whose planning jobs stay queued for ever because its worker died would teach nothing.
+
+    The worker runs in a process group of its own: a worker killed outright leaves its beat child behind, and
+    that orphan (which would keep sending the periodic tasks twice) goes with the group."""
 
     def __init__(self, start: Callable[[], subprocess.Popen[bytes]]) -> None:
         self._start, self.process = start, start()
@@ -86,15 +90,20 @@ class _KeptRunning:
             code = self.process.poll()
             if code is not None and not self._stopping.is_set():
                 click.secho(f"The worker stopped (exit code {code}); starting it again.", fg="yellow", err=True)
+                _signal_group(self.process, signal.SIGKILL)
                 self.process = self._start()
 
     def stop(self) -> None:
         self._stopping.set()
-        self.process.send_signal(signal.SIGTERM)
-        try:
+        _signal_group(self.process, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        _signal_group(self.process, signal.SIGKILL)
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)
 
 
 async def _seed() -> bool:
@@ -115,7 +124,7 @@ def _start_worker(*, beat: bool) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "api.cli", "worker", "--concurrency", "1"]
     if beat:
         args.append("--beat")
-    return subprocess.Popen(args, env=os.environ.copy())
+    return subprocess.Popen(args, env=os.environ.copy(), process_group=0)
 
 
 def _serve(*, host: str, port: int, workers: int) -> None:
