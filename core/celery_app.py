@@ -57,8 +57,8 @@ def create_celery() -> Celery:
 def _sqlite_broker_options(url: str) -> dict[str, object]:
     """The embedded broker is one SQLite file shared by the API (publishing), the worker (polling, acknowledging)
     and beat.  In SQLite's default journal a reader blocks a writer, and its default 5-s lock wait can run out
-    on a busy machine: a publish then fails (the job waits for the reaper) or an acknowledgement fails (the
-    worker stops consuming).  WAL lets readers and the writer proceed together (the mode is stored in the file),
+    on a busy machine: a publish then fails (the job waits for the reaper) or the worker's poll fails (it
+    must reconnect).  WAL lets readers and the writer proceed together (the mode is stored in the file),
     and writers wait for each other up to 30 s."""
     path = Path(url.removeprefix("sqla+sqlite:///"))
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import msgspec
 from litestar import Litestar
 from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.config.app import AppConfig
@@ -203,10 +204,13 @@ class ChannelsSink:
     """The API's sink: a queue on the app's event loop, drained by one task into the channels backend.
 
     Not `ChannelsPlugin.publish`: its worker task ends at the first backend error (Redis down), after which
-    nothing is published again and the app's shutdown waits forever on its queue. Here an error costs one message.
+    nothing is published again and the app's shutdown waits forever on its queue. Here an error costs the messages
+    of one batch (what queued while the previous batch was sent).
     """
 
-    def __init__(self, channels: ChannelsPlugin, backend: object, loop: asyncio.AbstractEventLoop, seen: _Seen) -> None:
+    def __init__(
+        self, channels: ChannelsPlugin, backend: ChannelsBackend, loop: asyncio.AbstractEventLoop, seen: _Seen
+    ) -> None:
         self.channels, self.backend, self.loop, self.seen = channels, backend, loop, seen
         self.queue: asyncio.Queue[tuple[bytes, list[str]]] = asyncio.Queue(maxsize=10_000)
 
