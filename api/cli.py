@@ -283,7 +283,7 @@ def rack() -> None:
 
 
 @rack.command("verify")
-@click.argument("token")
+@click.argument("token", required=False)
 @click.option(
     "--keys",
     "keys_file",
@@ -293,13 +293,20 @@ def rack() -> None:
 )
 @click.option("--depot", "depot_id", required=True, help="This rack's depot id.")
 @click.option("--plate", default=None, help="The truck's plate, to check it against the code.")
-def rack_verify(token: str, keys_file: str, depot_id: str, plate: str | None) -> None:
+def rack_verify(token: str | None, keys_file: str, depot_id: str, plate: str | None) -> None:
     """Verify a code offline, with cached public keys only (no network, no database).
+
+    TOKEN is the scanned text. Without it (or with `-`) the first line of standard input is read, as a
+    scanner types it. Codes may begin with `-` and hold spaces (Base45): quote them and put them after `--`,
+    e.g. `diesel rack verify --keys keys.json --depot ID -- "TOKEN"`.
 
     Exit status 0 when authorised, 1 when refused. Whether the code was already used can only be known
     online: upload offline loadings later and conflicts are flagged.
     """
     import time
+
+    if token is None or token == "-":  # noqa: S105 - "-" means standard input, not a password
+        token = sys.stdin.readline().rstrip("\r\n")
 
     from tracking.codes import verify_offline
     from tracking.rack import REASON_TEXTS
