@@ -74,7 +74,7 @@ def solve(
             built = finish(instance, copy.deepcopy(plan), {})
             built_s = time.perf_counter() - wall0
             report(Progress(best_cost_minor=built.cost_minor, solutions=0, elapsed_s=built_s))
-    if plan is not None and built is not None and len(instance.deliveries) > params.warm_start_above:
+    if plan is not None and len(instance.deliveries) > params.warm_start_above:
         vehicles = search_fleet(instance, vehicles, plan)  # the search starts from `plan`: idle tankers only slow it
     if params.isolate and vehicles:
         # A big day's second search would take the planner past its memory budget: one search then.
