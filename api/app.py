@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -25,7 +26,7 @@ from api.errors import ERROR_RESPONSES, EXCEPTION_HANDLERS
 from api.middleware import SecurityHeadersMiddleware
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.clock import Clock, SystemClock
-from core.db import create_engine, session_factory, unit_of_work
+from core.db import close_raw_pool, create_engine, session_factory, unit_of_work
 from core.errors import DomainError, InvalidInput
 from core.settings import Settings, get_settings
 from dispatch.controllers import FleetController, PlanningController
@@ -82,6 +83,24 @@ async def health(state: State) -> dict[str, Any]:
     return {"status": "ok", "database": "ok"}
 
 
+def serving_app() -> Litestar:
+    """The app as `diesel serve` runs it: `create_app` whose heap is frozen once the process has started.
+
+    A full garbage collection walks every object of the process (about 150,000 after start-up) and stops the
+    event loop for some 90 ms; under load those pauses were the slowest 1 % of orders (`make bench-api`).
+    Objects alive at start-up live as long as the process, so the collector may skip them (`gc.freeze`). Not in
+    `create_app`: tests build many apps in one process, and frozen garbage is never collected.
+    """
+    app = create_app()
+    app.on_startup.append(_freeze_heap)
+    return app
+
+
+def _freeze_heap() -> None:
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(*, settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
     settings = settings or get_settings()
     clock = clock or SystemClock()
@@ -105,6 +124,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
         try:
             yield
         finally:
+            await close_raw_pool(engine)
             await engine.dispose()
             if redis_client is not None:
                 await redis_client.aclose()

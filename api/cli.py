@@ -131,7 +131,7 @@ def _serve(*, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     uvicorn.run(
-        "api.app:create_app",
+        "api.app:serving_app",
         factory=True,
         host=host,
         port=port,

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import JSON, BigInteger, DateTime, MetaData, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -107,6 +110,30 @@ def _replace_closed_connection(dbapi_connection: Any, record: Any, proxy: Any) -
         raise DisconnectionError("the database closed this pooled connection")
 
 
+# A plain asyncpg pool beside an engine's own, for a hot path that sends one hand-written statement: checking a
+# connection out of SQLAlchemy's pool and wrapping it in a session cost more CPU than the statement itself.
+_raw_pools: weakref.WeakKeyDictionary[Engine, asyncio.Task[asyncpg.Pool]] = weakref.WeakKeyDictionary()
+
+
+async def raw_pool(session: AsyncSession) -> asyncpg.Pool:
+    """The asyncpg pool of the (PostgreSQL) database this session talks to, made on first use, as large as the
+    engine's pool; closed by `close_raw_pool`."""
+    bind = session.sync_session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    task = _raw_pools.get(engine)
+    if task is None or (task.done() and task.exception() is not None):
+        dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        size = engine.pool.size() if hasattr(engine.pool, "size") else 10
+        task = _raw_pools[engine] = asyncio.ensure_future(asyncpg.create_pool(dsn, min_size=1, max_size=size))
+    return await asyncio.shield(task)
+
+
+async def close_raw_pool(engine: AsyncEngine) -> None:
+    task = _raw_pools.pop(engine.sync_engine, None)
+    if task is not None and task.done() and task.exception() is None:
+        await task.result().close()
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
@@ -133,7 +160,10 @@ async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterat
     async with factory() as session:
         try:
             yield session
-            await session.commit()
+            # Nothing begun, nothing to commit (SQLAlchemy's commit would begin and end an empty transaction):
+            # e.g. an order written through its own connection (orders/repository.py).
+            if session.in_transaction():
+                await session.commit()
         except BaseException:
             await session.rollback()
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,3 +42,19 @@ def record_event(
     )
     session.add(event)
     return event
+
+
+CommittedListener = Callable[[Sequence[Event]], None]
+_committed_listeners: list[CommittedListener] = []
+
+
+def on_events_committed(listener: CommittedListener) -> None:
+    """Be told of events written without the ORM session (whose events live push sees by itself)."""
+    if listener not in _committed_listeners:
+        _committed_listeners.append(listener)
+
+
+def events_committed(events: Sequence[Event]) -> None:
+    """Events a hot path wrote with its own statement have committed: tell the listeners (live push)."""
+    for listener in _committed_listeners:
+        listener(events)

@@ -17,7 +17,9 @@ from core.events import record_event
 from core.hours import HoursEntry, validate_hours, zone
 from core.models import User
 from core.settings import OrderRules
+from orders import cache
 from orders import schemas as s
+from orders.cache import SiteInfo
 from orders.models import Application, CustomerAccount, Order, Payment, Product, Site
 from orders.rules import ORDER_HOLDS_CREDIT, OrderStatus, tier_for
 
@@ -282,6 +284,30 @@ async def create_site(
     session.add(site)
     await session.flush()
     return site
+
+
+async def site_info(session: AsyncSession, site_id: uuid.UUID, *, customer_id: uuid.UUID) -> SiteInfo:
+    """The customer's own site as a snapshot, from the per-process cache (orders/cache.py)."""
+    sites = cache.for_session(session).sites
+    found, info = sites.get(site_id)
+    if not found:
+        site = await session.get(Site, site_id)
+        info = None
+        if site is not None:
+            info = SiteInfo(
+                id=site.id,
+                customer_id=site.customer_id,
+                lat=site.lat,
+                lon=site.lon,
+                timezone=site.timezone,
+                tank_capacity_litres=site.tank_capacity_litres,
+                receiving_hours=[HoursEntry(**h) for h in site.receiving_hours],
+            )
+            sites.put(site_id, info)  # only what exists: an unknown id may be a site created meanwhile
+    if info is None or info.customer_id != customer_id:
+        raise NotFound("no such site", code="site_not_found", field="site_id")
+    assert isinstance(info, SiteInfo)
+    return info
 
 
 async def list_sites(session: AsyncSession, *, actor: Principal, customer_id: uuid.UUID | None) -> Sequence[Site]:

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import after_commit
+from core.hours import WeeklyHours
 
 TTL_S = 5.0
 MAX_ENTRIES = 100_000  # a bound, not a tuning knob: reference data is small
@@ -42,6 +43,19 @@ class DepotInfo:
     lat: float
     lon: float
     products: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteInfo:
+    """What an order needs of a site. Sites never change once created, so the snapshot never goes stale."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    lat: float
+    lon: float
+    timezone: str
+    tank_capacity_litres: int
+    receiving_hours: WeeklyHours
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +101,10 @@ class ReferenceCache:
     # (lat, lon, product) -> (DepotInfo, km) | None. Derived from the depots alone, so it lives as long as the
     # depots do not change: `depot_snapshot` clears it whenever a refreshed list of depots differs.
     serving: TTLCache = field(default_factory=lambda: TTLCache(ttl=float("inf")))
+    sites: TTLCache = field(default_factory=lambda: TTLCache(ttl=float("inf")))  # site id -> SiteInfo
+    # (customer id, UTC day) -> the discount tier stored on the account for that day, which never changes once
+    # stored (orders.accounts.tier_of_the_day): learnt when this process places the day's first order.
+    tiers: TTLCache = field(default_factory=lambda: TTLCache(ttl=float("inf")))
     last_depots: tuple[DepotInfo, ...] | None = None
 
     def depot_snapshot(self, depots: tuple[DepotInfo, ...]) -> None:

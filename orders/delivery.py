@@ -5,26 +5,29 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import idempotency
 from core.auth import Principal, Role
-from core.errors import InvalidInput, NotFound
-from core.events import record_event
+from core.db import after_commit
+from core.errors import DomainError, InvalidInput, NotFound
+from core.events import events_committed, record_event
 from core.hours import HoursEntry, zone
 from core.ids import new_id, new_reference
-from core.models import Event
+from core.models import Event, IdempotencyRecord
 from core.settings import OrderRules
 from core.units import kg_to_litres, litres_to_kg
-from orders import repository
+from orders import cache, pricing, repository
 from orders import schemas as s
-from orders.accounts import get_customer, get_site
+from orders.accounts import get_customer, get_site, site_info, tier_day, tier_of_the_day
 from orders.cache import PriceInfo, ProductInfo
 from orders.catalogue import depot_info, price_on, product_info, serving_depot
 from orders.models import CustomerAccount, Order
 from orders.pricing import price_breakdown
+from orders.repository import PlacedOrder
 from orders.rules import (
     ORDER_HOLDS_CREDIT,
     OrderStatus,
@@ -82,7 +85,7 @@ def _window(day: date, hhmm: str, tz_name: str) -> datetime:
     return datetime.combine(day, time(0), zone(tz_name)) + timedelta(hours=hours, minutes=minutes)
 
 
-def order_out(order: Order) -> s.OrderOut:
+def order_out(order: Order | PlacedOrder) -> s.OrderOut:
     tz = zone(order.timezone)
     return s.OrderOut(
         id=order.id,
@@ -173,12 +176,7 @@ async def _confirm_or_hold(
         rules=rules,
         account=account,
     )
-    order.price_per_litre_minor = breakdown.price_per_litre_minor
-    order.gross_minor = breakdown.gross_minor
-    order.tier = breakdown.tier
-    order.discount_bps = breakdown.discount_bps
-    order.discount_minor = breakdown.discount_minor
-    order.amount_minor = breakdown.amount_minor
+    _set_price(order, breakdown)
     if credit_allows(
         open_amount_minor=account.open_amount_minor,
         credit_limit_minor=account.credit_limit_minor,
@@ -189,15 +187,8 @@ async def _confirm_or_hold(
         order.confirmed_at = now
         return _set_status(session, order, OrderStatus.CONFIRMED, now=now, actor=actor)
     if order.status != OrderStatus.ON_HOLD:
-        order.hold_reason = "credit_limit"
-        return _set_status(
-            session,
-            order,
-            OrderStatus.ON_HOLD,
-            now=now,
-            actor=actor,
-            reason="credit_limit: the order would take the account over its credit limit",
-        )
+        order.hold_reason = HOLD_REASON
+        return _set_status(session, order, OrderStatus.ON_HOLD, now=now, actor=actor, reason=HOLD_EVENT_REASON)
     return None
 
 
@@ -209,29 +200,238 @@ async def place_order(
     idempotency_key: str | None,
     now: datetime,
     rules: OrderRules,
-) -> tuple[Order, bool]:
+) -> tuple[Order | PlacedOrder, bool]:
     """Place a delivery order; returns (order, created). A retried key returns the first order unchanged.
 
-    The hot path of the service, kept to few statements (orders/repository.py): the idempotency record (naming
-    the order id chosen up front) with the site and its account row-locked, then the order, its events and the
-    account in one write. Products, depots and prices come from the per-process caches (orders/cache.py), the
-    tier from the account.
+    The hot path of the service (orders/repository.py): on PostgreSQL the site, catalogue, price and tier come
+    from per-process caches and the order is one statement; elsewhere the same steps run in the unit of work.
     """
     if actor.role != Role.CUSTOMER or actor.customer_id is None:
         raise InvalidInput("orders are placed by a customer account's users", code="customer_only")
-    order_id = new_id()
-    scope, digest, claim = f"orders:{actor.customer_id}", "", None
+    scope, digest = f"orders:{actor.customer_id}", ""
     if idempotency_key is not None:
         digest = idempotency.request_hash(data)
-        claim = idempotency.record_values(scope=scope, key=idempotency_key, digest=digest, resource_id=order_id)
+    if session.get_bind().dialect.name == "postgresql":
+        try:
+            return await _place_in_one_statement(
+                session, data=data, actor=actor, key=idempotency_key, scope=scope, digest=digest, now=now, rules=rules
+            )
+        except DomainError:
+            # A retry gets the first answer even when the request would now be refused (e.g. the lead time
+            # has passed since): the statement that claims the key was never reached.
+            if idempotency_key is None or (first := await _first_order(session, scope, idempotency_key)) is None:
+                raise
+            await idempotency.first_resource(session, scope=scope, key=idempotency_key, digest=digest)
+            return await get_order(session, first, viewer=actor), False
+    return await _place_in_unit_of_work(
+        session, data=data, actor=actor, key=idempotency_key, scope=scope, digest=digest, now=now, rules=rules
+    )
+
+
+async def _first_order(session: AsyncSession, scope: str, key: str) -> uuid.UUID | None:
+    return await session.scalar(
+        select(IdempotencyRecord.resource_id).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+    )
+
+
+def _new_order(
+    *,
+    order_id: uuid.UUID,
+    data: s.OrderIn,
+    actor: Principal,
+    customer_id: uuid.UUID,
+    site_id: uuid.UUID,
+    timezone: str,
+    product: ProductInfo,
+    litres: int,
+    depot_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    currency: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The order as placed (not yet priced, confirmed or held): the fields of an `Order` or `PlacedOrder`."""
+    return {
+        "id": order_id,
+        "reference": new_reference("DO", data.delivery_date),
+        "customer_id": customer_id,
+        "site_id": site_id,
+        "depot_id": depot_id,
+        "product_code": product.code,
+        "quantity_litres": litres,
+        "quantity_kg": data.quantity_kg,
+        "delivery_date": data.delivery_date,
+        "timezone": timezone,
+        "window_start": start,
+        "window_end": end,
+        "price_per_litre_minor": 0,
+        "gross_minor": 0,
+        "discount_bps": 0,
+        "discount_minor": 0,
+        "amount_minor": 0,
+        "currency": currency,
+        "status": str(OrderStatus.PLACED),
+        "preferred_driver_id": data.preferred_driver_id,
+        "note": data.note,
+        "created_by": actor.id,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
+
+
+def _placed_event(order: Order | PlacedOrder, actor: Principal, now: datetime) -> Event:
+    return Event(
+        id=new_id(),
+        subject_type="order",
+        subject_id=order.id,
+        customer_id=order.customer_id,
+        type="order_placed",
+        at=now,
+        actor_id=actor.id,
+        actor_role=str(actor.role),
+        to_status=str(OrderStatus.PLACED),
+    )
+
+
+def _set_price(order: Order | PlacedOrder, breakdown: s.PriceBreakdown) -> None:
+    order.price_per_litre_minor = breakdown.price_per_litre_minor
+    order.gross_minor = breakdown.gross_minor
+    order.tier = breakdown.tier
+    order.discount_bps = breakdown.discount_bps
+    order.discount_minor = breakdown.discount_minor
+    order.amount_minor = breakdown.amount_minor
+
+
+HOLD_REASON = "credit_limit"
+HOLD_EVENT_REASON = "credit_limit: the order would take the account over its credit limit"
+
+
+async def _place_in_one_statement(
+    session: AsyncSession,
+    *,
+    data: s.OrderIn,
+    actor: Principal,
+    key: str | None,
+    scope: str,
+    digest: str,
+    now: datetime,
+    rules: OrderRules,
+) -> tuple[Order | PlacedOrder, bool]:
+    assert actor.customer_id is not None
+    site = await site_info(session, data.site_id, customer_id=actor.customer_id)
+    product = await product_info(session, data.product_code)
+    litres = _litres(product, data.quantity_litres, data.quantity_kg)
+    check_quantity(litres, rules=rules, tank_capacity_litres=site.tank_capacity_litres)
+    tz = zone(site.timezone)
+    start = _window(data.delivery_date, data.window_start, site.timezone)
+    end = _window(data.delivery_date, data.window_end, site.timezone)
+    check_delivery_window(start=start, end=end, now=now, receiving_hours=site.receiving_hours, tz=tz, rules=rules)
+    depot, _ = await serving_depot(session, lat=site.lat, lon=site.lon, product_code=product.code)
+    price = await price_on(session, depot=depot, product_code=product.code, day=data.delivery_date)
+    day = tier_day(now)
+    tiers = cache.for_session(session).tiers
+    known, tier = tiers.get((actor.customer_id, day))
+    if not known:
+        tier = await tier_of_the_day(session, actor.customer_id, now=now, rules=rules)
+
+    order_id = new_id()
+    order = PlacedOrder(
+        **_new_order(
+            order_id=order_id,
+            data=data,
+            actor=actor,
+            customer_id=actor.customer_id,
+            site_id=site.id,
+            timezone=site.timezone,
+            product=product,
+            litres=litres,
+            depot_id=depot.id,
+            start=start,
+            end=end,
+            currency=price.currency,
+            now=now,
+        )
+    )
+    _set_price(order, pricing.breakdown(price=price, litres=litres, tier=tier, rules=rules))
+    placed = _placed_event(order, actor, now)
+    claim = None
+    if key is not None:
+        claim = idempotency.record_values(scope=scope, key=key, digest=digest, resource_id=order_id)
+    decided_id = new_id()
+    outcome = await repository.insert_order_once(
+        session,
+        order=order,
+        placed=placed,
+        decided_event_id=decided_id,
+        decision=_DECISION,
+        claim=claim,
+        tier_day=day,
+    )
+    if outcome is None:
+        if key is None:  # no key and no account: the customer of a valid token always has one
+            raise NotFound("no such customer", code="customer_not_found")
+        first = await idempotency.first_resource(session, scope=scope, key=key, digest=digest)
+        return await get_order(session, first, viewer=actor), False
+    tiers.put((actor.customer_id, day), tier)
+    order.currency = outcome.currency
+    target = OrderStatus.CONFIRMED if outcome.confirmed else OrderStatus.ON_HOLD
+    order_transition(OrderStatus.PLACED, target)
+    order.status, order.version = str(target), _DECISION.version
+    order.hold_reason = None if outcome.confirmed else HOLD_REASON
+    order.confirmed_at = now if outcome.confirmed else None
+    decided = Event(
+        id=decided_id,
+        subject_type="order",
+        subject_id=order.id,
+        customer_id=order.customer_id,
+        type=f"order_{target}",
+        at=now,
+        actor_role="system",
+        from_status=str(OrderStatus.PLACED),
+        to_status=str(target),
+        reason=None if outcome.confirmed else HOLD_EVENT_REASON,
+    )
+    after_commit(session, lambda: events_committed([placed, decided]))
+    return order, True
+
+
+# What the one statement may make of a placed order: the same as `_confirm_or_hold`.
+_DECISION = repository.Decision(
+    confirmed_status=str(OrderStatus.CONFIRMED),
+    held_status=str(OrderStatus.ON_HOLD),
+    hold_reason=HOLD_REASON,
+    held_event_reason=HOLD_EVENT_REASON,
+    confirmed_event=f"order_{OrderStatus.CONFIRMED}",
+    held_event=f"order_{OrderStatus.ON_HOLD}",
+    version=2,
+)
+
+
+async def _place_in_unit_of_work(
+    session: AsyncSession,
+    *,
+    data: s.OrderIn,
+    actor: Principal,
+    key: str | None,
+    scope: str,
+    digest: str,
+    now: datetime,
+    rules: OrderRules,
+) -> tuple[Order, bool]:
+    assert actor.customer_id is not None
+    order_id = new_id()
+    claim = None
+    if key is not None:
+        claim = idempotency.record_values(scope=scope, key=key, digest=digest, resource_id=order_id)
     # The account's row lock serialises credit decisions: two orders that together exceed the limit cannot
     # both be confirmed.
     claimed, found = await repository.claim_and_lock(
         session, claim=claim, site_id=data.site_id, customer_id=actor.customer_id
     )
     if not claimed:
-        assert idempotency_key is not None
-        first = await idempotency.first_resource(session, scope=scope, key=idempotency_key, digest=digest)
+        assert key is not None
+        first = await idempotency.first_resource(session, scope=scope, key=key, digest=digest)
         return await get_order(session, first, viewer=actor), False
     if found is None:
         raise NotFound("no such site", code="site_not_found", field="site_id")
@@ -251,46 +451,26 @@ async def place_order(
     )
     depot, _ = await serving_depot(session, lat=site.lat, lon=site.lon, product_code=product.code)
     price = await price_on(session, depot=depot, product_code=product.code, day=data.delivery_date)
-
     order = Order(
-        id=order_id,
-        reference=new_reference("DO", data.delivery_date),
-        customer_id=account.id,
-        site_id=site.id,
-        depot_id=depot.id,
-        product_code=product.code,
-        quantity_litres=litres,
-        quantity_kg=data.quantity_kg,
-        delivery_date=data.delivery_date,
-        timezone=site.timezone,
-        window_start=start,
-        window_end=end,
-        price_per_litre_minor=0,
-        gross_minor=0,
-        discount_bps=0,
-        discount_minor=0,
-        amount_minor=0,
-        currency=account.currency,
-        status=str(OrderStatus.PLACED),
-        preferred_driver_id=data.preferred_driver_id,
-        note=data.note,
-        created_by=actor.id,
-        created_at=now,
-        updated_at=now,
-        version=1,
+        **_new_order(
+            order_id=order_id,
+            data=data,
+            actor=actor,
+            customer_id=account.id,
+            site_id=site.id,
+            timezone=site.timezone,
+            product=product,
+            litres=litres,
+            depot_id=depot.id,
+            start=start,
+            end=end,
+            currency=account.currency,
+            now=now,
+        )
     )
-    placed = record_event(
-        session,
-        subject_type="order",
-        subject_id=order.id,
-        customer_id=order.customer_id,
-        type="order_placed",
-        at=now,
-        actor=actor,
-        to_status=str(OrderStatus.PLACED),
-    )
-    decided = await _confirm_or_hold(session, order, account, price=price, now=now, actor=None, rules=rules)
-    await repository.save_placed_order(session, order, [e for e in (placed, decided) if e is not None], account)
+    session.add(_placed_event(order, actor, now))
+    await _confirm_or_hold(session, order, account, price=price, now=now, actor=None, rules=rules)
+    await repository.save_placed_order(session, order)
     return order, True
 
 

@@ -6,11 +6,14 @@ With CI=true an unreachable PostgreSQL or Redis is an error, never a skip.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -253,3 +256,32 @@ def monaco_osrm_server(monaco_dataset: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+async def live_server(app, client) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    """The session's app served over real HTTP by uvicorn, on the event loop the test client runs the app on
+    (its blocking portal: the database pool and the channels belong to that loop)."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=1))
+    running = client.blocking_portal.start_task_soon(server.serve, [sock])
+    while not server.started:
+        assert not running.done(), running.exception()
+        await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    running.result(timeout=10)
+
+
+@pytest.fixture
+async def racer(live_server: str) -> AsyncIterator[Any]:
+    """An HTTP client whose requests really run at once: the test client (`client`) waits for each response
+    before it sends the next, so `asyncio.gather` over it is sequential and races nothing."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=live_server, timeout=httpx.Timeout(60.0)) as http:
+        yield http

@@ -215,11 +215,13 @@ class Customer:
         body.update(overrides)
         return body
 
-    async def order(self, key: str | None = None, **overrides: Any) -> Response:
+    async def order(self, key: str | None = None, *, via: Any = None, **overrides: Any) -> Response:
+        """POST /orders through the test client, or `via` another client (`racer`: requests that overlap)."""
         headers = dict(self.h)
         if key:
             headers["Idempotency-Key"] = key
-        return await self.world.client.post("/api/v1/orders", headers=headers, json=self.order_body(**overrides))
+        client = via or self.world.client
+        return await client.post("/api/v1/orders", headers=headers, json=self.order_body(**overrides))
 
 
 async def build_world(client: Any, app: Any) -> World:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
@@ -43,9 +44,9 @@ async def test_a_failed_request_does_not_burn_its_key(world) -> None:
     assert ok(await customer.order(key="order-key-3"), 201)["status"] == "confirmed"
 
 
-async def test_concurrent_requests_with_one_key_create_one_order(world) -> None:
+async def test_concurrent_requests_with_one_key_create_one_order(world, racer) -> None:
     customer = await world.new_customer()
-    responses = await asyncio.gather(*(customer.order(key="burst-key") for _ in range(6)))
+    responses = await asyncio.gather(*(customer.order(key="burst-key", via=racer) for _ in range(6)))
     bodies = [ok(r) for r in responses]
     assert sorted(r.status_code for r in responses) == [200] * 5 + [201]
     assert len({b["id"] for b in bodies}) == 1
@@ -56,3 +57,13 @@ async def test_malformed_key_is_refused(world) -> None:
     customer = await world.new_customer()
     response = await customer.order(key="x" * 300)
     assert response.status_code == 400
+
+
+async def test_a_retry_after_the_window_has_passed_still_gets_the_first_order(world, clock) -> None:
+    customer = await world.new_customer()
+    first = ok(await customer.order(key="late-retry"), 201)
+    clock.advance(timedelta(days=2))  # the window is in the past now: a new order like it is refused
+    assert (await customer.order()).status_code == 422
+    again = await customer.order(key="late-retry")
+    assert again.status_code == 200 and again.json()["id"] == first["id"]
+    assert (await customer.order(key="late-retry", quantity_litres=6000)).json()["code"] == "idempotency_key_reused"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
+from tests.conftest import postgres_url
 from tests.factories import ok
 
 pytestmark = pytest.mark.integration
@@ -132,13 +134,80 @@ async def test_raising_the_credit_limit_releases_held_orders(world) -> None:
     assert ok(await world.client.get(f"/api/v1/orders/{held['id']}", headers=customer.h))["status"] == "confirmed"
 
 
-async def test_two_orders_racing_for_the_last_credit_cannot_both_be_confirmed(world) -> None:
+async def test_two_orders_racing_for_the_last_credit_cannot_both_be_confirmed(world, racer) -> None:
     customer = await world.new_customer(credit=6_000_000)  # room for one 5,000 L order, not two
-    responses = await asyncio.gather(customer.order(), customer.order())
+    responses = await asyncio.gather(customer.order(via=racer), customer.order(via=racer))
     statuses = sorted(ok(r, 201)["status"] for r in responses)
     assert statuses == ["confirmed", "on_hold"]
     account = ok(await world.client.get(f"/api/v1/customers/{customer.id}", headers=customer.h))
     assert account["open_amount_minor"] <= account["credit_limit_minor"]
+
+
+async def _amount_of_a_default_order(world) -> int:
+    probe = await world.new_customer()
+    body = {k: v for k, v in probe.order_body().items() if k not in ("window_start", "window_end")}
+    return ok(await world.client.post("/api/v1/quotes", headers=probe.h, json=body))["price"]["amount_minor"]
+
+
+async def test_an_order_that_takes_exactly_the_remaining_credit_is_confirmed(world) -> None:
+    amount = await _amount_of_a_default_order(world)
+    exact, short = await world.new_customer(credit=amount), await world.new_customer(credit=amount - 1)
+    assert ok(await exact.order(), 201)["status"] == "confirmed"
+    held = ok(await short.order(), 201)
+    assert (held["status"], held["hold_reason"]) == ("on_hold", "credit_limit")
+    events = ok(await world.client.get(f"/api/v1/orders/{held['id']}/events", headers=short.h))
+    assert [(e["type"], e["actor_role"]) for e in events] == [("order_placed", "customer"), ("order_on_hold", "system")]
+    assert events[1]["reason"].startswith("credit_limit")
+    account = ok(await world.client.get(f"/api/v1/customers/{exact.id}", headers=exact.h))
+    assert account["open_amount_minor"] == amount
+
+
+async def test_many_orders_racing_for_credit_confirm_exactly_what_fits(world, app, racer) -> None:
+    from sqlalchemy import select
+
+    from core.db import create_engine
+    from orders.models import CustomerAccount
+
+    amount = await _amount_of_a_default_order(world)
+    customer = await world.new_customer(credit=3 * amount + amount // 2)  # room for three, not four
+    # Hold the account's row (SQLite: the database's write lock) while eight orders start, so that all of them
+    # are in the database at once, each with a snapshot taken before any other was decided.
+    engine = create_engine(app.state.settings.db.url, null_pool=True)
+    try:
+        async with engine.connect() as holder:
+            account_id = uuid.UUID(customer.id)
+            locked = select(CustomerAccount.id).where(CustomerAccount.id == account_id).with_for_update()
+            await holder.execute(locked)
+            racing = [asyncio.create_task(customer.order(via=racer)) for _ in range(8)]
+            await asyncio.sleep(1.0)
+            assert not any(task.done() for task in racing)
+            await holder.commit()
+        responses = await asyncio.gather(*racing)
+    finally:
+        await engine.dispose()
+    statuses = sorted(ok(r, 201)["status"] for r in responses)
+    assert statuses == ["confirmed"] * 3 + ["on_hold"] * 5
+    account = ok(await world.client.get(f"/api/v1/customers/{customer.id}", headers=customer.h))
+    assert account["open_amount_minor"] == 3 * amount
+
+
+async def test_a_reference_drawn_twice_never_stores_two_orders_under_it(world, monkeypatch) -> None:
+    from orders import delivery
+
+    customer = await world.new_customer()
+    first = ok(await customer.order(), 201)
+    monkeypatch.setattr(delivery, "new_reference", lambda prefix, day: first["reference"])
+    response = await customer.order(key="reference-clash")
+    listed = ok(await world.client.get("/api/v1/orders", headers=customer.h))
+    if postgres_url() is not None:  # the one statement wrote nothing and was sent again with a new draw
+        second = ok(response, 201)
+        assert second["reference"] != first["reference"] and second["status"] == "confirmed"
+        assert listed["total"] == 2
+    else:  # the unit of work rolled back: the client sends it again, its key is not burnt
+        assert response.status_code == 409 and response.json()["code"] == "order_conflict"
+        assert listed["total"] == 1
+        monkeypatch.undo()
+        assert ok(await customer.order(key="reference-clash"), 201)["reference"] != first["reference"]
 
 
 async def test_cancel_releases_credit_and_cannot_happen_twice(world) -> None:

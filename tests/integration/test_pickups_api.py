@@ -52,12 +52,12 @@ async def test_booking_takes_a_place_and_is_stored_as_given(world) -> None:
     assert again == booked
 
 
-async def test_the_last_place_goes_to_exactly_one_of_two_racing_requests(world) -> None:
+async def test_the_last_place_goes_to_exactly_one_of_two_racing_requests(world, racer) -> None:
     depot = await world.new_depot(bays=1)
     alice, bob = await world.new_customer(), await world.new_customer()
     responses = await asyncio.gather(
-        world.client.post("/api/v1/pickups", headers=alice.h, json=booking(depot["id"])),
-        world.client.post("/api/v1/pickups", headers=bob.h, json=booking(depot["id"], vehicle_plate="沪B54321")),
+        racer.post("/api/v1/pickups", headers=alice.h, json=booking(depot["id"])),
+        racer.post("/api/v1/pickups", headers=bob.h, json=booking(depot["id"], vehicle_plate="沪B54321")),
     )
     assert sorted(r.status_code for r in responses) == [201, 409]
     refused = next(r for r in responses if r.status_code == 409)
@@ -66,11 +66,11 @@ async def test_the_last_place_goes_to_exactly_one_of_two_racing_requests(world) 
     assert next(s for s in slots if s["start"] == SLOT)["remaining"] == 0
 
 
-async def test_many_racers_never_overbook_a_slot(world) -> None:
+async def test_many_racers_never_overbook_a_slot(world, racer) -> None:
     depot = await world.new_depot(bays=3)
     customers = [await world.new_customer() for _ in range(8)]
     responses = await asyncio.gather(
-        *(world.client.post("/api/v1/pickups", headers=c.h, json=booking(depot["id"])) for c in customers)
+        *(racer.post("/api/v1/pickups", headers=c.h, json=booking(depot["id"])) for c in customers)
     )
     assert sorted(r.status_code for r in responses) == [201] * 3 + [409] * 5
 

@@ -52,7 +52,7 @@ async def test_plan_review_and_publish_a_day(world, worker) -> None:
     assert again.status_code == 409 and again.json()["code"] == "plan_not_draft"
 
 
-async def test_stale_plan_is_refused_unless_forced_and_publishes_race_to_one_winner(world, worker) -> None:
+async def test_stale_plan_is_refused_unless_forced_and_publishes_race_to_one_winner(world, worker, racer) -> None:
     day = "2030-01-10"
     depot, _, placed = await _day(world, day, orders=3)
     first = await _plan(world, worker, day, depot["id"])
@@ -62,7 +62,7 @@ async def test_stale_plan_is_refused_unless_forced_and_publishes_race_to_one_win
     # The same draft published twice at once: exactly one wins.
     responses = await asyncio.gather(
         *(
-            world.client.post(f"/api/v1/plans/{first['plan_id']}/publish", headers=world.h("dispatcher"), json={})
+            racer.post(f"/api/v1/plans/{first['plan_id']}/publish", headers=world.h("dispatcher"), json={})
             for _ in range(2)
         )
     )

@@ -102,12 +102,12 @@ async def test_verify_then_redeem_once_with_volume_correction(world, clock) -> N
     assert code.status_code == 409
 
 
-async def test_of_many_concurrent_redeems_exactly_one_succeeds(world, clock) -> None:
+async def test_of_many_concurrent_redeems_exactly_one_succeeds(world, clock, racer) -> None:
     depot, _, _, token = await _booked(world)
     await _at_slot(clock)
     body = _rack(world, token, depot["id"], loaded_litres_observed=15_000, temperature_c=15.0, vehicle_plate="沪A12345")
     responses = await asyncio.gather(
-        *(world.client.post("/api/v1/rack/redeem", headers=world.h("rack_operator"), json=body) for _ in range(8))
+        *(racer.post("/api/v1/rack/redeem", headers=world.h("rack_operator"), json=body) for _ in range(8))
     )
     assert sorted(r.status_code for r in responses) == [201] + [409] * 7
     assert all(r.json()["reasons"] == ["already_used"] for r in responses if r.status_code == 409)
