@@ -82,7 +82,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench_api", description=__doc__.split("\n\n")[0])
     p.add_argument("--rates", default="50,250,500,1000,1500", help="offered rates per second, comma-separated")
     p.add_argument("--seconds", type=float, default=15, help="length of each step")
-    p.add_argument("--warmup", type=float, default=5, help="closed-loop warm-up before the steps (not reported)")
+    # Long enough for every customer's site and tier to be in both workers' caches, as in a server that has run
+    # for a while (with 5 s, a tenth of the customers were still new to each worker in the first step).
+    p.add_argument("--warmup", type=float, default=15, help="closed-loop warm-up before the steps (not reported)")
     p.add_argument("--floor-seconds", type=float, default=5, help="length of the GET / and GET /health rows")
     p.add_argument("--max-concurrency", type=int, default=32, help="clients of the closed-loop 'max' step")
     p.add_argument("--customers", type=int, default=1000, help="customer accounts the orders are spread over")
