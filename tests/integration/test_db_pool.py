@@ -64,3 +64,34 @@ async def test_without_the_checkout_look_a_request_sees_a_dead_connection() -> N
         assert await _queries_that_fail(engine) >= 1
     finally:
         await engine.dispose()
+
+
+async def test_the_raw_pool_of_the_order_path_replaces_closed_connections_too() -> None:
+    """`core.db.raw_pool` (one statement per order) beside the engine: the same event, the same outcome."""
+    if postgres_url() is None:
+        pytest.skip("runs against PostgreSQL (DATABASE_URL)")
+    from core.db import close_raw_pool, raw_pool, session_factory
+
+    engine = create_engine(async_database_url(postgres_url() or ""), pool_size=POOL)
+    try:
+        async with session_factory(engine)() as session:
+            pool = await raw_pool(session)
+            assert await raw_pool(session) is pool  # one pool per engine
+        held = [await pool.acquire() for _ in range(POOL)]
+        pids = [await c.fetchval("select pg_backend_pid()") for c in held]
+        for c in held:
+            await pool.release(c)
+        async with create_engine(async_database_url(postgres_url() or ""), null_pool=True).connect() as admin:
+            killed = await admin.scalar(
+                sa.text("select count(pg_terminate_backend(pid)) from unnest(cast(:p as int[])) pid"), {"p": pids}
+            )
+        assert killed == POOL
+        await asyncio.sleep(0.3)
+        answers = []
+        for _ in range(2 * POOL):
+            async with pool.acquire() as connection:
+                answers.append(await connection.fetchval("select 1"))
+        assert answers == [1] * (2 * POOL)
+    finally:
+        await close_raw_pool(engine)
+        await engine.dispose()
