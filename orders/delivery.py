@@ -15,7 +15,7 @@ from core.auth import Principal, Role
 from core.db import after_commit
 from core.errors import DomainError, InvalidInput, NotFound
 from core.events import events_committed, record_event
-from core.hours import HoursEntry, zone
+from core.hours import zone
 from core.ids import new_id, new_reference
 from core.models import Event, IdempotencyRecord
 from core.settings import OrderRules
@@ -23,7 +23,7 @@ from core.units import kg_to_litres, litres_to_kg
 from orders import cache, pricing, repository
 from orders import schemas as s
 from orders.accounts import get_customer, get_site, site_info, tier_day, tier_of_the_day
-from orders.cache import PriceInfo, ProductInfo
+from orders.cache import PriceInfo, ProductInfo, SiteInfo
 from orders.catalogue import depot_info, price_on, product_info, serving_depot
 from orders.models import CustomerAccount, Order
 from orders.pricing import price_breakdown
@@ -280,6 +280,45 @@ def _new_order(
     }
 
 
+async def _draft(
+    session: AsyncSession,
+    *,
+    order_id: uuid.UUID,
+    data: s.OrderIn,
+    actor: Principal,
+    site: SiteInfo,
+    now: datetime,
+    rules: OrderRules,
+) -> tuple[dict[str, Any], PriceInfo]:
+    """Check the order against the rules and fix its depot and the day's price: the fields of the order as
+    placed (`_new_order`, currency that of the price) and the price."""
+    product = await product_info(session, data.product_code)
+    litres = _litres(product, data.quantity_litres, data.quantity_kg)
+    check_quantity(litres, rules=rules, tank_capacity_litres=site.tank_capacity_litres)
+    start = _window(data.delivery_date, data.window_start, site.timezone)
+    end = _window(data.delivery_date, data.window_end, site.timezone)
+    tz = zone(site.timezone)
+    check_delivery_window(start=start, end=end, now=now, receiving_hours=site.receiving_hours, tz=tz, rules=rules)
+    depot, _ = await serving_depot(session, lat=site.lat, lon=site.lon, product_code=product.code)
+    price = await price_on(session, depot=depot, product_code=product.code, day=data.delivery_date)
+    fields = _new_order(
+        order_id=order_id,
+        data=data,
+        actor=actor,
+        customer_id=site.customer_id,
+        site_id=site.id,
+        timezone=site.timezone,
+        product=product,
+        litres=litres,
+        depot_id=depot.id,
+        start=start,
+        end=end,
+        currency=price.currency,
+        now=now,
+    )
+    return fields, price
+
+
 def _placed_event(order: Order | PlacedOrder, actor: Principal, now: datetime) -> Event:
     return Event(
         id=new_id(),
@@ -320,40 +359,15 @@ async def _place_in_one_statement(
 ) -> tuple[Order | PlacedOrder, bool]:
     assert actor.customer_id is not None
     site = await site_info(session, data.site_id, customer_id=actor.customer_id)
-    product = await product_info(session, data.product_code)
-    litres = _litres(product, data.quantity_litres, data.quantity_kg)
-    check_quantity(litres, rules=rules, tank_capacity_litres=site.tank_capacity_litres)
-    tz = zone(site.timezone)
-    start = _window(data.delivery_date, data.window_start, site.timezone)
-    end = _window(data.delivery_date, data.window_end, site.timezone)
-    check_delivery_window(start=start, end=end, now=now, receiving_hours=site.receiving_hours, tz=tz, rules=rules)
-    depot, _ = await serving_depot(session, lat=site.lat, lon=site.lon, product_code=product.code)
-    price = await price_on(session, depot=depot, product_code=product.code, day=data.delivery_date)
+    order_id = new_id()
+    fields, price = await _draft(session, order_id=order_id, data=data, actor=actor, site=site, now=now, rules=rules)
     day = tier_day(now)
     tiers = cache.for_session(session).tiers
     known, tier = tiers.get((actor.customer_id, day))
     if not known:
         tier = await tier_of_the_day(session, actor.customer_id, now=now, rules=rules)
-
-    order_id = new_id()
-    order = PlacedOrder(
-        **_new_order(
-            order_id=order_id,
-            data=data,
-            actor=actor,
-            customer_id=actor.customer_id,
-            site_id=site.id,
-            timezone=site.timezone,
-            product=product,
-            litres=litres,
-            depot_id=depot.id,
-            start=start,
-            end=end,
-            currency=price.currency,
-            now=now,
-        )
-    )
-    _set_price(order, pricing.breakdown(price=price, litres=litres, tier=tier, rules=rules))
+    order = PlacedOrder(**fields)
+    _set_price(order, pricing.breakdown(price=price, litres=order.quantity_litres, tier=tier, rules=rules))
     placed = _placed_event(order, actor, now)
     claim = None
     if key is not None:
@@ -435,39 +449,10 @@ async def _place_in_unit_of_work(
         return await get_order(session, first, viewer=actor), False
     if found is None:
         raise NotFound("no such site", code="site_not_found", field="site_id")
-    site, account = found
-    product = await product_info(session, data.product_code)
-    litres = _litres(product, data.quantity_litres, data.quantity_kg)
-    check_quantity(litres, rules=rules, tank_capacity_litres=site.tank_capacity_litres)
-    start = _window(data.delivery_date, data.window_start, site.timezone)
-    end = _window(data.delivery_date, data.window_end, site.timezone)
-    check_delivery_window(
-        start=start,
-        end=end,
-        now=now,
-        receiving_hours=[HoursEntry(**h) for h in site.receiving_hours],
-        tz=zone(site.timezone),
-        rules=rules,
-    )
-    depot, _ = await serving_depot(session, lat=site.lat, lon=site.lon, product_code=product.code)
-    price = await price_on(session, depot=depot, product_code=product.code, day=data.delivery_date)
-    order = Order(
-        **_new_order(
-            order_id=order_id,
-            data=data,
-            actor=actor,
-            customer_id=account.id,
-            site_id=site.id,
-            timezone=site.timezone,
-            product=product,
-            litres=litres,
-            depot_id=depot.id,
-            start=start,
-            end=end,
-            currency=account.currency,
-            now=now,
-        )
-    )
+    _, account = found
+    site = await site_info(session, data.site_id, customer_id=account.id)  # read by claim_and_lock already
+    fields, price = await _draft(session, order_id=order_id, data=data, actor=actor, site=site, now=now, rules=rules)
+    order = Order(**(fields | {"currency": account.currency}))
     session.add(_placed_event(order, actor, now))
     await _confirm_or_hold(session, order, account, price=price, now=now, actor=None, rules=rules)
     await repository.save_placed_order(session, order)
