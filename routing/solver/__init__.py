@@ -21,7 +21,7 @@ from routing.solver.fleet import search_fleet
 from routing.solver.instance import Instance, build_instance
 from routing.solver.model import usable_tankers
 from routing.solver.runner import Floors, RunOutcome, run_in_child, run_in_process, searches_within
-from routing.solver.search import Progress, ProgressCallback, SolveParams
+from routing.solver.search import Progress, ProgressCallback, SolveParams, starts_warm
 
 __all__ = ["Progress", "ProgressCallback", "SolveParams", "solve"]
 
@@ -64,7 +64,7 @@ def solve(
     if start_from is not None and instance.deliveries and vehicles:
         plan = plan_of(instance, start_from)
         built, built_s = start_from, 0.0
-        params = msgspec.structs.replace(params, warm_start_above=0)
+        params = msgspec.structs.replace(params, warm_start_above=0, warm_start_single_trip=True)
     elif params.construct and instance.deliveries and vehicles and not (cancel is not None and cancel.is_set()):
         # Our own construction: a plan within a second or two even on days where OR-Tools' first
         # solution takes much longer; the search below must beat it to be returned (and starts from it
@@ -74,7 +74,7 @@ def solve(
             built = finish(instance, copy.deepcopy(plan), {})
             built_s = time.perf_counter() - wall0
             report(Progress(best_cost_minor=built.cost_minor, solutions=0, elapsed_s=built_s))
-    if plan is not None and len(instance.deliveries) > params.warm_start_above:
+    if plan is not None and starts_warm(params, len(instance.deliveries), instance.trips):
         vehicles = search_fleet(instance, vehicles, plan)  # the search starts from `plan`: idle tankers only slow it
     if params.isolate and vehicles:
         # A big day's second search would take the planner past its memory budget: one search then.

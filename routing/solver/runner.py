@@ -29,7 +29,7 @@ from typing import Any
 from routing.solver.extract import Plan, finish, read_plan
 from routing.solver.instance import Instance
 from routing.solver.model import Model, build_model, plan_routes
-from routing.solver.search import Progress, SolveParams, run_search
+from routing.solver.search import Progress, SolveParams, run_search, starts_warm
 
 log = logging.getLogger("routing.solver")
 
@@ -133,7 +133,7 @@ def _remaining(params: SolveParams, limit_s: float, started: float | None) -> fl
 
 
 def _warm(model: Model, params: SolveParams, initial: Plan | None) -> list[list[int]] | None:
-    if initial is None or len(model.instance.deliveries) <= params.warm_start_above:
+    if initial is None or not starts_warm(params, len(model.instance.deliveries), model.instance.trips):
         return None
     return plan_routes(model, initial)
 

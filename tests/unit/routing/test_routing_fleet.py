@@ -54,7 +54,7 @@ def test_a_small_idle_fleet_is_kept_whole(fleet_day: Problem) -> None:
 
 
 def test_a_warm_started_day_with_an_idle_fleet_is_planned_whole(fleet_day: Problem) -> None:
-    params = SolveParams(time_limit_s=1, workers=1, warm_start_above=4)  # 8 jobs: warm-started
+    params = SolveParams(time_limit_s=1, workers=1, warm_start_above=4, warm_start_single_trip=True)  # warm-started
     result = solve(fleet_day, params=params, seed=3)
     assert result.solution.unassigned == ()
     assert check(fleet_day, result.solution) == []

@@ -70,7 +70,7 @@ def test_construction_is_a_valid_plan_on_its_own(make) -> None:
 def test_big_day_starts_from_the_construction_and_improves_it(make) -> None:
     problem = busy_day(make)
     seen: list[int] = []
-    params = SolveParams(time_limit_s=2.0, warm_start_above=0)  # warm start even at this size
+    params = SolveParams(time_limit_s=2.0, warm_start_above=0, warm_start_single_trip=True)  # warm at any size
     result = make.run(problem, params=params, on_progress=lambda p: seen.append(p.best_cost_minor))
     assert seen and seen == sorted(seen, reverse=True)
     first = seen[0]  # the construction, reported before any search
@@ -111,3 +111,13 @@ def test_fleet_trimming_empties_a_tanker_whose_jobs_fit_elsewhere(make) -> None:
     assert check(problem, trimmed, matrix=matrix) == []
     assert len(trimmed.routes) == 1 and trimmed.unassigned == ()  # C filled in, T2 emptied
     assert trimmed.cost_minor < plain.cost_minor
+
+
+def test_only_days_that_reload_start_from_the_construction_by_default() -> None:
+    from routing.solver.search import starts_warm
+
+    params = SolveParams()
+    assert starts_warm(params, deliveries=1000, trips=3)  # a fuel day: reloads
+    assert not starts_warm(params, deliveries=1000, trips=1)  # one trip each: OR-Tools' own first solution
+    assert not starts_warm(params, deliveries=300, trips=3)  # small: OR-Tools' own first solution
+    assert starts_warm(msgspec.structs.replace(params, warm_start_single_trip=True), deliveries=1000, trips=1)
