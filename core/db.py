@@ -121,7 +121,7 @@ async def raw_pool(session: AsyncSession) -> asyncpg.Pool:
     bind = session.sync_session.get_bind()
     engine = bind.engine if isinstance(bind, Connection) else bind
     task = _raw_pools.get(engine)
-    if task is None or (task.done() and task.exception() is not None):
+    if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
         dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         size = engine.pool.size() if hasattr(engine.pool, "size") else 10
         task = _raw_pools[engine] = asyncio.ensure_future(asyncpg.create_pool(dsn, min_size=1, max_size=size))
@@ -130,7 +130,7 @@ async def raw_pool(session: AsyncSession) -> asyncpg.Pool:
 
 async def close_raw_pool(engine: AsyncEngine) -> None:
     task = _raw_pools.pop(engine.sync_engine, None)
-    if task is not None and task.done() and task.exception() is None:
+    if task is not None and task.done() and not task.cancelled() and task.exception() is None:
         await task.result().close()
 
 

@@ -104,6 +104,13 @@ def record_values(
     }
 
 
+async def resource_if_used(session: AsyncSession, *, scope: str, key: str, digest: str) -> uuid.UUID | None:
+    """The resource the first request with this key created, or None when the key was never used (a different
+    body with a used key is a Conflict, as in `first_resource`)."""
+    record = await _existing(session, scope, key)
+    return None if record is None else _same_request(record, digest).resource_id
+
+
 async def first_resource(session: AsyncSession, *, scope: str, key: str, digest: str) -> uuid.UUID:
     """The resource created by the first request with this key (whose record exists): a retry's answer."""
     winner = await _existing(session, scope, key)

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import idempotency
 from core.auth import Principal, Role
 from core.db import after_commit
-from core.errors import DomainError, InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from core.events import events_committed, record_event
 from core.hours import zone
 from core.ids import new_id, new_reference
-from core.models import Event, IdempotencyRecord
+from core.models import Event
 from core.settings import OrderRules
 from core.units import kg_to_litres, litres_to_kg
 from orders import cache, pricing, repository
@@ -29,6 +29,8 @@ from orders.models import CustomerAccount, Order
 from orders.pricing import price_breakdown
 from orders.repository import PlacedOrder
 from orders.rules import (
+    HOLD_EVENT_REASON,
+    HOLD_REASON,
     ORDER_HOLDS_CREDIT,
     OrderStatus,
     check_delivery_date,
@@ -216,21 +218,17 @@ async def place_order(
             return await _place_in_one_statement(
                 session, data=data, actor=actor, key=idempotency_key, scope=scope, digest=digest, now=now, rules=rules
             )
-        except DomainError:
+        except (InvalidInput, NotFound):
             # A retry gets the first answer even when the request would now be refused (e.g. the lead time
-            # has passed since): the statement that claims the key was never reached.
-            if idempotency_key is None or (first := await _first_order(session, scope, idempotency_key)) is None:
+            # has passed since): the rules run before the statement that claims the key.
+            if idempotency_key is None:
                 raise
-            await idempotency.first_resource(session, scope=scope, key=idempotency_key, digest=digest)
+            first = await idempotency.resource_if_used(session, scope=scope, key=idempotency_key, digest=digest)
+            if first is None:
+                raise
             return await get_order(session, first, viewer=actor), False
     return await _place_in_unit_of_work(
         session, data=data, actor=actor, key=idempotency_key, scope=scope, digest=digest, now=now, rules=rules
-    )
-
-
-async def _first_order(session: AsyncSession, scope: str, key: str) -> uuid.UUID | None:
-    return await session.scalar(
-        select(IdempotencyRecord.resource_id).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
     )
 
 
@@ -342,10 +340,6 @@ def _set_price(order: Order | PlacedOrder, breakdown: s.PriceBreakdown) -> None:
     order.amount_minor = breakdown.amount_minor
 
 
-HOLD_REASON = "credit_limit"
-HOLD_EVENT_REASON = "credit_limit: the order would take the account over its credit limit"
-
-
 async def _place_in_one_statement(
     session: AsyncSession,
     *,
@@ -378,7 +372,6 @@ async def _place_in_one_statement(
         order=order,
         placed=placed,
         decided_event_id=decided_id,
-        decision=_DECISION,
         claim=claim,
         tier_day=day,
     )
@@ -391,7 +384,7 @@ async def _place_in_one_statement(
     order.currency = outcome.currency
     target = OrderStatus.CONFIRMED if outcome.confirmed else OrderStatus.ON_HOLD
     order_transition(OrderStatus.PLACED, target)
-    order.status, order.version = str(target), _DECISION.version
+    order.status, order.version = str(target), repository.DECIDED_VERSION
     order.hold_reason = None if outcome.confirmed else HOLD_REASON
     order.confirmed_at = now if outcome.confirmed else None
     decided = Event(
@@ -408,18 +401,6 @@ async def _place_in_one_statement(
     )
     after_commit(session, lambda: events_committed([placed, decided]))
     return order, True
-
-
-# What the one statement may make of a placed order: the same as `_confirm_or_hold`.
-_DECISION = repository.Decision(
-    confirmed_status=str(OrderStatus.CONFIRMED),
-    held_status=str(OrderStatus.ON_HOLD),
-    hold_reason=HOLD_REASON,
-    held_event_reason=HOLD_EVENT_REASON,
-    confirmed_event=f"order_{OrderStatus.CONFIRMED}",
-    held_event=f"order_{OrderStatus.ON_HOLD}",
-    version=2,
-)
 
 
 async def _place_in_unit_of_work(

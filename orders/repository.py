@@ -12,6 +12,7 @@ SQLite (no data-modifying CTEs, one writer) runs the same steps as separate stat
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -27,9 +28,19 @@ from core.errors import Conflict, ServiceUnavailable
 from core.ids import new_reference
 from core.models import Event
 from orders.models import CustomerAccount, Order, Site
+from orders.rules import HOLD_EVENT_REASON, HOLD_REASON, OrderStatus
 
 REFERENCE_CONSTRAINT = "uq_orders_reference"
 REFERENCE_ATTEMPTS = 3
+DECIDED_VERSION = 2  # placed, then confirmed or held
+# The database down, restarting (a statement in flight when it shuts down), or out of connections: 503.
+UNREACHABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.TooManyConnectionsError,
+    OSError,
+)
 
 # --- PostgreSQL: one statement ------------------------------------------------------------------------------
 
@@ -133,26 +144,8 @@ class Outcome:
     currency: str
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """Both ways the order can go, as `orders.delivery` names them: the statement picks one."""
-
-    confirmed_status: str
-    held_status: str
-    hold_reason: str
-    held_event_reason: str
-    confirmed_event: str
-    held_event: str
-    version: int  # after the second status change
-
-
 def _arguments(
-    order: PlacedOrder,
-    placed: Event,
-    decided_event_id: uuid.UUID,
-    decision: Decision,
-    claim: dict[str, Any],
-    tier_day: date,
+    order: PlacedOrder, placed: Event, decided_event_id: uuid.UUID, claim: dict[str, Any], tier_day: date
 ) -> tuple[Any, ...]:
     """The parameters of `_PLACE_ORDER`, $1 first."""
     now: datetime = order.created_at
@@ -181,21 +174,21 @@ def _arguments(
         order.gross_minor,
         order.discount_bps,
         order.discount_minor,
-        decision.confirmed_status,
-        decision.held_status,
-        decision.hold_reason,
+        str(OrderStatus.CONFIRMED),
+        str(OrderStatus.ON_HOLD),
+        HOLD_REASON,
         order.preferred_driver_id,
         order.note,
         order.created_by,
-        decision.version,
+        DECIDED_VERSION,
         placed.id,
         placed.type,
         placed.to_status,
         placed.actor_role,
         decided_event_id,
-        decision.confirmed_event,
-        decision.held_event,
-        decision.held_event_reason,
+        f"order_{OrderStatus.CONFIRMED}",
+        f"order_{OrderStatus.ON_HOLD}",
+        HOLD_EVENT_REASON,
     )
 
 
@@ -205,7 +198,6 @@ async def insert_order_once(
     order: PlacedOrder,
     placed: Event,
     decided_event_id: uuid.UUID,
-    decision: Decision,
     claim: dict[str, Any] | None,
     tier_day: date,
 ) -> Outcome | None:
@@ -219,8 +211,8 @@ async def insert_order_once(
     try:
         pool = await raw_pool(session)
         async with pool.acquire() as driver:
-            row = await _send(driver, order, placed, decided_event_id, decision, claim or {}, tier_day)
-    except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as error:
+            row = await _send(driver, order, lambda: _arguments(order, placed, decided_event_id, claim or {}, tier_day))
+    except UNREACHABLE as error:
         raise ServiceUnavailable(
             "the database is not reachable right now; retry shortly", code="database_unavailable"
         ) from error
@@ -230,28 +222,21 @@ async def insert_order_once(
 
 
 async def _send(
-    driver: asyncpg.Connection,
-    order: PlacedOrder,
-    placed: Event,
-    decided_event_id: uuid.UUID,
-    decision: Decision,
-    claim: dict[str, Any],
-    tier_day: date,
+    driver: asyncpg.Connection, order: PlacedOrder, arguments: Callable[[], tuple[Any, ...]]
 ) -> asyncpg.Record | None:
-    for attempt in range(REFERENCE_ATTEMPTS):
+    attempts = 1
+    while True:
         try:
-            return await driver.fetchrow(
-                _PLACE_ORDER, *_arguments(order, placed, decided_event_id, decision, claim, tier_day)
-            )
+            return await driver.fetchrow(_PLACE_ORDER, *arguments())
         except asyncpg.UniqueViolationError as error:
             # Six random characters per day and kind: at 100,000 orders of one day two of them share one
             # about 5 times. The statement wrote nothing; draw again.
-            if error.constraint_name != REFERENCE_CONSTRAINT or attempt == REFERENCE_ATTEMPTS - 1:
+            if error.constraint_name != REFERENCE_CONSTRAINT or attempts == REFERENCE_ATTEMPTS:
                 raise Conflict("the order could not be stored; send it again", code="order_conflict") from error
+            attempts += 1
             order.reference = new_reference("DO", order.delivery_date)
         except asyncpg.IntegrityConstraintViolationError as error:  # rules are checked before: not expected
             raise Conflict("the order could not be stored; send it again", code="order_conflict") from error
-    raise AssertionError("unreachable")
 
 
 # --- SQLite: the same steps in the unit of work -------------------------------------------------------------

@@ -71,6 +71,11 @@ def pickup_transition(current: str, target: PickupStatus) -> None:
     check_transition(PICKUP_TRANSITIONS, PickupStatus(current), target, subject="pickup booking")
 
 
+# Why an order is held on credit: its `hold_reason`, and the reason of its `order_on_hold` event.
+HOLD_REASON = "credit_limit"
+HOLD_EVENT_REASON = "credit_limit: the order would take the account over its credit limit"
+
+
 def credit_allows(*, open_amount_minor: int, credit_limit_minor: int, amount_minor: int) -> bool:
     return open_amount_minor + amount_minor <= credit_limit_minor
 
