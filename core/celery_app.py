@@ -7,12 +7,14 @@ killed mid-task leaves the message to be redelivered rather than lost.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from celery import Celery
 
 from core.settings import get_settings
 
+TASK_QUEUE = "celery"  # Celery's default queue: every task goes there
 TASK_MODULES = ["orders.tasks", "dispatch.tasks", "tracking.tasks", "tracking.webhooks.tasks"]
 
 
@@ -22,6 +24,7 @@ def create_celery() -> Celery:
     app = Celery("diesel", broker=settings.broker.broker_url, backend=settings.broker.result_backend)
     app.conf.update(
         include=TASK_MODULES,
+        task_default_queue=TASK_QUEUE,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -65,7 +68,29 @@ def _sqlite_broker_options(url: str) -> dict[str, object]:
     with sqlite3.connect(path, timeout=30) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
     connection.close()
-    return {"connect_args": {"timeout": 30}}
+    options: dict[str, object] = {"connect_args": {"timeout": 30}}
+    _create_broker_tables(url, options)
+    return options
+
+
+def _create_broker_tables(url: str, options: dict[str, object]) -> None:
+    """kombu creates its tables on a process's first use of the broker (check, then CREATE TABLE), and a queue's
+    row on its first use (check, then INSERT).  The API's first publish and a starting worker race on both: one
+    of them fails ("table already exists", "UNIQUE constraint failed"), and a failed publish leaves its job to
+    the reaper.  So every process opens the broker and declares the task queue here, retrying until both
+    exist; kombu then keeps the opened engine for the process and finds the queue's row."""
+    from kombu import Connection, Queue
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    for attempt in range(10):
+        try:
+            with Connection(url, transport_options=options) as connection:
+                Queue(TASK_QUEUE).bind(connection.default_channel).declare()
+            return
+        except (OperationalError, IntegrityError):
+            if attempt == 9:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 celery_app = create_celery()

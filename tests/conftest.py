@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -140,13 +141,15 @@ def _worker_process(database_url: str, redis_ok: bool, *extra_env: tuple[str, st
     env = {**os.environ, "DATABASE_URL": database_url, **dict(extra_env)}
     if not redis_ok:
         env.pop("REDIS_URL", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group: a test can kill -9 the worker and its children
-    )
+    # Its log goes to a file: a pipe nobody reads fills up and blocks the worker.
+    with open(Path(tempfile.gettempdir()) / f"diesel-test-worker-{os.getpid()}.log", "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,  # its own process group: a test can kill -9 the worker and its children
+        )
 
 
 def stop_process_group(process) -> None:  # type: ignore[no-untyped-def]
