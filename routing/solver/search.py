@@ -35,6 +35,9 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     sisr_avg_removed_visits: int = 20
     sisr_max_sequence: int = 10
     sisr_bypass_factor: float = 0.01
+    # Descend with the local-search operators after every ruin and recreate (True), or accept or refuse the
+    # recreated plan as it is (False: many more, cheaper iterations, as in SISR without local search).
+    improve_perturbed: bool = True
     # Annealing temperatures as multiples of the mean nearest-neighbour arc cost.
     sa_initial: float = 2.0
     sa_final: float = 0.0002
@@ -134,7 +137,7 @@ def search_parameters(model: Model, params: SolveParams, limit_s: float) -> obje
         use_iterated_local_search: true
         iterated_local_search_parameters {{
           perturbation_strategy: RUIN_AND_RECREATE
-          improve_perturbed_solution: true
+          improve_perturbed_solution: {'true' if params.improve_perturbed else 'false'}
           ruin_recreate_parameters {{
             ruin_strategies {{ sisr {{
               max_removed_sequence_size: {params.sisr_max_sequence}
