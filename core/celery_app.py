@@ -79,13 +79,16 @@ def _create_broker_tables(url: str, options: dict[str, object]) -> None:
     of them fails ("table already exists", "UNIQUE constraint failed"), and a failed publish leaves its job to
     the reaper.  So every process opens the broker and declares the task queue here, retrying until both
     exist; kombu then keeps the opened engine for the process and finds the queue's row."""
-    from kombu import Connection, Queue
+    from kombu.connection import Connection
+    from kombu.entity import Queue
     from sqlalchemy.exc import IntegrityError, OperationalError
 
     for attempt in range(10):
         try:
-            with Connection(url, transport_options=options) as connection:
-                Queue(TASK_QUEUE).bind(connection.default_channel).declare()
+            # kombu is untyped
+            with Connection(url, transport_options=options) as connection:  # type: ignore[no-untyped-call]
+                queue = Queue(TASK_QUEUE)  # type: ignore[no-untyped-call]
+                queue.bind(connection.default_channel).declare()  # type: ignore[no-untyped-call]
             return
         except (OperationalError, IntegrityError):
             if attempt == 9:

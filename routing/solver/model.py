@@ -202,7 +202,7 @@ def _time_transit(
     and memmove).  A Python callable is copied as a reference; calling it costs well under a microsecond.
     On the 1,000-customer R1_10_1 this took the first solution from 2.3 s to 0.3 s and the moves in 10 s
     from 46 to 480 (docs/ROUTING.md, "The time transit")."""
-    node_of = [manager.IndexToNode(index) for index in range(routing.Size() + routing.vehicles())]
+    node_of = [int(manager.IndexToNode(index)) for index in range(routing.Size() + routing.vehicles())]
     by_index = [rows[node] for node in node_of]  # the row tuples are shared, not copied
 
     def transit(i: int, j: int) -> int:

@@ -137,7 +137,7 @@ def search_parameters(model: Model, params: SolveParams, limit_s: float) -> obje
         use_iterated_local_search: true
         iterated_local_search_parameters {{
           perturbation_strategy: RUIN_AND_RECREATE
-          improve_perturbed_solution: {'true' if params.improve_perturbed else 'false'}
+          improve_perturbed_solution: {"true" if params.improve_perturbed else "false"}
           ruin_recreate_parameters {{
             ruin_strategies {{ sisr {{
               max_removed_sequence_size: {params.sisr_max_sequence}

@@ -136,3 +136,17 @@ def test_matrix_from_arrays_shares_equal_values_and_keeps_its_arrays() -> None:
     assert matrix_arrays(plain)[0].tolist() == [[0, 5], [6, 0]]
     assert Matrix.from_arrays(np.array([[0]]), np.array([[0]])).distances_m == ((0,),)
     assert Matrix.from_arrays(np.zeros((0, 0)), np.zeros((0, 0))).distances_m == ()
+
+
+def test_the_iterated_search_descends_after_each_ruin_unless_told_not_to(make) -> None:
+    instance = build_instance(mixed_fleet_day(make), matrix_for(mixed_fleet_day(make)), seed=0)
+    model = build_model(instance, usable_tankers(instance))
+    default = search_parameters(model, SolveParams(), 1.0)
+    plain = search_parameters(model, SolveParams(improve_perturbed=False), 1.0)
+    assert default.use_iterated_local_search and plain.use_iterated_local_search
+    assert default.iterated_local_search_parameters.improve_perturbed_solution is True
+    assert plain.iterated_local_search_parameters.improve_perturbed_solution is False
+    assert (
+        default.iterated_local_search_parameters.ruin_recreate_parameters.ruin_strategies[0].sisr.avg_num_removed_visits
+        == 20
+    )
