@@ -78,17 +78,24 @@ def _create_broker_tables(url: str, options: dict[str, object]) -> None:
     row on its first use (check, then INSERT).  The API's first publish and a starting worker race on both: one
     of them fails ("table already exists", "UNIQUE constraint failed"), and a failed publish leaves its job to
     the reaper.  So every process opens the broker and declares the task queue here, retrying until both
-    exist; kombu then keeps the opened engine for the process and finds the queue's row."""
+    exist; every later first use then finds both."""
     from kombu.connection import Connection
     from kombu.entity import Queue
+    from kombu.transport.sqlalchemy import Channel
     from sqlalchemy.exc import IntegrityError, OperationalError
 
+    cached_before = set(Channel._engines)
     for attempt in range(10):
         try:
             # kombu is untyped
             with Connection(url, transport_options=options) as connection:  # type: ignore[no-untyped-call]
                 queue = Queue(TASK_QUEUE)  # type: ignore[no-untyped-call]
                 queue.bind(connection.default_channel).declare()  # type: ignore[no-untyped-call]
+            # kombu caches the engine it opened per process, class-wide.  A process forked from this one (the
+            # worker's embedded beat, its pool) would share its SQLite connections: drop it, so every process
+            # opens its own on first use (the tables exist by now, so that use creates nothing).
+            for key in set(Channel._engines) - cached_before:
+                Channel._engines.pop(key)[0].dispose()
             return
         except (OperationalError, IntegrityError):
             if attempt == 9:
