@@ -7,14 +7,12 @@ killed mid-task leaves the message to be redelivered rather than lost.
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 from celery import Celery
 
 from core.settings import get_settings
 
-TASK_QUEUE = "celery"  # Celery's default queue: every task goes there
 TASK_MODULES = ["orders.tasks", "dispatch.tasks", "tracking.tasks", "tracking.webhooks.tasks"]
 
 
@@ -24,7 +22,6 @@ def create_celery() -> Celery:
     app = Celery("diesel", broker=settings.broker.broker_url, backend=settings.broker.result_backend)
     app.conf.update(
         include=TASK_MODULES,
-        task_default_queue=TASK_QUEUE,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -68,39 +65,7 @@ def _sqlite_broker_options(url: str) -> dict[str, object]:
     with sqlite3.connect(path, timeout=30) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
     connection.close()
-    options: dict[str, object] = {"connect_args": {"timeout": 30}}
-    _create_broker_tables(url, options)
-    return options
-
-
-def _create_broker_tables(url: str, options: dict[str, object]) -> None:
-    """kombu creates its tables on a process's first use of the broker (check, then CREATE TABLE), and a queue's
-    row on its first use (check, then INSERT).  The API's first publish and a starting worker race on both: one
-    of them fails ("table already exists", "UNIQUE constraint failed"), and a failed publish leaves its job to
-    the reaper.  So every process opens the broker and declares the task queue here, retrying until both
-    exist; every later first use then finds both."""
-    from kombu.connection import Connection
-    from kombu.entity import Queue
-    from kombu.transport.sqlalchemy import Channel
-    from sqlalchemy.exc import IntegrityError, OperationalError
-
-    cached_before = set(Channel._engines)
-    for attempt in range(10):
-        try:
-            # kombu is untyped
-            with Connection(url, transport_options=options) as connection:  # type: ignore[no-untyped-call]
-                queue = Queue(TASK_QUEUE)  # type: ignore[no-untyped-call]
-                queue.bind(connection.default_channel).declare()  # type: ignore[no-untyped-call]
-            # kombu caches the engine it opened per process, class-wide.  A process forked from this one (the
-            # worker's embedded beat, its pool) would share its SQLite connections: drop it, so every process
-            # opens its own on first use (the tables exist by now, so that use creates nothing).
-            for key in set(Channel._engines) - cached_before:
-                Channel._engines.pop(key)[0].dispose()
-            return
-        except (OperationalError, IntegrityError):
-            if attempt == 9:
-                raise
-            time.sleep(0.05 * (attempt + 1))
+    return {"connect_args": {"timeout": 30}}
 
 
 celery_app = create_celery()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kombu import Connection, Exchange, Queue
 
-from core.celery_app import TASK_QUEUE, _sqlite_broker_options
+from core.celery_app import _sqlite_broker_options
 
 
 def test_the_broker_file_is_in_wal_mode_with_a_long_lock_wait(tmp_path: Path) -> None:
@@ -51,36 +51,3 @@ def test_concurrent_publishers_and_a_consumer_lose_nothing(tmp_path: Path) -> No
         thread.join()
     assert errors == []
     assert sorted(received) == list(range(publishers * per_publisher))
-
-
-def _open_and_publish(url: str, start: object, failures: object) -> None:
-    start.wait()  # type: ignore[attr-defined]
-    try:
-        options = _sqlite_broker_options(url)
-        with Connection(url, transport_options=options) as connection:
-            queue = Queue(TASK_QUEUE, routing_key=TASK_QUEUE)
-            connection.Producer().publish({"n": 1}, routing_key=TASK_QUEUE, declare=[queue])
-    except BaseException as error:  # reported to the parent
-        failures.put(repr(error))  # type: ignore[attr-defined]
-
-
-def test_processes_that_open_a_new_broker_file_at_once_all_publish(tmp_path: Path) -> None:
-    """The API's first publish and a starting worker race to create kombu's tables and the task queue's row."""
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")  # fresh processes: no engine kombu cached in this one
-    for round_ in range(3):
-        url = f"sqla+sqlite:///{tmp_path / f'broker{round_}.db'}"
-        start, failures = context.Event(), context.Queue()
-        processes = [context.Process(target=_open_and_publish, args=(url, start, failures)) for _ in range(6)]
-        for process in processes:
-            process.start()
-        start.set()
-        for process in processes:
-            process.join(timeout=60)
-        errors = [failures.get() for _ in range(failures.qsize())] if not failures.empty() else []
-        assert errors == []
-        assert [p.exitcode for p in processes] == [0] * 6
-        with sqlite3.connect(tmp_path / f"broker{round_}.db") as connection:
-            assert connection.execute("SELECT count(*) FROM kombu_message").fetchone()[0] == 6
-        connection.close()
