@@ -99,7 +99,8 @@ def build_model(instance: Instance, vehicles: list[int]) -> Model:
 def node_matrix(
     values: np.ndarray, loc: np.ndarray, *, scale: int = 1, add: np.ndarray | None = None
 ) -> list[tuple[int, ...]]:
-    """The node matrix ``values[loc[i], loc[j]] * scale + add[i]`` as RegisterTransitMatrix takes it.
+    """The node matrix ``values[loc[i], loc[j]] * scale + add[i]`` as RegisterTransitMatrix takes it (and as
+    the time transit indexes it, see `_time_transit`).
 
     The binding accepts only a list of lists (or tuples) of Python ints, which it copies into C++.  Made with
     ``tolist()``, that list is nodes² fresh 32-byte ints plus the pointers: about 270 MB at 2,600 nodes for

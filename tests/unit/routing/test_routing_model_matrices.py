@@ -30,9 +30,13 @@ def mixed_fleet_day(make) -> Problem:
     return Problem(depots=(*base.depots, second), tankers=base.tankers, jobs=base.jobs, options=base.options)
 
 
-def closed_model(problem: Problem, seed: int):
+def open_model(problem: Problem, seed: int):
     instance = build_instance(problem, matrix_for(problem), seed=seed)
-    model = build_model(instance, usable_tankers(instance))
+    return instance, build_model(instance, usable_tankers(instance))
+
+
+def closed_model(problem: Problem, seed: int):
+    instance, model = open_model(problem, seed)
     model.routing.CloseModelWithParameters(search_parameters(model, SolveParams(), 1.0))
     return instance, model
 
@@ -139,8 +143,7 @@ def test_matrix_from_arrays_shares_equal_values_and_keeps_its_arrays() -> None:
 
 
 def test_the_iterated_search_descends_after_each_ruin_unless_told_not_to(make) -> None:
-    instance = build_instance(mixed_fleet_day(make), matrix_for(mixed_fleet_day(make)), seed=0)
-    model = build_model(instance, usable_tankers(instance))
+    _, model = open_model(mixed_fleet_day(make), 0)
     default = search_parameters(model, SolveParams(), 1.0)
     plain = search_parameters(model, SolveParams(improve_perturbed=False), 1.0)
     assert default.use_iterated_local_search and plain.use_iterated_local_search
