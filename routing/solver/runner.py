@@ -29,7 +29,7 @@ from typing import Any
 from routing.solver.extract import Plan, finish, read_plan
 from routing.solver.instance import Instance
 from routing.solver.model import Model, build_model, plan_routes
-from routing.solver.search import Progress, SolveParams, run_search, starts_warm
+from routing.solver.search import Progress, SolveParams, check_period, run_search, starts_warm
 
 log = logging.getLogger("routing.solver")
 
@@ -101,7 +101,7 @@ def run_in_process(
     initial: Plan | None = None,
     started: float | None = None,
 ) -> RunOutcome:
-    model = build_model(instance, vehicles)
+    model = build_model(instance, vehicles, check_period=check_period(params, len(instance.deliveries)))
     wall0, cpu0 = time.perf_counter(), time.process_time()
     limit_s = _remaining(params, limit_s, started)
     reporter = _Reporter([instance], on_progress, wall0)
@@ -314,7 +314,7 @@ def _search(
     started: float | None,
 ) -> None:
     cpu0 = time.process_time()
-    model = build_model(instance, vehicles)
+    model = build_model(instance, vehicles, check_period=check_period(params, len(instance.deliveries)))
     trim_heap()  # the lists the matrices were copied from
     limit_s = _remaining(params, limit_s, started)
 

@@ -48,9 +48,17 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # Local-search moves only towards this many nearest neighbours of a node (granular neighbourhoods);
     # None: all nodes (OR-Tools' default).
     ls_neighbours: int | None = None
-    # Switch off the operators for pickup-and-delivery pairs and the path-rebuilding LNS operators: this
-    # planner has no pairs, and the LNS operators are slow inside iterated local search.
+    # Switch off the operators for pickup-and-delivery pairs and the path-rebuilding LNS operators (and on
+    # big days the expensive-chain relocation): this planner has no pairs, and the others cost much and find
+    # little inside iterated local search (LEAN_OFF, LEAN_OFF_BIG).
     lean_operators: bool = True
+    # On days above big_day_above deliveries: OR-Tools checks an improving move with its full constraint
+    # propagation only every check_solution_period moves, trusting its local-search filters in between
+    # (routing.solver.model.model_parameters), and the expensive-chain relocation is off (LEAN_OFF_BIG).
+    # Measured on the 1,000-customer instances: 6.7 % mean gap against 7.5 %; on Solomon (100 customers)
+    # the same settings were worse (1.4 % against 0.9 % at 10 s), so small days keep OR-Tools' defaults.
+    check_solution_period: int = 100
+    big_day_above: int = 300
     log_search: bool = False
     # Our own sequential nearest-feasible construction (routing.solver.construct) runs first: an early
     # plan on big days, and the fallback when the search finds nothing better.
@@ -126,7 +134,8 @@ def search_parameters(model: Model, params: SolveParams, limit_s: float) -> obje
         ratio = min(1.0, params.ls_neighbours / max(1, deliveries))
         text += f"ls_operator_neighbors_ratio: {ratio}\nls_operator_min_neighbors: {params.ls_neighbours}\n"
     if params.lean_operators:
-        text += "local_search_operators {" + " ".join(f"{name}: BOOL_FALSE" for name in LEAN_OFF) + "}\n"
+        off = LEAN_OFF + (LEAN_OFF_BIG if is_big_day(params, deliveries) else ())
+        text += "local_search_operators {" + " ".join(f"{name}: BOOL_FALSE" for name in off) + "}\n"
     if params.metaheuristic == "gls":
         text += "local_search_metaheuristic: GUIDED_LOCAL_SEARCH\n"
     else:
@@ -169,6 +178,17 @@ LEAN_OFF = (
     "use_global_cheapest_insertion_visit_types_lns",
     "use_local_cheapest_insertion_visit_types_lns",
 )
+# Measured on R1_10_1 (OR-Tools' local-search profile): 43 % of the neighbours tried, 1 % of the moves taken.
+LEAN_OFF_BIG = ("use_relocate_expensive_chain",)
+
+
+def is_big_day(params: SolveParams, deliveries: int) -> bool:
+    return deliveries > params.big_day_above
+
+
+def check_period(params: SolveParams, deliveries: int) -> int:
+    """How often OR-Tools fully checks an improving move (see `check_solution_period`)."""
+    return params.check_solution_period if is_big_day(params, deliveries) else 1
 
 
 ImprovementCallback = Callable[[int, int], None]  # (cost in milli-minor, solutions so far)

@@ -121,3 +121,25 @@ def test_only_days_that_reload_start_from_the_construction_by_default() -> None:
     assert not starts_warm(params, deliveries=1000, trips=1)  # one trip each: OR-Tools' own first solution
     assert not starts_warm(params, deliveries=300, trips=3)  # small: OR-Tools' own first solution
     assert starts_warm(msgspec.structs.replace(params, warm_start_single_trip=True), deliveries=1000, trips=1)
+
+
+def test_a_search_that_rarely_checks_its_moves_still_returns_only_valid_plans(make) -> None:
+    """Fast local search takes moves on the filters' word between two full checks.  On a day of reloads,
+    windows and compartments (rules the filters see only in part) the plan must still pass the checker,
+    whether every move is checked or almost none is."""
+    problem = busy_day(make, jobs=60, seed=11)
+    costs = {}
+    for period in (1, 1_000_000):
+        params = SolveParams(
+            time_limit_s=2.0, check_solution_period=period, big_day_above=0, construct=False, workers=1
+        )
+        costs[period] = make.run(problem, params=params).cost()  # make.run asserts the checker's verdict
+    assert all(cost > 0 for cost in costs.values())
+
+
+def test_the_model_keeps_its_trail_uncompressed_and_checks_moves_by_the_period() -> None:
+    from routing.solver.model import model_parameters
+
+    parameters = model_parameters(check_period=25).solver_parameters
+    assert parameters.compress_trail == parameters.NO_COMPRESSION
+    assert parameters.check_solution_period == 25
