@@ -92,6 +92,11 @@ class RunOutcome:
     candidates: list[tuple[int, int, Plan, Floors]] = field(default_factory=list)
 
 
+def _build_model(instance: Instance, vehicles: list[int], params: SolveParams) -> Model:
+    """The model a search runs on, checked as often as the day's size asks (search.check_period)."""
+    return build_model(instance, vehicles, check_period=check_period(params, len(instance.deliveries)))
+
+
 def run_in_process(
     instance: Instance,
     vehicles: list[int],
@@ -101,7 +106,7 @@ def run_in_process(
     initial: Plan | None = None,
     started: float | None = None,
 ) -> RunOutcome:
-    model = build_model(instance, vehicles, check_period=check_period(params, len(instance.deliveries)))
+    model = _build_model(instance, vehicles, params)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     limit_s = _remaining(params, limit_s, started)
     reporter = _Reporter([instance], on_progress, wall0)
@@ -314,7 +319,7 @@ def _search(
     started: float | None,
 ) -> None:
     cpu0 = time.process_time()
-    model = build_model(instance, vehicles, check_period=check_period(params, len(instance.deliveries)))
+    model = _build_model(instance, vehicles, params)
     trim_heap()  # the lists the matrices were copied from
     limit_s = _remaining(params, limit_s, started)
 
