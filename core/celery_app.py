@@ -64,8 +64,41 @@ def _sqlite_broker_options(url: str) -> dict[str, object]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path, timeout=30) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
+        connection.executescript(KOMBU_SCHEMA)
     connection.close()
     return {"connect_args": {"timeout": 30}}
+
+
+# Celery's default queue: the one every task of this app goes to (its row is made in KOMBU_SCHEMA).
+TASK_QUEUE = "celery"
+
+# kombu's SQLAlchemy transport creates its tables on a process's first use (check, then CREATE TABLE) and a
+# queue's row likewise (check, then INSERT): a starting worker and the API's first publish raced on both
+# ("table kombu_queue already exists", "UNIQUE constraint failed"), and the lost publish left its job queued
+# until the reaper came.  Each statement here is atomic and idempotent, and runs with plain sqlite3 before
+# kombu is used, so kombu finds everything in place.  Not through kombu's own engine: opened in the worker's
+# main process, that engine was inherited by the forked beat, whose every publish then failed with
+# "channel disconnected".  The DDL is what kombu 5's models emit on SQLite (tests compare the two).
+KOMBU_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kombu_queue (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    name VARCHAR(200),
+    UNIQUE (name)
+);
+CREATE TABLE IF NOT EXISTS kombu_message (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    visible BOOLEAN,
+    timestamp DATETIME,
+    payload TEXT NOT NULL,
+    version SMALLINT NOT NULL,
+    queue_id INTEGER,
+    CONSTRAINT "FK_kombu_message_queue" FOREIGN KEY(queue_id) REFERENCES kombu_queue (id)
+);
+CREATE INDEX IF NOT EXISTS ix_kombu_message_timestamp_id ON kombu_message (timestamp, id);
+CREATE INDEX IF NOT EXISTS ix_kombu_message_visible ON kombu_message (visible);
+CREATE INDEX IF NOT EXISTS ix_kombu_message_timestamp ON kombu_message (timestamp);
+INSERT OR IGNORE INTO kombu_queue (name) VALUES ('celery');
+"""
 
 
 celery_app = create_celery()
