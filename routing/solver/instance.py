@@ -38,6 +38,7 @@ class Instance:
     # so forked searches share the pages instead of copying the tuples they would otherwise touch.
     dist: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
     dur: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    seed: int = 0  # the relabelling of the deliveries (and of any randomness a search of this day uses)
 
     def tanker(self, index: int) -> Tanker:
         return self.problem.tankers[index]
@@ -49,7 +50,7 @@ class Instance:
 def build_instance(problem: Problem, matrix: Matrix, *, seed: int) -> Instance:
     trips = problem.trips_per_tanker()
     full_load = [load_time_s(problem.depot(t.depot_id), t.capacity_l) for t in problem.tankers]
-    instance = Instance(problem, matrix, [], {}, {}, trips, full_load, *_arrays(matrix))
+    instance = Instance(problem, matrix, [], {}, {}, trips, full_load, *_arrays(matrix), seed=seed)
     started = {job_id for trip in problem.options.started for job_id in trip.job_ids}
     pinned = {pin.job_id: pin.tanker_id for pin in problem.options.pins}
     pinned.update({job_id: trip.tanker_id for trip in problem.options.started for job_id in trip.job_ids})

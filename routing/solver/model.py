@@ -14,6 +14,7 @@ minor-per-km) so that per-km prices need no rounding inside the search.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -416,3 +417,29 @@ def plan_routes(model: Model, plan: dict[int, list[list[int]]]) -> list[list[int
             route += [model.manager.NodeToIndex(model.delivery_node[d]) for d in trip]
         routes.append(route)
     return routes
+
+
+def routes_cost(model: Model, routes: list[list[int]]) -> int:
+    """The objective of routes (indices, as `plan_routes` gives them) in a closed model: arc costs (a used
+    vehicle's fixed cost comes with its first arc), missed tanker preferences and the penalties of the
+    deliveries left out.
+
+    Not the search's cost variable: a vehicle whose route holds a reload node and no delivery pays its fixed
+    cost there, while `read_plan` drops such empty trips, so the plan read is cheaper than that cost."""
+    routing, manager = model.routing, model.manager
+    has_preference = "preference" in routing.GetAllDimensionNames()  # HasDimension's binding rejects a str
+    preference = routing.GetDimensionOrDie("preference") if has_preference else None
+    total, visited = 0, set()
+    for vehicle, route in enumerate(routes):
+        path = [routing.Start(vehicle), *route, routing.End(vehicle)]
+        arcs = list(itertools.pairwise(path))
+        total += sum(routing.GetArcCostForVehicle(a, b, vehicle) for a, b in arcs)
+        if preference is not None:
+            misses = sum(preference.GetTransitValue(a, b, vehicle) for a, b in arcs)
+            total += misses * preference.GetCumulVarSoftUpperBoundCoefficient(routing.End(vehicle))
+        visited.update(route)
+    for node in model.delivery_node:
+        index = manager.NodeToIndex(node)
+        if index not in visited:
+            total += sum(routing.GetDisjunctionPenalty(d) for d in routing.GetDisjunctionIndices(index))
+    return total

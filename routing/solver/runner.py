@@ -28,8 +28,9 @@ from typing import Any
 
 from routing.solver.extract import Plan, finish, read_plan
 from routing.solver.instance import Instance
-from routing.solver.model import Model, build_model, plan_routes
-from routing.solver.search import Progress, SolveParams, check_period, run_search, starts_warm
+from routing.solver.local import improve_locally
+from routing.solver.model import Model, build_model, plan_routes, routes_cost
+from routing.solver.search import Progress, SolveParams, check_period, local_share, run_search, starts_warm
 
 log = logging.getLogger("routing.solver")
 
@@ -116,17 +117,44 @@ def run_in_process(
             plan, floors = read_plan(model, lambda var: var.Min())
             reporter.improved(0, solutions, plan, floors)
 
-    outcome = run_search(model, params, limit_s, on_improvement=improved, initial=_warm(model, params, initial))
+    share = local_share(params, len(instance.deliveries), instance.trips)
+    outcome = run_search(
+        model, params, limit_s * (1 - share), on_improvement=improved, initial=_warm(model, params, initial)
+    )
     result = RunOutcome(
         status=outcome.status,
         stopped_by=outcome.stopped_by,
         solutions=outcome.solutions,
         first_solution_s=outcome.first_solution_s,
-        search_cpu_s=time.process_time() - cpu0,
     )
     if outcome.assignment is not None:
         result.plan, result.floors = read_plan(model, outcome.assignment.Value)
+        result.cost = outcome.assignment.ObjectiveValue()
+    if share and result.plan is not None:
+        result.cost = routes_cost(model, plan_routes(model, result.plan))  # the parts' savings come off this
+
+        def better(cost: int, plan: Plan, floors: Floors) -> None:
+            result.solutions += 1
+            reporter.improved(0, result.solutions, plan, floors)
+
+        result.plan, result.floors, result.cost = improve_locally(
+            instance,
+            vehicles,
+            result.plan,
+            result.floors,
+            result.cost,
+            params,
+            wall0 + _wall(params, limit_s),
+            on_better=better,
+        )
+    result.search_cpu_s = time.process_time() - cpu0
     return result
+
+
+def _wall(params: SolveParams, limit_s: float) -> float:
+    """A search's wall time: its limit, or with a CPU budget the wall limit that paces OR-Tools (the parent
+    stops the search at the budget)."""
+    return limit_s * (params.wall_factor if params.clock == "cpu" else 1.0)
 
 
 def _remaining(params: SolveParams, limit_s: float, started: float | None) -> float:
@@ -319,21 +347,39 @@ def _search(
     started: float | None,
 ) -> None:
     cpu0 = time.process_time()
+    wall0 = time.perf_counter()
     model = _build_model(instance, vehicles, params)
     trim_heap()  # the lists the matrices were copied from
     limit_s = _remaining(params, limit_s, started)
+    share = local_share(params, len(instance.deliveries), instance.trips)
 
     def improved(cost: int, solutions: int) -> None:
         plan, floors = read_plan(model, lambda var: var.Min())
         sender.send(("best", cost, solutions, plan, floors))
 
-    outcome = run_search(model, params, limit_s, on_improvement=improved, initial=_warm(model, params, initial))
+    outcome = run_search(
+        model, params, limit_s * (1 - share), on_improvement=improved, initial=_warm(model, params, initial)
+    )
     plan: Plan | None = None
     floors: Floors = {}
     cost = None
     if outcome.assignment is not None:
         plan, floors = read_plan(model, outcome.assignment.Value)
         cost = outcome.assignment.ObjectiveValue()
+    if share and plan is not None:
+        cost = routes_cost(model, plan_routes(model, plan))  # the parts' savings come off this
+        del model  # the whole day's model is done with: its memory goes before the parts' models come
+        solutions = outcome.solutions
+
+        def better(cost: int, plan: Plan, floors: Floors) -> None:
+            nonlocal solutions
+            solutions += 1
+            sender.send(("best", cost, solutions, plan, floors))
+
+        plan, floors, cost = improve_locally(
+            instance, vehicles, plan, floors, cost, params, wall0 + _wall(params, limit_s), on_better=better
+        )
+        outcome.solutions = solutions
     sender.send(
         (
             "done",
