@@ -133,7 +133,11 @@ def login(page: Any, server: Server, username: str, *, lang: str = "en") -> None
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("form button[type=submit]")
-    page.wait_for_url(lambda url: "/app/login" not in url)
+    try:
+        page.wait_for_url(lambda url: "/app/login" not in url)
+    except Exception as error:  # say what the page showed: a CI run once timed out here with nothing to go on
+        shown = " ".join(page.evaluate("document.body.innerText").split())[:400]
+        raise AssertionError(f"login as {username} stayed on {page.url}; the page shows: {shown!r}") from error
 
 
 def shoot(page: Any, name: str) -> None:
