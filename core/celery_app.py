@@ -65,11 +65,12 @@ def _sqlite_broker_options(url: str) -> dict[str, object]:
     with sqlite3.connect(path, timeout=30) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.executescript(KOMBU_SCHEMA)
+        connection.execute("INSERT OR IGNORE INTO kombu_queue (name) VALUES (?)", (TASK_QUEUE,))
     connection.close()
     return {"connect_args": {"timeout": 30}}
 
 
-# Celery's default queue: the one every task of this app goes to (its row is made in KOMBU_SCHEMA).
+# Celery's default queue: the one every task of this app goes to (its row is made up front in _sqlite_broker_options).
 TASK_QUEUE = "celery"
 
 # kombu's SQLAlchemy transport creates its tables on a process's first use (check, then CREATE TABLE) and a
@@ -97,7 +98,6 @@ CREATE TABLE IF NOT EXISTS kombu_message (
 CREATE INDEX IF NOT EXISTS ix_kombu_message_timestamp_id ON kombu_message (timestamp, id);
 CREATE INDEX IF NOT EXISTS ix_kombu_message_visible ON kombu_message (visible);
 CREATE INDEX IF NOT EXISTS ix_kombu_message_timestamp ON kombu_message (timestamp);
-INSERT OR IGNORE INTO kombu_queue (name) VALUES ('celery');
 """
 
 

@@ -16,11 +16,11 @@ from routing.result import Result, Stats
 from routing.solution import Solution
 from routing.solver.construct import construct
 from routing.solver.decompose import SolvePart, improve_by_parts, objective
-from routing.solver.extract import Plan, empty_solution, finish, plan_of
+from routing.solver.extract import Floors, Plan, empty_solution, finish, plan_of
 from routing.solver.fleet import search_fleet
 from routing.solver.instance import Instance, build_instance
 from routing.solver.model import usable_tankers
-from routing.solver.runner import Floors, RunOutcome, run_in_child, run_in_process, searches_within
+from routing.solver.runner import RunOutcome, run_in_child, run_in_process, searches_within
 from routing.solver.search import Progress, ProgressCallback, SolveParams, starts_warm
 
 __all__ = ["Progress", "ProgressCallback", "SolveParams", "solve"]

@@ -16,9 +16,10 @@ from routing.solver.model import Model
 from routing.solver.schedule import pack_trip, schedule_tanker
 
 Plan = dict[int, list[list[int]]]  # tanker index -> trips -> delivery indices in visiting order
+Floors = dict[int, list[int]]  # tanker index -> the model's loading-start time of each trip
 
 
-def read_plan(model: Model, value: Callable[[Any], int]) -> tuple[Plan, dict[int, list[int]]]:
+def read_plan(model: Model, value: Callable[[Any], int]) -> tuple[Plan, Floors]:
     """The routes of a solution, and the model's loading-start times per trip (a fallback schedule).
 
     ``value`` reads a variable: ``assignment.Value`` for a final assignment, or ``lambda v: v.Min()``

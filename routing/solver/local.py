@@ -14,29 +14,27 @@ follows is mostly a descent from there: measured on Solomon instances, 9 s of it
 iterations seem to start over from the locks.  Hence many short parts rather than a few long ones; guided
 local search from the part's assignment measured worse (docs/ROUTING.md, "Localized search").
 
-A part's new plan is costed like the old (`routes_cost`); the model's objective is a sum over vehicles
+A part's new plan is costed like the old (`routes_cost`, `plan_cost`); the model's objective is a sum over vehicles
 (arc, fixed and preference costs) plus the penalties of left-out deliveries, so the day's cost falls by
-exactly what the part's fell.
+exactly what the part's fell.  Each part's model is freed as soon as its search is over (thousands are built:
+see `run_search` for why nothing keeps them alive).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import msgspec
 import numpy as np
 
-from routing.solver.extract import Plan, read_plan
+from routing.solver.extract import Floors, Plan, read_plan
 from routing.solver.instance import Instance
-from routing.solver.model import build_model, plan_routes, routes_cost
+from routing.solver.model import build_model, plan_cost, plan_routes, routes_cost
 from routing.solver.search import SolveParams, run_search
 
-Floors = dict[int, list[int]]
 # (the day's model cost, plan, floors) after each improving part
 BetterCallback = Callable[[int, Plan, Floors], None]
 
@@ -47,17 +45,17 @@ class Part:
     deliveries: list[int]  # delivery indices of the day, in the part's numbering order
 
 
-def choose_part(instance: Instance, plan: Plan, idle: list[int], rng: random.Random, params: SolveParams) -> Part:
+def choose_part(
+    instance: Instance, sites: np.ndarray, plan: Plan, idle: list[int], rng: random.Random, params: SolveParams
+) -> Part:
     """A used tanker at random, then the tankers serving the deliveries nearest to one of its stops, until
     ``local_routes`` tankers; plus up to ``local_spares`` idle tankers of the same depots (a part may
-    need one more route, or may empty one)."""
+    need one more route, or may empty one).  ``sites``: each delivery's location in the matrix."""
     owner = {d: t for t, trips in plan.items() for trip in trips for d in trip}
     first = rng.choice(sorted(plan))
     centre = rng.choice([d for trip in plan[first] for d in trip])
-    here = instance.problem.job_location(instance.deliveries[centre].job_index)
     served = np.fromiter(owner, dtype=np.int64)
-    sites = np.array([instance.problem.job_location(instance.deliveries[d].job_index) for d in served.tolist()])
-    nearest = served[np.argsort(instance.dist[here, sites], kind="stable")]
+    nearest = served[np.argsort(instance.dist[sites[centre], sites[served]], kind="stable")]
     chosen = [first]
     for d in nearest.tolist():
         tanker = owner[d]
@@ -91,7 +89,7 @@ def improve_part(
     if not best:
         return None
     new_plan, floors = best[0]
-    saved = routes_cost(model, current) - routes_cost(model, plan_routes(model, new_plan))
+    saved = routes_cost(model, current) - plan_cost(model, new_plan)
     if saved <= 0:
         return None
     in_day = {t: [[part.deliveries[d] for d in trip] for trip in trips] for t, trips in new_plan.items()}
@@ -116,39 +114,26 @@ def improve_locally(
     plan, floors = {t: [list(trip) for trip in trips] for t, trips in plan.items()}, dict(floors)
     rng = random.Random(instance.seed)
     part_params = msgspec.structs.replace(params, clock="wall", solution_limit=None)
-    with _collector_paused():
-        while True:
-            left = deadline - time.perf_counter()
-            used = {t: trips for t, trips in plan.items() if any(trips)}
-            if left < 0.05 or not used:
-                break
-            idle = [t for t in vehicles if t not in used]
-            part = choose_part(instance, used, idle, rng, params)
-            limit = min(left, max(0.05, params.local_s_per_100 * len(part.deliveries) / 100))
-            found = improve_part(instance, plan, part, part_params, limit)
-            gc.collect()
-            if found is None:
-                continue
-            saved, new_plan, new_floors = found
-            for tanker in part.tankers:
-                plan.pop(tanker, None)
-                floors.pop(tanker, None)
-            plan.update({t: trips for t, trips in new_plan.items() if any(trips)})
-            floors.update({t: f for t, f in new_floors.items() if t in plan})
-            cost -= saved
-            if on_better is not None:
-                on_better(cost, plan, floors)
+    problem = instance.problem
+    sites = np.array([problem.job_location(d.job_index) for d in instance.deliveries], dtype=np.int64)
+    while True:
+        left = deadline - time.perf_counter()
+        used = {t: trips for t, trips in plan.items() if any(trips)}
+        if left < 0.05 or not used:
+            break
+        idle = [t for t in vehicles if t not in used]
+        part = choose_part(instance, sites, used, idle, rng, params)
+        limit = min(left, max(0.05, params.local_s_per_100 * len(part.deliveries) / 100))
+        found = improve_part(instance, plan, part, part_params, limit)
+        if found is None:
+            continue
+        saved, new_plan, new_floors = found
+        for tanker in part.tankers:
+            plan.pop(tanker, None)
+            floors.pop(tanker, None)
+        plan.update({t: trips for t, trips in new_plan.items() if any(trips)})
+        floors.update({t: f for t, f in new_floors.items() if t in plan})
+        cost -= saved
+        if on_better is not None:
+            on_better(cost, plan, floors)
     return plan, floors, cost
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Each part's model is freed between searches, never by a collection that starts inside an OR-Tools
-    callback of the next one (that broke the running search: "returned a result with an exception set")."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()

@@ -419,6 +419,11 @@ def plan_routes(model: Model, plan: dict[int, list[list[int]]]) -> list[list[int
     return routes
 
 
+def plan_cost(model: Model, plan: dict[int, list[list[int]]]) -> int:
+    """The objective of a plan (tanker -> trips of delivery indices) in a closed model: see `routes_cost`."""
+    return routes_cost(model, plan_routes(model, plan))
+
+
 def routes_cost(model: Model, routes: list[list[int]]) -> int:
     """The objective of routes (indices, as `plan_routes` gives them) in a closed model: arc costs (a used
     vehicle's fixed cost comes with its first arc), missed tanker preferences and the penalties of the

@@ -26,15 +26,14 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from routing.solver.extract import Plan, finish, read_plan
+from routing.solver.extract import Floors, Plan, finish, read_plan
 from routing.solver.instance import Instance
 from routing.solver.local import improve_locally
-from routing.solver.model import Model, build_model, plan_routes, routes_cost
+from routing.solver.model import Model, build_model, plan_cost, plan_routes
 from routing.solver.search import Progress, SolveParams, check_period, local_share, run_search, starts_warm
 
 log = logging.getLogger("routing.solver")
 
-Floors = dict[int, list[int]]
 KEEP = 6  # improving plans kept per search as candidates for the final choice
 REPORT_EVERY_S = 1.0
 
@@ -131,7 +130,7 @@ def run_in_process(
         result.plan, result.floors = read_plan(model, outcome.assignment.Value)
         result.cost = outcome.assignment.ObjectiveValue()
     if share and result.plan is not None:
-        result.cost = routes_cost(model, plan_routes(model, result.plan))  # the parts' savings come off this
+        result.cost = plan_cost(model, result.plan)  # the parts' savings come off this
 
         def better(cost: int, plan: Plan, floors: Floors) -> None:
             result.solutions += 1
@@ -367,7 +366,7 @@ def _search(
         plan, floors = read_plan(model, outcome.assignment.Value)
         cost = outcome.assignment.ObjectiveValue()
     if share and plan is not None:
-        cost = routes_cost(model, plan_routes(model, plan))  # the parts' savings come off this
+        cost = plan_cost(model, plan)  # the parts' savings come off this
         del model  # the whole day's model is done with: its memory goes before the parts' models come
         solutions = outcome.solutions
 
