@@ -7,6 +7,7 @@ periodic reaper re-queues jobs whose worker died (no heartbeat) or whose message
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -91,8 +92,7 @@ async def _solve_watching(
 
     async def watch() -> None:
         pause = 0.3  # the first plan usually comes within a fraction of a second: show it soon
-        while True:
-            await asyncio.sleep(pause)
+        while not await _stopped(solved, pause):
             pause = PROGRESS_EVERY_S
             elapsed = time.monotonic() - started
             cost = latest["cost"]
@@ -110,6 +110,7 @@ async def _solve_watching(
                 cancel.set()
                 return
 
+    solved = asyncio.Event()
     watcher = asyncio.create_task(watch())
     try:
         return await loop.run_in_executor(
@@ -123,7 +124,21 @@ async def _solve_watching(
             ),
         )
     finally:
-        watcher.cancel()
+        # Told to stop and awaited, never cancelled: a cancel landing in its unit of work made SQLAlchemy
+        # terminate the aiosqlite connection while a second cancel (asyncio.run's, when the task's other work
+        # ended first) left that connection's close waiting for ever, and with it the worker's only thread.
+        solved.set()
+        await asyncio.wait([watcher])  # not gather: that would cancel it if this task were cancelled
+        if not watcher.cancelled() and watcher.exception() is not None:  # best effort: the answer still counts
+            log.warning("progress of planning job %s stopped: %r", job_id, watcher.exception())
+
+
+async def _stopped(event: asyncio.Event, wait_s: float) -> bool:
+    """Wait up to `wait_s` for `event`; whether it is set."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(wait_s):
+            await event.wait()
+    return event.is_set()
 
 
 @celery_app.task(name="dispatch.reap_stale_jobs", ignore_result=True, time_limit=120, soft_time_limit=100)

@@ -7,6 +7,13 @@
 ``--params`` overrides our SolveParams (tuning; the rows are labelled ``ours:LABEL``); ``--parallel 2`` runs
 two single-core solves at once (fair with CPU budgets; do not combine with ``ours2``, which takes both cores).
 
+``--variant LABEL=JSON`` (repeatable) compares settings in one run: every instance is solved once per variant,
+the variants of one instance side by side (with ``--parallel 2`` and two variants, at the same time, so both
+see the same load of a shared machine), e.g.
+
+    python -m benchmarks.routing.run --solvers ours --parallel 2 --variant base='{}' \
+        --variant rand='{"recreate_order": "random"}'
+
 Each (instance, solver) runs in its own subprocess (bounded memory, no shared state); CPU seconds are
 the subprocess tree's rusage (what the budget means on a shared machine), wall seconds are measured
 around it.  Rows are appended to benchmarks/results/routing.csv.
@@ -82,24 +89,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--params", default="", help="JSON object of SolveParams overrides for ours/ours2")
     parser.add_argument("--label", default="", help="name the rows solver:LABEL (tuning runs)")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="LABEL=JSON: SolveParams overrides of one variant of ours/ours2 (repeatable; replaces --params/--label)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="our relabelling seed")
     parser.add_argument("--parallel", type=int, default=1, help="solves at once (each is single-core)")
     args = parser.parse_args(argv)
     console = Console()
     solvers = args.solvers.split(",")
     patterns = [p.strip().upper() for p in args.instances.split(",")]
+    variants = [_variant(text) for text in args.variant] or [(args.label, args.params)]
     tasks = [
-        (solver, suite, path)
+        (solver, suite, path, variant)
         for suite in args.suite.split(",")
         for path in suite_paths(suite)
         if any(fnmatch.fnmatch(path.stem.upper(), pat) for pat in patterns)
         for solver in solvers
+        for variant in (variants if solver.startswith("ours") else [("", "")])
     ]
 
-    def one(task: tuple[str, str, Path]) -> dict[str, object]:
-        solver, suite, path = task
-        label = args.label if solver.startswith("ours") else ""
-        return run_one(solver, suite, path, args.budget, params=args.params, seed=args.seed, label=label)
+    def one(task: tuple[str, str, Path, tuple[str, str]]) -> dict[str, object]:
+        solver, suite, path, (label, params) = task
+        return run_one(solver, suite, path, args.budget, params=params, seed=args.seed, label=label)
 
     rows: list[dict[str, object]] = []
     with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
@@ -113,6 +127,14 @@ def main(argv: list[str] | None = None) -> None:
             )
     names = list(dict.fromkeys(str(row["solver"]) for row in rows))
     _print_tables(console, rows, names, args.budget)
+
+
+def _variant(text: str) -> tuple[str, str]:
+    label, sep, params = text.partition("=")
+    if not sep or not label:
+        raise SystemExit(f"--variant wants LABEL=JSON, not {text!r}")
+    json.loads(params)  # a typo fails here, not in every worker
+    return label, params
 
 
 def _append(path: Path, row: dict[str, object]) -> None:
