@@ -133,7 +133,10 @@ def _variant(text: str) -> tuple[str, str]:
     label, sep, params = text.partition("=")
     if not sep or not label:
         raise SystemExit(f"--variant wants LABEL=JSON, not {text!r}")
-    json.loads(params)  # a typo fails here, not in every worker
+    try:
+        json.loads(params)  # a typo fails here, not in every worker
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"--variant {label}: not JSON ({error})") from None
     return label, params
 
 
