@@ -12,7 +12,7 @@ the variants of one instance side by side (with ``--parallel 2`` and two variant
 see the same load of a shared machine), e.g.
 
     python -m benchmarks.routing.run --solvers ours --parallel 2 --variant base='{}' \
-        --variant rand='{"recreate_order": "random"}'
+        --variant r12='{"local_routes": 12}'
 
 Each (instance, solver) runs in its own subprocess (bounded memory, no shared state); CPU seconds are
 the subprocess tree's rusage (what the budget means on a shared machine), wall seconds are measured

@@ -94,6 +94,23 @@ def _solver_returning_mid_write(monkeypatch: pytest.MonkeyPatch, writing: thread
     return returned
 
 
+def _busy_database(
+    monkeypatch: pytest.MonkeyPatch, sqlite_path: str, *, release_after_s: float
+) -> tuple[threading.Event, Lock]:
+    """The test holds SQLite's write lock, routing.solve returns once the watcher has begun its write, and the lock
+    is released `release_after_s` after that.  Returns the watcher's write-begun event and the lock."""
+    writing = threading.Event()
+    returned = _solver_returning_mid_write(monkeypatch, writing)
+    lock = Lock(sqlite_path)
+
+    def release() -> None:
+        if returned.wait(HUNG_S):
+            threading.Timer(release_after_s, lock.release).start()
+
+    threading.Thread(target=release, daemon=True).start()
+    return writing, lock
+
+
 def _engine_telling_writes(url: str, writing: threading.Event) -> Any:
     engine = create_engine(url, null_pool=True)
 
@@ -135,11 +152,7 @@ def _run_on_a_thread(main: Any) -> dict[str, Any]:
 def test_the_watchers_write_under_way_ends_before_the_solve_returns(
     database_url: str, sqlite_path: str, running_job: uuid.UUID, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    writing = threading.Event()
-    returned = _solver_returning_mid_write(monkeypatch, writing)
-    lock = Lock(sqlite_path)
-    releaser = threading.Thread(target=lambda: returned.wait(HUNG_S) and lock.release(), daemon=True)
-    releaser.start()
+    writing, lock = _busy_database(monkeypatch, sqlite_path, release_after_s=0.0)
 
     async def main() -> tuple[Any, list[asyncio.Task[Any]]]:
         return await _watched_solve(database_url, writing, running_job)
@@ -169,15 +182,8 @@ def test_a_task_thread_runs_one_plan_after_another_while_the_database_is_busy(
 def _run_ending_while_the_watcher_waits(
     database_url: str, sqlite_path: str, job_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch
 ) -> Any:
-    writing = threading.Event()
-    returned = _solver_returning_mid_write(monkeypatch, writing)
-    lock = Lock(sqlite_path)
-
-    def fallback() -> None:  # code that waits for its watcher needs the lock back before its run can end
-        if returned.wait(HUNG_S):
-            threading.Timer(1.0, lock.release).start()
-
-    threading.Thread(target=fallback, daemon=True).start()
+    # Code that waits for its watcher needs the lock back before its run can end: 1 s after the solve, at the latest.
+    writing, lock = _busy_database(monkeypatch, sqlite_path, release_after_s=1.0)
 
     async def main() -> Any:
         try:
