@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -31,3 +33,12 @@ class FrozenClock:
 
     def advance(self, delta: timedelta) -> None:
         self._at += delta
+
+
+async def stopped_within(event: asyncio.Event, wait_s: float) -> bool:
+    """Wait up to `wait_s` for `event`; whether it is set.  A loop's pause that a stop request cuts short,
+    so the loop's task is stopped by asking and awaiting it, never by cancelling it mid-work."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(wait_s):
+            await event.wait()
+    return event.is_set()

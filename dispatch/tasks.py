@@ -7,7 +7,6 @@ periodic reaper re-queues jobs whose worker died (no heartbeat) or whose message
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -20,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import routing
 from core.celery_app import celery_app
-from core.clock import SystemClock
+from core.clock import SystemClock, stopped_within
 from core.db import create_engine, session_factory, unit_of_work
 from core.settings import get_settings
 from dispatch.builder import build_day
@@ -92,7 +91,7 @@ async def _solve_watching(
 
     async def watch() -> None:
         pause = 0.3  # the first plan usually comes within a fraction of a second: show it soon
-        while not await _stopped(solved, pause):
+        while not await stopped_within(solved, pause):
             pause = PROGRESS_EVERY_S
             elapsed = time.monotonic() - started
             cost = latest["cost"]
@@ -131,14 +130,6 @@ async def _solve_watching(
         await asyncio.wait([watcher])  # not gather: that would cancel it if this task were cancelled
         if not watcher.cancelled() and watcher.exception() is not None:  # best effort: the answer still counts
             log.warning("progress of planning job %s stopped: %r", job_id, watcher.exception())
-
-
-async def _stopped(event: asyncio.Event, wait_s: float) -> bool:
-    """Wait up to `wait_s` for `event`; whether it is set."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(wait_s):
-            await event.wait()
-    return event.is_set()
 
 
 @celery_app.task(name="dispatch.reap_stale_jobs", ignore_result=True, time_limit=120, soft_time_limit=100)

@@ -40,7 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 
-from core.clock import SystemClock
+from core.clock import SystemClock, stopped_within
 from core.events import on_events_committed
 from core.models import Event
 from core.settings import Settings
@@ -420,22 +420,25 @@ class LivePlugin(InitPluginProtocol):
     async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
         sink = ChannelsSink(self.channels, self.backend, asyncio.get_running_loop(), self._seen)
         add_sink(sink)
-        tasks = [asyncio.create_task(sink.run())]
-        if not self.redis_url:
-            tasks.append(asyncio.create_task(self._relay(app.state.session_factory, sink)))
+        publishing = asyncio.create_task(sink.run())
+        stop = asyncio.Event()
+        relay = None if self.redis_url else asyncio.create_task(self._relay(app.state.session_factory, sink, stop))
         try:
             yield
         finally:
             remove_sink(sink)
-            for task in tasks:
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
+            if relay is not None:
+                # Told to stop and awaited, never cancelled: a cancel landing in its database pass can leave an
+                # aiosqlite connection's close waiting for ever (as in dispatch.tasks), and shutdown with it.
+                stop.set()
+                await asyncio.wait([relay])
+            publishing.cancel()  # it only waits on its queue and the channels backend
+            with suppress(asyncio.CancelledError):
+                await publishing
 
-    async def _relay(self, factory: async_sessionmaker[AsyncSession], sink: ChannelsSink) -> None:
+    async def _relay(self, factory: async_sessionmaker[AsyncSession], sink: ChannelsSink, stop: asyncio.Event) -> None:
         cursor = uuid7_floor(SystemClock().now())
-        while True:
-            await asyncio.sleep(RELAY_EVERY_S)
+        while not await stopped_within(stop, RELAY_EVERY_S):
             if self.listeners <= 0:
                 cursor = uuid7_floor(SystemClock().now() - timedelta(seconds=RELAY_OVERLAP_S))
                 continue
