@@ -82,6 +82,22 @@ def test_language_switch_is_remembered(server: Server, browser: Any) -> None:
     watch.assert_clean()
 
 
+def test_choosing_the_language_already_shown_rebuilds_nothing(server: Server, browser: Any) -> None:
+    """A rebuild moves the focus to the first field: one in the middle of filling the login form once sent the
+    password into the username field (a login that stayed on the login page, in CI)."""
+    page, watch = new_page(browser)
+    page.goto(f"{server.url}/app/login")
+    page.wait_for_selector("input[name=username]")
+    assert page.get_attribute("html", "lang") == "en"
+    page.evaluate("document.querySelector('#main form').dataset.untouched = 'yes'")
+    page.fill("input[name=username]", "fleet1")
+    page.select_option("#lang", "en")
+    page.wait_for_load_state("networkidle")  # a dictionary fetched and a form rebuilt would be done by now
+    assert page.evaluate("document.querySelector('#main form').dataset.untouched") == "yes"
+    assert page.input_value("input[name=username]") == "fleet1"
+    watch.assert_clean()
+
+
 def test_pages_need_a_login_and_refuse_the_wrong_role(server: Server, browser: Any) -> None:
     page, watch = new_page(browser)
     page.goto(f"{server.url}/app/customer/orders")

@@ -48,7 +48,8 @@ export function translate(root = document) {
 }
 
 export async function setLang(code) {
-  if (!LANGUAGES.includes(code)) return;
+  // The language already shown: nothing to reload or rebuild (a rebuild moves the focus, mid-typing too).
+  if (!LANGUAGES.includes(code) || code === lang) return;
   dict = await load(code);
   lang = code;
   localStorage.setItem(STORAGE_KEY, code);
