@@ -88,6 +88,11 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # hundred deliveries.  None: the whole-day search takes all the time.  Measured on the seven 1,000-customer
     # instances (60 CPU-s, one search, rows :base-s8 and :local-default): 7.56 % mean gap without, 5.88 % with.
     local_share: float | None = 0.7
+    # The same on big days whose search starts from the construction (days with reloads: every fuel day), after
+    # the whole-day guided local search.  Measured 2026-12-04 (60 CPU-s, generated fuel days, rows
+    # `:s10-warmlocal*` against `:s10`): relaxed 1,000 jobs 11.74 % above PyVRP without, 10.14 % with 0.3, 10.17 %
+    # with 0.5, 11.0 % with 0.7; the real days (ours2) 1.64 -> 1.63 M fen at 1,000 jobs, 3.38 -> 3.31 M at 2,000.
+    warm_local_share: float | None = 0.3
     local_routes: int = 8
     local_spares: int = 2
     local_s_per_100: float = 0.12
@@ -326,14 +331,13 @@ def _status_name(status: int) -> str:
 
 def local_share(params: SolveParams, deliveries: int, trips: int) -> float:
     """The share of the search time given to the localized search (routing.solver.local): 0 when it is off,
-    on small days, when a solution limit is to make the run repeatable, and on days whose search starts from
-    the construction (days with reloads): there the whole-day guided search measured better (generated
-    1,000-job day, relaxed, 60 CPU-s: 2.37 % from PyVRP without, 2.59 % with 30 % local, 5.78 % with 70 %)."""
-    if params.local_share is None or params.solution_limit is not None or not is_big_day(params, deliveries):
+    on small days, and when a solution limit is to make the run repeatable.  Days whose search starts from the
+    construction (days with reloads) take `warm_local_share`: less, as their whole-day guided search does
+    more of the work (see docs/ROUTING.md, "Localized search")."""
+    share = params.warm_local_share if starts_warm(params, deliveries, trips) else params.local_share
+    if share is None or params.solution_limit is not None or not is_big_day(params, deliveries):
         return 0.0
-    if starts_warm(params, deliveries, trips):
-        return 0.0
-    return params.local_share
+    return share
 
 
 def starts_warm(params: SolveParams, deliveries: int, trips: int) -> bool:

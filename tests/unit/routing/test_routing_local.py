@@ -122,12 +122,14 @@ def test_a_tanker_on_the_road_keeps_the_trip_under_way(make) -> None:
     assert check(on_the_road, finish(instance, better, floors)) == []
 
 
-def test_the_localized_search_is_for_big_cold_started_days_and_unrepeatable_runs_only() -> None:
+def test_the_localized_search_is_for_big_days_and_never_under_a_solution_limit() -> None:
     params = SolveParams()
     big = params.big_day_above + 1
     assert local_share(params, big, trips=1) == params.local_share
     assert local_share(params, params.big_day_above, trips=1) == 0.0
-    assert local_share(params, big, trips=3) == 0.0  # a day with reloads starts from the construction
+    assert local_share(params, big, trips=3) == params.warm_local_share  # reloads: starts from the construction
+    assert local_share(msgspec.structs.replace(params, warm_local_share=None), big, trips=3) == 0.0
+    assert local_share(msgspec.structs.replace(params, warm_local_share=None), big, trips=1) == params.local_share
     assert local_share(msgspec.structs.replace(params, solution_limit=50), big, trips=1) == 0.0
     assert local_share(msgspec.structs.replace(params, local_share=None), big, trips=1) == 0.0
 
