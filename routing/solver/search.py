@@ -91,7 +91,7 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # The same on big days whose search starts from the construction (days with reloads: every fuel day), after
     # the whole-day guided local search.  Measured 2026-12-04 (60 CPU-s, generated fuel days, rows
     # `:s10-warmlocal*` against `:s10`): relaxed 1,000 jobs 11.74 % above PyVRP without, 10.14 % with 0.3, 10.17 %
-    # with 0.5, 11.0 % with 0.7; the real days (ours2) 1.64 -> 1.63 M fen at 1,000 jobs, 3.38 -> 3.31 M at 2,000.
+    # with 0.5, 11.0 % with 0.7; the real days (ours2) 16.40 -> 16.26 M fen at 1,000 jobs, 33.84 -> 33.10 M at 2,000.
     warm_local_share: float | None = 0.3
     local_routes: int = 8
     local_spares: int = 2
