@@ -85,8 +85,10 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # Days above big_day_above deliveries: the whole-day search gets (1 - local_share) of the search time,
     # then the plan is improved a neighbourhood at a time (routing.solver.local): local_routes neighbouring
     # tankers and up to local_spares idle ones, searched from their routes for local_s_per_100 seconds per
-    # hundred deliveries.  None: the whole-day search takes all the time.  Measured on the seven 1,000-customer
-    # instances (60 CPU-s, one search, rows :base-s8 and :local-default): 7.56 % mean gap without, 5.88 % with.
+    # hundred deliveries.  None: the whole-day search takes all the time.  This is for days that start cold (one
+    # trip per tanker); days that start from the construction take warm_local_share instead.  Measured on the
+    # seven 1,000-customer instances (60 CPU-s, one search, rows :base-s8 and :local-default): 7.56 % mean gap
+    # without, 5.88 % with.
     local_share: float | None = 0.7
     # The same on big days whose search starts from the construction (days with reloads: every fuel day), after
     # the whole-day guided local search.  Measured 2026-12-04 (60 CPU-s, generated fuel days, rows
