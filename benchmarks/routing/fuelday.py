@@ -514,7 +514,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from benchmarks.routing.run import RESULTS, _append
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 200)  # a log file gets the whole table
     table = Table(title="Fuel days (cost in yuan; gap vs PyVRP on the relaxation)")
     for column in (
         "jobs",

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="our relabelling seed")
     parser.add_argument("--parallel", type=int, default=1, help="solves at once (each is single-core)")
     args = parser.parse_args(argv)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 200)  # a log file gets the whole table
     solvers = args.solvers.split(",")
     patterns = [p.strip().upper() for p in args.instances.split(",")]
     variants = [_variant(text) for text in args.variant] or [(args.label, args.params)]

@@ -26,11 +26,10 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from routing.solver.extract import Floors, Plan, finish, read_plan
+from routing.solver.extract import Floors, Plan, finish
 from routing.solver.instance import Instance
-from routing.solver.local import improve_locally
-from routing.solver.model import Model, build_model, plan_cost, plan_routes
-from routing.solver.search import Progress, SolveParams, check_period, local_share, run_search, starts_warm
+from routing.solver.phases import search_day
+from routing.solver.search import Progress, SolveParams
 
 log = logging.getLogger("routing.solver")
 
@@ -92,11 +91,6 @@ class RunOutcome:
     candidates: list[tuple[int, int, Plan, Floors]] = field(default_factory=list)
 
 
-def _build_model(instance: Instance, vehicles: list[int], params: SolveParams) -> Model:
-    """The model a search runs on, checked as often as the day's size asks (search.check_period)."""
-    return build_model(instance, vehicles, check_period=check_period(params, len(instance.deliveries)))
-
-
 def run_in_process(
     instance: Instance,
     vehicles: list[int],
@@ -106,48 +100,25 @@ def run_in_process(
     initial: Plan | None = None,
     started: float | None = None,
 ) -> RunOutcome:
-    model = _build_model(instance, vehicles, params)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     limit_s = _remaining(params, limit_s, started)
     reporter = _Reporter([instance], on_progress, wall0)
 
-    def improved(cost: int, solutions: int) -> None:
+    def improved(cost: int, solutions: int, read: Callable[[], tuple[Plan, Floors]]) -> None:
         if on_progress is not None and reporter.due():  # reading the plan costs time inside the search
-            plan, floors = read_plan(model, lambda var: var.Min())
-            reporter.improved(0, solutions, plan, floors)
+            reporter.improved(0, solutions, *read())
 
-    share = local_share(params, len(instance.deliveries), instance.trips)
-    outcome = run_search(
-        model, params, limit_s * (1 - share), on_improvement=improved, initial=_warm(model, params, initial)
+    day = search_day(instance, vehicles, params, limit_s, _wall(params, limit_s), initial, improved)
+    return RunOutcome(
+        plan=day.plan,
+        floors=day.floors,
+        status=day.search.status,
+        stopped_by=day.search.stopped_by,
+        solutions=day.solutions,
+        first_solution_s=day.search.first_solution_s,
+        search_cpu_s=time.process_time() - cpu0,
+        cost=day.cost,
     )
-    result = RunOutcome(
-        status=outcome.status,
-        stopped_by=outcome.stopped_by,
-        solutions=outcome.solutions,
-        first_solution_s=outcome.first_solution_s,
-    )
-    if outcome.assignment is not None:
-        result.plan, result.floors = read_plan(model, outcome.assignment.Value)
-        result.cost = outcome.assignment.ObjectiveValue()
-    if share and result.plan is not None:
-        result.cost = plan_cost(model, result.plan)  # the parts' savings come off this
-
-        def better(cost: int, plan: Plan, floors: Floors) -> None:
-            result.solutions += 1
-            reporter.improved(0, result.solutions, plan, floors)
-
-        result.plan, result.floors, result.cost = improve_locally(
-            instance,
-            vehicles,
-            result.plan,
-            result.floors,
-            result.cost,
-            params,
-            wall0 + _wall(params, limit_s),
-            on_better=better,
-        )
-    result.search_cpu_s = time.process_time() - cpu0
-    return result
 
 
 def _wall(params: SolveParams, limit_s: float) -> float:
@@ -162,12 +133,6 @@ def _remaining(params: SolveParams, limit_s: float, started: float | None) -> fl
     if params.clock != "wall" or started is None:
         return limit_s
     return max(0.05, limit_s - (time.perf_counter() - started))
-
-
-def _warm(model: Model, params: SolveParams, initial: Plan | None) -> list[list[int]] | None:
-    if initial is None or not starts_warm(params, len(model.instance.deliveries), model.instance.trips):
-        return None
-    return plan_routes(model, initial)
 
 
 @dataclass(slots=True)
@@ -346,39 +311,16 @@ def _search(
     started: float | None,
 ) -> None:
     cpu0 = time.process_time()
-    wall0 = time.perf_counter()
-    model = _build_model(instance, vehicles, params)
-    trim_heap()  # the lists the matrices were copied from
     limit_s = _remaining(params, limit_s, started)
-    share = local_share(params, len(instance.deliveries), instance.trips)
 
-    def improved(cost: int, solutions: int) -> None:
-        plan, floors = read_plan(model, lambda var: var.Min())
-        sender.send(("best", cost, solutions, plan, floors))
+    def improved(cost: int, solutions: int, read: Callable[[], tuple[Plan, Floors]]) -> None:
+        sender.send(("best", cost, solutions, *read()))
 
-    outcome = run_search(
-        model, params, limit_s * (1 - share), on_improvement=improved, initial=_warm(model, params, initial)
+    day = search_day(
+        instance, vehicles, params, limit_s, _wall(params, limit_s), initial, improved, after_build=trim_heap
     )
-    plan: Plan | None = None
-    floors: Floors = {}
-    cost = None
-    if outcome.assignment is not None:
-        plan, floors = read_plan(model, outcome.assignment.Value)
-        cost = outcome.assignment.ObjectiveValue()
-    if share and plan is not None:
-        cost = plan_cost(model, plan)  # the parts' savings come off this
-        del model  # the whole day's model is done with: its memory goes before the parts' models come
-        solutions = outcome.solutions
-
-        def better(cost: int, plan: Plan, floors: Floors) -> None:
-            nonlocal solutions
-            solutions += 1
-            sender.send(("best", cost, solutions, plan, floors))
-
-        plan, floors, cost = improve_locally(
-            instance, vehicles, plan, floors, cost, params, wall0 + _wall(params, limit_s), on_better=better
-        )
-        outcome.solutions = solutions
+    outcome, plan, floors, cost = day.search, day.plan, day.floors, day.cost
+    outcome.solutions = day.solutions
     sender.send(
         (
             "done",

@@ -74,15 +74,20 @@ def schedule_tanker(
     tanker_index: int,
     trips: list[list[int]],
     not_before: list[int] | None = None,
+    *,
+    full_load: bool = False,
 ) -> list[Trip] | None:
-    """Timed trips for one tanker, or None if the day breaks a window, depot hours, shift or duty."""
+    """Timed trips for one tanker, or None if the day breaks a window, depot hours, shift or duty.
+
+    ``full_load``: every loading takes the full-truck time, as in the OR-Tools model, so that a day that fits
+    here also fits the model (for plans the search goes on from)."""
     packed = []
     for deliveries in trips:
         trip = pack_trip(instance, tanker_index, deliveries)
         if trip is None:
             return None
         packed.append(trip)
-    sim = _Simulation(instance, tanker_index, trips, packed)
+    sim = _Simulation(instance, tanker_index, trips, packed, full_load=full_load)
     attempts = [None] if not_before is None else [None, not_before]
     for floor in attempts:
         day = sim.run(0, floor)
@@ -99,8 +104,17 @@ def schedule_tanker(
 
 
 class _Simulation:
-    def __init__(self, instance: Instance, tanker_index: int, trips: list[list[int]], packed: list[PackedTrip]):
+    def __init__(
+        self,
+        instance: Instance,
+        tanker_index: int,
+        trips: list[list[int]],
+        packed: list[PackedTrip],
+        *,
+        full_load: bool = False,
+    ):
         self.instance = instance
+        self.full_load_s = instance.full_load_s[tanker_index] if full_load else None
         self.tanker = instance.tanker(tanker_index)
         self.depot = instance.problem.depot(self.tanker.depot_id)
         self.home = instance.depot_location(tanker_index)
@@ -118,7 +132,7 @@ class _Simulation:
         room = 10**12  # largest extra delay no window or closing time forbids
         timed: list[Trip] = []
         for number, (deliveries, packed) in enumerate(zip(self.trips, self.packed, strict=True)):
-            load = load_time_s(depot, packed.litres)
+            load = load_time_s(depot, packed.litres) if self.full_load_s is None else self.full_load_s
             load_start = max(clock, depot.open_s)
             if floor is not None:
                 load_start = max(load_start, floor[number])

@@ -64,8 +64,11 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # plan on big days, and the fallback when the search finds nothing better.
     construct: bool = True
     # Above this many deliveries the search starts from that construction (OR-Tools' own first solution
-    # takes too long there): SolveFromAssignmentWithParameters with guided local search.
-    warm_start_above: int = 300
+    # takes too long there): SolveFromAssignmentWithParameters with guided local search, between the phases of
+    # the localized search (routing.solver.phases).  300 until 2026-12-06; on three generated 200-job fuel days
+    # (relaxed, 60 CPU-s) the phases measured 7.1-8.5 % mean above PyVRP's 30 s against 10.5-10.7 % for the cold
+    # iterated local search.
+    warm_start_above: int = 100
     # Days of one trip per tanker start from OR-Tools' own first solution all the same: on the 1,000-customer
     # benchmark instances (one trip each) that search found plans 17 % from the best known on average against
     # 24 % from the construction; on fuel days, which reload, the construction start wins (20 % against 33 %).
@@ -90,11 +93,21 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # seven 1,000-customer instances (60 CPU-s, one search, rows :base-s8 and :local-default): 7.56 % mean gap
     # without, 5.88 % with.
     local_share: float | None = 0.7
-    # The same on big days whose search starts from the construction (days with reloads: every fuel day), after
-    # the whole-day guided local search.  Measured 2026-12-04 (60 CPU-s, generated fuel days, rows
-    # `:s10-warmlocal*` against `:s10`): relaxed 1,000 jobs 11.74 % above PyVRP without, 10.14 % with 0.3, 10.17 %
-    # with 0.5, 11.0 % with 0.7; the real days (ours2) 16.40 -> 16.26 M fen at 1,000 jobs, 33.84 -> 33.10 M at 2,000.
-    warm_local_share: float | None = 0.3
+    # The same on days whose search starts from the construction (days with reloads: every fuel day), after the
+    # whole-day guided local search (routing.solver.phases).  Measured 2026-12-04, before warm_local_first (60
+    # CPU-s, generated fuel days, rows `:s10-warmlocal*` against `:s10`): relaxed 1,000 jobs 11.74 % above PyVRP
+    # without, 10.14 % with 0.3, 10.17 % with 0.5, 11.0 % with 0.7.  With the first phase 0.15 beat 0.3.
+    warm_local_share: float | None = 0.15
+    # Those days also begin with the localized search, for this share of the time, before the whole-day search;
+    # None: they do not.
+    warm_local_first: float | None = 0.3
+    # ... and their plan is consolidated (extract.consolidate: left-out jobs filled in, tankers emptied where that
+    # saves) after that first phase and after the whole-day search, each time within consolidate_share of the
+    # time.  Measured on three generated 1,000-job fuel days (relaxed, 60 CPU-s, one search; docs/ROUTING.md,
+    # "Days with reloads, phase by phase"): 4.98 % mean above PyVRP's 30 s before, -1.29 % with both and with
+    # whole trips placed in trimming.
+    consolidate: bool = True
+    consolidate_share: float = 0.05
     local_routes: int = 8
     local_spares: int = 2
     local_s_per_100: float = 0.12
@@ -332,12 +345,22 @@ def _status_name(status: int) -> str:
 
 
 def local_share(params: SolveParams, deliveries: int, trips: int) -> float:
-    """The share of the search time given to the localized search (routing.solver.local): 0 when it is off,
-    on small days, and when a solution limit is to make the run repeatable.  Days whose search starts from the
-    construction (days with reloads) take `warm_local_share`: less, as their whole-day guided search does
-    more of the work (see docs/ROUTING.md, "Localized search")."""
-    share = params.warm_local_share if starts_warm(params, deliveries, trips) else params.local_share
-    if share is None or params.solution_limit is not None or not is_big_day(params, deliveries):
+    """The share of the search time given to the localized search (routing.solver.local) after the whole-day
+    search: `local_share` on big days that start cold, `warm_local_share` on days that start from the
+    construction (days with reloads: their whole-day guided search does more of the work); 0 when it is off
+    and under a solution limit (repeatable runs).  See docs/ROUTING.md, "Localized search"."""
+    warm = starts_warm(params, deliveries, trips)
+    share = params.warm_local_share if warm else params.local_share
+    if share is None or params.solution_limit is not None or not (warm or is_big_day(params, deliveries)):
+        return 0.0
+    return share
+
+
+def local_first_share(params: SolveParams, deliveries: int, trips: int) -> float:
+    """The share of the search time the localized search gets before the whole-day search: `warm_local_first`
+    on days that start from the construction, 0 otherwise (and under a solution limit)."""
+    share = params.warm_local_first
+    if share is None or params.solution_limit is not None or not starts_warm(params, deliveries, trips):
         return 0.0
     return share
 

@@ -119,7 +119,8 @@ def test_only_days_that_reload_start_from_the_construction_by_default() -> None:
     params = SolveParams()
     assert starts_warm(params, deliveries=1000, trips=3)  # a fuel day: reloads
     assert not starts_warm(params, deliveries=1000, trips=1)  # one trip each: OR-Tools' own first solution
-    assert not starts_warm(params, deliveries=300, trips=3)  # small: OR-Tools' own first solution
+    assert starts_warm(params, deliveries=params.warm_start_above + 1, trips=3)
+    assert not starts_warm(params, deliveries=params.warm_start_above, trips=3)  # small: OR-Tools' own first solution
     assert starts_warm(msgspec.structs.replace(params, warm_start_single_trip=True), deliveries=1000, trips=1)
 
 
