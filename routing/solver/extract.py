@@ -267,9 +267,10 @@ def _fill(
 def trim_fleet(
     instance: Instance, plan: Plan, floors: dict[int, list[int]], *, deadline: float, full_load: bool = False
 ) -> int:
-    """Fleet trimming: empty a tanker when all its deliveries fit (cheapest feasible insertion, exact
-    schedule and compartments) into the other used tankers and that saves more than the extra driving.
-    Least-loaded tankers first, until ``deadline`` (perf_counter).  Returns how many were emptied."""
+    """Fleet trimming: empty a tanker when its trips fit into the other used tankers' days, each whole
+    (`_place_trip`) or delivery by delivery (cheapest feasible insertion; exact schedule and compartments), and
+    the fixed cost saved exceeds the extra driving.  Least-loaded tankers first, until ``deadline``
+    (perf_counter).  Returns how many were emptied."""
     started = {trip.tanker_id for trip in instance.problem.options.started}
     emptied = 0
     for tanker_index in sorted(plan, key=lambda t: (sum(len(trip) for trip in plan[t]), t)):

@@ -124,3 +124,11 @@ def test_the_first_phase_is_for_days_that_start_from_the_construction() -> None:
     assert local_first_share(params, params.warm_start_above, trips=3) == 0.0
     assert local_first_share(msgspec.structs.replace(params, solution_limit=10), big, trips=3) == 0.0
     assert local_first_share(msgspec.structs.replace(params, warm_local_first=None), big, trips=3) == 0.0
+
+
+def test_solve_runs_the_phases_in_a_forked_search_and_in_process(make) -> None:
+    problem = priced_day(make, jobs=120)
+    for isolate in (True, False):
+        params = SolveParams(time_limit_s=3.0, warm_start_above=50, local_routes=4, isolate=isolate, workers=1)
+        result = make.run(problem, params=params)  # the independent checker runs inside
+        assert result.stats.source == "search", "the phases found nothing better than the construction"
