@@ -44,7 +44,7 @@ PlanReport = Callable[[int, int, Callable[[], tuple[Plan, Floors]]], None]
 
 @dataclass(slots=True)
 class DayOutcome:
-    search: SearchOutcome  # the whole-day search's
+    search: SearchOutcome  # the whole-day search's (its assignment dropped: the model that owned it is gone)
     plan: Plan | None = None
     floors: Floors = field(default_factory=dict)
     cost: int | None = None  # the model's objective of the plan, milli-minor
@@ -150,6 +150,7 @@ def _search_whole_day(
     day = DayOutcome(search=outcome, solutions=outcome.solutions)
     if outcome.assignment is not None:
         day.plan, day.floors = read_plan(model, outcome.assignment.Value)
+        outcome.assignment = None  # it belongs to the model, which goes when this returns
     elif initial is not None:  # no plan from the whole-day search: the one it started from stands
         day.plan = initial
     if day.plan is None:
