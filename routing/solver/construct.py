@@ -158,36 +158,3 @@ def construct(instance: Instance, vehicles: list[int], *, neighbours: int = 40) 
             plan[t] = trips
     # A job split into several deliveries is kept only whole (finish() drops partial jobs anyway).
     return plan
-
-
-def plan_objective(instance: Instance, vehicles: list[int], plan: Plan) -> int:
-    """The model's objective of a plan (milli-minor) without building the model: travel, the fixed costs of the
-    tankers used, the penalties of the deliveries left out, and the weight of deliveries served by another
-    tanker than the one their job prefers, when that one is among ``vehicles`` (the model's fleet).
-    `model.plan_cost` gives the same from a closed model."""
-    problem = instance.problem
-    dist = instance.matrix.distances_m
-    total = 0
-    served: dict[int, int] = {}
-    for t, trips in plan.items():
-        if not any(trips):
-            continue
-        tanker = problem.tankers[t]
-        home = instance.depot_location(t)
-        total += tanker.fixed_cost_minor * 1000
-        for trip in trips:
-            here = home
-            for d in trip:
-                there = problem.job_location(instance.deliveries[d].job_index)
-                total += dist[here][there] * tanker.cost_per_km_minor
-                here = there
-                served[d] = t
-            total += dist[here][home] * tanker.cost_per_km_minor
-    fleet = {problem.tankers[t].id for t in vehicles}
-    for d, delivery in enumerate(instance.deliveries):
-        job = problem.jobs[delivery.job_index]
-        if d not in served:
-            total += job.penalty_minor * 1000 // delivery.parts
-        elif job.preferred_tanker_id in fleet and problem.tankers[served[d]].id != job.preferred_tanker_id:
-            total += problem.options.preference_cost_minor * 1000
-    return total

@@ -311,11 +311,12 @@ def _place_trip(instance: Instance, plan: Plan, trip: list[int], *, full_load: b
         if tanker_index not in allowed or not trips or len(trips) >= instance.trips:
             continue
         home = instance.depot_location(tanker_index)
-        stops = [home, *sites, home]
-        metres = sum(dist[a][b] for a, b in itertools.pairwise(stops))
+        cost = (
+            sum(dist[a][b] for a, b in itertools.pairwise([home, *sites, home]))
+            * instance.tanker(tanker_index).cost_per_km_minor
+        )
         first = 1 if problem.tankers[tanker_index].id in started else 0  # a trip under way stays first
-        for position in range(first, len(trips) + 1):
-            candidates.append((metres * instance.tanker(tanker_index).cost_per_km_minor, tanker_index, position))
+        candidates += [(cost, tanker_index, position) for position in range(first, len(trips) + 1)]
     for _, tanker_index, position in sorted(candidates):
         trips = [list(x) for x in plan[tanker_index]]
         trips.insert(position, list(trip))
@@ -412,3 +413,21 @@ def assemble(problem: Problem, routes: Sequence[Route], unassigned: tuple[Unassi
         distance_m=sum(trip.distance_m for trip in trips),
         duration_s=sum(r.duration_s for r in routes),
     )
+
+
+def plan_objective(instance: Instance, vehicles: list[int], plan: Plan) -> int:
+    """The model's objective of a plan (milli-minor) without building the model: `plan_cost` (travel and the
+    fixed costs of the tankers used), the penalties of the deliveries left out, and the weight of deliveries
+    served by another tanker than the one their job prefers, when that one is among ``vehicles`` (the model's
+    fleet).  `model.plan_cost` gives the same from a closed model."""
+    problem = instance.problem
+    fleet = {problem.tankers[t].id for t in vehicles}
+    served = {d: t for t, trips in plan.items() for trip in trips for d in trip}
+    total = plan_cost(instance, plan)
+    for d, delivery in enumerate(instance.deliveries):
+        job = problem.jobs[delivery.job_index]
+        if d not in served:
+            total += job.penalty_minor * 1000 // delivery.parts
+        elif job.preferred_tanker_id in fleet and problem.tankers[served[d]].id != job.preferred_tanker_id:
+            total += problem.options.preference_cost_minor * 1000
+    return total

@@ -22,8 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from routing.solver.construct import plan_objective
-from routing.solver.extract import Floors, Plan, consolidate, read_plan
+from routing.solver.extract import Floors, Plan, consolidate, plan_objective, read_plan
 from routing.solver.instance import Instance
 from routing.solver.local import improve_locally
 from routing.solver.model import Model, build_model, plan_cost, plan_routes
@@ -82,7 +81,7 @@ def search_day(
         on_plan(cost, solutions, lambda: (plan, floors))
 
     if first_share and initial is not None:
-        initial, _, _ = improve_locally(
+        initial, _, cost = improve_locally(
             instance,
             vehicles,
             initial,
@@ -92,13 +91,10 @@ def search_day(
             wall0 + wall_s * first_share,
             on_better=report,
         )
-        if params.consolidate:
-            deadline = time.perf_counter() + params.consolidate_share * wall_s
-            plan = consolidate(instance, initial, vehicles, deadline=deadline)
-            cost = plan_objective(instance, vehicles, plan)
-            if cost < plan_objective(instance, vehicles, initial):
-                initial = plan
-                report(cost, plan, {})
+        found = _consolidated(instance, vehicles, initial, cost, params, wall_s)
+        if found is not None:
+            initial, cost = found
+            report(cost, initial, {})
     # The whole-day search ends where the last share begins: what the first phases took is not its.
     whole_until = wall0 + wall_s * (1 - end_share)
     day = _search_whole_day(
@@ -109,17 +105,33 @@ def search_day(
         whole_until,
         initial if warm else None,
         lambda cost, count, read: on_plan(cost, solutions + count, read),
-        consolidate_s=params.consolidate_share * wall_s if first_share and params.consolidate else None,
         after_build=after_build,
     )
     solutions += day.solutions
-    day.solutions = solutions
+    if first_share and day.plan is not None and day.cost is not None:
+        found = _consolidated(instance, vehicles, day.plan, day.cost, params, wall_s)
+        if found is not None:
+            day.plan, day.cost = found
+            day.floors = {}
+            report(day.cost, day.plan, {})
     if day.plan is not None and day.cost is not None and end_share:
         day.plan, day.floors, day.cost = improve_locally(
             instance, vehicles, day.plan, day.floors, day.cost, params, wall0 + wall_s, on_better=report
         )
-        day.solutions = solutions
+    day.solutions = solutions
     return day
+
+
+def _consolidated(
+    instance: Instance, vehicles: list[int], plan: Plan, cost: int, params: SolveParams, wall_s: float
+) -> tuple[Plan, int] | None:
+    """The plan consolidated (extract.consolidate, within `consolidate_share` of the wall time) and its cost, or
+    None when that is off or no cheaper (trimming weighs no preferences: it may lose some)."""
+    if not params.consolidate:
+        return None
+    better = consolidate(instance, plan, vehicles, deadline=time.perf_counter() + params.consolidate_share * wall_s)
+    better_cost = plan_objective(instance, vehicles, better)
+    return (better, better_cost) if better_cost < cost else None
 
 
 def _search_whole_day(
@@ -131,7 +143,6 @@ def _search_whole_day(
     initial: Plan | None,
     on_plan: PlanReport,
     *,
-    consolidate_s: float | None,
     after_build: Callable[[], None] | None,
 ) -> DayOutcome:
     """OR-Tools on the whole day until ``until`` (perf_counter; its own limit is that wall time times
@@ -156,10 +167,4 @@ def _search_whole_day(
     if day.plan is None:
         return day
     day.cost = plan_cost(model, day.plan)
-    if consolidate_s is not None:
-        plan = consolidate(instance, day.plan, vehicles, deadline=time.perf_counter() + consolidate_s)
-        cost = plan_cost(model, plan)
-        if cost < day.cost:  # trimming weighs no preferences: it may lose some
-            day.plan, day.floors, day.cost, day.solutions = plan, {}, cost, day.solutions + 1
-            on_plan(cost, day.solutions, lambda: (plan, {}))
     return day

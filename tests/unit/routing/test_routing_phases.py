@@ -9,8 +9,8 @@ import msgspec
 
 from routing import Problem, SolveParams, check
 from routing.matrix import matrix_for
-from routing.solver.construct import construct, plan_objective
-from routing.solver.extract import Plan, consolidate, finish
+from routing.solver.construct import construct
+from routing.solver.extract import Plan, consolidate, finish, plan_objective
 from routing.solver.instance import Instance, build_instance
 from routing.solver.model import build_model, plan_cost, usable_tankers
 from routing.solver.phases import search_day
@@ -73,7 +73,7 @@ def test_consolidation_empties_tankers_fills_gaps_and_fits_the_model(make) -> No
         spread[t] = [list(trip) for trip in trips]
     dropped = spread[max(spread)].pop()
     spread = {t: trips for t, trips in spread.items() if trips}
-    fleet = sorted(spread)[: len(spread)] + idle[:3]
+    fleet = sorted(spread) + idle[:3]
 
     better = consolidate(instance, spread, fleet, deadline=time.perf_counter() + 30)
 
