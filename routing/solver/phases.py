@@ -1,9 +1,10 @@
 """One search of a day, phase by phase: what a forked search (runner._search) and the in-process search run.
 
-Days that start cold (one trip per tanker, see search.starts_warm): OR-Tools' iterated local search on the
-whole day, then on big days the localized search (routing.solver.local) for `local_share` of the time.
+Days that start cold (`warm_start_above` deliveries or fewer, or one trip per tanker under
+`warm_start_single_trip=False`; see search.starts_warm): OR-Tools' iterated local search on the whole day, then on
+big days the localized search (routing.solver.local) for `local_share` of the time.
 
-Days that start from the construction (days with reloads and more than `warm_start_above` deliveries):
+Days that start from the construction (more than `warm_start_above` deliveries):
 1. the localized search from the construction, for `warm_local_first` of the time;
 2. consolidation (extract.consolidate): jobs left out filled in, tankers emptied where that saves;
 3. OR-Tools' guided local search on the whole day from that plan, until the last share begins;

@@ -69,11 +69,12 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # (relaxed, 60 CPU-s) the phases measured 7.1-8.5 % mean above PyVRP's 30 s against 10.5-10.7 % for the cold
     # iterated local search.
     warm_start_above: int = 100
-    # Days of one trip per tanker start from OR-Tools' own first solution all the same: on the 1,000-customer
-    # benchmark instances (one trip each) that search found plans 17 % from the best known on average against
-    # 24 % from the construction; on fuel days, which reload, the construction start wins (20 % against 33 %).
-    # docs/ROUTING.md, "Where the search starts".
-    warm_start_single_trip: bool = False
+    # Days of one trip per tanker start from the construction too (False: from OR-Tools' own first solution, with
+    # iterated local search and then the localized search).  False until 2026-12-06, when the cold start was worth
+    # it (17 % against 24 % on the 1,000-customer instances, before the localized search and the phases); with the
+    # phases, paired at 60 CPU-s over relabelling seeds 0 and 1, the same instances measured 4.58 / 4.07 % mean gap
+    # against 5.25 / 4.71 % (docs/ROUTING.md, "Where the search starts").
+    warm_start_single_trip: bool = True
     # Days above this many deliveries are planned whole for whole_day_share of the search time, then re-planned
     # part by part (routing.solver.decompose): parts of about part_size deliveries, decompose_rounds times over.
     # None (the default): never; on the generated 1,000-job day it did not beat searching the whole day

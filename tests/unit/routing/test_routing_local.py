@@ -125,18 +125,28 @@ def test_a_tanker_on_the_road_keeps_the_trip_under_way(make) -> None:
 def test_the_localized_search_is_for_big_days_and_never_under_a_solution_limit() -> None:
     params = SolveParams()
     big = params.big_day_above + 1
-    assert local_share(params, big, trips=1) == params.local_share
-    assert local_share(params, params.big_day_above, trips=1) == 0.0
-    assert local_share(params, big, trips=3) == params.warm_local_share  # reloads: starts from the construction
+    assert local_share(params, big, trips=1) == params.warm_local_share  # big: starts from the construction
+    assert local_share(params, big, trips=3) == params.warm_local_share
     assert local_share(msgspec.structs.replace(params, warm_local_share=None), big, trips=3) == 0.0
-    assert local_share(msgspec.structs.replace(params, warm_local_share=None), big, trips=1) == params.local_share
-    assert local_share(msgspec.structs.replace(params, solution_limit=50), big, trips=1) == 0.0
-    assert local_share(msgspec.structs.replace(params, local_share=None), big, trips=1) == 0.0
+    assert local_share(msgspec.structs.replace(params, solution_limit=50), big, trips=3) == 0.0
+    cold = msgspec.structs.replace(params, warm_start_single_trip=False)  # one trip each starts cold
+    assert local_share(cold, big, trips=1) == params.local_share
+    assert local_share(cold, params.big_day_above, trips=1) == 0.0
+    assert local_share(msgspec.structs.replace(cold, warm_local_share=None), big, trips=1) == params.local_share
+    assert local_share(msgspec.structs.replace(cold, solution_limit=50), big, trips=1) == 0.0
+    assert local_share(msgspec.structs.replace(cold, local_share=None), big, trips=1) == 0.0
 
 
 def test_solve_with_the_localized_search_returns_checked_plans(make) -> None:
     reloads = busy_day(make, jobs=120)
     problem = msgspec.structs.replace(reloads, options=msgspec.structs.replace(reloads.options, multi_trip=False))
-    for isolate in (True, False):
-        params = SolveParams(time_limit_s=3.0, big_day_above=50, local_routes=4, isolate=isolate, workers=1)
+    for isolate, warm in ((True, False), (False, False), (True, True)):  # cold: iterated local search first
+        params = SolveParams(
+            time_limit_s=3.0,
+            big_day_above=50,
+            local_routes=4,
+            isolate=isolate,
+            workers=1,
+            warm_start_single_trip=warm,
+        )
         make.run(problem, params=params)  # the independent checker runs inside

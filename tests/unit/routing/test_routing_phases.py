@@ -120,7 +120,9 @@ def test_the_first_phase_is_for_days_that_start_from_the_construction() -> None:
     params = SolveParams()
     big = params.warm_start_above + 1
     assert local_first_share(params, big, trips=3) == params.warm_local_first
-    assert local_first_share(params, big, trips=1) == 0.0  # one trip a tanker: OR-Tools' own start
+    assert local_first_share(params, big, trips=1) == params.warm_local_first  # one trip a tanker: the same
+    cold = msgspec.structs.replace(params, warm_start_single_trip=False)
+    assert local_first_share(cold, big, trips=1) == 0.0  # one trip a tanker, the old rule: OR-Tools' own start
     assert local_first_share(params, params.warm_start_above, trips=3) == 0.0
     assert local_first_share(msgspec.structs.replace(params, solution_limit=10), big, trips=3) == 0.0
     assert local_first_share(msgspec.structs.replace(params, warm_local_first=None), big, trips=3) == 0.0

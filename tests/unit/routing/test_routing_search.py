@@ -113,15 +113,18 @@ def test_fleet_trimming_empties_a_tanker_whose_jobs_fit_elsewhere(make) -> None:
     assert trimmed.cost_minor < plain.cost_minor
 
 
-def test_only_days_that_reload_start_from_the_construction_by_default() -> None:
+def test_only_days_above_the_threshold_start_from_the_construction_by_default() -> None:
     from routing.solver.search import starts_warm
 
     params = SolveParams()
     assert starts_warm(params, deliveries=1000, trips=3)  # a fuel day: reloads
-    assert not starts_warm(params, deliveries=1000, trips=1)  # one trip each: OR-Tools' own first solution
+    assert starts_warm(params, deliveries=1000, trips=1)  # one trip each, but big
     assert starts_warm(params, deliveries=params.warm_start_above + 1, trips=3)
     assert not starts_warm(params, deliveries=params.warm_start_above, trips=3)  # small: OR-Tools' own first solution
-    assert starts_warm(msgspec.structs.replace(params, warm_start_single_trip=True), deliveries=1000, trips=1)
+    assert not starts_warm(params, deliveries=params.warm_start_above, trips=1)
+    cold = msgspec.structs.replace(params, warm_start_single_trip=False)
+    assert not starts_warm(cold, deliveries=1000, trips=1)  # the old rule: one trip each starts cold
+    assert starts_warm(cold, deliveries=1000, trips=3)
 
 
 def test_a_search_that_rarely_checks_its_moves_still_returns_only_valid_plans(make) -> None:
