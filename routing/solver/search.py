@@ -72,8 +72,8 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # Days of one trip per tanker start from the construction too (False: from OR-Tools' own first solution, with
     # iterated local search and then the localized search).  False until 2026-12-06, when the cold start was worth
     # it (17 % against 24 % on the 1,000-customer instances, before the localized search and the phases); with the
-    # phases, paired at 60 CPU-s over relabelling seeds 0 and 1, the same instances measured 4.58 / 4.07 % mean gap
-    # against 5.25 / 4.71 % (docs/ROUTING.md, "Where the search starts").
+    # phases, paired at 60 CPU-s over relabelling seeds 0, 1 and 2, the same instances measured 4.58 / 4.07 / 4.42 %
+    # mean gap against 5.25 / 4.71 / 4.56 % (docs/ROUTING.md, "Where the search starts").
     warm_start_single_trip: bool = True
     # Days above this many deliveries are planned whole for whole_day_share of the search time, then re-planned
     # part by part (routing.solver.decompose): parts of about part_size deliveries, decompose_rounds times over.
