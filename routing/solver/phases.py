@@ -109,7 +109,7 @@ def search_day(
         after_build=after_build,
     )
     solutions += day.solutions
-    if first_share and day.plan is not None and day.cost is not None:
+    if first_share and day.plan is not None and day.cost is not None:  # the phased days consolidate twice
         found = _consolidated(instance, vehicles, day.plan, day.cost, params, wall_s)
         if found is not None:
             day.plan, day.cost = found

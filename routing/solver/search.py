@@ -90,11 +90,12 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # then the plan is improved a neighbourhood at a time (routing.solver.local): local_routes neighbouring
     # tankers and up to local_spares idle ones, searched from their routes for local_s_per_100 seconds per
     # hundred deliveries.  None: the whole-day search takes all the time.  This is for days that start cold (one
-    # trip per tanker); days that start from the construction take warm_local_share instead.  Measured on the
+    # trip per tanker under warm_start_single_trip=False); days that start from the construction take
+    # warm_local_share instead.  Measured on the
     # seven 1,000-customer instances (60 CPU-s, one search, rows :base-s8 and :local-default): 7.56 % mean gap
     # without, 5.88 % with.
     local_share: float | None = 0.7
-    # The same on days whose search starts from the construction (days with reloads: every fuel day), after the
+    # The same on days whose search starts from the construction (above warm_start_above: every fuel day), after the
     # whole-day guided local search (routing.solver.phases).  Measured 2026-12-04, before warm_local_first (60
     # CPU-s, generated fuel days, rows `:s10-warmlocal*` against `:s10`): relaxed 1,000 jobs 11.74 % above PyVRP
     # without, 10.14 % with 0.3, 10.17 % with 0.5, 11.0 % with 0.7.  With the first phase 0.15 beat 0.3.
@@ -348,7 +349,7 @@ def _status_name(status: int) -> str:
 def local_share(params: SolveParams, deliveries: int, trips: int) -> float:
     """The share of the search time given to the localized search (routing.solver.local) after the whole-day
     search: `local_share` on big days that start cold, `warm_local_share` on days that start from the
-    construction (days with reloads: their whole-day guided search does more of the work); 0 when it is off
+    construction (their whole-day guided search does more of the work); 0 when it is off
     and under a solution limit (repeatable runs).  See docs/ROUTING.md, "Localized search"."""
     warm = starts_warm(params, deliveries, trips)
     share = params.warm_local_share if warm else params.local_share
