@@ -35,6 +35,16 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     sisr_avg_removed_visits: int = 20
     sisr_max_sequence: int = 10
     sisr_bypass_factor: float = 0.01
+    # One perturbation in this many (drawn at random) ruins route_ruin_routes whole routes, spatially close, instead
+    # of SISR strings; None: never.  SISR removes at most sisr_max_sequence visits of a route, so it never empties
+    # one: Solomon's C204 stayed at 4 routes where the best known has 3 (5.1-5.5 % gap) and reaches 3 with
+    # it.  Paired on all 56 (docs/ROUTING.md, "Measured (2026-12-07)"): 10 CPU-s 0.87 / 1.14 / 0.92 % mean gap
+    # without, 0.89 / 0.99 / 0.91 % with (relabelling seeds 0 / 1 / 2); 30 CPU-s 0.67 % without, 0.60 % with;
+    # the 1,000-customer instances (60 CPU-s, in the localized search's parts) 4.37 % without, 3.80 % with.  Only
+    # on days of one trip per tanker: where tankers reload, a route is a whole day of trips, and four paired
+    # 1,000-job fuel days measured 1.1 % dearer with it.  One in four lost on Solomon's R2 (2026-12-04).
+    route_ruin_every: int | None = 16
+    route_ruin_routes: int = 1
     # Descend with the local-search operators after every ruin and recreate (True), or accept or refuse the
     # recreated plan as it is (False: many more, cheaper iterations, as in SISR without local search).
     improve_perturbed: bool = True
@@ -173,17 +183,23 @@ def search_parameters(model: Model, params: SolveParams, limit_s: float) -> obje
         text += "local_search_metaheuristic: GREEDY_DESCENT\n"
     if params.metaheuristic == "ils":
         scale = model.mean_neighbour_cost
+        sisr = f"""ruin_strategies {{ sisr {{
+              max_removed_sequence_size: {params.sisr_max_sequence}
+              avg_num_removed_visits: {params.sisr_avg_removed_visits}
+              bypass_factor: {params.sisr_bypass_factor}
+            }} }}"""
+        ruins = sisr
+        if params.route_ruin_every and model.instance.trips == 1:
+            routes = f"ruin_strategies {{ spatially_close_routes {{ num_ruined_routes: {params.route_ruin_routes} }} }}"
+            ruins = "\n".join([sisr] * (params.route_ruin_every - 1) + [routes])
+            ruins += "\nruin_composition_strategy: RUN_ONE_RANDOMLY"
         text += f"""
         use_iterated_local_search: true
         iterated_local_search_parameters {{
           perturbation_strategy: RUIN_AND_RECREATE
           improve_perturbed_solution: {"true" if params.improve_perturbed else "false"}
           ruin_recreate_parameters {{
-            ruin_strategies {{ sisr {{
-              max_removed_sequence_size: {params.sisr_max_sequence}
-              avg_num_removed_visits: {params.sisr_avg_removed_visits}
-              bypass_factor: {params.sisr_bypass_factor}
-            }} }}
+            {ruins}
             recreate_strategy {{ heuristic: LOCAL_CHEAPEST_INSERTION }}
           }}
           reference_solution_acceptance_strategy {{ simulated_annealing {{

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ortools.constraint_solver import routing_ils_pb2
 
 from routing import UNREACHABLE, Depot, Matrix, Problem, matrix_for
 from routing.matrix import matrix_arrays
@@ -153,3 +154,24 @@ def test_the_iterated_search_descends_after_each_ruin_unless_told_not_to(make) -
         default.iterated_local_search_parameters.ruin_recreate_parameters.ruin_strategies[0].sisr.avg_num_removed_visits
         == 20
     )
+
+
+def test_one_perturbation_in_n_ruins_whole_routes_on_days_of_one_trip_per_tanker(make) -> None:
+    tankers = [make.tanker(f"T{i}") for i in range(3)]
+    jobs = [make.job(f"J{i}", (i * 7) % 23 - 11, (i * 5) % 17 - 8, litres=2_000 + 500 * i) for i in range(12)]
+    _, single = open_model(make.problem(jobs, tankers), 0)
+    plain = search_parameters(single, SolveParams(route_ruin_every=None), 1.0).iterated_local_search_parameters
+    mixed = search_parameters(single, SolveParams(route_ruin_every=4, route_ruin_routes=2), 1.0)
+    ruin = mixed.iterated_local_search_parameters.ruin_recreate_parameters
+    assert [r.WhichOneof("strategy") for r in plain.ruin_recreate_parameters.ruin_strategies] == ["sisr"]
+    assert [r.WhichOneof("strategy") for r in ruin.ruin_strategies] == ["sisr"] * 3 + ["spatially_close_routes"]
+    assert ruin.ruin_strategies[3].spatially_close_routes.num_ruined_routes == 2
+    # One strategy drawn per perturbation, so whole routes go in about one in four.
+    assert ruin.ruin_composition_strategy == routing_ils_pb2.RuinCompositionStrategy.RUN_ONE_RANDOMLY
+    default = search_parameters(single, SolveParams(), 1.0).iterated_local_search_parameters.ruin_recreate_parameters
+    assert [r.WhichOneof("strategy") for r in default.ruin_strategies].count("spatially_close_routes") == 1
+    assert len(default.ruin_strategies) == 16
+    # Where tankers reload, a route is a whole day of trips: only SISR strings.
+    _, reloads = open_model(mixed_fleet_day(make), 0)
+    reload_ruins = search_parameters(reloads, SolveParams(), 1.0).iterated_local_search_parameters
+    assert [r.WhichOneof("strategy") for r in reload_ruins.ruin_recreate_parameters.ruin_strategies] == ["sisr"]
