@@ -136,6 +136,14 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # bounds memory).  False: in-process, for debugging; cancel is then checked only before the search.
     isolate: bool = True
 
+    def __post_init__(self) -> None:
+        # OR-Tools refuses a ruin of no routes without raising (the search then finds nothing and the construction
+        # stands), and a negative rate would drop SISR altogether: say so instead.
+        if self.route_ruin_every is not None and self.route_ruin_every < 1:
+            raise ValueError(f"route_ruin_every must be at least 1 or None, got {self.route_ruin_every}")
+        if self.route_ruin_routes < 1:
+            raise ValueError(f"route_ruin_routes must be at least 1, got {self.route_ruin_routes}")
+
 
 class Progress(msgspec.Struct, frozen=True, kw_only=True):
     best_cost_minor: int
@@ -189,9 +197,12 @@ def search_parameters(model: Model, params: SolveParams, limit_s: float) -> obje
               bypass_factor: {params.sisr_bypass_factor}
             }} }}"""
         ruins = sisr
-        if params.route_ruin_every and model.instance.trips == 1:
-            routes = f"ruin_strategies {{ spatially_close_routes {{ num_ruined_routes: {params.route_ruin_routes} }} }}"
-            ruins = "\n".join([sisr] * (params.route_ruin_every - 1) + [routes])
+        if params.route_ruin_every is not None and model.instance.trips == 1:
+            # OR-Tools draws one listed strategy per perturbation and takes no weights: SISR is listed
+            # route_ruin_every - 1 times beside the whole-route ruin.
+            ruined = params.route_ruin_routes
+            whole_routes = f"ruin_strategies {{ spatially_close_routes {{ num_ruined_routes: {ruined} }} }}"
+            ruins = "\n".join([sisr] * (params.route_ruin_every - 1) + [whole_routes])
             ruins += "\nruin_composition_strategy: RUN_ONE_RANDOMLY"
         text += f"""
         use_iterated_local_search: true

@@ -3,6 +3,7 @@ arc cost must still be its distance x its price per km, every time transit servi
 
 from __future__ import annotations
 
+import msgspec
 import numpy as np
 import pytest
 from ortools.constraint_solver import routing_ils_pb2
@@ -175,3 +176,11 @@ def test_one_perturbation_in_n_ruins_whole_routes_on_days_of_one_trip_per_tanker
     _, reloads = open_model(mixed_fleet_day(make), 0)
     reload_ruins = search_parameters(reloads, SolveParams(), 1.0).iterated_local_search_parameters
     assert [r.WhichOneof("strategy") for r in reload_ruins.ruin_recreate_parameters.ruin_strategies] == ["sisr"]
+
+
+@pytest.mark.parametrize("bad", [{"route_ruin_every": 0}, {"route_ruin_every": -3}, {"route_ruin_routes": 0}])
+def test_a_route_ruin_setting_out_of_range_is_refused_not_ignored(bad: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match="route_ruin"):
+        SolveParams(**bad)  # type: ignore[arg-type]
+    with pytest.raises(msgspec.ValidationError, match="route_ruin"):  # what the benchmarks' --params go through
+        msgspec.convert(bad, SolveParams)
