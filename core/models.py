@@ -29,6 +29,32 @@ class User(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class UserDepot(Base):
+    """A rack operator's depots: the only racks where the operator may verify, redeem and upload loadings."""
+
+    __tablename__ = "user_depots"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    # The FK to depots (owned by orders) is declared by name, as users.customer_id is.
+    depot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("depots.id", ondelete="CASCADE"), primary_key=True)
+
+
+class AuthSession(IdMixin, Base):
+    """One login: a bearer token names its session (`sid`), and a token whose session has ended is refused.
+
+    Logout ends one session; deactivating a user, changing its role or its password ends all of them."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (Index("ix_auth_sessions_user_open", "user_id", "ended_at"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    # logout, deactivated, role_changed or password_changed
+    ended_reason: Mapped[str | None] = mapped_column(String(40))
+
+
 class Event(IdMixin, Base):
     """Who did what to which subject, when and why. Rows are only ever inserted."""
 

@@ -101,3 +101,16 @@ class Delivery(IdMixin, Base):
     evidence: Mapped[str | None] = mapped_column(String(200_000))  # photo or signature as a data URL
     delivered_at: Mapped[datetime]
     driver_id: Mapped[uuid.UUID | None]
+
+
+class ShareLink(IdMixin, Base):
+    """A read-only tracking link of one order; its token names this row, so it can be revoked before it expires."""
+
+    __tablename__ = "share_links"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[uuid.UUID | None]
