@@ -37,6 +37,7 @@ from tracking.live import live_plugin
 from tracking.live_controllers import LiveController
 from tracking.positions import MemoryPositionStore, PositionStore, RedisPositionStore
 from tracking.share_controllers import ShareController
+from tracking.webhooks.config import webhook_settings
 from tracking.webhooks.controllers import WebhooksController
 from web.routes import web_router
 
@@ -103,6 +104,7 @@ def _freeze_heap() -> None:
 
 def create_app(*, settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
     settings = settings or get_settings()
+    webhook_settings()  # read now: a mistyped WEBHOOK_ALLOWED_NETWORKS stops the start, not the first webhook
     clock = clock or SystemClock()
     engine = create_engine(settings.db.url, pool_size=settings.db.pool_size, echo=settings.db.echo)
     jwt_auth = make_jwt_auth(settings)

@@ -226,6 +226,9 @@ def createuser(
 def worker(concurrency: int, beat: bool, loglevel: str) -> None:
     """Run the background worker (Celery)."""
     from core.celery_app import celery_app
+    from tracking.webhooks.config import webhook_settings
+
+    webhook_settings()  # read now: a mistyped WEBHOOK_ALLOWED_NETWORKS stops the worker here, not every delivery
 
     # Threads, not prefork: the route planner forks its own search processes, which a daemonic prefork
     # child may not do; the CPU-heavy search never runs under the worker's GIL.

@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="diesel-bench-load-"))
     # this process mints tokens and signs codes with the server's keys; the webhook receiver is on 127.0.0.1
     drop = ("CELERY_", "DATABASE_", "SIGNING_KEYS")
-    env = environment(tmp, REDIS_URL, drop=drop, extra={"WEBHOOK_ALLOW_PRIVATE": "1"}, purge=True)
+    env = environment(tmp, REDIS_URL, drop=drop, extra={"WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32"}, purge=True)
     from core.settings import load_settings
 
     redis.Redis.from_url(REDIS_URL).flushdb()

@@ -1,5 +1,6 @@
 """Webhooks end to end: a real HTTP receiver on 127.0.0.1, the outbox pass, a real Celery worker sending signed
-deliveries, retries with backoff after failures, and the delivery log through the API."""
+deliveries, retries with backoff after failures, and the delivery log through the API. The address check is the
+real one: only the receivers' address (127.0.0.1/32) is allowed, as an operator would allow an on-premise one."""
 
 from __future__ import annotations
 
@@ -22,15 +23,17 @@ from tests.factories import ok
 pytestmark = pytest.mark.integration
 
 # Read by the API (registration) and by every worker started from now on (the session's and ours).
-WEBHOOK_ENV = {"WEBHOOK_ALLOW_PRIVATE": "1", "WEBHOOK_BACKOFF_S": "1", "WEBHOOK_BACKOFF_MAX_S": "4"}
+RECEIVERS = "127.0.0.1/32"
+WEBHOOK_ENV = {"WEBHOOK_ALLOWED_NETWORKS": RECEIVERS, "WEBHOOK_BACKOFF_S": "1", "WEBHOOK_BACKOFF_MAX_S": "4"}
 for _name, _value in WEBHOOK_ENV.items():
     os.environ.setdefault(_name, _value)
 
 
 class Receiver:
-    """A webhook receiver on a free local port that answers 500 to the first `fail_first` requests."""
+    """A webhook receiver on a local address (a free port unless given) that answers 500 to the first `fail_first`
+    requests."""
 
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.fail_first = fail_first
         self.requests: list[tuple[dict[str, str], bytes, int]] = []
         self._lock = threading.Lock()
@@ -49,8 +52,9 @@ class Receiver:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/diesel"
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://{host}:{self.port}/hooks/diesel"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def accepted(self) -> list[dict[str, Any]]:
@@ -62,8 +66,8 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     made: list[Receiver] = []
 
-    def make(fail_first: int = 0) -> Receiver:
-        r = Receiver(fail_first)
+    def make(fail_first: int = 0, **where: Any) -> Receiver:
+        r = Receiver(fail_first, **where)
         r.thread.start()
         made.append(r)
         return r
@@ -255,27 +259,82 @@ async def test_registration_rules_and_visibility(world) -> None:
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("url", "allowed"),
     [
-        "http://127.0.0.1/x",
-        "http://localhost:8080/x",
-        "http://10.1.2.3/x",
-        "http://192.168.0.10/x",
-        "http://169.254.169.254/latest/meta-data",
-        "http://[::1]/x",
-        "http://0.0.0.0/x",
-        "https://printer.local/x",
+        ("http://127.0.0.1/x", "127.0.0.1/32"),
+        ("http://localhost:8080/x", "127.0.0.1/32"),  # names are checked when sending, once networks are allowed
+        ("http://10.1.2.3/x", "10.1.2.0/24"),
+        ("http://192.168.0.10/x", "192.168.0.0/16"),
+        ("http://169.254.169.254/latest/meta-data", "169.254.169.254/32"),
+        ("http://[::1]/x", "::1/128"),
+        ("http://0.0.0.0/x", "0.0.0.0/32"),
+        ("https://printer.local/x", "10.1.2.0/24"),
+        ("http://100.64.0.1/x", "100.64.0.0/10"),
+        ("http://[64:ff9b::a00:1]/x", "64:ff9b::/96"),
     ],
 )
-def test_private_targets_are_refused_unless_allowed(url: str) -> None:
+def test_internal_targets_are_refused_unless_the_operator_allowed_their_network(url: str, allowed: str) -> None:
     from core.errors import InvalidInput
+    from tracking.webhooks.addresses import parse_networks
     from tracking.webhooks.service import check_url
 
     with pytest.raises(InvalidInput) as refused:
-        check_url(url, allow_private=False)
+        check_url(url, allowed_networks=())
     assert refused.value.code == "webhook_url_private"
-    assert check_url(url, allow_private=True) == url
-    assert check_url("https://hooks.example.com/diesel", allow_private=False)
+    assert check_url(url, allowed_networks=parse_networks(allowed)) == url
+    assert check_url("https://hooks.example.com/diesel", allowed_networks=())
+
+
+async def test_registration_refuses_odd_ipv4_spellings_credentials_schemes_and_internal_literals(world) -> None:
+    """Through the API, with the test deployment's allow-list (127.0.0.1/32 only)."""
+    customer = await world.new_customer()
+    cases = {
+        # 127.0.0.1 (inside the allow-list!) or 10.0.0.1 as inet_aton and browsers read them
+        "http://2130706433/x": "webhook_url_ip_spelling",
+        "http://0x7f000001/x": "webhook_url_ip_spelling",
+        "http://0x7f.1/x": "webhook_url_ip_spelling",
+        "http://0177.0.0.1/x": "webhook_url_ip_spelling",
+        "http://127.1/x": "webhook_url_ip_spelling",
+        "http://127.0.1/x": "webhook_url_ip_spelling",
+        "http://012.0.0.1/x": "webhook_url_ip_spelling",
+        "http://167772161/x": "webhook_url_ip_spelling",
+        "http://1.2.3.4.5/x": "webhook_url_ip_spelling",
+        # credentials, even empty ones
+        "https://user:pw@example.com/x": "webhook_url_invalid",
+        "https://@example.com/x": "webhook_url_invalid",
+        "https://user@127.0.0.1/x": "webhook_url_invalid",
+        # other schemes
+        "ftp://example.com/x": "webhook_url_scheme",
+        "file:///etc/passwd": "webhook_url_scheme",
+        "gopher://example.com:70/_x": "webhook_url_scheme",
+        "javascript:alert(1)": "webhook_url_scheme",
+        # internal addresses written plainly (127.0.0.2 is loopback too, outside the allow-list)
+        "http://127.0.0.2/x": "webhook_url_private",
+        "http://169.254.169.254/latest/meta-data": "webhook_url_private",
+        "http://100.64.0.1/x": "webhook_url_private",
+        "http://198.18.0.1/x": "webhook_url_private",
+        "http://192.0.2.1/x": "webhook_url_private",
+        "http://192.0.0.9/x": "webhook_url_private",
+        "http://240.0.0.1/x": "webhook_url_private",
+        "http://[::ffff:10.0.0.1]/x": "webhook_url_private",
+        "http://[::7f00:2]/x": "webhook_url_private",
+        "http://[64:ff9b::a9fe:a9fe]/x": "webhook_url_private",
+        "http://[64:ff9b:1::1]/x": "webhook_url_private",
+        "http://[2002:7f00:2::]/x": "webhook_url_private",
+        "http://[2001::1]/x": "webhook_url_private",
+        "http://[2001:db8::1]/x": "webhook_url_private",
+        "http://[fec0::1]/x": "webhook_url_private",
+        "http://[fd00::1]/x": "webhook_url_private",
+        "http://[fe80::1%25eth0]/x": "webhook_url_private",
+        "http://[100::1]/x": "webhook_url_private",
+    }
+    for url, code in cases.items():
+        response = await world.client.post("/api/v1/webhooks", headers=customer.h, json={"url": url, "events": ["*"]})
+        assert (response.status_code, response.json()["code"], response.json().get("field")) == (422, code, "url"), url
+    assert ok(await world.client.get("/api/v1/webhooks", headers=customer.h)) == []
+    # The allowed address itself, and public ones in every form, are accepted.
+    for url in ["http://127.0.0.1:8080/x", "https://[2606:4700:4700::1111]/x", "https://[64:ff9b::808:808]/x"]:
+        await register(world, customer, url, ["*"])
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:
@@ -381,6 +440,7 @@ async def test_the_grace_period_ends_exactly_at_its_expiry(world, database_url, 
     from core.db import create_engine, session_factory, unit_of_work
     from core.settings import async_database_url, load_settings
     from tracking.webhooks import sender
+    from tracking.webhooks.addresses import parse_networks
     from tracking.webhooks.config import WebhookSettings
     from tracking.webhooks.crypto import cipher_for
 
@@ -394,7 +454,7 @@ async def test_the_grace_period_ends_exactly_at_its_expiry(world, database_url, 
     await outbox_pass(database_url, queued.append)
     rows = ok(await world.client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=customer.h))
     assert len(rows) == 2
-    settings = WebhookSettings(allow_private=True)
+    settings = WebhookSettings(allowed_networks=parse_networks(RECEIVERS))
     cipher = cipher_for(load_settings().auth)
     engine = create_engine(async_database_url(database_url), null_pool=True)
     try:
@@ -456,3 +516,252 @@ async def test_a_concurrent_retry_of_a_rotation_gets_the_same_secret(world, race
     responses = await asyncio.gather(*(rotate(world, customer, hook["id"], key="burst", via=racer) for _ in range(5)))
     assert [r.status_code for r in responses] == [200] * 5
     assert len({r.json()["secret"] for r in responses}) == 1
+
+
+# --- where a delivery may connect: resolved once, every address checked, the connection pinned ---------------
+
+
+class ScriptedDns:
+    """A DNS stand-in given to the sender (as the worker gives it the system's): answers `answers[n]` to the n-th
+    lookup (the last one again after that), or raises when the answer is an exception."""
+
+    def __init__(self, *answers: list[str] | OSError) -> None:
+        self.answers, self.lookups = answers, []  # type: ignore[var-annotated]
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.lookups.append((host, port))
+        answer = self.answers[min(len(self.lookups), len(self.answers)) - 1]
+        if isinstance(answer, OSError):
+            raise answer
+        return answer
+
+
+def receivers_on_one_port(receiver, *hosts: str, fail_first: int = 0) -> list[Receiver]:  # type: ignore[no-untyped-def]
+    """Receivers on the same port of several loopback addresses: which address a request reached tells them apart."""
+    for _ in range(10):
+        first = receiver(fail_first, host=hosts[0])
+        try:
+            return [first, *(receiver(fail_first, host=host, port=first.port) for host in hosts[1:])]
+        except OSError:  # that port is taken on another address: try another
+            continue
+    raise AssertionError("no port free on every address")
+
+
+async def deliveries_of(world, customer, hook_id: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    return ok(await world.client.get(f"/api/v1/webhooks/{hook_id}/deliveries", headers=customer.h))
+
+
+async def one_pending_delivery(world, database_url, customer, url: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A webhook on `url` with one delivery (an order placed) that no worker was asked to send."""
+    hook = await register(world, customer, url, ["order_placed"])
+    ok(await customer.order(), 201)
+    await outbox_pass(database_url, lambda _: None)
+    (delivery,) = await deliveries_of(world, customer, hook["id"])
+    return hook["id"], delivery["id"]
+
+
+async def attempt(database_url: str, delivery_id: str, *, settings, resolver, now: datetime):  # type: ignore[no-untyped-def]
+    """One attempt as the worker makes it (claim, POST, record), with the resolver given."""
+    from core.db import create_engine, session_factory, unit_of_work
+    from core.settings import async_database_url, load_settings
+    from tracking.webhooks import sender
+    from tracking.webhooks.crypto import cipher_for
+
+    engine = create_engine(async_database_url(database_url), null_pool=True)
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            outgoing = await sender.claim(
+                session,
+                uuid.UUID(delivery_id),
+                now=now,
+                lease_s=settings.lease_s,
+                cipher=cipher_for(load_settings().auth),
+            )
+        assert outgoing is not None
+        outcome = await sender.post(outgoing, settings=settings, resolver=resolver)
+        async with unit_of_work(session_factory(engine)) as session:
+            await sender.record(session, outgoing, outcome, now=now, settings=settings)
+    finally:
+        await engine.dispose()
+    return outcome
+
+
+def send_settings(allowed: str = RECEIVERS, **overrides: Any):  # type: ignore[no-untyped-def]
+    from tracking.webhooks.addresses import parse_networks
+    from tracking.webhooks.config import WebhookSettings
+
+    return WebhookSettings(allowed_networks=parse_networks(allowed), timeout_s=3, backoff_s=1, **overrides)
+
+
+async def test_a_dns_answer_that_changes_after_the_check_cannot_reach_an_internal_address(
+    world, database_url, receiver
+) -> None:
+    """Rebinding: the first lookup answers the allowed 127.0.0.1, every later one 127.0.0.2, where an internal
+    service listens on the same port. The request goes to the address that was checked, and only there."""
+    allowed, internal = receivers_on_one_port(receiver, "127.0.0.1", "127.0.0.2", fail_first=1)
+    customer = await world.new_customer()
+    hook_id, delivery_id = await one_pending_delivery(
+        world, database_url, customer, f"http://hooks.rebind.test:{allowed.port}/hook"
+    )
+    dns = ScriptedDns(["127.0.0.1"], ["127.0.0.2"])
+    settings = send_settings(max_attempts=5)
+    now = datetime.now(UTC)
+
+    first = await attempt(database_url, delivery_id, settings=settings, resolver=dns, now=now)
+    # One lookup, and the connection went to its answer: the receiver there saw the URL's host (and said 500).
+    assert dns.lookups == [("hooks.rebind.test", allowed.port)]
+    assert (first.status_code, first.permanent) == (500, False)
+    assert [headers["host"] for headers, _, _ in allowed.requests] == [f"hooks.rebind.test:{allowed.port}"]
+    assert internal.requests == []
+
+    second = await attempt(database_url, delivery_id, settings=settings, resolver=dns, now=now + timedelta(seconds=5))
+    # The retry resolves again, gets the internal address, and sends nothing.
+    assert len(dns.lookups) == 2
+    assert (second.status_code, second.permanent) == (None, True)
+    assert internal.requests == [] and len(allowed.requests) == 1
+
+    (row,) = await deliveries_of(world, customer, hook_id)
+    assert (row["status"], row["attempts"], row["next_attempt_at"]) == ("failed", 2, None)
+    log = [(a["number"], a["status_code"], a["error"]) for a in row["attempt_log"]]
+    assert log == [(1, 500, "HTTP 500"), (2, None, "refused: the host resolves to an internal address")]
+    assert "127.0.0.2" not in str(row)  # the customer's log names no internal address
+
+
+async def test_a_failed_lookup_sends_nothing_and_is_recorded(world, database_url, receiver) -> None:
+    """The name's lookup fails: no connection at all (not even where the system's resolver would go: `localhost`
+    is the allowed receiver's address), the attempt is logged and retried, then the delivery fails."""
+    target = receiver()
+    customer = await world.new_customer()
+    hook_id, delivery_id = await one_pending_delivery(
+        world, database_url, customer, f"http://localhost:{target.port}/hook"
+    )
+    dns = ScriptedDns(OSError(-3, "Temporary failure in name resolution"))
+    settings = send_settings(max_attempts=2)
+    now = datetime.now(UTC)
+    first = await attempt(database_url, delivery_id, settings=settings, resolver=dns, now=now)
+    assert (first.status_code, first.permanent) == (None, False)
+    (row,) = await deliveries_of(world, customer, hook_id)
+    assert row["status"] == "pending" and row["next_attempt_at"] is not None
+    await attempt(database_url, delivery_id, settings=settings, resolver=dns, now=now + timedelta(seconds=5))
+
+    assert target.requests == [] and len(dns.lookups) == 2
+    (row,) = await deliveries_of(world, customer, hook_id)
+    assert (row["status"], row["attempts"]) == ("failed", 2)
+    refused = "refused: the host name could not be resolved"
+    assert [(a["status_code"], a["error"]) for a in row["attempt_log"]] == [(None, refused), (None, refused)]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ["93.184.215.14", "127.0.0.2"],  # public, then internal
+        ["127.0.0.2", "93.184.215.14"],
+        ["127.0.0.1", "10.0.0.1"],  # the allowed receiver, and a private address
+        ["2606:2800:21f:cb07:6820:80da:af6b:8b2c", "::ffff:127.0.0.2"],
+        ["93.184.215.14", "64:ff9b::a9fe:a9fe"],  # NAT64 of the metadata address
+    ],
+    ids=["public+loopback", "loopback+public", "allowed+private", "v6-public+mapped-loopback", "public+nat64"],
+)
+async def test_a_host_with_an_internal_address_among_its_addresses_is_refused(
+    world, database_url, receiver, answer: list[str]
+) -> None:
+    allowed, internal = receivers_on_one_port(receiver, "127.0.0.1", "127.0.0.2")
+    customer = await world.new_customer()
+    hook_id, delivery_id = await one_pending_delivery(
+        world, database_url, customer, f"http://mixed.example.com:{allowed.port}/hook"
+    )
+    dns = ScriptedDns(answer)
+    outcome = await attempt(database_url, delivery_id, settings=send_settings(), resolver=dns, now=datetime.now(UTC))
+    assert (outcome.status_code, outcome.permanent) == (None, True)
+    assert allowed.requests == internal.requests == [] and len(dns.lookups) == 1
+    (row,) = await deliveries_of(world, customer, hook_id)
+    assert (row["status"], row["last_error"]) == ("failed", "refused: the host resolves to an internal address")
+
+
+async def test_a_name_with_several_allowed_addresses_is_sent_to_the_next_one_when_one_is_down(
+    world, database_url, receiver
+) -> None:
+    """Every address was checked, so falling back to the next one (nothing listens on the first) is safe."""
+    down, up = receivers_on_one_port(receiver, "127.0.0.3", "127.0.0.1")
+    down.server.shutdown()
+    down.server.server_close()
+    customer = await world.new_customer()
+    hook_id, delivery_id = await one_pending_delivery(
+        world, database_url, customer, f"http://two.example.com:{up.port}/hook"
+    )
+    dns = ScriptedDns(["127.0.0.3", "127.0.0.1"])
+    settings = send_settings("127.0.0.3/32, 127.0.0.1/32")
+    outcome = await attempt(database_url, delivery_id, settings=settings, resolver=dns, now=datetime.now(UTC))
+    assert outcome.ok and len(dns.lookups) == 1
+    assert [headers["host"] for headers, _, _ in up.requests] == [f"two.example.com:{up.port}"]
+    (row,) = await deliveries_of(world, customer, hook_id)
+    assert (row["status"], row["attempts"]) == ("delivered", 1)
+
+
+def test_the_pinned_connection_keeps_the_urls_host_for_sni_and_the_certificate(tmp_path) -> None:
+    """HTTPS to the checked address: the server sees the URL's host as the TLS server name and in Host, the
+    certificate is verified against that name (it has no IP address in it), and a certificate for another
+    name is refused."""
+    import ssl
+
+    import httpx
+
+    from tracking.webhooks.addresses import literal_address
+    from tracking.webhooks.pinning import PinnedTransport, Target
+
+    cert, key = _self_signed(tmp_path, "hooks.example")
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    server_tls.sni_callback = lambda _sock, name, _ctx: names.append(name)  # type: ignore[assignment,misc,return-value]
+    target = Receiver()
+    target.server.socket = server_tls.wrap_socket(target.server.socket, server_side=True)
+    target.thread.start()
+    trusted = ssl.create_default_context(cafile=str(cert))
+    address = literal_address("127.0.0.1")
+    assert address is not None
+
+    async def post(host: str) -> httpx.Response:
+        transport = PinnedTransport(Target(host=host, addresses=(address,)), verify=trusted)
+        async with httpx.AsyncClient(transport=transport, trust_env=False, timeout=5) as client:
+            return await client.post(f"https://{host}:{target.port}/hook", content=b"{}")
+
+    try:
+        assert asyncio.run(post("hooks.example")).status_code == 200
+        assert names == ["hooks.example"]
+        assert target.requests[0][0]["host"] == f"hooks.example:{target.port}"
+        with pytest.raises(httpx.ConnectError, match="certificate verify failed"):
+            asyncio.run(post("other.example"))
+        assert len(target.requests) == 1
+    finally:
+        target.server.shutdown()
+        target.server.server_close()
+
+
+def _self_signed(folder, name: str):  # type: ignore[no-untyped-def]
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path

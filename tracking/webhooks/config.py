@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from functools import cache
+
+from tracking.webhooks.addresses import IPNetwork, parse_networks
+
+log = logging.getLogger("diesel.webhooks")
 
 
 def _flag(name: str) -> bool:
@@ -16,9 +21,17 @@ def _number(name: str, default: float) -> float:
     return float(raw) if raw not in (None, "") else default
 
 
+def _networks(name: str) -> tuple[IPNetwork, ...]:
+    try:
+        return parse_networks(os.environ.get(name, ""))
+    except ValueError as error:
+        raise ValueError(f"{name}: {error} (write networks as 10.1.2.0/24, comma-separated)") from error
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookSettings:
-    allow_private: bool = False  # WEBHOOK_ALLOW_PRIVATE: accept loopback/private targets (tests, on-premise)
+    # WEBHOOK_ALLOWED_NETWORKS: internal networks webhooks may reach (on-premise receivers); all others are refused.
+    allowed_networks: tuple[IPNetwork, ...] = ()
     timeout_s: float = 5.0  # WEBHOOK_TIMEOUT_S: one delivery attempt
     backoff_s: float = 5.0  # WEBHOOK_BACKOFF_S: first retry delay, doubled per attempt ...
     backoff_max_s: float = 3600.0  # WEBHOOK_BACKOFF_MAX_S: ... up to this
@@ -40,8 +53,14 @@ class WebhookSettings:
 
 
 def load_webhook_settings() -> WebhookSettings:
+    if _flag("WEBHOOK_ALLOW_PRIVATE"):
+        # Removed: it let webhooks reach every internal address (cloud metadata included). Not honoured silently.
+        log.warning(
+            "WEBHOOK_ALLOW_PRIVATE is no longer read: name the receivers' networks in WEBHOOK_ALLOWED_NETWORKS "
+            "(e.g. 10.1.2.0/24); webhooks to other internal addresses are refused"
+        )
     return WebhookSettings(
-        allow_private=_flag("WEBHOOK_ALLOW_PRIVATE"),
+        allowed_networks=_networks("WEBHOOK_ALLOWED_NETWORKS"),
         timeout_s=_number("WEBHOOK_TIMEOUT_S", 5.0),
         backoff_s=_number("WEBHOOK_BACKOFF_S", 5.0),
         backoff_max_s=_number("WEBHOOK_BACKOFF_MAX_S", 3600.0),

@@ -62,7 +62,7 @@ class WebhooksController(Controller):
             db_session,
             data=data,
             actor=request.user,
-            allow_private=hooks.allow_private,
+            allowed_networks=hooks.allowed_networks,
             max_per_customer=hooks.max_per_customer,
             cipher=cipher_for(settings.auth),
             now=now,

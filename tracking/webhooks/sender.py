@@ -7,15 +7,12 @@ twice only if we crashed between its answer and our record of it, and then with 
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import logging
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 import httpx
 import msgspec
@@ -26,8 +23,9 @@ from core.models import Event
 from tracking.webhooks.config import WebhookSettings
 from tracking.webhooks.crypto import SecretCipher, SecretUnreadable
 from tracking.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
+from tracking.webhooks.pinning import PinnedTransport, Refused, Resolver, resolve_target, system_resolver
 from tracking.webhooks.schemas import event_payload
-from tracking.webhooks.service import is_public_address, signature_header, signing_secrets
+from tracking.webhooks.service import signature_header, signing_secrets
 
 log = logging.getLogger("diesel.webhooks")
 USER_AGENT = "DieselDirect-Webhooks/1"
@@ -116,8 +114,9 @@ async def seconds_until_due(session: AsyncSession, delivery_id: uuid.UUID, *, no
     return wait if wait > 1 else None
 
 
-async def post(outgoing: Outgoing, *, settings: WebhookSettings) -> Outcome:
-    """POST the body with its signature; any 2xx is accepted. Redirects are not followed."""
+async def post(outgoing: Outgoing, *, settings: WebhookSettings, resolver: Resolver = system_resolver) -> Outcome:
+    """POST the body with its signature to the address checked for it; any 2xx is accepted. Redirects are not
+    followed. Nothing is sent when the host resolves to an internal address or cannot be resolved."""
     started = time.monotonic()
 
     def elapsed() -> int:
@@ -125,8 +124,13 @@ async def post(outgoing: Outgoing, *, settings: WebhookSettings) -> Outcome:
 
     if outgoing.unreadable is not None:
         return Outcome(None, outgoing.unreadable, elapsed())
-    if not settings.allow_private and not await _resolves_to_public(outgoing.url):
-        return Outcome(None, "the host resolves to a private or loopback address", elapsed(), permanent=True)
+    try:
+        target = await resolve_target(
+            outgoing.url, resolver=resolver, allowed=settings.allowed_networks, timeout_s=settings.timeout_s
+        )
+    except Refused as refused:
+        log.warning("webhook delivery %s not sent: %s", outgoing.delivery_id, refused.detail)
+        return Outcome(None, f"refused: {refused.reason}", elapsed(), permanent=refused.permanent)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -136,7 +140,9 @@ async def post(outgoing: Outgoing, *, settings: WebhookSettings) -> Outcome:
     }
     try:
         async with (
-            httpx.AsyncClient(timeout=settings.timeout_s, follow_redirects=False, trust_env=False) as client,
+            httpx.AsyncClient(
+                transport=PinnedTransport(target), timeout=settings.timeout_s, follow_redirects=False, trust_env=False
+            ) as client,
             client.stream("POST", outgoing.url, content=outgoing.body, headers=headers) as response,
         ):
             status = response.status_code
@@ -145,21 +151,6 @@ async def post(outgoing: Outgoing, *, settings: WebhookSettings) -> Outcome:
     except httpx.HTTPError as error:
         return Outcome(None, f"{type(error).__name__}: {error}"[:300], elapsed())
     return Outcome(status, None if 200 <= status < 300 else f"HTTP {status}", elapsed())
-
-
-async def _resolves_to_public(url: str) -> bool:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    try:
-        ipaddress.ip_address(host)
-        return is_public_address(host)
-    except ValueError:
-        pass
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443)
-    except OSError:
-        return True  # unresolvable: the attempt fails on its own and is retried
-    return all(is_public_address(str(info[4][0]).split("%")[0]) for info in infos)
 
 
 async def record(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import secrets
 import uuid
@@ -21,6 +20,7 @@ from core.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnav
 from core.ids import new_id
 from orders.rules import OrderStatus, PickupStatus
 from tracking.webhooks import schemas as s
+from tracking.webhooks.addresses import IPNetwork, is_numeric_host, literal_address, refusal
 from tracking.webhooks.crypto import SecretCipher, SecretUnreadable, webhook_context
 from tracking.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
 
@@ -44,13 +44,14 @@ def customer_of(principal: Principal) -> uuid.UUID:
     return principal.customer_id
 
 
-def is_public_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    return ip.is_global and not ip.is_multicast
+def check_url(url: str, *, allowed_networks: Sequence[IPNetwork]) -> str:
+    """http(s) only, no credentials, an IP address only in its plain spelling, and no internal address unless the
+    operator allowed its network (`WEBHOOK_ALLOWED_NETWORKS`).
 
-
-def check_url(url: str, *, allow_private: bool) -> str:
-    """http(s) only, no credentials in the URL, and (unless allowed) no loopback, private or link-local target."""
+    A host name is not resolved here: every address it has is checked each time a delivery is sent
+    (`tracking.webhooks.pinning`). Names that are local by convention (`localhost`, `*.local`, …) are refused now,
+    unless the operator allowed some network (on-premise receivers often have such names).
+    """
     try:
         parts = urlsplit(url.strip())
         host = parts.hostname
@@ -61,23 +62,29 @@ def check_url(url: str, *, allow_private: bool) -> str:
         raise InvalidInput("the URL must start with http:// or https://", code="webhook_url_scheme", field="url")
     if not host:
         raise InvalidInput("the URL has no host", code="webhook_url_invalid", field="url")
-    if parts.username or parts.password:
+    if "@" in parts.netloc:  # even an empty user (`https://@host/`): some parsers disagree on where the host starts
         raise InvalidInput("credentials in the URL are not allowed", code="webhook_url_invalid", field="url")
-    if not allow_private and _is_private_host(host):
-        raise InvalidInput(
-            "the URL points at a private, loopback or link-local address", code="webhook_url_private", field="url"
-        )
+    _check_host(host.rstrip("."), allowed_networks=allowed_networks)
     return url.strip()
 
 
-def _is_private_host(host: str) -> bool:
-    host = host.lower().rstrip(".")
-    if host == "localhost" or host.endswith(_LOCAL_SUFFIXES):
-        return True
-    try:
-        return not is_public_address(host)
-    except ValueError:
-        return False  # a name: its addresses are checked again when sending
+def _check_host(host: str, *, allowed_networks: Sequence[IPNetwork]) -> None:
+    address = literal_address(host)
+    if address is None and is_numeric_host(host):
+        raise InvalidInput(
+            "the host is an IP address in an unusual spelling (decimal, hex, octal or shortened); "
+            "write an IPv4 address as four decimal numbers",
+            code="webhook_url_ip_spelling",
+            field="url",
+        )
+    if address is not None:
+        reason = refusal(address, allowed=allowed_networks)
+        if reason is not None:
+            raise InvalidInput(
+                f"the URL points at an internal address ({address}: {reason})", code="webhook_url_private", field="url"
+            )
+    elif not allowed_networks and (host == "localhost" or host.endswith(_LOCAL_SUFFIXES)):
+        raise InvalidInput("the URL points at a local host name", code="webhook_url_private", field="url")
 
 
 def check_events(events: Sequence[str]) -> list[str]:
@@ -130,14 +137,14 @@ async def create_webhook(
     *,
     data: s.WebhookIn,
     actor: Principal,
-    allow_private: bool,
+    allowed_networks: Sequence[IPNetwork],
     max_per_customer: int,
     cipher: SecretCipher,
     now: datetime,
 ) -> tuple[Webhook, str]:
     """The new webhook and its secret in plain text (to be shown once)."""
     customer_id = customer_of(actor)
-    url = check_url(data.url, allow_private=allow_private)
+    url = check_url(data.url, allowed_networks=allowed_networks)
     events = check_events(data.events)
     count = await session.scalar(select(func.count()).select_from(Webhook).where(Webhook.customer_id == customer_id))
     if (count or 0) >= max_per_customer:

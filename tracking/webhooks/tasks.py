@@ -17,6 +17,7 @@ from tracking import live
 from tracking.webhooks import outbox, sender
 from tracking.webhooks.config import WebhookSettings, webhook_settings
 from tracking.webhooks.crypto import cipher_for
+from tracking.webhooks.pinning import Resolver, system_resolver
 
 
 @celery_app.task(name="tracking.webhooks_outbox", ignore_result=True, time_limit=120, soft_time_limit=100)
@@ -57,7 +58,9 @@ def send_webhook(delivery_id: str) -> str:
     return asyncio.run(deliver(uuid.UUID(delivery_id)))
 
 
-async def deliver(delivery_id: uuid.UUID, *, settings: WebhookSettings | None = None) -> str:
+async def deliver(
+    delivery_id: uuid.UUID, *, settings: WebhookSettings | None = None, resolver: Resolver = system_resolver
+) -> str:
     """One attempt of one delivery. No session is open while the receiver is called."""
     settings = settings or webhook_settings()
     clock = SystemClock()
@@ -75,7 +78,7 @@ async def deliver(delivery_id: uuid.UUID, *, settings: WebhookSettings | None = 
             if wait is not None:  # the message came early (e.g. re-queued): come back when it is due
                 send_webhook.apply_async((str(delivery_id),), countdown=wait)
             return "skipped"
-        outcome = await sender.post(outgoing, settings=settings)
+        outcome = await sender.post(outgoing, settings=settings, resolver=resolver)
         async with unit_of_work(factory) as session:
             retry_in = await sender.record(session, outgoing, outcome, now=clock.now(), settings=settings)
     finally:
