@@ -52,7 +52,11 @@ class WebhooksController(Controller):
         "answer within 5 s accepts it, anything else is retried with exponential backoff. The secret is shown "
         "only in this answer. After a rotation (`POST /webhooks/{id}/rotate-secret`) the header carries one "
         "signature per live secret, the new one first, comma-separated (`sha256=<new>,sha256=<previous>`): "
-        "accept the delivery when any of them matches.",
+        "accept the delivery when any of them matches. The URL must be http(s), without credentials, and reach a "
+        "public address (or one in the operator's `WEBHOOK_ALLOWED_NETWORKS`); an IPv4 address is written as four "
+        "decimal numbers: else 422 `webhook_url_scheme`, `webhook_url_invalid`, `webhook_url_private` or "
+        "`webhook_url_ip_spelling`. A host name is resolved at every delivery attempt, and an attempt whose host "
+        "resolves to an internal address is refused and logged.",
     )
     async def create(
         self, data: JSONBody[s.WebhookIn], request: Req, db_session: Db, now: Now, settings: Conf
