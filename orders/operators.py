@@ -113,7 +113,7 @@ class RackScope:
 
     def require_a_depot(self) -> None:
         if self.depot_ids is not None and not self.depot_ids:
-            raise Forbidden("you are assigned to no depot: ask an administrator", code="no_depot")
+            raise Forbidden("you are assigned to no depot: ask an administrator", code="no_depots_assigned")
 
     def depot_for(self, depot_id: uuid.UUID | None) -> uuid.UUID:
         """The depot a rack request acts at: the one it names if it is the caller's, else the caller's only one."""

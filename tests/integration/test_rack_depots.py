@@ -261,7 +261,7 @@ async def test_an_operator_with_several_depots_says_which_and_one_with_none_does
         ("GET", "/rack/conflicts", None),
     ):
         response = await client.request(method, f"{API}{path}", headers=nowhere.h, json=body)
-        assert response.status_code == 403 and response.json()["code"] == "no_depot", (path, response.text)
+        assert response.status_code == 403 and response.json()["code"] == "no_depots_assigned", (path, response.text)
 
 
 async def test_an_admin_may_act_at_any_rack_and_the_loading_names_the_admin(world, clock) -> None:
