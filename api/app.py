@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import AuthController, make_jwt_auth
 from api.errors import ERROR_RESPONSES, EXCEPTION_HANDLERS
 from api.middleware import SecurityHeadersMiddleware
+from api.operators import OperatorDepotsController
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.clock import Clock, SystemClock
 from core.db import close_raw_pool, create_engine, session_factory, unit_of_work
@@ -135,6 +136,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
         path=API_PREFIX,
         route_handlers=[
             AuthController,
+            OperatorDepotsController,
             CatalogueController,
             AccountsController,
             OrdersController,

@@ -18,11 +18,12 @@ from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy import func, select
 
+from api.operators import DepotIds
 from api.ratelimit import RateLimiter
 from core.auth import Principal, Role, roles_guard, verify_password
 from core.errors import TooManyRequests, Unauthorized
 from core.models import User
-from orders import accounts
+from orders import accounts, operators
 from orders.controllers import Conf, Db, Now
 
 
@@ -44,6 +45,7 @@ class UserIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     role: Role
     customer_id: uuid.UUID | None = None
     display_name: Annotated[str, msgspec.Meta(max_length=120)] | None = None
+    depot_ids: DepotIds | None = None  # a rack operator's depots (`PUT /users/{id}/depots` changes them)
 
 
 class UserOut(msgspec.Struct):
@@ -189,7 +191,9 @@ class AuthController(Controller):
         return Response(svg, media_type="image/svg+xml", headers={"X-Referral-Code": code})
 
     @post("/users", guards=[ADMIN], summary="Create a user (admin)")
-    async def create_user(self, data: JSONBody[UserIn], db_session: Db, now: Now) -> UserOut:
+    async def create_user(
+        self, data: JSONBody[UserIn], request: Request[Principal, Any, Any], db_session: Db, now: Now
+    ) -> UserOut:
         user = await accounts.create_user(
             db_session,
             username=data.username,
@@ -199,6 +203,8 @@ class AuthController(Controller):
             display_name=data.display_name,
             now=now,
         )
+        if data.depot_ids is not None:
+            await operators.set_depots(db_session, user_id=user.id, depots=data.depot_ids, actor=request.user, now=now)
         return user_out(user)
 
     @get("/users", guards=[ADMIN], summary="Users (admin)")

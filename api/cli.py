@@ -180,8 +180,20 @@ def migrate(revision: str) -> None:
 @click.option("--customer", "customer_id", default=None, help="Customer account id (role customer).")
 @click.option("--password", default=None, help="Asked for when omitted.")
 @click.option("--name", "display_name", default=None, help="Display name.")
+@click.option(
+    "--depot",
+    "depots",
+    multiple=True,
+    metavar="ID_OR_CODE",
+    help="A depot whose rack the operator may act at (role rack_operator; repeat for several).",
+)
 def createuser(
-    username: str, role: str, customer_id: str | None, password: str | None, display_name: str | None
+    username: str,
+    role: str,
+    customer_id: str | None,
+    password: str | None,
+    display_name: str | None,
+    depots: tuple[str, ...],
 ) -> None:
     """Create a user with a ROLE (admin, dispatcher, driver, rack_operator, customer)."""
     import uuid
@@ -191,16 +203,18 @@ def createuser(
         if password != getpass.getpass("Again: "):
             raise click.ClickException("the passwords differ")
 
-    async def run() -> str:
+    async def run() -> tuple[str, list[str]]:
         from core.clock import SystemClock
         from core.db import create_engine, session_factory, unit_of_work
         from core.errors import DomainError
         from core.settings import get_settings
         from orders.accounts import create_user
+        from orders.operators import set_depots
 
         engine = create_engine(get_settings().db.url, null_pool=True)
         try:
             async with unit_of_work(session_factory(engine)) as session:
+                now = SystemClock().now()
                 user = await create_user(
                     session,
                     username=username,
@@ -208,15 +222,18 @@ def createuser(
                     role=Role(role),
                     customer_id=uuid.UUID(customer_id) if customer_id else None,
                     display_name=display_name,
-                    now=SystemClock().now(),
+                    now=now,
                 )
-                return str(user.id)
+                chosen = await set_depots(session, user_id=user.id, depots=list(depots), actor=None, now=now)
+                return str(user.id), [d.code for d in chosen]
         except DomainError as error:
             raise click.ClickException(error.detail) from error
         finally:
             await engine.dispose()
 
-    click.echo(f"Created {role} '{username}' ({asyncio.run(run())})")
+    user_id, depot_codes = asyncio.run(run())
+    at = f" at {', '.join(depot_codes)}" if depot_codes else ""
+    click.echo(f"Created {role} '{username}' ({user_id}){at}")
 
 
 @main.command()

@@ -14,7 +14,7 @@ from core.auth import Role
 from core.hours import HoursEntry, zone
 from core.models import User
 from dispatch.models import Driver, Tanker
-from orders import accounts, catalogue
+from orders import accounts, catalogue, operators
 from orders import schemas as s
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - the documented demo login, created by `diesel demo` only
@@ -140,8 +140,12 @@ async def seed(session: AsyncSession, *, now: datetime) -> bool:
     ]
     await catalogue.set_prices(session, prices=prices, currency="CNY")
 
-    for name, role in (("admin", Role.ADMIN), ("dispatcher", Role.DISPATCHER), ("rack1", Role.RACK_OPERATOR)):
+    for name, role in (("admin", Role.ADMIN), ("dispatcher", Role.DISPATCHER)):
         await accounts.create_user(session, username=name, password=DEMO_PASSWORD, role=role, now=now)
+    rack_user = await accounts.create_user(
+        session, username="rack1", password=DEMO_PASSWORD, role=Role.RACK_OPERATOR, now=now
+    )
+    await operators.set_depots(session, user_id=rack_user.id, depots=["sh-pudong"], actor=None, now=now)
     driver_user = await accounts.create_user(
         session,
         username="driver1",
@@ -205,7 +209,7 @@ def demo_logins() -> list[tuple[str, str]]:
         ("admin", "administrator / finance"),
         ("dispatcher", "dispatcher"),
         ("driver1", "tanker driver"),
-        ("rack1", "rack operator"),
+        ("rack1", "rack operator at the Pudong depot (sh-pudong)"),
         ("fleet1", "customer account admin (Hutong Logistics); fleet2, fleet3 for the other accounts"),
     ]
 

@@ -131,6 +131,29 @@ class World:
         )
         return Customer(world=self, id=account["id"], token=token, site=site, username=username)
 
+    async def new_rack_operator(self, *depot_ids: str) -> RackOperator:
+        """A rack operator of its own at these depots (POST /users, then PUT /users/{id}/depots)."""
+        username = f"rack-{uuid.uuid4().hex[:8]}"
+        body = {"username": username, "password": PASSWORD, "role": "rack_operator"}
+        user = ok(await self.client.post("/api/v1/users", headers=self.h("admin"), json=body))
+        ok(
+            await self.client.put(
+                f"/api/v1/users/{user['id']}/depots", headers=self.h("admin"), json={"depot_ids": list(depot_ids)}
+            )
+        )
+        return RackOperator(id=user["id"], username=username, token=await self.login(username))
+
+
+@dataclass
+class RackOperator:
+    id: str
+    username: str
+    token: str
+
+    @property
+    def h(self) -> dict[str, str]:
+        return bearer(self.token)
+
 
 async def new_fleet(
     world: World,
@@ -232,18 +255,20 @@ async def build_world(client: Any, app: Any) -> World:
 
     world = World(client=client)
     suffix = uuid.uuid4().hex[:6]
+    user_ids = {}
     # Its own engine: the app's pool belongs to the test client's event loop.
     engine = create_engine(app.state.settings.db.url, null_pool=True)
     try:
         async with unit_of_work(session_factory(engine)) as session:
             for role in (Role.ADMIN, Role.DISPATCHER, Role.DRIVER, Role.RACK_OPERATOR):
-                await create_user(
+                user = await create_user(
                     session,
                     username=f"{role.value}-{suffix}",
                     password=PASSWORD,
                     role=role,
                     now=app.state.clock.now(),
                 )
+                user_ids[role.value] = str(user.id)
     finally:
         await engine.dispose()
     for role in ("admin", "dispatcher", "driver", "rack_operator"):
@@ -253,6 +278,14 @@ async def build_world(client: Any, app: Any) -> World:
         if product["code"] not in existing:
             ok(await client.post("/api/v1/products", headers=world.h("admin"), json=product))
     world.depots["main"] = await world.new_depot(bays=4)
+    # The shared rack operator works at the main depot; a test at a depot of its own uses `new_rack_operator`.
+    ok(
+        await client.put(
+            f"/api/v1/users/{user_ids['rack_operator']}/depots",
+            headers=world.h("admin"),
+            json={"depot_ids": [world.depots["main"]["id"]]},
+        )
+    )
     return world
 
 

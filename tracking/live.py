@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("diesel.live")
 DISPATCH_CHANNEL = "diesel.dispatch"
-NOT_FOR_DISPATCH = frozenset({"customer"})  # account and credit events stay off the console
+NOT_FOR_DISPATCH = frozenset({"customer", "user"})  # account, credit and user events stay off the console
 HEARTBEAT_S = 15.0
 RELAY_EVERY_S = 1.0
 PUBLISH_BATCH = 200

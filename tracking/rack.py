@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,7 @@ from core.units import apply_bps
 from dispatch.models import Plan, PlanTrip
 from orders.accounts import get_customer
 from orders.models import Depot, PickupBooking, Product
+from orders.operators import RackScope
 from orders.rules import PickupStatus, pickup_transition
 from tracking import codes
 from tracking import schemas as s
@@ -193,6 +195,10 @@ async def _check(
     payload = checked.payload
     if payload is None or checked.verification.token_hash is None:
         return checked
+    if codes.Reason.WRONG_DEPOT in checked.reasons:
+        # Another depot's code: its booking or trip is none of this rack's business (neither its details nor
+        # whether it was used or cancelled), so the rows are not even read.
+        return checked
     checked.issued = await session.scalar(
         select(IssuedCode).where(IssuedCode.token_hash == checked.verification.token_hash)
     )
@@ -249,12 +255,18 @@ def _what_to_load(payload: codes.Payload, trip: PlanTrip | None = None) -> dict[
 
 
 async def verify(
-    session: AsyncSession, *, data: s.VerifyIn, keyring: KeyRing, settings: CodeSettings, now: datetime
+    session: AsyncSession,
+    *,
+    data: s.VerifyIn,
+    scope: RackScope,
+    keyring: KeyRing,
+    settings: CodeSettings,
+    now: datetime,
 ) -> s.VerifyOut:
     checked = await _check(
         session,
         token=data.token,
-        depot_id=data.depot_id,
+        depot_id=scope.depot_for(data.depot_id),
         plate=data.vehicle_plate,
         keyring=keyring,
         at=now,
@@ -424,17 +436,19 @@ async def redeem(
     session: AsyncSession,
     *,
     data: s.RedeemIn,
+    scope: RackScope,
     keyring: KeyRing,
     settings: CodeSettings,
     base_temperature_c: int,
     actor: Principal,
     now: datetime,
 ) -> s.TicketOut:
-    await _lock_depot(session, data.depot_id)
+    depot_id = scope.depot_for(data.depot_id)
+    await _lock_depot(session, depot_id)
     checked = await _check(
         session,
         token=data.token,
-        depot_id=data.depot_id,
+        depot_id=depot_id,
         plate=data.vehicle_plate,
         keyring=keyring,
         at=now,
@@ -444,7 +458,7 @@ async def redeem(
     ticket = await _redeem_checked(
         session,
         checked,
-        depot_id=data.depot_id,
+        depot_id=depot_id,
         observed=data.loaded_litres_observed,
         temperature_c=data.temperature_c,
         plate=data.vehicle_plate,
@@ -464,7 +478,37 @@ async def _lock_depot(session: AsyncSession, depot_id: uuid.UUID) -> None:
 async def upload_offline(
     session: AsyncSession,
     *,
+    items: list[s.OfflineRedemptionIn],
+    scope: RackScope,
+    keyring: KeyRing,
+    settings: CodeSettings,
+    base_temperature_c: int,
+    actor: Principal,
+    now: datetime,
+) -> list[s.OfflineResultOut]:
+    """Loadings a rack made while offline. Every item must be at one of the caller's depots, or nothing of the
+    upload is recorded (403 `not_your_depot`)."""
+    depots = [scope.depot_for(item.depot_id) for item in items]
+    return [
+        await _upload_one(
+            session,
+            item=item,
+            depot_id=depot_id,
+            keyring=keyring,
+            settings=settings,
+            base_temperature_c=base_temperature_c,
+            actor=actor,
+            now=now,
+        )
+        for item, depot_id in zip(items, depots, strict=True)
+    ]
+
+
+async def _upload_one(
+    session: AsyncSession,
+    *,
     item: s.OfflineRedemptionIn,
+    depot_id: uuid.UUID,
     keyring: KeyRing,
     settings: CodeSettings,
     base_temperature_c: int,
@@ -476,21 +520,25 @@ async def upload_offline(
     silent loading."""
     existing = await session.scalar(select(LoadingTicket).where(LoadingTicket.offline_id == item.offline_id))
     if existing is not None:
+        if existing.depot_id != depot_id:
+            return _offline_id_taken(item)
         return s.OfflineResultOut(
             offline_id=item.offline_id, status="accepted", reasons=[], ticket=ticket_out(existing, None)
         )
     conflict = await session.scalar(select(OfflineConflict).where(OfflineConflict.offline_id == item.offline_id))
     if conflict is not None:
+        if conflict.depot_id != depot_id:
+            return _offline_id_taken(item)
         return s.OfflineResultOut(offline_id=item.offline_id, status="conflict", reasons=list(conflict.reasons))
-    await _lock_depot(session, item.depot_id)
+    await _lock_depot(session, depot_id)
     if item.redeemed_at > now + timedelta(seconds=settings.rack_clock_leeway_s):
         # A rack clock in the future would make an expired code look valid: a human must look at it.
-        return await _conflict(session, item, ["redeemed_in_the_future"], _safe_hash(item.token), now=now)
+        return await _conflict(session, item, depot_id, ["redeemed_in_the_future"], _safe_hash(item.token), now=now)
     # Judged at the moment of loading, as the rack saw it, but against today's database state.
     checked = await _check(
         session,
         token=item.token,
-        depot_id=item.depot_id,
+        depot_id=depot_id,
         plate=item.vehicle_plate,
         keyring=keyring,
         at=item.redeemed_at,
@@ -502,7 +550,7 @@ async def upload_offline(
             ticket = await _redeem_checked(
                 session,
                 checked,
-                depot_id=item.depot_id,
+                depot_id=depot_id,
                 observed=item.loaded_litres_observed,
                 temperature_c=item.temperature_c,
                 plate=item.vehicle_plate,
@@ -514,11 +562,16 @@ async def upload_offline(
             )
     except (NotAuthorised, InvalidInput) as refusal:
         reasons = refusal.extra.get("reasons") or [refusal.code]
-        return await _conflict(session, item, reasons, checked.verification.token_hash, now=now)
+        return await _conflict(session, item, depot_id, reasons, checked.verification.token_hash, now=now)
     reference = _reference(checked)
     return s.OfflineResultOut(
         offline_id=item.offline_id, status="accepted", reasons=[], ticket=ticket_out(ticket, reference)
     )
+
+
+def _offline_id_taken(item: s.OfflineRedemptionIn) -> s.OfflineResultOut:
+    """An offline id another depot's rack already used: neither its ticket nor its conflict is shown here."""
+    return s.OfflineResultOut(offline_id=item.offline_id, status="conflict", reasons=["offline_id_taken"])
 
 
 def _reference(checked: _Checked) -> str | None:
@@ -537,14 +590,20 @@ def _safe_hash(token: str) -> str | None:
 
 
 async def _conflict(
-    session: AsyncSession, item: s.OfflineRedemptionIn, reasons: list[str], token_hash: str | None, *, now: datetime
+    session: AsyncSession,
+    item: s.OfflineRedemptionIn,
+    depot_id: uuid.UUID,
+    reasons: list[str],
+    token_hash: str | None,
+    *,
+    now: datetime,
 ) -> s.OfflineResultOut:
     """Record an offline loading that cannot be accepted, for a human to resolve (the token itself is not kept)."""
     session.add(
         OfflineConflict(
             offline_id=item.offline_id,
             token_hash=token_hash,
-            depot_id=item.depot_id,
+            depot_id=depot_id,
             reasons=reasons,
             upload={k: v for k, v in msgspec.to_builtins(item).items() if k != "token"},
             created_at=now,
@@ -552,3 +611,18 @@ async def _conflict(
     )
     await session.flush()
     return s.OfflineResultOut(offline_id=item.offline_id, status="conflict", reasons=reasons)
+
+
+async def list_conflicts(
+    session: AsyncSession, *, scope: RackScope, limit: int, offset: int
+) -> tuple[Sequence[OfflineConflict], int]:
+    """Offline loadings waiting for a human, at the caller's depots only (an admin sees every depot's)."""
+    scope.require_a_depot()
+    stmt = select(OfflineConflict)
+    if scope.depot_ids is not None:
+        stmt = stmt.where(OfflineConflict.depot_id.in_(scope.depot_ids))
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = await session.scalars(
+        stmt.order_by(OfflineConflict.created_at, OfflineConflict.id).limit(limit).offset(offset)
+    )
+    return rows.all(), total

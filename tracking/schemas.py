@@ -12,6 +12,13 @@ Token = Annotated[str, msgspec.Meta(min_length=1, max_length=4000, description="
 Plate = Annotated[str, msgspec.Meta(min_length=1, max_length=16, examples=["沪A12345"])]
 ObservedLitres = Annotated[int, msgspec.Meta(gt=0, le=100_000, description="metered litres at product temperature")]
 Temperature = Annotated[float, msgspec.Meta(ge=-50, le=150, description="product temperature, °C")]
+RackDepot = Annotated[
+    uuid.UUID | None,
+    msgspec.Meta(
+        description="the depot whose rack this is: one of the operator's own (403 `not_your_depot` otherwise); "
+        "an operator with exactly one depot may leave it out"
+    ),
+]
 
 
 class CodeOut(msgspec.Struct):
@@ -24,7 +31,7 @@ class CodeOut(msgspec.Struct):
 
 class VerifyIn(msgspec.Struct, forbid_unknown_fields=True):
     token: Token
-    depot_id: uuid.UUID
+    depot_id: RackDepot = None
     vehicle_plate: Plate | None = None
 
 
@@ -37,9 +44,9 @@ class VerifyOut(msgspec.Struct):
     subject: dict[str, Any] | None = None
 
 
-class RedeemIn(msgspec.Struct, forbid_unknown_fields=True):
+class RedeemIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     token: Token
-    depot_id: uuid.UUID
+    depot_id: RackDepot = None
     loaded_litres_observed: ObservedLitres
     temperature_c: Temperature
     vehicle_plate: Plate
@@ -63,10 +70,10 @@ class TicketOut(msgspec.Struct):
     offline: bool
 
 
-class OfflineRedemptionIn(msgspec.Struct, forbid_unknown_fields=True):
+class OfflineRedemptionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     offline_id: Annotated[str, msgspec.Meta(min_length=8, max_length=64, description="chosen by the rack, unique")]
     token: Token
-    depot_id: uuid.UUID
+    depot_id: RackDepot = None
     loaded_litres_observed: ObservedLitres
     temperature_c: Temperature
     vehicle_plate: Plate

@@ -26,6 +26,7 @@ from types import SimpleNamespace
 
 import msgspec
 import psycopg
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import issue_token, make_jwt_auth
@@ -33,11 +34,12 @@ from benchmarks.api.world import Customer, seed
 from core.auth import Principal, Role, hash_password
 from core.db import create_engine, session_factory, unit_of_work
 from core.hours import ALWAYS_OPEN, zone
+from core.models import User
 from core.settings import Settings, async_database_url
 from dispatch import fleet
 from dispatch import schemas as ds
 from dispatch.models import Plan, PlanStop, PlanTrip
-from orders import accounts, catalogue, pickups
+from orders import accounts, catalogue, operators, pickups
 from orders import schemas as s
 from orders.delivery import place_order
 from orders.models import Order
@@ -205,6 +207,10 @@ async def _codes(
         ],
         currency=settings.rules.currency,
     )
+    # An operator acts only at its own depots: the bench's rack operator works at every bench depot.
+    rack_user = await session.scalar(select(User.id).where(User.username == "bench-rack"))
+    assert rack_user is not None
+    await operators.set_depots(session, user_id=rack_user, depots=[d.id for d in made], actor=None, now=now)
     rules = replace(settings.rules, slot_minutes=SLOT_MINUTES)
     first = now + timedelta(minutes=2)
     step = timedelta(minutes=SLOT_MINUTES)

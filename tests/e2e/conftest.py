@@ -103,6 +103,14 @@ def _add_all_day_depot(server: Server) -> dict[str, Any]:
     return dict(depot)
 
 
+def _put_rack1_at_the_all_day_depot_too(server: Server) -> None:
+    """The demo's rack1 works at Pudong; the browser tests load at the all-day depot, so it works there too."""
+    pudong = next(d for d in server.get("/depots", "admin") if d["code"] == "sh-pudong")
+    rack1 = server.get("/me", "rack1")["user"]["id"]
+    depot_ids = [pudong["id"], server.all_day_depot["id"]]
+    server.send("PUT", f"/users/{rack1}/depots", "admin", {"depot_ids": depot_ids})
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     reason = browser_missing()
@@ -129,6 +137,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         running = Server(f"http://127.0.0.1:{port}", log)
         _wait_healthy(running.url, process, log)
         running.all_day_depot = _add_all_day_depot(running)
+        _put_rack1_at_the_all_day_depot_too(running)
         yield running
     finally:
         _stop(process)

@@ -75,6 +75,9 @@ def open_rack(browser: Any, server: Server) -> tuple[Any, Any]:
     page.set_viewport_size(TABLET)
     login(page, server, "rack1")
     page.wait_for_url("**/app/rack/depot")
+    # Only rack1's own depots are offered (Pudong and the all-day depot), never Jiading.
+    offered = page.eval_on_selector_all("select[name=depot_id] option", "options => options.map(o => o.textContent)")
+    assert sorted(offered) == sorted(["Pudong Depot 浦东油库", server.all_day_depot["name"]]), offered
     page.select_option("select[name=depot_id]", server.all_day_depot["id"])
     page.click("form button[type=submit]")
     page.wait_for_selector(".rack-strip")
@@ -180,4 +183,31 @@ def test_rack_checks_offline_and_uploads_when_back_online(server: Server, browse
     rack.wait_for_selector("#banner:has-text('1 accepted')")
     assert rack.inner_text("#queue-count") == ""
     assert server.get(f"/pickups/{booking['id']}", "fleet1")["status"] == "completed"
+    watch.assert_clean()
+
+
+def test_an_operator_with_one_depot_goes_straight_to_it_and_one_with_none_is_told(server: Server, browser: Any) -> None:
+    depot = server.all_day_depot
+    solo, nowhere = f"rack-solo-{uuid.uuid4().hex[:6]}", f"rack-none-{uuid.uuid4().hex[:6]}"
+    for username, depot_ids in ((solo, [depot["id"]]), (nowhere, [])):
+        body = {"username": username, "password": "demo", "role": "rack_operator", "depot_ids": depot_ids}
+        server.send("POST", "/users", "admin", body)
+
+    page, watch = new_page(browser)
+    page.set_viewport_size(TABLET)
+    login(page, server, solo)
+    page.wait_for_selector(".rack-strip")  # no depot to choose: the only one is taken
+    assert page.inner_text("#rack-depot") == f"Depot: {depot['name']}"  # and no link to change it
+    assert page.locator("select[name=depot_id]").count() == 0
+    page.goto(f"{server.url}/app/rack/depot")
+    page.wait_for_url("**/app/rack")
+    page.wait_for_selector(".rack-strip")
+    watch.assert_clean()
+
+    page, watch = new_page(browser)
+    login(page, server, nowhere)
+    page.wait_for_url("**/app/rack/depot")
+    page.wait_for_selector("#no-depots")
+    assert "not assigned to any depot" in page.inner_text("#no-depots")
+    assert page.locator("select[name=depot_id]").count() == 0
     watch.assert_clean()

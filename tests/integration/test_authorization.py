@@ -64,6 +64,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/me/referral.svg"): Access(STAFF),
     ("POST", "/users"): Access(ONLY_ADMIN),
     ("GET", "/users"): Access(ONLY_ADMIN),
+    ("PUT", "/users/{user_id}/depots"): Access(ONLY_ADMIN),
     # catalogue: readable by any logged-in user, written by admins (prices also by dispatchers)
     ("GET", "/products"): Access(EVERYONE),
     ("POST", "/products"): Access(ONLY_ADMIN),
@@ -108,6 +109,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/pickups/{booking_id}/qr.png"): Access(CUSTOMER_OR_STAFF, scoped=True),
     # the rack: public keys for offline verification; the rest for rack operators (and admins)
     ("GET", "/rack/keys"): Access(EVERYONE, public=True),
+    ("GET", "/rack/depots"): Access(RACK_OR_ADMIN),
     ("POST", "/rack/verify"): Access(RACK_OR_ADMIN),
     ("POST", "/rack/redeem"): Access(RACK_OR_ADMIN),
     ("POST", "/rack/offline-redemptions"): Access(RACK_OR_ADMIN),
@@ -159,7 +161,7 @@ SHOWS_REFERENCE_BY_DESIGN = {("GET", "/share/{token}")}
 
 # Path parameters naming staff-side resources no customer owns: an unknown id is enough to see the guard work
 # (staff get past it to a 404). Anything else must be a real id of customer A, made in the `walk` fixture.
-STAFF_SIDE_IDS = ("tanker_id", "plan_id", "stop_id", "job_id", "trip_id")
+STAFF_SIDE_IDS = ("tanker_id", "plan_id", "stop_id", "job_id", "trip_id", "user_id")
 
 # Routes outside /api/v1: the OpenAPI document, the browser apps' shells and their static files, nothing else.
 PUBLIC_NON_API_PREFIXES = ("/schema", "/app", "/static")

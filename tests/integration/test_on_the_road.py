@@ -29,7 +29,7 @@ async def test_a_trip_from_rack_to_receipt(world, worker, clock) -> None:
     assert code["kind"] == "trip"
 
     clock.set(datetime.fromisoformat(trip["load_start"]))
-    rack = world.h("rack_operator")
+    rack = (await world.new_rack_operator(depot["id"])).h
     verdict = ok(
         await world.client.post(
             "/api/v1/rack/verify",

@@ -174,7 +174,7 @@ async def test_replanning_keeps_pins_and_started_trips_and_takes_new_orders(worl
     ok(
         await world.client.post(
             "/api/v1/rack/redeem",
-            headers=world.h("rack_operator"),
+            headers=(await world.new_rack_operator(depot["id"])).h,
             json={
                 "token": code["token"],
                 "depot_id": depot["id"],

@@ -33,6 +33,11 @@ async def _at_slot(clock) -> None:  # type: ignore[no-untyped-def]
     clock.set(datetime.fromisoformat(SLOT) + timedelta(minutes=5))
 
 
+async def _rack_at(world, *depots: dict[str, object]) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The headers of a new rack operator working at these depots."""
+    return (await world.new_rack_operator(*(str(d["id"]) for d in depots))).h
+
+
 def _rack(world, token: str, depot_id: str, **extra: object) -> dict[str, object]:  # type: ignore[no-untyped-def]
     return {"token": token, "depot_id": depot_id, **extra}
 
@@ -58,7 +63,7 @@ async def test_the_code_is_stable_compact_and_decodes_from_the_qr_png(world) -> 
 async def test_verify_then_redeem_once_with_volume_correction(world, clock) -> None:
     depot, customer, booked, token = await _booked(world)
     await _at_slot(clock)
-    rack = world.h("rack_operator")
+    rack = await _rack_at(world, depot)
     verdict = ok(
         await world.client.post(
             "/api/v1/rack/verify", headers=rack, json=_rack(world, token, depot["id"], vehicle_plate="沪A12345")
@@ -108,9 +113,8 @@ async def test_of_many_concurrent_redeems_exactly_one_succeeds(world, clock, rac
     depot, _, _, token = await _booked(world)
     await _at_slot(clock)
     body = _rack(world, token, depot["id"], loaded_litres_observed=15_000, temperature_c=15.0, vehicle_plate="沪A12345")
-    responses = await asyncio.gather(
-        *(racer.post("/api/v1/rack/redeem", headers=world.h("rack_operator"), json=body) for _ in range(8))
-    )
+    rack = await _rack_at(world, depot)
+    responses = await asyncio.gather(*(racer.post("/api/v1/rack/redeem", headers=rack, json=body) for _ in range(8)))
     assert sorted(r.status_code for r in responses) == [201] + [409] * 7
     assert all(r.json()["reasons"] == ["already_used"] for r in responses if r.status_code == 409)
 
@@ -118,7 +122,7 @@ async def test_of_many_concurrent_redeems_exactly_one_succeeds(world, clock, rac
 async def test_rack_refusals_carry_reasons(world, clock) -> None:
     depot, customer, booked, token = await _booked(world)
     other_depot = await world.new_depot()
-    rack = world.h("rack_operator")
+    rack = await _rack_at(world, depot, other_depot)
 
     async def reasons(depot_id: str, plate: str | None = None) -> list[str]:
         body = _rack(world, token, depot_id, **({"vehicle_plate": plate} if plate else {}))
@@ -160,7 +164,7 @@ async def test_hostile_codes_are_refused_with_a_reason_never_a_500(world, clock,
     depot, _, _, token = await _booked(world)
     await _at_slot(clock)
     response = await world.client.post(
-        "/api/v1/rack/verify", headers=world.h("rack_operator"), json=_rack(world, mutate(token), depot["id"])
+        "/api/v1/rack/verify", headers=await _rack_at(world, depot), json=_rack(world, mutate(token), depot["id"])
     )
     if mutate(token) == "":
         assert response.status_code == 400  # an empty token fails schema validation
@@ -187,7 +191,7 @@ async def test_offline_rack_verifies_with_cached_keys_and_conflicts_are_flagged(
     await _at_slot(clock)
     loaded_at = clock.now().isoformat()
     clock.advance(timedelta(hours=6))  # the network comes back later that day
-    rack = world.h("rack_operator")
+    rack = await _rack_at(world, depot)
     upload = {
         "token": token,
         "depot_id": depot["id"],
@@ -216,7 +220,7 @@ async def test_offline_rack_verifies_with_cached_keys_and_conflicts_are_flagged(
     )
     assert second[0]["status"] == "conflict" and second[0]["reasons"] == ["already_used"]
     conflicts = ok(await world.client.get("/api/v1/rack/conflicts", headers=rack))
-    assert "rack-b-0001" in {c["offline_id"] for c in conflicts}
+    assert "rack-b-0001" in {c["offline_id"] for c in conflicts["items"]}
     done = ok(await world.client.get(f"/api/v1/pickups/{booked['id']}", headers=world.h("admin")))
     assert done["status"] == "completed" and done["loaded_litres_observed"] == 18_000
 
@@ -245,6 +249,6 @@ async def test_an_offline_loading_dated_in_the_future_is_a_conflict(world, clock
         "redeemed_at": (clock.now() + timedelta(days=1)).isoformat(),
     }
     result = ok(
-        await world.client.post("/api/v1/rack/offline-redemptions", headers=world.h("rack_operator"), json=[upload])
+        await world.client.post("/api/v1/rack/offline-redemptions", headers=await _rack_at(world, depot), json=[upload])
     )
     assert result[0]["status"] == "conflict" and result[0]["reasons"] == ["redeemed_in_the_future"]

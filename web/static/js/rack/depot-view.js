@@ -1,23 +1,33 @@
-// Which depot this rack stands at (GET /depots), remembered on the device.
-import { loadDepots } from "../core/catalogue.js";
+// Which depot this rack stands at: one of the operator's own (GET /rack/depots), remembered on the device. An
+// operator with a single depot is never asked.
 import { h } from "../core/dom.js";
 import { field, select } from "../core/forms.js";
 import { t } from "../core/i18n.js";
 import { banner, setTitle } from "../core/shell.js";
 import { errorState, pageHeader } from "../core/ui.js";
-import { depot } from "./store.js";
+import { depot, depotAmong, myDepots } from "./store.js";
 
 export async function depotView(main, _params, ctx) {
   setTitle("rack.depot_title");
   main.append(pageHeader("rack.depot_title"));
   let depots;
   try {
-    depots = await loadDepots();
+    depots = await myDepots();
   } catch (error) {
     main.append(errorState(error));
     return;
   }
   if (!ctx.isCurrent()) return;
+  if (!depots.length) {
+    depot.clear();
+    main.append(h("p", { class: "notice warn", id: "no-depots", role: "alert" }, t("rack.no_depots")));
+    return;
+  }
+  if (depots.length === 1) {
+    depotAmong(depots);
+    ctx.navigate("/app/rack", { replace: true });
+    return;
+  }
   const choice = select(
     "depot_id",
     depots.map((d) => ({ value: d.id, label: d.name })),

@@ -3,15 +3,16 @@ import { h } from "../core/dom.js";
 import { errorText } from "../core/forms.js";
 import { t } from "../core/i18n.js";
 import { banner, setTitle } from "../core/shell.js";
+import { errorState } from "../core/ui.js";
 import { startScanner } from "../scan/scanner.js";
 import { checkCode, redeem } from "./check.js";
-import { cachedKeys, depot, queued, refreshKeys, uploadQueue } from "./store.js";
+import { cachedKeys, depotAmong, myDepots, queued, refreshKeys, uploadQueue } from "./store.js";
 import { queuedCard, ticketCard } from "./ticket.js";
 import { loadingForm, verdictPanel } from "./verdict.js";
 
 const UPLOAD_EVERY_MS = 30_000;
 
-function statusStrip(here) {
+function statusStrip(here, canChange) {
   const connection = h("span", { class: "chip", id: "connection" });
   const queueText = h("span", { id: "queue-count" });
   const keysText = h("span", { class: "muted small", id: "keys-count" });
@@ -19,7 +20,13 @@ function statusStrip(here) {
   const strip = h(
     "div",
     { class: "rack-strip" },
-    h("span", {}, `${t("rack.depot")}: `, h("strong", {}, here.name), " ", h("a", { href: "/app/rack/depot" }, t("rack.change"))),
+    h(
+      "span",
+      { id: "rack-depot" },
+      `${t("rack.depot")}: `,
+      h("strong", {}, here.name),
+      canChange ? [" ", h("a", { href: "/app/rack/depot" }, t("rack.change"))] : null,
+    ),
     connection,
     keysText,
     queueText,
@@ -80,12 +87,21 @@ function manualForm(onToken) {
 
 export async function scanView(main, _params, ctx) {
   setTitle("rack.title");
-  const here = depot.get();
+  let depots;
+  try {
+    depots = await myDepots();
+  } catch (error) {
+    main.append(errorState(error));
+    return undefined;
+  }
+  if (!ctx.isCurrent()) return undefined;
+  // Only one of the operator's own depots: one left behind on this device by another operator is not used.
+  const here = depotAmong(depots);
   if (!here) {
     ctx.navigate("/app/rack/depot", { replace: true });
     return undefined;
   }
-  const status = statusStrip(here);
+  const status = statusStrip(here, depots.length > 1);
   const video = h("video", { class: "camera-video", muted: true, playsinline: true, "aria-label": t("rack.camera") });
   const cameraMessage = h("p", { class: "camera-message", "aria-live": "polite" }, t("rack.camera_starting"));
   const cameraButton = h("button", { type: "button", class: "btn", hidden: true }, t("rack.camera_start"));

@@ -1,7 +1,9 @@
-// What a rack keeps on the device: its depot, the public keys, and loadings waiting for the network.
+// What a rack keeps on the device: its depot (one of the operator's own), the public keys, and loadings waiting
+// for the network.
 import { ApiError, api } from "../core/api.js";
 
 const DEPOT_KEY = "dd.rack.depot";
+const MY_DEPOTS_KEY = "dd.rack.my_depots";
 const KEYS_KEY = "dd.rack.keys";
 const QUEUE_KEY = "dd.rack.queue";
 const SPENT_KEY = "dd.rack.spent";
@@ -24,7 +26,34 @@ function write(key, value) {
 export const depot = {
   get: () => read(DEPOT_KEY, null),
   set: (d) => write(DEPOT_KEY, { id: d.id, name: d.name, timezone: d.timezone }),
+  clear: () => localStorage.removeItem(DEPOT_KEY),
 };
+
+// ------------------------------------------------------------------ the operator's depots
+
+/** The depots whose racks the logged-in user may act at (GET /rack/depots); the last answer is kept for offline use. */
+export async function myDepots() {
+  try {
+    const depots = await api("/rack/depots");
+    write(MY_DEPOTS_KEY, depots.map((d) => ({ id: d.id, name: d.name, timezone: d.timezone })));
+    return depots;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 0) {
+      // Offline: the last answer, or at least the depot this rack was set to.
+      return read(MY_DEPOTS_KEY, null) ?? (depot.get() ? [depot.get()] : []);
+    }
+    throw error;
+  }
+}
+
+/** The depot this rack stands at, if it is one of `depots`; the only one when there is just one. */
+export function depotAmong(depots) {
+  const here = depot.get();
+  const chosen = depots.find((d) => d.id === here?.id) || (depots.length === 1 ? depots[0] : null);
+  if (chosen) depot.set(chosen);
+  else depot.clear();
+  return chosen ? depot.get() : null;
+}
 
 // ------------------------------------------------------------------ public keys
 
