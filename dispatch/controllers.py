@@ -16,9 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.auth import Principal, Role, roles_guard
 from core.db import after_commit
 from core.hours import zone
+from core.schemas import Page
 from core.settings import Settings
 from dispatch import fleet, pins, planning, publish, roads, views
 from dispatch import schemas as s
+from orders.controllers import Limit, Offset
 
 Db = NamedDependency[AsyncSession]
 Now = NamedDependency[datetime]
@@ -36,8 +38,11 @@ class FleetController(Controller):
         return fleet.tanker_out(await fleet.create_tanker(db_session, data=data))
 
     @get("/tankers", summary="Tankers")
-    async def list_tankers(self, db_session: Db, depot_id: FromQuery[uuid.UUID | None] = None) -> list[s.TankerOut]:
-        return [fleet.tanker_out(t) for t in await fleet.list_tankers(db_session, depot_id=depot_id)]
+    async def list_tankers(
+        self, db_session: Db, depot_id: FromQuery[uuid.UUID | None] = None, limit: Limit = 50, offset: Offset = 0
+    ) -> Page[s.TankerOut]:
+        rows, total = await fleet.list_tankers(db_session, depot_id=depot_id, limit=limit, offset=offset)
+        return Page(items=[fleet.tanker_out(t) for t in rows], total=total, limit=limit, offset=offset)
 
     @patch("/tankers/{tanker_id:uuid}", summary="Change availability, costs or shift")
     async def update_tanker(
@@ -51,9 +56,12 @@ class FleetController(Controller):
         return fleet.driver_out(await fleet.create_driver(db_session, data=data), today=today)
 
     @get("/drivers", summary="Drivers with licence validity")
-    async def list_drivers(self, db_session: Db, now: Now, settings: Conf) -> list[s.DriverOut]:
+    async def list_drivers(
+        self, db_session: Db, now: Now, settings: Conf, limit: Limit = 50, offset: Offset = 0
+    ) -> Page[s.DriverOut]:
         today = now.astimezone(zone(settings.default_timezone)).date()
-        return [fleet.driver_out(d, today=today) for d in await fleet.list_drivers(db_session)]
+        rows, total = await fleet.list_drivers(db_session, limit=limit, offset=offset)
+        return Page(items=[fleet.driver_out(d, today=today) for d in rows], total=total, limit=limit, offset=offset)
 
     @post("/pairings", summary="Pair a driver with a tanker for a day")
     async def pair(self, data: JSONBody[s.PairingIn], db_session: Db) -> s.PairingOut:
