@@ -45,3 +45,4 @@ class Problem(msgspec.Struct, omit_defaults=True):
     field: str | None = None
     errors: list[dict[str, str]] | None = None
     reasons: list[str] | None = None
+    job_id: str | None = None  # the planning job a request conflicts with

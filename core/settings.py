@@ -39,6 +39,7 @@ class BrokerSettings:
     result_backend: str
     task_time_limit_s: int = 600
     plan_job_stale_s: int = 90  # a running planning job without a heartbeat this long lost its worker
+    plan_jobs_max_active: int = 20  # planning jobs queued or running at once, all days and depots together
     reaper_interval_s: int = 30
 
 
@@ -151,6 +152,7 @@ def load_settings() -> Settings:
             result_backend=os.environ.get("CELERY_RESULT_BACKEND") or result_backend,
             task_time_limit_s=_int("TASK_TIME_LIMIT_S", 600),
             plan_job_stale_s=_int("PLAN_JOB_STALE_S", 90),
+            plan_jobs_max_active=_int("PLAN_JOBS_MAX_ACTIVE", 20),
             reaper_interval_s=_int("REAPER_INTERVAL_S", 30),
         ),
         auth=AuthSettings(
