@@ -3,6 +3,7 @@ sites (customers and staff), tankers and drivers, and the bounded offset of ever
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -70,3 +71,19 @@ async def test_a_page_is_at_most_500_items_and_100_000_deep(world, path: str) ->
     deepest = ok(await world.client.get(f"{API}{path}?limit=500&offset=100000", headers=headers))
     assert deepest["items"] == [] and (deepest["limit"], deepest["offset"]) == (500, 100_000)
 
+
+async def test_share_links_and_webhook_deliveries_have_the_same_bounds(world) -> None:
+    customer = await world.new_customer()
+    order = ok(await customer.order(), 201)
+    webhook = ok(
+        await world.client.post(
+            f"{API}/webhooks",
+            headers=customer.h,
+            json={"url": f"https://example.com/{uuid.uuid4().hex}", "events": ["*"]},
+        ),
+        201,
+    )
+    for path in (f"/orders/{order['id']}/share", f"/webhooks/{webhook['id']}/deliveries"):
+        response = await world.client.get(f"{API}{path}?offset=100001", headers=customer.h)
+        assert (response.status_code, response.json()["code"]) == (400, "validation_error"), path
+        ok(await world.client.get(f"{API}{path}?offset=100000", headers=customer.h))
