@@ -101,8 +101,8 @@ _PLAN_REQUESTS_LOCK = 0x706C616E5F6A6F62  # "plan_job"
 
 async def _one_plan_request_at_a_time(session: AsyncSession) -> None:
     """Two requests checking for an active job at once would both find none and both queue one. PostgreSQL:
-    a transaction-scoped advisory lock. SQLite: nothing to do, its write transactions begin IMMEDIATE (one at
-    a time) and this one has begun already."""
+    a transaction-scoped advisory lock. SQLite: nothing to do, every transaction there begins IMMEDIATE (one
+    writer at a time, core/db.py), so the checks that follow run alone."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(select(func.pg_advisory_xact_lock(_PLAN_REQUESTS_LOCK)))
 
