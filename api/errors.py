@@ -62,12 +62,20 @@ def problem(
         field=extra.get("field"),
         errors=extra.get("errors"),
         reasons=extra.get("reasons"),
+        job_id=extra.get("job_id"),
     )
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Problem]:
-    return problem(exc.status_code, exc.code, exc.detail, field=exc.field, reasons=exc.extra.get("reasons"))
+    return problem(
+        exc.status_code,
+        exc.code,
+        exc.detail,
+        field=exc.field,
+        reasons=exc.extra.get("reasons"),
+        job_id=exc.extra.get("job_id"),
+    )
 
 
 def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:

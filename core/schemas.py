@@ -16,8 +16,12 @@ Kilograms = Annotated[int, msgspec.Meta(gt=0, le=1_000_000)]
 MinorAmount = Annotated[
     int, msgspec.Meta(ge=0, le=10**13, description="money in minor units (fen)", examples=[500_000_00])
 ]
-Limit = Annotated[int, msgspec.Meta(ge=1, le=500)]
-Offset = Annotated[int, msgspec.Meta(ge=0, le=10**9)]
+# Every list is paged: at most MAX_PAGE_SIZE items a page, and no deeper than MAX_OFFSET (the database reads and
+# drops every row before the offset, so an unbounded one is a slow query anyone with a login could ask for).
+MAX_PAGE_SIZE = 500
+MAX_OFFSET = 100_000
+Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE_SIZE)]
+Offset = Annotated[int, msgspec.Meta(ge=0, le=MAX_OFFSET)]
 
 
 T = TypeVar("T")
@@ -41,3 +45,4 @@ class Problem(msgspec.Struct, omit_defaults=True):
     field: str | None = None
     errors: list[dict[str, str]] | None = None
     reasons: list[str] | None = None
+    job_id: str | None = None  # the planning job a request conflicts with

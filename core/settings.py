@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def _env(name: str, default: str) -> str:
@@ -39,6 +40,7 @@ class BrokerSettings:
     result_backend: str
     task_time_limit_s: int = 600
     plan_job_stale_s: int = 90  # a running planning job without a heartbeat this long lost its worker
+    plan_jobs_max_active: int = 20  # planning jobs queued or running at once, all days and depots together
     reaper_interval_s: int = 30
 
 
@@ -94,6 +96,8 @@ class Settings:
     # Road distances for planning: an osrm-routed URL, or a dataset built by `diesel osrm build`; geodesic otherwise.
     osrm_url: str | None = None
     osrm_dataset: str | None = None
+    # Where outsiders reach this service (links handed out, e.g. share links); relative links when unset.
+    public_base_url: str | None = None
 
 
 def async_database_url(url: str) -> str:
@@ -114,6 +118,16 @@ def sync_database_url(url: str) -> str:
     if url.startswith("sqlite+aiosqlite:///"):
         return "sqlite:///" + url.split(":///", 1)[1]
     return url
+
+
+def public_base_url(value: str | None) -> str | None:
+    """PUBLIC_BASE_URL as `scheme://host[:port][/path]` without a trailing slash; anything else stops the start."""
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.query or parts.fragment:
+        raise ValueError(f"PUBLIC_BASE_URL must look like https://diesel.example.com, not {value!r}")
+    return value.strip().rstrip("/")
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -151,6 +165,7 @@ def load_settings() -> Settings:
             result_backend=os.environ.get("CELERY_RESULT_BACKEND") or result_backend,
             task_time_limit_s=_int("TASK_TIME_LIMIT_S", 600),
             plan_job_stale_s=_int("PLAN_JOB_STALE_S", 90),
+            plan_jobs_max_active=_int("PLAN_JOBS_MAX_ACTIVE", 20),
             reaper_interval_s=_int("REAPER_INTERVAL_S", 30),
         ),
         auth=AuthSettings(
@@ -182,6 +197,7 @@ def load_settings() -> Settings:
         environment=_env("DIESEL_ENV", "development"),
         osrm_url=os.environ.get("OSRM_URL") or None,
         osrm_dataset=os.environ.get("OSRM_DATASET") or None,
+        public_base_url=public_base_url(os.environ.get("PUBLIC_BASE_URL") or None),
     )
 
 

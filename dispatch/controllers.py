@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.auth import Principal, Role, roles_guard
 from core.db import after_commit
 from core.hours import zone
+from core.schemas import Page, Problem
 from core.settings import Settings
 from dispatch import fleet, pins, planning, publish, roads, views
 from dispatch import schemas as s
+from orders.controllers import Limit, Offset
 
 Db = NamedDependency[AsyncSession]
 Now = NamedDependency[datetime]
@@ -36,8 +39,11 @@ class FleetController(Controller):
         return fleet.tanker_out(await fleet.create_tanker(db_session, data=data))
 
     @get("/tankers", summary="Tankers")
-    async def list_tankers(self, db_session: Db, depot_id: FromQuery[uuid.UUID | None] = None) -> list[s.TankerOut]:
-        return [fleet.tanker_out(t) for t in await fleet.list_tankers(db_session, depot_id=depot_id)]
+    async def list_tankers(
+        self, db_session: Db, depot_id: FromQuery[uuid.UUID | None] = None, limit: Limit = 50, offset: Offset = 0
+    ) -> Page[s.TankerOut]:
+        rows, total = await fleet.list_tankers(db_session, depot_id=depot_id, limit=limit, offset=offset)
+        return Page(items=[fleet.tanker_out(t) for t in rows], total=total, limit=limit, offset=offset)
 
     @patch("/tankers/{tanker_id:uuid}", summary="Change availability, costs or shift")
     async def update_tanker(
@@ -51,9 +57,12 @@ class FleetController(Controller):
         return fleet.driver_out(await fleet.create_driver(db_session, data=data), today=today)
 
     @get("/drivers", summary="Drivers with licence validity")
-    async def list_drivers(self, db_session: Db, now: Now, settings: Conf) -> list[s.DriverOut]:
+    async def list_drivers(
+        self, db_session: Db, now: Now, settings: Conf, limit: Limit = 50, offset: Offset = 0
+    ) -> Page[s.DriverOut]:
         today = now.astimezone(zone(settings.default_timezone)).date()
-        return [fleet.driver_out(d, today=today) for d in await fleet.list_drivers(db_session)]
+        rows, total = await fleet.list_drivers(db_session, limit=limit, offset=offset)
+        return Page(items=[fleet.driver_out(d, today=today) for d in rows], total=total, limit=limit, offset=offset)
 
     @post("/pairings", summary="Pair a driver with a tanker for a day")
     async def pair(self, data: JSONBody[s.PairingIn], db_session: Db) -> s.PairingOut:
@@ -70,12 +79,32 @@ class PlanningController(Controller):
     tags = ["planning"]
     guards = [STAFF]
 
-    @post("/plans", status_code=HTTP_202_ACCEPTED, summary="Plan a day (runs on the worker)")
+    @post(
+        "/plans",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Plan a day (runs on the worker)",
+        description="Records a planning job and queues it after the commit; follow it at `GET /plan-jobs/{id}`. "
+        "One job per day and depot at a time: while one is queued or running, the same request again answers "
+        "that job (200), another time limit is refused (409 `plan_job_active`, with its `job_id`). At most "
+        "`PLAN_JOBS_MAX_ACTIVE` jobs wait or run at once (429 `plan_queue_full`).",
+        responses={
+            200: ResponseSpec(data_container=s.PlanAccepted, description="the same request while its job is active"),
+            429: ResponseSpec(
+                data_container=Problem,
+                description="Too many planning jobs queued or running (`plan_queue_full`)",
+                media_type="application/problem+json",
+            ),
+        },
+    )
     async def request_plan(
-        self, data: JSONBody[s.PlanRequest], request: Req, db_session: Db, now: Now
-    ) -> s.PlanAccepted:
-        """Records a planning job and queues it after the commit; follow it at `GET /plan-jobs/{id}`."""
-        job = await planning.request_plan(db_session, data=data, actor=request.user, now=now)
+        self, data: JSONBody[s.PlanRequest], request: Req, db_session: Db, now: Now, settings: Conf
+    ) -> Response[s.PlanAccepted]:
+        job, created = await planning.request_plan(
+            db_session, data=data, actor=request.user, now=now, max_active=settings.broker.plan_jobs_max_active
+        )
+        accepted = s.PlanAccepted(job_id=job.id, status=job.status)
+        if not created:
+            return Response(accepted, status_code=HTTP_200_OK)  # already queued: nothing to send again
         job_id = str(job.id)
 
         def enqueue() -> None:
@@ -89,7 +118,7 @@ class PlanningController(Controller):
                 logging.getLogger("diesel.dispatch").warning("could not enqueue planning job %s yet", job_id)
 
         after_commit(db_session, enqueue)
-        return s.PlanAccepted(job_id=job.id, status=job.status)
+        return Response(accepted, status_code=HTTP_202_ACCEPTED)
 
     @get("/plan-jobs/{job_id:uuid}", summary="Status, progress and best cost of a planning job")
     async def get_job(self, job_id: FromPath[uuid.UUID], db_session: Db) -> s.PlanJobOut:

@@ -99,11 +99,13 @@ async def update_tanker(session: AsyncSession, *, tanker_id: uuid.UUID, data: s.
     return tanker
 
 
-async def list_tankers(session: AsyncSession, *, depot_id: uuid.UUID | None) -> Sequence[Tanker]:
-    stmt = select(Tanker).order_by(Tanker.plate)
-    if depot_id is not None:
-        stmt = stmt.where(Tanker.depot_id == depot_id)
-    return (await session.scalars(stmt)).all()
+async def list_tankers(
+    session: AsyncSession, *, depot_id: uuid.UUID | None, limit: int, offset: int
+) -> tuple[Sequence[Tanker], int]:
+    conditions = [] if depot_id is None else [Tanker.depot_id == depot_id]
+    total = await session.scalar(select(func.count()).select_from(Tanker).where(*conditions)) or 0
+    stmt = select(Tanker).where(*conditions).order_by(Tanker.plate, Tanker.id).limit(limit).offset(offset)
+    return (await session.scalars(stmt)).all(), total
 
 
 async def create_driver(session: AsyncSession, *, data: s.DriverIn) -> Driver:
@@ -134,8 +136,10 @@ async def create_driver(session: AsyncSession, *, data: s.DriverIn) -> Driver:
     return driver
 
 
-async def list_drivers(session: AsyncSession) -> Sequence[Driver]:
-    return (await session.scalars(select(Driver).order_by(Driver.name))).all()
+async def list_drivers(session: AsyncSession, *, limit: int, offset: int) -> tuple[Sequence[Driver], int]:
+    total = await session.scalar(select(func.count()).select_from(Driver)) or 0
+    stmt = select(Driver).order_by(Driver.name, Driver.id).limit(limit).offset(offset)
+    return (await session.scalars(stmt)).all(), total
 
 
 async def pair(session: AsyncSession, *, data: s.PairingIn) -> Pairing:

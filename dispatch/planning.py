@@ -7,12 +7,12 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import routing
 from core.auth import Principal
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound, TooManyRequests
 from core.ids import new_id
 from dispatch import schemas as s
 from dispatch.builder import DayContext
@@ -50,9 +50,38 @@ def job_out(job: PlanJob) -> s.PlanJobOut:
     )
 
 
-async def request_plan(session: AsyncSession, *, data: s.PlanRequest, actor: Principal, now: datetime) -> PlanJob:
+class PlanJobActive(Conflict):
+    code = "plan_job_active"
+
+
+class PlanQueueFull(TooManyRequests):
+    code = "plan_queue_full"
+
+
+async def request_plan(
+    session: AsyncSession, *, data: s.PlanRequest, actor: Principal, now: datetime, max_active: int
+) -> tuple[PlanJob, bool]:
+    """A new queued job (True), or the job already queued or running for the same day and depot (False).
+
+    One job per day and depot at a time: the same request again (a retry, a second click) joins it; another
+    time limit is refused with 409 `plan_job_active` naming it. At most `max_active` jobs wait or run at once,
+    all days and depots together (429 `plan_queue_full`): staff cannot bury the worker under jobs.
+    """
     if data.depot_id is not None:
         await get_depot(session, data.depot_id)
+    await _one_plan_request_at_a_time(session)
+    active = await _active_job(session, day=data.date, depot_id=data.depot_id)
+    if active is not None:
+        if active.time_limit_s != data.time_limit_s:
+            raise PlanJobActive(
+                f"a planning job for this day and depot is {active.status} already; wait for it or cancel it first",
+                job_id=str(active.id),
+            )
+        return active, False
+    if await _count_active(session) >= max_active:
+        raise PlanQueueFull(
+            f"{max_active} planning jobs are queued or running already; wait for one to finish or cancel one"
+        )
     job = PlanJob(
         date=data.date,
         depot_id=data.depot_id,
@@ -63,7 +92,34 @@ async def request_plan(session: AsyncSession, *, data: s.PlanRequest, actor: Pri
     )
     session.add(job)
     await session.flush()
-    return job
+    return job, True
+
+
+# Any 64-bit number no other advisory lock uses: held by one plan request at a time, until its commit.
+_PLAN_REQUESTS_LOCK = 0x706C616E5F6A6F62  # "plan_job"
+
+
+async def _one_plan_request_at_a_time(session: AsyncSession) -> None:
+    """Two requests checking for an active job at once would both find none and both queue one. PostgreSQL:
+    a transaction-scoped advisory lock. SQLite: nothing to do, every transaction there begins IMMEDIATE (one
+    writer at a time, core/db.py), so the checks that follow run alone."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(_PLAN_REQUESTS_LOCK)))
+
+
+def _is_active() -> ColumnElement[bool]:
+    # A job told to stop no longer holds its day: the solver ends at its next progress report.
+    return and_(PlanJob.status.in_(ACTIVE), PlanJob.cancel_requested.is_(False))
+
+
+async def _active_job(session: AsyncSession, *, day: date, depot_id: uuid.UUID | None) -> PlanJob | None:
+    same_depot = PlanJob.depot_id.is_(None) if depot_id is None else PlanJob.depot_id == depot_id
+    stmt = select(PlanJob).where(_is_active(), PlanJob.date == day, same_depot).order_by(PlanJob.created_at)
+    return (await session.scalars(stmt.limit(1))).first()
+
+
+async def _count_active(session: AsyncSession) -> int:
+    return await session.scalar(select(func.count()).select_from(PlanJob).where(_is_active())) or 0
 
 
 async def get_job(session: AsyncSession, job_id: uuid.UUID, *, lock: bool = False) -> PlanJob:

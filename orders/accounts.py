@@ -310,13 +310,17 @@ async def site_info(session: AsyncSession, site_id: uuid.UUID, *, customer_id: u
     return info
 
 
-async def list_sites(session: AsyncSession, *, actor: Principal, customer_id: uuid.UUID | None) -> Sequence[Site]:
-    stmt = select(Site).order_by(Site.created_at)
+async def list_sites(
+    session: AsyncSession, *, actor: Principal, customer_id: uuid.UUID | None, limit: int, offset: int
+) -> tuple[Sequence[Site], int]:
+    conditions = []
     if actor.role == Role.CUSTOMER:
-        stmt = stmt.where(Site.customer_id == actor.customer_id)
+        conditions.append(Site.customer_id == actor.customer_id)
     elif customer_id is not None:
-        stmt = stmt.where(Site.customer_id == customer_id)
-    return (await session.scalars(stmt)).all()
+        conditions.append(Site.customer_id == customer_id)
+    total = await session.scalar(select(func.count()).select_from(Site).where(*conditions)) or 0
+    stmt = select(Site).where(*conditions).order_by(Site.created_at, Site.id).limit(limit).offset(offset)
+    return (await session.scalars(stmt)).all(), total
 
 
 async def get_site(session: AsyncSession, site_id: uuid.UUID, *, viewer: Principal) -> Site:

@@ -17,7 +17,7 @@ from core.auth import Principal, Role, roles_guard
 from core.db import unit_of_work
 from core.hours import zone
 from core.idempotency import check_key
-from core.schemas import Page
+from core.schemas import MAX_OFFSET, MAX_PAGE_SIZE, Page
 from core.settings import Settings
 from orders import accounts, catalogue, delivery, pickups
 from orders import schemas as s
@@ -26,8 +26,10 @@ STAFF = roles_guard(Role.ADMIN, Role.DISPATCHER)
 ADMIN = roles_guard(Role.ADMIN)
 CUSTOMER = roles_guard(Role.CUSTOMER)
 CUSTOMER_OR_STAFF = roles_guard(Role.CUSTOMER, Role.ADMIN, Role.DISPATCHER)
-Limit = Annotated[int, QueryParameter(ge=1, le=500)]
-Offset = Annotated[int, QueryParameter(ge=0, le=10**9)]
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="items per page")]
+Offset = Annotated[
+    int, QueryParameter(ge=0, le=MAX_OFFSET, description="items to skip (narrow the filters to go deeper)")
+]
 Db = NamedDependency[AsyncSession]
 Now = NamedDependency[datetime]
 Conf = NamedDependency[Settings]
@@ -177,9 +179,13 @@ class AccountsController(Controller):
         request: Req,
         db_session: Db,
         customer_id: FromQuery[uuid.UUID | None] = None,
-    ) -> list[s.SiteOut]:
-        rows = await accounts.list_sites(db_session, actor=request.user, customer_id=customer_id)
-        return [accounts.site_out(x) for x in rows]
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> Page[s.SiteOut]:
+        rows, total = await accounts.list_sites(
+            db_session, actor=request.user, customer_id=customer_id, limit=limit, offset=offset
+        )
+        return Page(items=[accounts.site_out(x) for x in rows], total=total, limit=limit, offset=offset)
 
     @get("/sites/{site_id:uuid}", guards=[CUSTOMER_OR_STAFF], summary="One site")
     async def get_site(self, site_id: FromPath[uuid.UUID], request: Req, db_session: Db) -> s.SiteOut:

@@ -1,4 +1,4 @@
-"""HTTP handlers of share links: create one for an order, and read it without logging in."""
+"""HTTP handlers of share links: create, list and revoke an order's links, and read one without logging in."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, PathParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, Role, roles_guard
+from core.schemas import Page
 from core.settings import Settings
+from orders.controllers import Limit, Offset
 from orders.delivery import get_order
 from tracking import share
 
@@ -32,7 +34,9 @@ class ShareController(Controller):
         "/orders/{order_id:uuid}/share",
         guards=[CUSTOMER_OR_STAFF],
         summary="A read-only tracking link for an order that expires",
-        description="Anyone with the link sees the order's status, delivery window and ETA, nothing else.",
+        description="Anyone with the link sees the order's status, delivery window and ETA, nothing else. The "
+        "link starts with `PUBLIC_BASE_URL` (a relative `/api/v1/share/…` when it is not configured), never with "
+        "the request's host. At most 20 working links per order (409 `share_link_limit`).",
     )
     async def create(
         self,
@@ -44,13 +48,46 @@ class ShareController(Controller):
         data: JSONBody[share.ShareIn | None] = None,
     ) -> share.ShareLinkOut:
         order = await get_order(db_session, order_id, viewer=request.user)
-        return share.create_link(
-            order,
+        return await share.create_link(
+            db_session,
+            order=order,
             ttl_hours=(data or share.ShareIn()).ttl_hours,
-            base_url=str(request.base_url),
+            actor=request.user,
+            public_base_url=settings.public_base_url,
             secret_key=settings.auth.secret_key,
             now=now,
         )
+
+    @get(
+        "/orders/{order_id:uuid}/share",
+        guards=[CUSTOMER_OR_STAFF],
+        summary="The order's share links (newest first), active, expired or revoked",
+    )
+    async def list_links(
+        self,
+        order_id: FromPath[uuid.UUID],
+        request: Req,
+        db_session: Db,
+        now: Now,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> Page[share.ShareLinkInfo]:
+        await get_order(db_session, order_id, viewer=request.user)
+        rows, total = await share.list_links(db_session, order_id=order_id, limit=limit, offset=offset)
+        items = [share.link_info(link, now=now) for link in rows]
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    @delete(
+        "/orders/{order_id:uuid}/share/{link_id:uuid}",
+        guards=[CUSTOMER_OR_STAFF],
+        summary="Revoke a share link",
+        description="From now on the link answers 410 `share_link_revoked`. Revoking it again changes nothing.",
+    )
+    async def revoke(
+        self, order_id: FromPath[uuid.UUID], link_id: FromPath[uuid.UUID], request: Req, db_session: Db, now: Now
+    ) -> None:
+        await get_order(db_session, order_id, viewer=request.user)
+        await share.revoke_link(db_session, order_id=order_id, link_id=link_id, actor=request.user, now=now)
 
     @get(
         "/share/{token:str}",
@@ -58,7 +95,7 @@ class ShareController(Controller):
         security=[],
         summary="What a share link shows (no login)",
         description="Status, reference, delivery date, window and ETA. An unknown or altered link is 404 "
-        "`share_link_invalid`, an expired one 410 `share_link_expired`.",
+        "`share_link_invalid`, an expired one 410 `share_link_expired`, a revoked one 410 `share_link_revoked`.",
     )
     async def read(self, token: Token, db_session: Db, settings: Conf, now: Now) -> Response[share.SharedOrderOut]:
         shared = await share.shared_order(db_session, token, secret_key=settings.auth.secret_key, now=now)

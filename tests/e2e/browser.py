@@ -66,6 +66,16 @@ class Server:
         assert answer.status_code == 200, f"GET {path}: {answer.status_code} {answer.text}"
         return answer.json()
 
+    def all(self, path: str, username: str) -> list[Any]:
+        """Every item of a paged list (`{items, total, limit, offset}`), read page after page."""
+        items: list[Any] = []
+        glue = "&" if "?" in path else "?"
+        while True:
+            page = self.get(f"{path}{glue}limit=500&offset={len(items)}", username)
+            items += page["items"]
+            if len(items) >= page["total"] or not page["items"]:
+                return items
+
     def send(self, method: str, path: str, username: str, body: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.token(username)}"}
         answer = self.http.request(method, path, headers=headers, json=body)

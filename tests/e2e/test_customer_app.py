@@ -118,7 +118,7 @@ def _plan_and_publish(server: Server, day: str) -> None:
 def test_order_page_follows_the_status_live_and_shows_the_receipt_code(server: Server, browser: Any) -> None:
     page, watch = new_page(browser)
     login(page, server, "fleet1")
-    site = server.get("/sites", "fleet1")[0]  # Waigaoqiao yard: open every day, next to the Pudong depot
+    site = server.all("/sites", "fleet1")[0]  # Waigaoqiao yard: open every day, next to the Pudong depot
     day = (datetime.now(SHANGHAI).date() + timedelta(days=1)).isoformat()
     body = {
         "site_id": site["id"],

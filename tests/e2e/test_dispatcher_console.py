@@ -19,7 +19,7 @@ def place_orders(server: Server, day: str) -> list[dict[str, Any]]:
     """One order per demo site that receives deliveries that day (weekday sites are closed on Sundays)."""
     placed = []
     for user in ("fleet1", "fleet2", "fleet3"):
-        for site in server.get("/sites", user):
+        for site in server.all("/sites", user):
             body = {
                 "site_id": site["id"],
                 "product_code": "diesel-0",
@@ -42,8 +42,8 @@ def pair_driver1(server: Server, day: str) -> str:
     """driver1 drives 沪A10001 that day; returns the tanker's id."""
     me = server.get("/me", "driver1")
     user_id = me.get("id") or me["user"]["id"]
-    driver = next(d for d in server.get("/drivers", "dispatcher") if d["user_id"] == user_id)
-    tanker = next(t for t in server.get("/tankers", "dispatcher") if t["plate"] == "沪A10001")
+    driver = next(d for d in server.all("/drivers", "dispatcher") if d["user_id"] == user_id)
+    tanker = next(t for t in server.all("/tankers", "dispatcher") if t["plate"] == "沪A10001")
     server.send("POST", "/pairings", "dispatcher", {"date": day, "tanker_id": tanker["id"], "driver_id": driver["id"]})
     return str(tanker["id"])
 
@@ -162,7 +162,7 @@ def test_a_stale_plan_is_refused_in_words_and_can_be_published_anyway(server: Se
     # A customer cancels one of the planned orders: the console shows the plan is outdated, without a reload.
     order = placed[0]
     owner = next(
-        u for u in ("fleet1", "fleet2", "fleet3") if any(s["id"] == order["site_id"] for s in server.get("/sites", u))
+        u for u in ("fleet1", "fleet2", "fleet3") if any(s["id"] == order["site_id"] for s in server.all("/sites", u))
     )
     server.send("POST", f"/orders/{order['id']}/cancel", owner, {"reason": "plans changed"})
     page.wait_for_selector("#outdated-banner", timeout=30_000)

@@ -49,7 +49,7 @@ async def test_apply_online_then_admin_approves_and_the_company_can_log_in(world
     token = await world.login(username, "a-long-password")
     me = ok(await world.client.get("/api/v1/me", headers=bearer(token)))
     assert me["role"] == "customer" and me["customer"]["name"] == "宁波港联运输有限公司"
-    sites = ok(await world.client.get("/api/v1/sites", headers=bearer(token)))
+    sites = ok(await world.client.get("/api/v1/sites", headers=bearer(token)))["items"]
     assert [s["name"] for s in sites] == ["北仑堆场 Beilun yard"]
     account = ok(await world.client.get(f"/api/v1/customers/{approved['customer_id']}", headers=bearer(token)))
     assert account["credit_limit_minor"] == 30_000_000 and account["open_amount_minor"] == 0
@@ -136,7 +136,7 @@ async def test_site_validation(world) -> None:
     for overrides, status, code in cases:
         response = await world.client.post("/api/v1/sites", headers=customer.h, json={**base, **overrides})
         assert (response.status_code, response.json()["code"]) == (status, code), overrides
-    assert len(ok(await world.client.get("/api/v1/sites", headers=customer.h))) == 1  # only the factory's
+    assert ok(await world.client.get("/api/v1/sites", headers=customer.h))["total"] == 1  # only the factory's
 
 
 async def test_catalogue_is_readable_and_managed_by_admin(world) -> None:

@@ -149,6 +149,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/webhooks/{webhook_id}/rotate-secret"): Access(ONLY_CUSTOMER, scoped=True),
     # share links: made by the order's customer or staff, read by anyone holding the link
     ("POST", "/orders/{order_id}/share"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("GET", "/orders/{order_id}/share"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("DELETE", "/orders/{order_id}/share/{link_id}"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("GET", "/share/{token}"): Access(EVERYONE, public=True),
     # live streams (Server-Sent Events)
     ("GET", "/orders/{order_id}/live"): Access(CUSTOMER_OR_STAFF, scoped=True),
@@ -290,6 +292,7 @@ async def walk(world) -> Walk:  # type: ignore[no-untyped-def]
         "depot_id": depot_id,
         "webhook_id": webhook["id"],
         "token": share["token"],
+        "link_id": share["id"],
         **{name: str(uuid.uuid4()) for name in STAFF_SIDE_IDS},
     }
     secrets = [a.id, a.site["id"], a.site["name"], order["id"], order["reference"], pickup["id"], pickup["reference"]]

@@ -425,7 +425,7 @@ async def _read_back(ctx: Ctx, target: Target, created: dict[str, Any]) -> list[
         case "pickups":
             return [ok(await client.get(f"{API}/pickups/{created['id']}", headers=ctx.customer.h))]
         case "sites":
-            listed = ok(await client.get(f"{API}/sites", headers=ctx.customer.h))
+            listed = ok(await client.get(f"{API}/sites?limit=500", headers=ctx.customer.h))["items"]
             return [
                 ok(await client.get(f"{API}/sites/{created['id']}", headers=ctx.customer.h)),
                 next(s for s in listed if s["id"] == created["id"]),
@@ -467,7 +467,7 @@ async def test_an_application_keeps_its_strings_through_approval(ctx, label: str
     )
     account = ok(await ctx.client.get(f"{API}/customers/{approved['customer_id']}", headers=admin))
     assert account["name"] == value and account["contact_name"] == value
-    sites = ok(await ctx.client.get(f"{API}/sites?customer_id={approved['customer_id']}", headers=admin))
+    sites = ok(await ctx.client.get(f"{API}/sites?customer_id={approved['customer_id']}", headers=admin))["items"]
     assert [(s["name"], s["address"]) for s in sites] == [(value, value)]
 
 

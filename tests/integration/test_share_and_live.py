@@ -112,6 +112,97 @@ async def test_who_may_share_and_for_how_long(world) -> None:
         assert (response.status_code, response.json()["code"]) == (400, "validation_error")
 
 
+async def test_a_share_link_is_built_from_the_public_base_url_never_the_request_host(world, app, monkeypatch) -> None:
+    from dataclasses import replace
+
+    customer = await world.new_customer()
+    order = ok(await customer.order(), 201)
+    path = f"/api/v1/orders/{order['id']}/share"
+    # An attacker-chosen Host (and forwarded host) would otherwise become the link the customer hands out.
+    spoofed = {**customer.h, "Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+
+    # Not configured: a relative link, never one made from the request.
+    link = ok(await world.client.post(path, headers=spoofed, json={}), 201)
+    assert link["url"] == f"/api/v1/share/{link['token']}"
+
+    monkeypatch.setattr(app.state, "settings", replace(app.state.settings, public_base_url="https://track.example.cn"))
+    link = ok(await world.client.post(path, headers=spoofed, json={}), 201)
+    assert link["url"] == f"https://track.example.cn/api/v1/share/{link['token']}"
+    ok(await world.client.get(link["url"].removeprefix("https://track.example.cn")))
+
+
+async def test_a_revoked_share_link_stops_working_and_others_of_the_order_do_not(world, clock) -> None:
+    customer = await world.new_customer()
+    order = ok(await customer.order(), 201)
+    path = f"/api/v1/orders/{order['id']}/share"
+    first = ok(await world.client.post(path, headers=customer.h, json={"ttl_hours": 1}), 201)
+    second = ok(await world.client.post(path, headers=customer.h, json={"ttl_hours": 48}), 201)
+    listed = ok(await world.client.get(path, headers=customer.h))
+    assert (listed["total"], [x["id"] for x in listed["items"]]) == (2, [second["id"], first["id"]])
+    assert {x["status"] for x in listed["items"]} == {"active"}
+    assert first["token"] not in str(listed) and second["token"] not in str(listed)
+
+    answer = await world.client.delete(f"{path}/{second['id']}", headers=customer.h)
+    assert answer.status_code == 204, answer.text
+    revoked = await world.client.get(f"/api/v1/share/{second['token']}")
+    assert (revoked.status_code, revoked.json()["code"]) == (410, "share_link_revoked")
+    assert order["reference"] not in revoked.text
+    ok(await world.client.get(f"/api/v1/share/{first['token']}"))  # the order's other link still works
+    assert (await world.client.delete(f"{path}/{second['id']}", headers=customer.h)).status_code == 204  # again
+
+    clock.advance(timedelta(hours=1))
+    listed = ok(await world.client.get(f"{path}?limit=1&offset=1", headers=customer.h))
+    assert (listed["total"], listed["items"][0]["id"], listed["items"][0]["status"]) == (2, first["id"], "expired")
+    statuses = {x["id"]: x["status"] for x in ok(await world.client.get(path, headers=customer.h))["items"]}
+    assert statuses == {first["id"]: "expired", second["id"]: "revoked"}
+
+    # A link of another order of the same customer, or no link at all, is not found under this order.
+    other = ok(await customer.order(), 201)
+    elsewhere = ok(await world.client.post(f"/api/v1/orders/{other['id']}/share", headers=customer.h), 201)
+    for link_id in (elsewhere["id"], str(uuid.uuid4())):
+        answer = await world.client.delete(f"{path}/{link_id}", headers=customer.h)
+        assert (answer.status_code, answer.json()["code"]) == (404, "share_link_not_found")
+    ok(await world.client.get(f"/api/v1/share/{elsewhere['token']}"))
+
+
+async def test_another_customer_can_neither_list_nor_revoke_a_share_link(world) -> None:
+    alice, bob = await world.new_customer(), await world.new_customer()
+    order = ok(await alice.order(), 201)
+    bobs_order = ok(await bob.order(), 201)
+    link = ok(await world.client.post(f"/api/v1/orders/{order['id']}/share", headers=alice.h), 201)
+    attempts = [
+        ("GET", f"/api/v1/orders/{order['id']}/share", "order_not_found"),
+        ("DELETE", f"/api/v1/orders/{order['id']}/share/{link['id']}", "order_not_found"),
+        # Bob names his own order and Alice's link: the link is not his order's.
+        ("DELETE", f"/api/v1/orders/{bobs_order['id']}/share/{link['id']}", "share_link_not_found"),
+    ]
+    for method, url, code in attempts:
+        answer = await world.client.request(method, url, headers=bob.h)
+        assert (answer.status_code, answer.json()["code"]) == (404, code), (method, url)
+        assert link["token"] not in answer.text and order["reference"] not in answer.text
+    for role in ("driver", "rack_operator"):
+        answer = await world.client.delete(f"/api/v1/orders/{order['id']}/share/{link['id']}", headers=world.h(role))
+        assert answer.status_code == 403
+    ok(await world.client.get(f"/api/v1/share/{link['token']}"))  # nothing above touched it
+    # Staff may revoke any order's link.
+    answer = await world.client.delete(
+        f"/api/v1/orders/{order['id']}/share/{link['id']}", headers=world.h("dispatcher")
+    )
+    assert answer.status_code == 204
+    assert (await world.client.get(f"/api/v1/share/{link['token']}")).status_code == 410
+
+
+async def test_an_order_has_at_most_20_working_share_links(world) -> None:
+    customer = await world.new_customer()
+    order = ok(await customer.order(), 201)
+    path = f"/api/v1/orders/{order['id']}/share"
+    links = [ok(await world.client.post(path, headers=customer.h), 201) for _ in range(20)]
+    refused = await world.client.post(path, headers=customer.h)
+    assert (refused.status_code, refused.json()["code"]) == (409, "share_link_limit")
+    assert (await world.client.delete(f"{path}/{links[0]['id']}", headers=customer.h)).status_code == 204
+    ok(await world.client.post(path, headers=customer.h), 201)
+
+
 # --- live push ---------------------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.auth import Principal, Role, roles_guard
 from core.idempotency import check_key
 from core.settings import Settings
+from orders.controllers import Limit, Offset
 from tracking.webhooks import schemas as s
 from tracking.webhooks import service
 from tracking.webhooks.config import webhook_settings
@@ -34,8 +35,6 @@ IdempotencyKey = Annotated[
 ]
 Req = Request[Principal, Any, Any]
 CUSTOMER = roles_guard(Role.CUSTOMER)
-Limit = Annotated[int, QueryParameter(ge=1, le=500)]
-Offset = Annotated[int, QueryParameter(ge=0, le=10**9)]
 
 
 class WebhooksController(Controller):

@@ -80,6 +80,20 @@ export async function api(path, { method = "GET", body, headers = {}, as = "json
   return response.json();
 }
 
+/**
+ * Every item of a paged list (`{items, total, limit, offset}`): the API answers at most 500 a page, so the
+ * pages are read one after another until `total` is reached.
+ */
+export async function allPages(path, { pageSize = 500 } = {}) {
+  const items = [];
+  const glue = path.includes("?") ? "&" : "?";
+  for (;;) {
+    const page = await api(`${path}${glue}limit=${pageSize}&offset=${items.length}`);
+    items.push(...page.items);
+    if (items.length >= page.total || !page.items.length) return items;
+  }
+}
+
 /** The home page of each role's app. */
 export function homeOf(role) {
   return (

@@ -1,5 +1,5 @@
 // Home: the account's delivery sites, with the way to order for each.
-import { api } from "../core/api.js";
+import { allPages } from "../core/api.js";
 import { h, litres } from "../core/dom.js";
 import { t } from "../core/i18n.js";
 import { setTitle } from "../core/shell.js";
@@ -45,7 +45,7 @@ export async function homeView(main, _params, ctx) {
   );
   let sites;
   try {
-    sites = await api("/sites");
+    sites = await allPages("/sites");
   } catch (error) {
     main.append(errorState(error, () => ctx.navigate("/app/customer", { replace: true })));
     return;

@@ -1,5 +1,5 @@
 // Quote and order: the price is shown before the order is confirmed; refusals appear next to their field.
-import { api } from "../core/api.js";
+import { allPages, api } from "../core/api.js";
 import { loadProducts, productName } from "../core/catalogue.js";
 import { h, isoDay, litres, money, number, pricePerLitre } from "../core/dom.js";
 import { IdempotencyKeys, busy, checkRequired, clearErrors, field, select, showError } from "../core/forms.js";
@@ -39,7 +39,7 @@ export async function orderFormView(main, _params, ctx) {
   let sites;
   let products;
   try {
-    [sites, products] = await Promise.all([api("/sites"), loadProducts()]);
+    [sites, products] = await Promise.all([allPages("/sites"), loadProducts()]);
   } catch (error) {
     main.append(errorState(error, () => ctx.navigate("order", { replace: true })));
     return;

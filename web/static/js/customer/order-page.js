@@ -2,7 +2,7 @@
 // it is on its way the tanker on a map with its route and the ETA — live (GET /orders/{id}/live, Server-Sent
 // Events) with a poll as a safety net; the tanker's position is looked up every few seconds (positions are not
 // events).
-import { api } from "../core/api.js";
+import { allPages, api } from "../core/api.js";
 import { productLabel } from "../core/catalogue.js";
 import { dateTime, day, h, litres, money } from "../core/dom.js";
 import { errorText } from "../core/forms.js";
@@ -114,7 +114,7 @@ export async function orderView(main, [id], ctx) {
     const [order, history, sites] = await Promise.all([
       api(`/orders/${id}`),
       api(`/orders/${id}/events`),
-      api("/sites"),
+      allPages("/sites"),
     ]);
     if (!ctx.isCurrent()) return;
     const seen = `${order.status}|${history.length}|${order.eta || ""}`;

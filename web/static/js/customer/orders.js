@@ -1,5 +1,5 @@
 // My orders: newest first, each with its status chip; filter by status.
-import { api } from "../core/api.js";
+import { allPages, api } from "../core/api.js";
 import { productLabel } from "../core/catalogue.js";
 import { day, h, litres, money } from "../core/dom.js";
 import { field, select } from "../core/forms.js";
@@ -46,7 +46,7 @@ export async function ordersView(main, _params, ctx) {
   );
   let sites;
   try {
-    sites = await api("/sites");
+    sites = await allPages("/sites");
   } catch (error) {
     main.append(errorState(error));
     return;

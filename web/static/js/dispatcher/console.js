@@ -1,5 +1,5 @@
 // The console's one screen: a day's orders, the planning job with its progress, and the day's plan.
-import { api } from "../core/api.js";
+import { allPages, api } from "../core/api.js";
 import { loadDepots, loadProducts } from "../core/catalogue.js";
 import { h, isoDay, money, number } from "../core/dom.js";
 import { errorText } from "../core/forms.js";
@@ -88,7 +88,7 @@ export async function consoleView(main, _params, ctx) {
   let products;
   let tankers;
   try {
-    [depots, products, tankers] = await Promise.all([loadDepots(), loadProducts(), api("/tankers")]);
+    [depots, products, tankers] = await Promise.all([loadDepots(), loadProducts(), allPages("/tankers")]);
   } catch (error) {
     main.append(errorState(error, () => ctx.navigate(`/app/dispatcher?date=${day}`, { replace: true })));
     return undefined;

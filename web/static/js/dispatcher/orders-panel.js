@@ -1,21 +1,15 @@
 // The day's orders (GET /orders?date=, staff see all) with filters by status, depot and product, and totals.
-import { api } from "../core/api.js";
+import { allPages } from "../core/api.js";
 import { productName } from "../core/catalogue.js";
 import { h, litres, number } from "../core/dom.js";
 import { t } from "../core/i18n.js";
 import { statusChip, statusText } from "../core/ui.js";
 
 const STATUSES = ["placed", "on_hold", "confirmed", "scheduled", "loaded", "en_route", "delivered", "failed", "cancelled"];
-const PAGE = 500;
 
-/** Every order of a day (pages of 500). */
-export async function loadDayOrders(day) {
-  const items = [];
-  for (let offset = 0; ; offset += PAGE) {
-    const page = await api(`/orders?date=${encodeURIComponent(day)}&limit=${PAGE}&offset=${offset}`);
-    items.push(...page.items);
-    if (items.length >= page.total || !page.items.length) return items;
-  }
+/** Every order of a day. */
+export function loadDayOrders(day) {
+  return allPages(`/orders?date=${encodeURIComponent(day)}`);
 }
 
 function filterSelect(name, labelKey, options) {
