@@ -5,6 +5,7 @@ before the signal and waits for every process of it to be gone. And a worker kil
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -53,6 +54,13 @@ def _tree(root: int) -> set[tuple[int, int]]:
 def _alive(process: tuple[int, int]) -> bool:
     stat = _stat(process[0])
     return stat is not None and stat[2] == process[1] and stat[0] not in ("Z", "X")  # a zombie has ended
+
+
+def _kill(processes: set[tuple[int, int]]) -> None:
+    for process in processes:
+        if _alive(process):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process[0], signal.SIGKILL)
 
 
 def _describe(processes: set[tuple[int, int]]) -> str:
@@ -110,9 +118,7 @@ def demo(data_dir: Path, request: pytest.FixtureRequest) -> Iterator[tuple[subpr
         yield process, log, _describe(seen)
     finally:
         # Whatever the outcome, nothing of this demo outlives the test.
-        for pid, start in seen | _tree(process.pid):
-            if _alive((pid, start)):
-                os.kill(pid, signal.SIGKILL)
+        _kill(seen | _tree(process.pid))
         process.wait(timeout=10)
 
 
@@ -150,6 +156,4 @@ def test_a_worker_killed_outright_takes_its_beat_child_along(make_stack) -> None
             time.sleep(0.2)
         assert not {p for p in tree if _alive(p)}, _describe(tree)
     finally:
-        for pid, start in tree:
-            if _alive((pid, start)):
-                os.kill(pid, signal.SIGKILL)
+        _kill(tree)
