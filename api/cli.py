@@ -56,21 +56,28 @@ def demo(port: int, host: str, data_dir: str, no_worker: bool) -> None:
     _migrate(settings.db.url)
     created = asyncio.run(_seed())
     click.echo(("Seeded demo data" if created else "Demo data already present") + f" in {settings.data_dir}")
+    _exit_on_sigterm()
     worker = None if no_worker else _KeptRunning(lambda: _start_worker(beat=True))
-    url = f"http://{host}:{port}"
-    click.echo("")
-    click.secho(f"  Diesel Direct is running at {url}", fg="green", bold=True)
-    click.echo(f"  Apps (customer, dispatcher, driver, rack): {url}/app")
-    click.echo(f"  API documentation: {url}/schema    health: {url}/health")
-    click.echo(f"  Demo logins (password '{DEMO_PASSWORD}' for all):")
-    for username, role in demo_logins():
-        click.echo(f"    {username:<11} {role}")
-    click.echo("  Press Ctrl+C to stop.\n")
     try:
+        url = f"http://{host}:{port}"
+        click.echo("")
+        click.secho(f"  Diesel Direct is running at {url}", fg="green", bold=True)
+        click.echo(f"  Apps (customer, dispatcher, driver, rack): {url}/app")
+        click.echo(f"  API documentation: {url}/schema    health: {url}/health")
+        click.echo(f"  Demo logins (password '{DEMO_PASSWORD}' for all):")
+        for username, role in demo_logins():
+            click.echo(f"    {username:<11} {role}")
+        click.echo("  Press Ctrl+C to stop.\n")
         _serve(host=host, port=port, workers=1)
     finally:
         if worker is not None:
             worker.stop()
+
+
+def _exit_on_sigterm() -> None:
+    """uvicorn stops serving on SIGTERM, then sends the signal to itself again with the handler it found: the
+    default one ends the process at once, before `demo` stops its worker. SystemExit runs the `finally` first."""
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
 
 class _KeptRunning:
@@ -78,7 +85,8 @@ class _KeptRunning:
     a demo whose planning jobs stay queued for ever because its worker died would teach nothing.
 
     The worker runs in a process group of its own: a worker killed outright leaves its beat child behind, and
-    that orphan (which would keep sending the periodic tasks twice) goes with the group."""
+    that orphan (which would keep sending the periodic tasks twice) goes with the group. A demo that is itself
+    killed outright takes its worker along too: the worker ends with its parent (api/lifeline.py)."""
 
     def __init__(self, start: Callable[[], subprocess.Popen[bytes]]) -> None:
         self._start, self.process = start, start()
@@ -92,6 +100,9 @@ class _KeptRunning:
                 click.secho(f"The worker stopped (exit code {code}); starting it again.", fg="yellow", err=True)
                 _signal_group(self.process, signal.SIGKILL)
                 self.process = self._start()
+        # Linux sends a worker started here its parent-death signal when this thread ends: the thread lasts as
+        # long as the demo, so that `stop` alone stops the worker (a second SIGTERM would cut its shutdown short).
+        threading.Event().wait()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -121,7 +132,7 @@ async def _seed() -> bool:
 
 
 def _start_worker(*, beat: bool) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "api.cli", "worker", "--concurrency", "1"]
+    args = [sys.executable, "-m", "api.cli", "worker", "--concurrency", "1", "--parent-pid", str(os.getpid())]
     if beat:
         args.append("--beat")
     return subprocess.Popen(args, env=os.environ.copy(), process_group=0)
@@ -240,8 +251,13 @@ def createuser(
 @click.option("--concurrency", default=2, show_default=True, help="Worker processes.")
 @click.option("--beat", is_flag=True, help="Also run the periodic tasks (one beat per deployment).")
 @click.option("--loglevel", default="INFO", show_default=True)
-def worker(concurrency: int, beat: bool, loglevel: str) -> None:
+@click.option("--parent-pid", type=int, default=None, hidden=True, help="End when this process (the parent) ends.")
+def worker(concurrency: int, beat: bool, loglevel: str, parent_pid: int | None) -> None:
     """Run the background worker (Celery)."""
+    if parent_pid is not None:  # `diesel demo`'s worker ends with the demo, however the demo ends
+        from api.lifeline import end_with_parent
+
+        end_with_parent(parent_pid)
     from core.celery_app import celery_app
     from tracking.webhooks.config import webhook_settings
 
@@ -261,7 +277,19 @@ def worker(concurrency: int, beat: bool, loglevel: str) -> None:
         from core.settings import get_settings
 
         argv += ["--beat", f"--schedule={get_settings().data_dir / 'celerybeat-schedule'}"]
+        _beat_ends_with_this_worker()
     celery_app.worker_main(argv)
+
+
+def _beat_ends_with_this_worker() -> None:
+    """The embedded beat is a child process of the worker: a worker killed outright (SIGKILL, the OOM killer)
+    would leave it sending the periodic tasks for ever, twice once the worker is back."""
+    from celery.signals import beat_embedded_init
+
+    from api.lifeline import end_with_parent
+
+    worker_pid = os.getpid()
+    beat_embedded_init.connect(lambda **_: end_with_parent(worker_pid), weak=False)
 
 
 @main.group()

@@ -152,5 +152,5 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
     404: _spec("Unknown, or not yours (`not_found`, `order_not_found`, ...)"),
     409: _spec("Conflict with the current state (`slot_full`, `idempotency_key_reused`, ...)"),
     422: _spec("A business rule refused the request (`lead_time`, `exceeds_tank_capacity`, ...)"),
-    503: _spec("A dependency is down (`database_unavailable`)"),
+    503: _spec("A dependency is down or busy; retry shortly (`database_unavailable`, `account_busy`)"),
 }

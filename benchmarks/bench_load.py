@@ -65,6 +65,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--queue-timeout", type=float, default=2.0, help="drop a request not sent within this (s)")
     p.add_argument("--database", default="diesel_bench_load", help="dropped and recreated on every run")
     p.add_argument("--keep-database", action="store_true", help="keep the database afterwards (for inspection)")
+    p.add_argument("--redis-url", default=REDIS_URL, help="Redis database of the run (flushed before and after)")
     p.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/load.*")
     return p.parse_args(argv)
 
@@ -231,10 +232,10 @@ def main(argv: list[str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="diesel-bench-load-"))
     # this process mints tokens and signs codes with the server's keys; the webhook receiver is on 127.0.0.1
     drop = ("CELERY_", "DATABASE_", "SIGNING_KEYS")
-    env = environment(tmp, REDIS_URL, drop=drop, extra={"WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32"}, purge=True)
+    env = environment(tmp, args.redis_url, drop=drop, extra={"WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32"}, purge=True)
     from core.settings import load_settings
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis.Redis.from_url(args.redis_url).flushdb()
     url = f"{PG}/{args.database}"
     hook_port = free_port()
     console.print(f"[bold]database[/] {url}: recreate, migrate, seed …")
@@ -298,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
         **header(),
         "PostgreSQL": postgres_facts(url),
         "services": "`diesel serve --workers 2` (uvicorn) and `diesel worker --beat` (Celery, 2 threads), "
-        "PostgreSQL, Redis DB 14 (broker, latest positions)",
+        f"PostgreSQL, Redis {args.redis_url} (broker, latest positions)",
         "mix": f"{args.mix} (percent of requests); {args.retry_share:.0%} of creates retry a key sent ≥ 10 s "
         f"earlier; batches of {args.batch} positions",
         "world": f"{len(world.accounts)} customers, {len(world.orders)} readable orders "
@@ -344,7 +345,7 @@ def main(argv: list[str] | None = None) -> None:
         console.print(f"written {RESULTS / 'load.md'} and load.csv")
     if not args.keep_database:
         drop_database(f"{PG}/postgres", args.database)
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis.Redis.from_url(args.redis_url).flushdb()
     if not (orders_ok and positions_ok and (soak is None or (soak_clean and rss_ok))):
         sys.exit(1)
 

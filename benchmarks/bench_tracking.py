@@ -99,6 +99,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--queue-timeout", type=float, default=2.0, help="drop a request not sent within this (s)")
     p.add_argument("--database", default="diesel_bench_tracking", help="dropped and recreated on every run")
     p.add_argument("--keep-database", action="store_true", help="keep the database afterwards (for inspection)")
+    p.add_argument("--redis-url", default=REDIS_URL, help="Redis database of the run (flushed before and after)")
     p.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/tracking.*")
     return p.parse_args(argv)
 
@@ -254,10 +255,10 @@ def main(argv: list[str] | None = None) -> None:
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="diesel-bench-tracking-"))
     # this process mints tokens and signs codes with the server's keys
-    env = environment(tmp, REDIS_URL, drop=("CELERY_", "DATABASE_", "SIGNING_KEYS"), purge=True)
+    env = environment(tmp, args.redis_url, drop=("CELERY_", "DATABASE_", "SIGNING_KEYS"), purge=True)
     from core.settings import load_settings
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis.Redis.from_url(args.redis_url).flushdb()
     url = f"{PG}/{args.database}"
     console.print(f"[bold]database[/] {url}: recreate, migrate, seed …")
     recreate_database(f"{PG}/postgres", args.database)
@@ -336,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
         console.print(f"written {RESULTS / 'tracking.md'} and tracking.csv")
     if not args.keep_database:
         drop_database(f"{PG}/postgres", args.database)
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis.Redis.from_url(args.redis_url).flushdb()
     if not (redeem_ok and positions == outcome.positions_accepted):
         sys.exit(1)
 

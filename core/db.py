@@ -7,7 +7,7 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -113,18 +113,26 @@ def _replace_closed_connection(dbapi_connection: Any, record: Any, proxy: Any) -
 # A plain asyncpg pool beside an engine's own, for a hot path that sends one hand-written statement: checking a
 # connection out of SQLAlchemy's pool and wrapping it in a session cost more CPU than the statement itself.
 _raw_pools: weakref.WeakKeyDictionary[Engine, asyncio.Task[asyncpg.Pool]] = weakref.WeakKeyDictionary()
+# How long a statement of that pool waits for a row lock before it fails (asyncpg.LockNotAvailableError): the
+# statement commits on its own, outside any unit of work, so a lock held by a transaction that is itself waiting
+# for it would otherwise be waited for for ever. Credit decisions hold an account's lock for milliseconds.
+# A server setting of the pool's connections: sent once when connecting, no round trip per statement.
+RAW_LOCK_TIMEOUT = timedelta(seconds=3)
 
 
 async def raw_pool(session: AsyncSession) -> asyncpg.Pool:
     """The asyncpg pool of the (PostgreSQL) database this session talks to, made on first use, as large as the
-    engine's pool; closed by `close_raw_pool`."""
+    engine's pool, its statements waiting at most `RAW_LOCK_TIMEOUT` for a lock; closed by `close_raw_pool`."""
     bind = session.sync_session.get_bind()
     engine = bind.engine if isinstance(bind, Connection) else bind
     task = _raw_pools.get(engine)
     if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
         dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         size = engine.pool.size() if hasattr(engine.pool, "size") else 10
-        task = _raw_pools[engine] = asyncio.ensure_future(asyncpg.create_pool(dsn, min_size=1, max_size=size))
+        lock_timeout = f"{RAW_LOCK_TIMEOUT // timedelta(milliseconds=1)}ms"
+        task = _raw_pools[engine] = asyncio.ensure_future(
+            asyncpg.create_pool(dsn, min_size=1, max_size=size, server_settings={"lock_timeout": lock_timeout})
+        )
     return await asyncio.shield(task)
 
 

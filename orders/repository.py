@@ -4,6 +4,10 @@ On PostgreSQL an order is one statement and one round trip (`insert_order_once`)
 outside any transaction, so it commits by itself: no BEGIN and no COMMIT. Reading before it is
 done from per-process caches (orders/cache.py), so a warm server process sends nothing else for an order.
 Every round trip costs more CPU than the order's own logic (benchmarks/README.md has the measurements).
+Called in a session with a transaction under way (cold caches read through it, or a caller that wrote or locked
+the account first), the same statement joins that transaction instead, so it never waits for a lock its own
+caller holds; on its own connection it waits at most `core.db.RAW_LOCK_TIMEOUT` for a lock held elsewhere
+(503 `account_busy`).
 
 SQLite (no data-modifying CTEs, one writer) runs the same steps as separate statements in the unit of work:
 `claim_and_lock`, then `save_placed_order`.
@@ -12,7 +16,7 @@ SQLite (no data-modifying CTEs, one writer) runs the same steps as separate stat
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -204,30 +208,80 @@ async def insert_order_once(
     """Write an order (status `placed`, price fixed) with its events, confirming or holding it on credit.
 
     `claim` is `idempotency.record_values(...)` naming `order.id`, or None without a key. Returns None when the
-    key was used before (nothing written: the caller replays the first answer). The statement runs on its own
-    on a connection of the plain asyncpg pool beside the session's engine (`core.db.raw_pool`) and commits
-    by itself, whatever the session does.
+    key was used before (nothing written: the caller replays the first answer).
+
+    When the session has no transaction under way (the warm hot path: everything else came from the caches), the
+    statement runs on its own on a connection of the plain asyncpg pool beside the session's engine
+    (`core.db.raw_pool`) and commits by itself. Otherwise it joins the session's transaction (`_send_in_session`).
     """
+
+    def arguments() -> tuple[Any, ...]:
+        return _arguments(order, placed, decided_event_id, claim or {}, tier_day)
+
+    if session.in_transaction():
+        return await _send_in_session(session, order, arguments)
+    return await _send_on_its_own(session, order, arguments)
+
+
+async def _send_on_its_own(
+    session: AsyncSession, order: PlacedOrder, arguments: Callable[[], tuple[Any, ...]]
+) -> Outcome | None:
     try:
         pool = await raw_pool(session)
         async with pool.acquire() as driver:
-            row = await _send(driver, order, lambda: _arguments(order, placed, decided_event_id, claim or {}, tier_day))
+
+            async def send() -> Outcome | None:
+                return _outcome(await driver.fetchrow(_PLACE_ORDER, *arguments()))
+
+            return await _drawing_references(order, send)
     except UNREACHABLE as error:
         raise ServiceUnavailable(
             "the database is not reachable right now; retry shortly", code="database_unavailable"
         ) from error
-    if row is None:
-        return None
-    return Outcome(confirmed=row["confirmed"], currency=row["currency"])
+    except asyncpg.LockNotAvailableError as error:  # the account stayed locked longer than RAW_LOCK_TIMEOUT
+        raise ServiceUnavailable(
+            "the customer's account is being changed by another request; retry shortly", code="account_busy"
+        ) from error
 
 
-async def _send(
-    driver: asyncpg.Connection, order: PlacedOrder, arguments: Callable[[], tuple[Any, ...]]
-) -> asyncpg.Record | None:
+async def _send_in_session(
+    session: AsyncSession, order: PlacedOrder, arguments: Callable[[], tuple[Any, ...]]
+) -> Outcome | None:
+    """The statement on the session's own connection, in its transaction, which may hold the account's row lock
+    (a SELECT … FOR UPDATE, a write): on another connection the statement would wait for that lock for ever,
+    since the transaction holding it waits for the statement (PostgreSQL sees no deadlock: the cycle goes
+    through this process). Any transaction under way counts, as which rows it locked is not known here. The
+    order then commits or rolls back with the unit of work; a savepoint lets a reference drawn twice be drawn
+    again."""
+
+    async def send() -> Outcome | None:
+        try:
+            async with session.begin_nested():  # flushes the unit of work's pending writes first
+                connection = await session.connection()
+                return _outcome((await connection.exec_driver_sql(_PLACE_ORDER, arguments())).first())
+        except IntegrityError as error:  # asyncpg's own, as on the pool's connections, for `_drawing_references`
+            if error.orig is not None and isinstance(error.driver_exception, asyncpg.IntegrityConstraintViolationError):
+                raise error.driver_exception from error
+            raise
+
+    outcome = await _drawing_references(order, send)
+    # The statement changed the account behind the ORM's back: a copy the unit of work loaded is read again.
+    account = session.identity_map.get(session.identity_key(CustomerAccount, order.customer_id))
+    if account is not None:
+        session.expire(account, ["open_amount_minor", "tier", "tier_day"])
+    return outcome
+
+
+def _outcome(row: Any) -> Outcome | None:
+    """The statement's row (`confirmed`, `currency`); none when it wrote nothing."""
+    return None if row is None else Outcome(confirmed=row[0], currency=row[1])
+
+
+async def _drawing_references(order: PlacedOrder, send: Callable[[], Awaitable[Outcome | None]]) -> Outcome | None:
     attempts = 1
     while True:
         try:
-            return await driver.fetchrow(_PLACE_ORDER, *arguments())
+            return await send()
         except asyncpg.UniqueViolationError as error:
             # Six random characters per day and kind: at 100,000 orders of one day two of them share one
             # about 5 times. The statement wrote nothing; draw again.

@@ -13,6 +13,10 @@ plan would leave them (running the planner is not what is measured here).
   and a trip of today's published plan that is `en_route` with `stops` confirmed orders of different customers
   (placed with `place_order`, then marked en route on that tanker): a batch of positions recomputes their ETAs.
 * **Orders to read**: `orders` more confirmed orders, one per customer (round robin).
+
+Orders are placed in that transaction after the bookings have locked and written the customers' accounts: the
+order's one statement joins it (orders/repository.py), where on a connection of its own it waited for those locks
+for ever and seeding hung.
 * **Webhooks** (optional): a share of the customers subscribe a local URL to all their events.
 """
 

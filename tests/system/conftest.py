@@ -59,6 +59,7 @@ class PrivateRedis:
                 if s.connect_ex(("127.0.0.1", self.port)) == 0:
                     return
             time.sleep(0.1)
+        self.stop()  # a redis-server that came up too late must not outlive the test
         raise RuntimeError("redis-server did not start")
 
     def stop(self) -> None:
@@ -131,6 +132,8 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
             pytest.fail("redis-server is needed for the fault tests")
         pytest.skip("redis-server is not installed")
     redis = PrivateRedis(free_port(), tmp_path)
-    redis.start()
-    yield redis
-    redis.stop()
+    try:
+        redis.start()
+        yield redis
+    finally:
+        redis.stop()
