@@ -17,10 +17,12 @@ from core.events import record_event
 from core.hours import HoursEntry, validate_hours, zone
 from core.models import User
 from core.settings import OrderRules
+from money import ledger
+from money.models import Payment
 from orders import cache
 from orders import schemas as s
 from orders.cache import SiteInfo
-from orders.models import Application, CustomerAccount, Order, Payment, Product, Site
+from orders.models import Application, CustomerAccount, Order, Product, Site
 from orders.rules import ORDER_HOLDS_CREDIT, OrderStatus, tier_for
 
 COUNTS_FOR_VOLUME = frozenset(ORDER_HOLDS_CREDIT | {OrderStatus.DELIVERED})
@@ -142,6 +144,9 @@ async def create_customer(
     )
     session.add(account)
     await session.flush()
+    await ledger.open_account(
+        session, customer_id=account.id, currency=currency, credit_limit_minor=data.credit_limit_minor, now=now
+    )
     record_event(
         session,
         subject_type="customer",
@@ -203,6 +208,9 @@ async def record_payment(
         Payment(
             customer_id=account.id,
             amount_minor=data.amount_minor,
+            currency=account.currency,
+            received_on=now.date(),
+            method="bank_transfer",
             reference=data.reference,
             recorded_by=actor.id,
             recorded_at=now,

@@ -80,16 +80,6 @@ class CustomerAccount(IdMixin, Base):
     tier_day: Mapped[date | None] = mapped_column(Date)
 
 
-class Payment(IdMixin, Base):
-    __tablename__ = "payments"
-
-    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer_accounts.id", ondelete="CASCADE"))
-    amount_minor: Mapped[int]
-    reference: Mapped[str | None] = mapped_column(String(80))
-    recorded_by: Mapped[uuid.UUID | None]
-    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class Site(IdMixin, Base):
     __tablename__ = "sites"
 
