@@ -21,6 +21,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.audit import AuditController
 from api.auth import AuthController, make_jwt_auth
 from api.errors import ERROR_RESPONSES, EXCEPTION_HANDLERS
 from api.middleware import SecurityHeadersMiddleware
@@ -136,6 +137,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
         path=API_PREFIX,
         route_handlers=[
             AuthController,
+            AuditController,
             OperatorDepotsController,
             CatalogueController,
             AccountsController,

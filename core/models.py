@@ -86,3 +86,25 @@ class IdempotencyRecord(IdMixin, Base):
     resource_id: Mapped[uuid.UUID | None]
     status_code: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(IdMixin, Base):
+    """Who changed what, when, with the values before and after: prices, contract prices, credit limits, users,
+    roles, rack operators' depots, invoices, payments. Rows are only ever inserted (core.audit)."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        Index("ix_audit_entries_subject", "subject_type", "subject_id", "at"),
+        Index("ix_audit_entries_actor", "actor_id", "at"),
+        Index("ix_audit_entries_customer", "customer_id", "at"),
+    )
+
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_id: Mapped[uuid.UUID | None]
+    actor_role: Mapped[str] = mapped_column(String(20))  # a role, or "system"
+    subject_type: Mapped[str] = mapped_column(String(30))  # price | contract_price | customer | user | invoice | …
+    subject_id: Mapped[uuid.UUID | None]
+    customer_id: Mapped[uuid.UUID | None]  # the customer account concerned, for its trail
+    action: Mapped[str] = mapped_column(String(40))  # e.g. credit_limit_changed, role_changed, price_published
+    before: Mapped[dict[str, Any] | None]
+    after: Mapped[dict[str, Any] | None]

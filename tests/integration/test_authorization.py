@@ -65,6 +65,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/users"): Access(ONLY_ADMIN),
     ("GET", "/users"): Access(ONLY_ADMIN),
     ("PUT", "/users/{user_id}/depots"): Access(ONLY_ADMIN),
+    ("GET", "/audit"): Access(ONLY_ADMIN),
     # catalogue: readable by any logged-in user, written by admins (prices also by dispatchers)
     ("GET", "/products"): Access(EVERYONE),
     ("POST", "/products"): Access(ONLY_ADMIN),
