@@ -67,7 +67,11 @@ def problem(
 
 
 def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Problem]:
-    return problem(exc.status_code, exc.code, exc.detail, field=exc.field, reasons=exc.extra.get("reasons"))
+    retry_after = exc.extra.get("retry_after")
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return problem(
+        exc.status_code, exc.code, exc.detail, field=exc.field, reasons=exc.extra.get("reasons"), headers=headers
+    )
 
 
 def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
@@ -145,4 +149,11 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
     409: _spec("Conflict with the current state (`slot_full`, `idempotency_key_reused`, ...)"),
     422: _spec("A business rule refused the request (`lead_time`, `exceeds_tank_capacity`, ...)"),
     503: _spec("A dependency is down (`database_unavailable`)"),
+}
+# Only the operations that are rate limited add this (`responses=RATE_LIMITED`).
+RATE_LIMITED: dict[int, ResponseSpec] = {
+    429: _spec(
+        "Rate limited: wait the seconds the `Retry-After` header gives "
+        "(`too_many_login_attempts`, `login_delayed`, `too_many_applications`)"
+    ),
 }

@@ -23,6 +23,9 @@ _TMP = Path(os.environ.get("PYTEST_DATA_DIR", f"/tmp/diesel-tests-{os.getpid()}"
 os.environ["DIESEL_DATA_DIR"] = str(_TMP)
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 32)
 os.environ.setdefault("LOGIN_ATTEMPTS_PER_WINDOW", "1000")
+# Tests send many wrong passwords and applications from one address; the limits' own tests set them low.
+os.environ.setdefault("LOGIN_FREE_FAILURES", "1000")
+os.environ.setdefault("APPLICATIONS_PER_WINDOW", "100000")
 
 IN_CI = os.environ.get("CI") == "true"
 # Monday 2030-01-07 09:00 in Shanghai: far from real dates so no test depends on the day it runs.
