@@ -10,9 +10,10 @@ caches it (`SessionGuard`: session id -> user, role, active, ended, expiry) and 
 - in the revoking process at once: the request that ends sessions evicts them after its commit;
 - in the other processes through PostgreSQL LISTEN/NOTIFY: the revocation sends `pg_notify` inside its own
   transaction, so the message leaves exactly when, and only if, the change commits. Each process listens on one
-  connection of its own and evicts what the message names. The revoking request then waits (at most a second)
-  until its own process has heard the message, which PostgreSQL sends to every listener at the same moment, so
-  the caller's next request, wherever it lands, is checked against the new state;
+  connection of its own, evicts what the message names, then answers with an acknowledgement. The revoking
+  request counts the listening connections (by their application_name) before it commits, and answers only
+  when that many processes have acknowledged (or after a second): the caller's next request, wherever it
+  lands, is checked against the new state;
 - while that connection is down (database restart, network), nothing is cached: every request reads the
   database. Once it is back the cache starts empty, since messages sent meanwhile were lost;
 - SQLite (the embedded default) serves from one process, so eviction in the process suffices.
@@ -27,7 +28,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from sqlalchemy import select, text
@@ -40,8 +41,9 @@ from core.models import AuthSession, User
 
 log = logging.getLogger("diesel.sessions")
 CHANNEL = "diesel_auth_sessions"
+LISTENER_NAME = "diesel-session-listener"  # the application_name of every listening connection
 CACHE_SIZE = 10_000
-ECHO_WAIT_S = 1.0
+ACK_WAIT_S = 1.0
 RECONNECT_S = 1.0
 PING_S = 10.0  # a connection lost without the socket closing is noticed within this
 
@@ -76,7 +78,7 @@ class SessionGuard:
         self._engine = engine
         self._cache: dict[uuid.UUID, SessionState] = {}
         self._generation = 0
-        self._echoes: dict[str, asyncio.Future[None]] = {}
+        self._acks: dict[str, _Acks] = {}
         self.listener: PostgresListener | None = None
         if engine.dialect.name == "postgresql":
             dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -139,34 +141,45 @@ class SessionGuard:
         self, db: AsyncSession, *, user_id: uuid.UUID | None = None, session_id: uuid.UUID | None = None
     ) -> None:
         """Say, inside the transaction `db` that ends them, that the sessions of `user_id` (or one session) ended:
-        once it commits every process forgets them."""
+        once it commits every process forgets them, before the revoking request answers."""
         target = f"user:{user_id}" if user_id is not None else f"session:{session_id}"
         nonce = uuid.uuid4().hex
         if self.listener is not None:
-            if len(self._echoes) >= 1000:  # echoes of transactions that rolled back
-                self._echoes.pop(next(iter(self._echoes)))
-            self._echoes[nonce] = asyncio.get_running_loop().create_future()
-            await db.execute(
-                text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": f"{target} {nonce}"}
+            listeners = await db.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE application_name = :name AND datname = current_database()"
+                ),
+                {"name": LISTENER_NAME},
             )
+            if len(self._acks) >= 1000:  # waits of transactions that rolled back
+                self._acks.pop(next(iter(self._acks)))
+            self._acks[nonce] = _Acks(expected=int(listeners or 0))
+            payload = f"revoke {target} {nonce}"
+            await db.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload})
         after_commit(db, lambda: self._revoked_here(target, nonce))
 
     async def _revoked_here(self, target: str, nonce: str) -> None:
         self._forget(target)
-        echo = self._echoes.get(nonce)
+        acks = self._acks.get(nonce)
         try:
-            if echo is not None and self.trusted:
+            if acks is not None and self.trusted:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(echo), ECHO_WAIT_S)
+                    await asyncio.wait_for(acks.all_in.wait(), ACK_WAIT_S)
         finally:
-            self._echoes.pop(nonce, None)
+            self._acks.pop(nonce, None)
 
     def _on_message(self, payload: str) -> None:
-        target, _, nonce = payload.partition(" ")
-        self._forget(target)
-        echo = self._echoes.get(nonce)
-        if echo is not None and not echo.done():
-            echo.set_result(None)
+        kind, _, rest = payload.partition(" ")
+        if kind == "revoke":
+            target, _, nonce = rest.partition(" ")
+            self._forget(target)
+            if self.listener is not None:
+                self.listener.acknowledge(nonce)
+        elif kind == "ack" and (acks := self._acks.get(rest)) is not None:
+            acks.received += 1
+            if acks.received >= acks.expected:
+                acks.all_in.set()
 
     def _forget(self, target: str) -> None:
         self._generation += 1
@@ -187,6 +200,13 @@ class SessionGuard:
         self._cache.clear()
 
 
+@dataclass
+class _Acks:
+    expected: int
+    received: int = 0
+    all_in: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class PostgresListener:
     """LISTEN on CHANNEL over a connection of its own, connecting again whenever it is lost."""
 
@@ -196,6 +216,8 @@ class PostgresListener:
         self.connected = False
         self.connection: asyncpg.Connection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._busy = asyncio.Lock()  # one statement at a time on the connection (pings, acknowledgements)
+        self._acks: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="auth-session-listener")
@@ -206,6 +228,22 @@ class PostgresListener:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    def acknowledge(self, nonce: str) -> None:
+        """Tell the revoking process that this one has evicted (from the message callback: no await there)."""
+        task = asyncio.get_running_loop().create_task(self._send(f"ack {nonce}"))
+        self._acks.add(task)
+        task.add_done_callback(self._acks.discard)
+
+    async def _send(self, payload: str) -> None:
+        connection = self.connection
+        if connection is None:
+            return
+        try:
+            async with self._busy:
+                await connection.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+        except Exception as error:  # the revoking process stops waiting after a second anyway
+            log.warning("could not acknowledge a session revocation: %s", error)
 
     async def _run(self) -> None:
         while True:
@@ -227,7 +265,9 @@ class PostgresListener:
             self.connected = False
             lost.set()
 
-        self.connection = connection = await asyncpg.connect(self._dsn, timeout=5)
+        self.connection = connection = await asyncpg.connect(
+            self._dsn, timeout=5, server_settings={"application_name": LISTENER_NAME}
+        )
         connection.add_termination_listener(on_lost)
         await connection.add_listener(CHANNEL, lambda _c, _pid, _channel, payload: self._on_message(payload))
         self._on_connect()  # messages sent while nobody listened are lost: start from an empty cache
@@ -236,5 +276,6 @@ class PostgresListener:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(lost.wait(), PING_S)
             if not lost.is_set():
-                await connection.fetchval("SELECT 1", timeout=5)
+                async with self._busy:
+                    await connection.fetchval("SELECT 1", timeout=5)
         raise ConnectionError("the listening connection was closed")
