@@ -207,7 +207,6 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
                 }
             ),
-            security=[{"BearerToken": []}],
         ),
         logging_config=LoggingConfig(
             root={"level": "INFO", "handlers": ["queue_listener"]},
@@ -217,6 +216,8 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
         debug=False,
     )
     _document_errors(app)
+    assert app.openapi_config is not None
+    app.openapi_config.security = None  # JWTAuth declares the token for all; _document_errors did it per operation
     # Around Litestar's own handler, so routing already sees GET for HEAD and the real client's address.
     app.asgi_handler = ClientAddressMiddleware(
         HeadAsGetMiddleware(app.asgi_handler), trusted_networks(settings.trusted_proxies)
@@ -225,10 +226,13 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
 
 
 def _document_errors(app: Litestar) -> None:
-    """Every API operation documents the problem-details answers it may give (429 where `rate_limited=True`)."""
+    """Every API operation documents the problem-details answers it may give (429 where `rate_limited=True`), and
+    whether it needs the bearer token: the operations open to anyone declare no security requirement."""
     for route in app.routes:
         if not route.path.startswith(API_PREFIX):
             continue
         for handler in getattr(route, "route_handlers", []):
             limited = RATE_LIMITED if handler.opt.get("rate_limited") else {}
             handler.responses = {**ERROR_RESPONSES, **limited, **(handler.responses or {})}
+            if not handler.opt.get("exclude_from_auth"):
+                handler.security = [{"BearerToken": []}]
