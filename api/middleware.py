@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from typing import Any
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
@@ -34,6 +35,9 @@ class SecurityHeadersMiddleware(ASGIMiddleware):
         await next_app(scope, receive, send_with_headers)
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
 def forwarded_client(headers: dict[str, str], peer: str, trusted: Sequence[IPNetwork]) -> tuple[str, str | None]:
     """The client's address (and scheme) a request names: the peer's own unless the peer is a trusted proxy.
 
@@ -53,9 +57,6 @@ def forwarded_client(headers: dict[str, str], peer: str, trusted: Sequence[IPNet
             break
     proto = headers.get("x-forwarded-proto", "").split(",")[-1].strip().lower()
     return client, proto if proto in ("http", "https") else None
-
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def trusted_networks(entries: Sequence[str]) -> tuple[IPNetwork, ...]:
@@ -95,11 +96,11 @@ class ClientAddressMiddleware:
     def __init__(self, app: ASGIApp, trusted: Sequence[IPNetwork]) -> None:
         self.app, self.trusted = app, tuple(trusted)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:  # raw ASGI: any scope type passes
         if self.trusted and scope["type"] in ("http", "websocket") and scope.get("client"):
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
             client, proto = forwarded_client(headers, scope["client"][0], self.trusted)
-            scope = {**scope, "client": (client, 0)}  # type: ignore[assignment]
+            scope = {**scope, "client": (client, 0)}
             if proto is not None:
                 scope["scheme"] = proto if scope["type"] == "http" else {"http": "ws", "https": "wss"}[proto]
         await self.app(scope, receive, send)
@@ -113,13 +114,13 @@ class HeadAsGetMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:  # raw ASGI: any scope type passes
         if scope["type"] != "http" or scope["method"] != "HEAD":
             await self.app(scope, receive, send)
             return
         finished = False
 
-        async def send_without_body(message: Message) -> None:
+        async def send_without_body(message: Any) -> None:
             nonlocal finished
             if finished:
                 return
@@ -128,7 +129,7 @@ class HeadAsGetMiddleware:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        async def receive_until_finished() -> Message:
+        async def receive_until_finished() -> Any:
             # Once the headers went out, a streaming GET (live events) is told the client left: it would never end.
             if finished:
                 return {"type": "http.disconnect"}

@@ -127,7 +127,7 @@ class RedisStore:
 
     async def decr(self, key: str) -> None:
         try:
-            await self.redis.eval(_DECR_IF_EXISTS, 1, KEY_PREFIX + key)  # type: ignore[misc]
+            await self.redis.eval(_DECR_IF_EXISTS, 1, KEY_PREFIX + key)
         except RedisError as error:
             self._down(error)
             await self.fallback.decr(key)
