@@ -109,7 +109,8 @@ class SessionGuard:
             state.admits(principal, time.time()) or (allow_ended and state.user_id == principal.id)
         ):
             return
-        self._cache.pop(sid, None)
+        if state is None or not state.ended:  # an ended session stays ended: remembering that costs nothing
+            self._cache.pop(sid, None)
         raise session_ended()
 
     async def _load(self, sid: uuid.UUID) -> SessionState | None:
