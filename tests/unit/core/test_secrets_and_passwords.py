@@ -69,10 +69,17 @@ def test_the_data_folder_and_the_files_holding_secrets_are_private(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """secret.key was written world-readable and then chmod-ed; SQLite created diesel.db with the umask's mode."""
+    previous_umask = os.umask(0o022)  # the usual one: files made without a mode are world-readable
+    try:
+        _check_private_files(tmp_path, monkeypatch)
+    finally:
+        os.umask(previous_umask)
+
+
+def _check_private_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from api.migrate import upgrade
     from tracking.keystore import load_or_create
 
-    os.umask(0o022)
     data_dir = tmp_path / "var"
     monkeypatch.setenv("DIESEL_DATA_DIR", str(data_dir))
     monkeypatch.delenv("SECRET_KEY", raising=False)
