@@ -23,10 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import AuditController
 from api.auth import AuthController, make_jwt_auth
-from api.errors import ERROR_RESPONSES, EXCEPTION_HANDLERS
-from api.middleware import SecurityHeadersMiddleware
+from api.errors import ERROR_RESPONSES, EXCEPTION_HANDLERS, RATE_LIMITED
+from api.middleware import ClientAddressMiddleware, HeadAsGetMiddleware, SecurityHeadersMiddleware, trusted_networks
 from api.operators import OperatorDepotsController
-from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from api.ratelimit import CounterStore, LoginThrottle, MemoryStore, RedisStore, WindowLimit
+from api.sessions import SessionGuard
 from core.clock import Clock, SystemClock
 from core.db import close_raw_pool, create_engine, session_factory, unit_of_work
 from core.errors import DomainError, InvalidInput
@@ -110,24 +111,42 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
     clock = clock or SystemClock()
     engine = create_engine(settings.db.url, pool_size=settings.db.pool_size, echo=settings.db.echo)
     jwt_auth = make_jwt_auth(settings)
-    limiter: RateLimiter
+    store: CounterStore
     positions: PositionStore
     redis_client = None
     if settings.broker.redis_url:
         from redis.asyncio import Redis
 
         redis_client = Redis.from_url(settings.broker.redis_url, socket_connect_timeout=1, socket_timeout=2)
-        limiter = RedisRateLimiter(redis_client, settings.auth.login_window_s)
+        store = RedisStore(redis_client)
         positions = RedisPositionStore(redis_client)
     else:
-        limiter = MemoryRateLimiter(settings.auth.login_window_s)
+        store = MemoryStore()
         positions = MemoryPositionStore()
+    auth = settings.auth
+    login_throttle = LoginThrottle(
+        store,
+        per_address=auth.login_attempts_per_window,
+        window_s=auth.login_window_s,
+        free_failures=auth.login_free_failures,
+        max_delay_s=auth.login_delay_max_s,
+    )
+    application_limit = WindowLimit(
+        store,
+        name="applications",
+        limit=auth.applications_per_window,
+        window_s=auth.applications_window_s,
+        code="too_many_applications",
+    )
+    session_guard = SessionGuard(engine)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None]:
+        await session_guard.start()
         try:
             yield
         finally:
+            await session_guard.stop()
             await close_raw_pool(engine)
             await engine.dispose()
             if redis_client is not None:
@@ -168,7 +187,9 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
                 "engine": engine,
                 "session_factory": session_factory(engine),
                 "jwt_auth": jwt_auth,
-                "login_limiter": limiter,
+                "session_guard": session_guard,
+                "login_throttle": login_throttle,
+                "application_limit": application_limit,
                 "position_store": positions,
             }
         ),
@@ -192,7 +213,6 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
                 }
             ),
-            security=[{"BearerToken": []}],
         ),
         logging_config=LoggingConfig(
             root={"level": "INFO", "handlers": ["queue_listener"]},
@@ -202,13 +222,23 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
         debug=False,
     )
     _document_errors(app)
+    assert app.openapi_config is not None
+    app.openapi_config.security = None  # JWTAuth declares the token for all; _document_errors did it per operation
+    # Around Litestar's own handler, so routing already sees GET for HEAD and the real client's address.
+    app.asgi_handler = ClientAddressMiddleware(
+        HeadAsGetMiddleware(app.asgi_handler), trusted_networks(settings.trusted_proxies)
+    )
     return app
 
 
 def _document_errors(app: Litestar) -> None:
-    """Every API operation documents the problem-details answers it may give."""
+    """Every API operation documents the problem-details answers it may give (429 where `rate_limited=True`), and
+    whether it needs the bearer token: the operations open to anyone declare no security requirement."""
     for route in app.routes:
         if not route.path.startswith(API_PREFIX):
             continue
         for handler in getattr(route, "route_handlers", []):
-            handler.responses = {**ERROR_RESPONSES, **(handler.responses or {})}
+            limited = RATE_LIMITED if handler.opt.get("rate_limited") else {}
+            handler.responses = {**ERROR_RESPONSES, **limited, **(handler.responses or {})}
+            if not handler.opt.get("exclude_from_auth"):
+                handler.security = [{"BearerToken": []}]

@@ -1,30 +1,40 @@
-"""Bearer tokens (JWT, HS256, with expiry), login with rate limiting, `GET /me` and user management."""
+"""Bearer tokens (JWT, HS256, with expiry) that name a login session, login with rate limiting, logout, `GET /me`,
+password change and user management."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta
-from typing import Annotated, Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Protocol
 
 import msgspec
 import segno
-from litestar import Controller, Request, Response, get, post
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from litestar import Controller, Request, Response, get, post, put
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AuthenticationResult
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
-from litestar.status_codes import HTTP_200_OK
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.operators import DepotIds
-from api.ratelimit import RateLimiter
-from core.auth import Principal, Role, roles_guard, verify_password
-from core.errors import TooManyRequests, Unauthorized
+from api.ratelimit import LoginThrottle
+from api.sessions import SessionGuard
+from core.auth import MIN_PASSWORD_LENGTH, Principal, Role, roles_guard, verify_password_async
+from core.errors import Unauthorized
 from core.models import User
-from orders import accounts, operators
-from orders.controllers import Conf, Db, Now
+from core.schemas import Page
+from orders import accounts, operators, users
+from orders.controllers import Conf, Db, Limit, Now, Offset
+
+Password = Annotated[
+    str, msgspec.Meta(min_length=MIN_PASSWORD_LENGTH, max_length=200, description="at least 10 characters")
+]
 
 
 class LoginIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -41,11 +51,23 @@ class TokenOut(msgspec.Struct):
 
 class UserIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     username: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.\-]{3,64}$")]
-    password: Annotated[str, msgspec.Meta(min_length=4, max_length=200)]
+    password: Password
     role: Role
     customer_id: uuid.UUID | None = None
     display_name: Annotated[str, msgspec.Meta(max_length=120)] | None = None
     depot_ids: DepotIds | None = None  # a rack operator's depots (`PUT /users/{id}/depots` changes them)
+
+
+class UserPatch(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    is_active: bool | None = None
+    role: Role | None = None
+    display_name: Annotated[str, msgspec.Meta(max_length=120)] | None = None
+    phone: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+
+
+class PasswordChangeIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    new_password: Password
 
 
 class UserOut(msgspec.Struct):
@@ -56,6 +78,8 @@ class UserOut(msgspec.Struct):
     display_name: str | None
     referral_code: str | None
     created_at: datetime
+    is_active: bool = True
+    phone: str | None = None
 
 
 class MeOut(msgspec.Struct):
@@ -73,11 +97,13 @@ def user_out(user: User) -> UserOut:
         display_name=user.display_name,
         referral_code=user.referral_code,
         created_at=user.created_at,
+        is_active=user.is_active,
+        phone=user.phone,
     )
 
 
 async def principal_from_token(token: Token, _connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
-    """The principal comes from the signed claims alone: no database read on every request."""
+    """The principal comes from the signed claims; whether its session is still open is checked per request."""
     try:
         extras = token.extras
         return Principal(
@@ -85,6 +111,7 @@ async def principal_from_token(token: Token, _connection: ASGIConnection[Any, An
             username=str(extras["username"]),
             role=Role(extras["role"]),
             customer_id=uuid.UUID(extras["customer_id"]) if extras.get("customer_id") else None,
+            session_id=uuid.UUID(extras["sid"]) if extras.get("sid") else None,
         )
     except (KeyError, ValueError, TypeError):
         return None
@@ -94,8 +121,8 @@ class BearerOnlyMiddleware(JWTAuthenticationMiddleware):
     """Only the `Bearer` scheme (RFC 6750) carries a token (Litestar takes whatever follows the first space).
 
     A verified token is remembered until it expires: decoding and checking the signature costs about 0.17 ms,
-    on every request of a client that sends the same token all day. The principal comes from the signed claims
-    alone, so a remembered answer is exactly what decoding again would give.
+    on every request of a client that sends the same token all day. Its session is checked on every request,
+    remembered or not (api/sessions.py).
     """
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
@@ -105,11 +132,15 @@ class BearerOnlyMiddleware(JWTAuthenticationMiddleware):
             raise NotAuthorizedException("send `Authorization: Bearer <token>`")
         known = _VERIFIED.get(token)
         if known is not None and known[1] > time.time():
-            return known[0]
-        result = await self.authenticate_token(encoded_token=token, connection=connection)
-        if len(_VERIFIED) >= VERIFIED_TOKENS_KEPT:
-            del _VERIFIED[next(iter(_VERIFIED))]  # the oldest
-        _VERIFIED[token] = (result, result.auth.exp.timestamp())
+            result = known[0]
+        else:
+            result = await self.authenticate_token(encoded_token=token, connection=connection)
+            if len(_VERIFIED) >= VERIFIED_TOKENS_KEPT:
+                del _VERIFIED[next(iter(_VERIFIED))]  # the oldest
+            _VERIFIED[token] = (result, result.auth.exp.timestamp())
+        guard: SessionGuard = connection.app.state.session_guard
+        handler = connection.scope.get("route_handler")
+        await guard.check(result.user, allow_ended=bool(handler and handler.opt.get("allow_ended_session")))
         return result
 
 
@@ -117,19 +148,45 @@ VERIFIED_TOKENS_KEPT = 4096
 _VERIFIED: dict[str, tuple[AuthenticationResult, float]] = {}
 
 
+def jwt_signing_key(secret_key: str) -> str:
+    """The HS256 key: derived from SECRET_KEY for this purpose only (HKDF-SHA256), like the other subkeys, so
+    a token's key reveals nothing of the secret that also seals webhook secrets and signs share links."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"diesel-direct/jwt", info=b"hs256-signing-key/v1")
+    return hkdf.derive(secret_key.encode()).hex()
+
+
 def make_jwt_auth(settings: Conf) -> JWTAuth[Principal, Token]:
     return JWTAuth[Principal, Token](
         authentication_middleware_class=BearerOnlyMiddleware,
         retrieve_user_handler=principal_from_token,
-        token_secret=settings.auth.secret_key,
+        token_secret=jwt_signing_key(settings.auth.secret_key),
         algorithm="HS256",
         default_token_expiration=timedelta(minutes=settings.auth.token_ttl_minutes),
         exclude=["^/schema", "^/health", "^/metrics", "^/$", "^/static", "^/app"],
         exclude_opt_key="exclude_from_auth",
+        # Litestar skips HEAD by default; HEAD is served as GET anyway (api/middleware.py), and authenticated as GET.
+        exclude_http_methods=["OPTIONS"],
     )
 
 
-def issue_token(jwt_auth: JWTAuth[Principal, Token], user: User, ttl: timedelta) -> str:
+class TokenUser(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def customer_id(self) -> uuid.UUID | None: ...
+
+
+async def issue_token(
+    session: AsyncSession, jwt_auth: JWTAuth[Principal, Token], user: TokenUser, ttl: timedelta
+) -> str:
+    """Open a login session and sign a token that names it (`sid`) and expires with it.
+
+    Session times are wall-clock time, as the token's `exp` is (not the injected business clock)."""
+    login = await users.open_session(session, user_id=user.id, now=datetime.now(UTC), ttl=ttl)
     return jwt_auth.create_token(
         identifier=str(user.id),
         token_expiration=ttl,
@@ -137,8 +194,14 @@ def issue_token(jwt_auth: JWTAuth[Principal, Token], user: User, ttl: timedelta)
             "username": user.username,
             "role": user.role,
             "customer_id": str(user.customer_id) if user.customer_id else None,
+            "sid": str(login.id),
         },
     )
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The peer's address, or the client's as a trusted proxy reported it (api/middleware.py)."""
+    return request.client.host if request.client else "unknown"
 
 
 ADMIN = roles_guard(Role.ADMIN)
@@ -148,29 +211,69 @@ STAFF = roles_guard(Role.ADMIN, Role.DISPATCHER)
 class AuthController(Controller):
     tags = ["auth"]
 
-    @post("/auth/token", exclude_from_auth=True, status_code=HTTP_200_OK, summary="Log in: a bearer token")
+    @post(
+        "/auth/token",
+        exclude_from_auth=True,
+        status_code=HTTP_200_OK,
+        summary="Log in: a bearer token",
+        description="Failed logins are limited per client address, and after a few failures for one username from "
+        "one address each further try must wait 1 s, 2 s, 4 s ... (429 with `Retry-After`).",
+        rate_limited=True,
+    )
     async def login(
         self, data: JSONBody[LoginIn], request: Request[Any, Any, Any], db_session: Db, settings: Conf
     ) -> TokenOut:
-        limiter: RateLimiter = request.app.state.login_limiter
-        client = request.client.host if request.client else "unknown"
-        # Both the username and the client address are limited: guessing one password or spraying many users.
-        for key in (f"user:{data.username.lower()}", f"ip:{client}"):
-            if await limiter.hit(key) > settings.auth.login_attempts_per_window:
-                raise TooManyRequests(
-                    "too many login attempts; wait a few minutes and try again",
-                    code="too_many_login_attempts",
-                )
+        throttle: LoginThrottle = request.app.state.login_throttle
+        address = client_address(request)
+        await throttle.attempt(username=data.username, address=address)
         user = await db_session.scalar(select(User).where(func.lower(User.username) == data.username.lower()))
-        if not verify_password(user.password_hash if user else None, data.password) or user is None:
+        if not await verify_password_async(user.password_hash if user else None, data.password) or user is None:
             raise Unauthorized("wrong username or password", code="invalid_credentials")
+        await throttle.succeeded(username=data.username, address=address)
         if not user.is_active:
             raise Unauthorized("this user is disabled", code="user_disabled")
-        await limiter.reset(f"user:{data.username.lower()}")
         ttl = timedelta(minutes=settings.auth.token_ttl_minutes)
-        token = issue_token(request.app.state.jwt_auth, user, ttl)
+        token = await issue_token(db_session, request.app.state.jwt_auth, user, ttl)
         expires_in = int(ttl.total_seconds())
         return TokenOut(access_token=token, token_type="bearer", role=user.role, expires_in=expires_in)  # noqa: S106
+
+    @post(
+        "/auth/logout",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Log out: this token stops working",
+        description="Ends the token's login session at once, in every server process. Repeating it is harmless.",
+        allow_ended_session=True,
+    )
+    async def logout(self, request: Request[Principal, Any, Any], db_session: Db) -> None:
+        session_id = request.user.session_id
+        assert session_id is not None  # the session check let in only a token that names one
+        await users.end_session(db_session, session_id=session_id, now=datetime.now(UTC))
+        await _guard(request).revoked(db_session, session_id=session_id)
+
+    @post(
+        "/me/password",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Change my password",
+        description="Needs the current password (wrong: 403 `wrong_password`, and counted like a failed login). "
+        "Every other login of the user ends; this token keeps working.",
+        rate_limited=True,
+    )
+    async def change_password(
+        self, data: JSONBody[PasswordChangeIn], request: Request[Principal, Any, Any], db_session: Db
+    ) -> None:
+        throttle: LoginThrottle = request.app.state.login_throttle
+        actor, address = request.user, client_address(request)
+        # A stolen token must not become a way to guess the password behind it.
+        await throttle.attempt(username=actor.username, address=address)
+        await users.change_password(
+            db_session,
+            actor=actor,
+            current_password=data.current_password,
+            new_password=data.new_password,
+            now=datetime.now(UTC),
+        )
+        await throttle.succeeded(username=actor.username, address=address)
+        await _guard(request).revoked(db_session, user_id=actor.id)
 
     @get("/me", summary="The logged-in user, its role and customer account")
     async def me(self, request: Request[Principal, Any, Any], db_session: Db) -> MeOut:
@@ -208,6 +311,39 @@ class AuthController(Controller):
         return user_out(user)
 
     @get("/users", guards=[ADMIN], summary="Users (admin)")
-    async def list_users(self, db_session: Db) -> list[UserOut]:
-        rows = (await db_session.scalars(select(User).order_by(User.username))).all()
-        return [user_out(u) for u in rows]
+    async def list_users(self, db_session: Db, limit: Limit = 50, offset: Offset = 0) -> Page[UserOut]:
+        rows, total = await users.list_users(db_session, limit=limit, offset=offset)
+        return Page(items=[user_out(u) for u in rows], total=total, limit=limit, offset=offset)
+
+    @put(
+        "/users/{user_id:uuid}",
+        guards=[ADMIN],
+        status_code=HTTP_200_OK,
+        summary="Change a user: active, role, name, phone (admin)",
+        description="Disabling a user or giving it another role ends all its logins at once. The last active "
+        "admin can be neither disabled nor demoted (409 `last_admin`).",
+    )
+    async def update_user(
+        self,
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[UserPatch],
+        request: Request[Principal, Any, Any],
+        db_session: Db,
+    ) -> UserOut:
+        user, ended = await users.update_user(
+            db_session,
+            user_id=user_id,
+            now=datetime.now(UTC),
+            is_active=data.is_active,
+            role=data.role,
+            display_name=data.display_name,
+            phone=data.phone,
+        )
+        if ended:
+            await _guard(request).revoked(db_session, user_id=user.id)
+        return user_out(user)
+
+
+def _guard(request: Request[Any, Any, Any]) -> SessionGuard:
+    guard: SessionGuard = request.app.state.session_guard
+    return guard

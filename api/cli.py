@@ -148,7 +148,9 @@ def _serve(*, host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level="info",
-        proxy_headers=True,
+        # The app reads forwarded headers itself, from TRUSTED_PROXIES only (api/middleware.py); uvicorn's own
+        # handling would trust X-Forwarded-For from 127.0.0.1 whatever is configured.
+        proxy_headers=False,
         access_log=False,
     )
 
@@ -166,10 +168,14 @@ def _migrate(url: str) -> None:
 @click.option("--migrate/--no-migrate", default=False, help="Apply migrations before serving.")
 def serve(port: int, host: str, workers: int, migrate: bool) -> None:
     """Serve the HTTP API (uvicorn)."""
-    from core.settings import get_settings
+    from core.settings import InsecureSecretKey, get_settings
 
+    try:
+        settings = get_settings()  # refuses a weak SECRET_KEY in production before any process starts
+    except InsecureSecretKey as error:
+        raise click.ClickException(str(error)) from error
     if migrate:
-        _migrate(get_settings().db.url)
+        _migrate(settings.db.url)
     _serve(host=host, port=port, workers=workers)
 
 
@@ -209,10 +215,17 @@ def createuser(
     """Create a user with a ROLE (admin, dispatcher, driver, rack_operator, customer)."""
     import uuid
 
+    from core.auth import check_new_password
+    from core.errors import DomainError
+
     if password is None:
         password = getpass.getpass("Password: ")
         if password != getpass.getpass("Again: "):
             raise click.ClickException("the passwords differ")
+    try:
+        check_new_password(password)
+    except DomainError as error:
+        raise click.ClickException(error.detail) from error
 
     async def run() -> tuple[str, list[str]]:
         from core.clock import SystemClock

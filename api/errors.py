@@ -68,6 +68,8 @@ def problem(
 
 
 def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Problem]:
+    retry_after = exc.extra.get("retry_after")
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return problem(
         exc.status_code,
         exc.code,
@@ -75,6 +77,7 @@ def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Proble
         field=exc.field,
         reasons=exc.extra.get("reasons"),
         job_id=exc.extra.get("job_id"),
+        headers=headers,
     )
 
 
@@ -153,4 +156,11 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
     409: _spec("Conflict with the current state (`slot_full`, `idempotency_key_reused`, ...)"),
     422: _spec("A business rule refused the request (`lead_time`, `exceeds_tank_capacity`, ...)"),
     503: _spec("A dependency is down or busy; retry shortly (`database_unavailable`, `account_busy`)"),
+}
+# Only the operations that are rate limited add this (`responses=RATE_LIMITED`).
+RATE_LIMITED: dict[int, ResponseSpec] = {
+    429: _spec(
+        "Rate limited: wait the seconds the `Retry-After` header gives "
+        "(`too_many_login_attempts`, `login_delayed`, `too_many_applications`)"
+    ),
 }

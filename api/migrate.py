@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from core.db import prepare_sqlite_file
 from core.settings import sync_database_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -20,6 +21,7 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
+    prepare_sqlite_file(database_url)
     command.upgrade(alembic_config(database_url), revision)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from typing import Any
 
@@ -10,7 +13,7 @@ import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from core.errors import Forbidden
+from core.errors import Forbidden, InvalidInput
 
 
 class Role(StrEnum):
@@ -25,12 +28,14 @@ STAFF = frozenset({Role.ADMIN, Role.DISPATCHER})
 
 
 class Principal(msgspec.Struct, frozen=True):
-    """Who is calling: taken from the verified bearer token, no database read per request."""
+    """Who is calling: taken from the verified bearer token; its login session (`session_id`) is checked to be
+    still open on every request (api/sessions.py)."""
 
     id: uuid.UUID
     username: str
     role: Role
     customer_id: uuid.UUID | None = None
+    session_id: uuid.UUID | None = None
 
     def require(self, *roles: Role) -> None:
         if self.role not in roles:
@@ -41,21 +46,45 @@ class Principal(msgspec.Struct, frozen=True):
         return self.role in STAFF
 
 
-# argon2id with the library's defaults (RFC 9106 low-memory profile).
+MIN_PASSWORD_LENGTH = 10
+
+# argon2id with the library's defaults (RFC 9106 low-memory profile: 64 MiB, 3 passes).
 _hasher = PasswordHasher()
 # A fixed hash to verify against when the user does not exist, so timing does not reveal usernames.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
+# Hashing takes ~0.1 s of CPU and 64 MiB each: never on the event loop (every other request would wait), and at
+# most this many at once, so a burst of logins or applications cannot take all memory (the rest queue here).
+HASH_THREADS = min(4, os.cpu_count() or 1)
+_hash_pool = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="argon2")
+
+
+def check_new_password(password: str, *, field: str = "password") -> None:
+    """A password a person chooses (not the demo's well-known one) has at least MIN_PASSWORD_LENGTH characters."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"a password needs at least {MIN_PASSWORD_LENGTH} characters", code="password_too_short", field=field
+        )
 
 
 def hash_password(password: str) -> str:
+    """Blocking: for scripts and tests. The server awaits `hash_password_async`."""
     return _hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    """Blocking: for scripts and tests. The server awaits `verify_password_async`."""
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+async def hash_password_async(password: str) -> str:
+    return await asyncio.get_running_loop().run_in_executor(_hash_pool, hash_password, password)
+
+
+async def verify_password_async(password_hash: str | None, password: str) -> bool:
+    return await asyncio.get_running_loop().run_in_executor(_hash_pool, verify_password, password_hash, password)
 
 
 def roles_guard(*roles: Role) -> Any:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 from celery import Celery
 
-from core.settings import get_settings
+from core.settings import get_settings, private_dir
 
 TASK_MODULES = ["orders.tasks", "dispatch.tasks", "tracking.tasks", "tracking.webhooks.tasks"]
 
 
 def create_celery() -> Celery:
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     app = Celery("diesel", broker=settings.broker.broker_url, backend=settings.broker.result_backend)
     app.conf.update(
         include=TASK_MODULES,

@@ -48,8 +48,15 @@ class BrokerSettings:
 class AuthSettings:
     secret_key: str
     token_ttl_minutes: int = 12 * 60
+    # Failed logins per client address and window (successes do not count).
     login_attempts_per_window: int = 10
     login_window_s: int = 300
+    # Per username and address: this many failures come free, then attempts are spaced 1 s, 2 s, 4 s ... apart.
+    login_free_failures: int = 5
+    login_delay_max_s: int = 900
+    # Online applications per client address and window (each hashes a password).
+    applications_per_window: int = 5
+    applications_window_s: int = 3600
     # Master secrets that seal webhook secrets at rest: the first seals, all open; SECRET_KEY when empty.
     webhook_secret_keys: tuple[str, ...] = ()
 
@@ -92,6 +99,8 @@ class Settings:
     standard_temperature_c: int = 15
     max_body_bytes: int = 256 * 1024
     cors_origins: tuple[str, ...] = ()
+    # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For / Forwarded headers name the client; none by default.
+    trusted_proxies: tuple[str, ...] = ()
     environment: str = "development"
     # Road distances for planning: an osrm-routed URL, or a dataset built by `diesel osrm build`; geodesic otherwise.
     osrm_url: str | None = None
@@ -130,6 +139,40 @@ def public_base_url(value: str | None) -> str | None:
     return value.strip().rstrip("/")
 
 
+class InsecureSecretKey(ValueError):
+    """SECRET_KEY is too weak for DIESEL_ENV=production."""
+
+
+MIN_SECRET_KEY_CHARS = 32
+# Words that mark a placeholder (as in `change-me`, `test-secret-key`), not a generated secret.
+_PLACEHOLDER_WORDS = ("change", "secret", "example", "default", "test", "insecure", "password", "dummy", "sample")
+
+
+def check_secret_key(key: str, *, environment: str) -> None:
+    """In production, refuse a SECRET_KEY that is short or looks like a placeholder: it signs every token."""
+    if environment != "production":
+        return
+    advice = "generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+    if len(key) < MIN_SECRET_KEY_CHARS:
+        raise InsecureSecretKey(f"SECRET_KEY has {len(key)} characters, fewer than {MIN_SECRET_KEY_CHARS}: {advice}")
+    lowered = key.lower()
+    if len(set(key)) < 10 or any(word in lowered for word in _PLACEHOLDER_WORDS):
+        raise InsecureSecretKey(f"SECRET_KEY looks like a placeholder, not a random secret: {advice}")
+
+
+def private_dir(path: Path) -> None:
+    """A folder only this user may enter (secrets, the SQLite database and keys live there); an existing one is
+    left as it is."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Create `path` readable by its owner only, from the first byte (no window with wider permissions)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 def _secret_key(data_dir: Path) -> str:
     """SECRET_KEY from the environment; otherwise one generated once and kept in the data folder."""
     if key := os.environ.get("SECRET_KEY"):
@@ -139,15 +182,22 @@ def _secret_key(data_dir: Path) -> str:
         return path.read_text().strip()
     import secrets
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     key = secrets.token_urlsafe(48)
-    path.write_text(key)
-    path.chmod(0o600)
+    write_private_file(path, key)
     return key
 
 
+def _list(name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in _env(name, "").split(",") if item.strip())
+
+
 def load_settings() -> Settings:
+    """Read the environment; raises InsecureSecretKey when DIESEL_ENV=production and SECRET_KEY is weak."""
     data_dir = Path(_env("DIESEL_DATA_DIR", "./var")).resolve()
+    environment = _env("DIESEL_ENV", "development")
+    secret_key = _secret_key(data_dir)
+    check_secret_key(secret_key, environment=environment)
     db_url = os.environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'diesel.db'}"
     redis_url = os.environ.get("REDIS_URL") or None
     if redis_url:
@@ -169,11 +219,15 @@ def load_settings() -> Settings:
             reaper_interval_s=_int("REAPER_INTERVAL_S", 30),
         ),
         auth=AuthSettings(
-            secret_key=_secret_key(data_dir),
+            secret_key=secret_key,
             token_ttl_minutes=_int("TOKEN_TTL_MINUTES", 12 * 60),
             login_attempts_per_window=_int("LOGIN_ATTEMPTS_PER_WINDOW", 10),
             login_window_s=_int("LOGIN_WINDOW_S", 300),
-            webhook_secret_keys=tuple(k.strip() for k in _env("WEBHOOK_SECRET_KEYS", "").split(",") if k.strip()),
+            login_free_failures=_int("LOGIN_FREE_FAILURES", 5),
+            login_delay_max_s=_int("LOGIN_DELAY_MAX_S", 900),
+            applications_per_window=_int("APPLICATIONS_PER_WINDOW", 5),
+            applications_window_s=_int("APPLICATIONS_WINDOW_S", 3600),
+            webhook_secret_keys=_list("WEBHOOK_SECRET_KEYS"),
         ),
         codes=CodeSettings(
             signing_keys_text=os.environ.get("SIGNING_KEYS") or None,
@@ -194,7 +248,8 @@ def load_settings() -> Settings:
         standard_temperature_c=_int("STANDARD_TEMPERATURE_C", 15),
         max_body_bytes=_int("MAX_BODY_BYTES", 256 * 1024),
         cors_origins=tuple(o for o in _env("CORS_ORIGINS", "").split(",") if o),
-        environment=_env("DIESEL_ENV", "development"),
+        trusted_proxies=_list("TRUSTED_PROXIES"),
+        environment=environment,
         osrm_url=os.environ.get("OSRM_URL") or None,
         osrm_dataset=os.environ.get("OSRM_DATASET") or None,
         public_base_url=public_base_url(os.environ.get("PUBLIC_BASE_URL") or None),

@@ -11,7 +11,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.auth import Principal, Role, hash_password
+from core.auth import Principal, Role, hash_password_async
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.events import record_event
 from core.hours import HoursEntry, validate_hours, zone
@@ -341,13 +341,16 @@ async def get_site(session: AsyncSession, site_id: uuid.UUID, *, viewer: Princip
 # --- users and referrals -----------------------------------------------------------------------------------
 
 
-async def ensure_username_free(session: AsyncSession, username: str) -> None:
+async def ensure_username_free(session: AsyncSession, username: str, *, pending_applications: bool = True) -> None:
+    """Staff only ever hear this answer (POST /users, approving an application): anonymous applicants never do."""
     taken = await session.scalar(select(User.id).where(func.lower(User.username) == username.lower()))
-    pending = await session.scalar(
-        select(Application.id).where(
-            func.lower(Application.username) == username.lower(), Application.status == "pending"
+    pending = None
+    if pending_applications:
+        pending = await session.scalar(
+            select(Application.id).where(
+                func.lower(Application.username) == username.lower(), Application.status == "pending"
+            )
         )
-    )
     if taken is not None or pending is not None:
         raise Conflict(f"the username '{username}' is taken", code="username_taken", field="username")
 
@@ -362,8 +365,10 @@ async def create_user(
     customer_id: uuid.UUID | None = None,
     display_name: str | None = None,
     now: datetime,
+    pending_applications: bool = True,
 ) -> User:
-    await ensure_username_free(session, username)
+    """`pending_applications`: also refuse a username a pending application asked for."""
+    await ensure_username_free(session, username, pending_applications=pending_applications)
     if role == Role.CUSTOMER:
         if customer_id is None:
             raise InvalidInput("a customer user needs a customer account", code="customer_required")
@@ -373,7 +378,7 @@ async def create_user(
     if password_hash is None:
         if not password:
             raise InvalidInput("a password is required", code="password_required", field="password")
-        password_hash = hash_password(password)
+        password_hash = await hash_password_async(password)
     user = User(
         username=username,
         password_hash=password_hash,
@@ -422,9 +427,10 @@ def application_out(app: Application) -> s.ApplicationOut:
 async def submit_application(
     session: AsyncSession, *, data: s.ApplicationIn, default_tz: str, now: datetime
 ) -> Application:
+    """Accepted whether or not the username is free: telling an anonymous caller would let anybody list the staff's
+    usernames. A clash shows when an admin approves (409 `username_taken`, to the admin), who rejects with a reason."""
     # Validate the site now, so the applicant hears about bad hours before an admin looks at it.
     new_site(data.site, customer_id=uuid.uuid4(), default_tz=default_tz, now=now)
-    await ensure_username_free(session, data.username)
     referred_by = None
     if data.referral_code:
         referred_by = await session.scalar(select(User.id).where(User.referral_code == data.referral_code.upper()))
@@ -436,7 +442,7 @@ async def submit_application(
         contact_name=data.contact_name,
         contact_phone=data.contact_phone,
         username=data.username,
-        password_hash=hash_password(data.password),
+        password_hash=await hash_password_async(data.password),
         site=msgspec.to_builtins(data.site),
         referral_code=data.referral_code.upper() if data.referral_code else None,
         referred_by_id=referred_by,
@@ -484,8 +490,7 @@ async def approve_application(
         referred_by_id=app.referred_by_id,
     )
     session.add(new_site(msgspec.convert(app.site, s.SiteIn), customer_id=account.id, default_tz=default_tz, now=now))
-    app.status = "pending-approval"  # lets ensure_username_free ignore this application
-    await session.flush()
+    # Against users only: of two pending applications for one username, the first approved gets it.
     await create_user(
         session,
         username=app.username,
@@ -494,6 +499,7 @@ async def approve_application(
         customer_id=account.id,
         display_name=app.contact_name,
         now=now,
+        pending_applications=False,
     )
     app.status, app.customer_id, app.decided_at, app.decided_by = "approved", account.id, now, actor.id
     await session.flush()

@@ -195,11 +195,16 @@ class AccountsController(Controller):
         "/applications",
         exclude_from_auth=True,
         summary="Apply for an account online (no login)",
-        description="A company applies with its first site; an admin approves it and sets the credit limit.",
+        description="A company applies with its first site; an admin approves it and sets the credit limit. "
+        "Limited per client address (429 with `Retry-After`). Whether the username is free is not said here: an "
+        "admin sees a clash when approving.",
+        rate_limited=True,  # documents 429 (api/app.py)
     )
     async def apply(
-        self, data: JSONBody[s.ApplicationIn], db_session: Db, now: Now, settings: Conf
+        self, data: JSONBody[s.ApplicationIn], request: Request[Any, Any, Any], db_session: Db, now: Now, settings: Conf
     ) -> s.ApplicationOut:
+        # Each application hashes a password (argon2, 64 MiB): a stranger may send only a few.
+        await request.app.state.application_limit.hit(request.client.host if request.client else "unknown")
         app = await accounts.submit_application(db_session, data=data, default_tz=settings.default_timezone, now=now)
         return accounts.application_out(app)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import msgspec
 
+from core.auth import MIN_PASSWORD_LENGTH
 from core.hours import HHMM, HoursEntry
 from core.schemas import Kilograms, Lat, Litres, Lon, LongText, MinorAmount, Name, ShortText
 
@@ -16,7 +17,9 @@ ProductCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9\-]{0,31}$",
 # for the 15/20 °C base: a density outside it would make every loading of the product fail.
 Density = Annotated[float, msgspec.Meta(ge=620, le=1100, description="kg/m³ at the standard temperature")]
 TzName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["Asia/Shanghai"])]
-Password = Annotated[str, msgspec.Meta(min_length=4, max_length=200)]
+Password = Annotated[
+    str, msgspec.Meta(min_length=MIN_PASSWORD_LENGTH, max_length=200, description="at least 10 characters")
+]
 Username = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.\-]{3,64}$", examples=["fleet1"])]
 VehicleClass = Annotated[int, msgspec.Meta(ge=1, le=9, description="1 = small rigid … 9 = largest articulated")]
 

@@ -12,6 +12,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,9 @@ _TMP = Path(os.environ.get("PYTEST_DATA_DIR", f"/tmp/diesel-tests-{os.getpid()}"
 os.environ["DIESEL_DATA_DIR"] = str(_TMP)
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 32)
 os.environ.setdefault("LOGIN_ATTEMPTS_PER_WINDOW", "1000")
+# Tests send many wrong passwords and applications from one address; the limits' own tests set them low.
+os.environ.setdefault("LOGIN_FREE_FAILURES", "1000")
+os.environ.setdefault("APPLICATIONS_PER_WINDOW", "100000")
 
 IN_CI = os.environ.get("CI") == "true"
 # Monday 2030-01-07 09:00 in Shanghai: far from real dates so no test depends on the day it runs.
@@ -261,16 +265,18 @@ def monaco_osrm_server(monaco_dataset: Path) -> Iterator[str]:
             process.wait()
 
 
-@pytest.fixture
-async def live_server(app, client) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
-    """The session's app served over real HTTP by uvicorn, on the event loop the test client runs the app on
-    (its blocking portal: the database pool and the channels belong to that loop)."""
+@asynccontextmanager
+async def served_over_http(app, client) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    """`app` served over real HTTP by uvicorn as `diesel serve` runs it (no proxy headers of uvicorn's own), on
+    the event loop its test client runs it on (its blocking portal: the database pool and the channels belong to
+    that loop)."""
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=1))
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=1, proxy_headers=False)
+    server = uvicorn.Server(config)
     running = client.blocking_portal.start_task_soon(server.serve, [sock])
     while not server.started:
         assert not running.done(), running.exception()
@@ -278,6 +284,13 @@ async def live_server(app, client) -> AsyncIterator[str]:  # type: ignore[no-unt
     yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     server.should_exit = True
     running.result(timeout=10)
+
+
+@pytest.fixture
+async def live_server(app, client) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    """The session's app served over real HTTP (`served_over_http`)."""
+    async with served_over_http(app, client) as url:
+        yield url
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ def bearer(token: str) -> dict[str, str]:
 class World:
     client: Any
     tokens: dict[str, str] = field(default_factory=dict)  # role -> token
+    usernames: dict[str, str] = field(default_factory=dict)  # role -> username of the staff users above
     depots: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def h(self, role: str) -> dict[str, str]:
@@ -272,7 +273,8 @@ async def build_world(client: Any, app: Any) -> World:
     finally:
         await engine.dispose()
     for role in ("admin", "dispatcher", "driver", "rack_operator"):
-        world.tokens[role] = await world.login(f"{role}-{suffix}")
+        world.usernames[role] = f"{role}-{suffix}"
+        world.tokens[role] = await world.login(world.usernames[role])
     existing = {p["code"] for p in ok(await client.get("/api/v1/products", headers=world.h("admin")))}
     for product in PRODUCTS:
         if product["code"] not in existing:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from functools import cache
 
-from core.settings import CodeSettings
+from core.settings import CodeSettings, private_dir
 from tracking.keys import KeyRing, generate_key, load_keyring, save_keyring
 
 _lock = threading.Lock()
@@ -17,7 +17,7 @@ def load_or_create(settings: CodeSettings) -> KeyRing:
     path = settings.signing_keys_file
     with _lock:
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             save_keyring(KeyRing(keys=(generate_key(),)), path)
     return load_keyring(path)
 

@@ -138,7 +138,7 @@ async def seed(url: str, settings: Settings, *, customers: int, now: datetime) -
                     now=now,
                 )
                 body = order_body(site.id, tomorrow.isoformat())
-                made.append(Customer(token=issue_token(jwt_auth, user, ttl), body=body))
+                made.append(Customer(token=await issue_token(session, jwt_auth, user, ttl), body=body))
     finally:
         await engine.dispose()
     return made

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from api.auth import issue_token, make_jwt_auth
 from api.demo import BASE_PRICES, PRODUCTS
 from api.migrate import upgrade
@@ -116,9 +118,9 @@ def _litres(rng: random.Random) -> int:
     return int(min(20_000, max(1_000, rng.lognormvariate(8.0, 0.5))) // 500 * 500)
 
 
-def _token(settings: Settings, user_id: uuid.UUID, username: str, role: Role) -> str:
+async def _token(session: AsyncSession, settings: Settings, user_id: uuid.UUID, username: str, role: Role) -> str:
     user = SimpleNamespace(id=user_id, username=username, role=str(role), customer_id=None)
-    return issue_token(make_jwt_auth(settings), user, TTL)  # type: ignore[arg-type]
+    return await issue_token(session, make_jwt_auth(settings), user, TTL)
 
 
 async def seed(url: str, settings: Settings, *, now: datetime, orders: int, tankers: int, seed: int = 1) -> Seeded:
@@ -287,7 +289,7 @@ async def seed(url: str, settings: Settings, *, now: datetime, orders: int, tank
                     litres_total += order.quantity_litres
                 else:
                     held += 1
-            token = _token(settings, dispatcher.id, dispatcher.username, Role.DISPATCHER)
+            token = await _token(session, settings, dispatcher.id, dispatcher.username, Role.DISPATCHER)
     finally:
         await engine.dispose()
     return Seeded(

@@ -111,9 +111,16 @@ class World:
     webhooks: int = 0
 
 
-def _token(settings: Settings, user_id: uuid.UUID, username: str, role: Role, customer_id: uuid.UUID | None) -> str:
+async def _token(
+    session: AsyncSession,
+    settings: Settings,
+    user_id: uuid.UUID,
+    username: str,
+    role: Role,
+    customer_id: uuid.UUID | None,
+) -> str:
     user = SimpleNamespace(id=user_id, username=username, role=str(role), customer_id=customer_id)
-    return issue_token(make_jwt_auth(settings), user, TTL)  # type: ignore[arg-type]
+    return await issue_token(session, make_jwt_auth(settings), user, TTL)
 
 
 async def build(
@@ -175,7 +182,7 @@ async def _staff(session: AsyncSession, settings: Settings, world: World, *, now
     user = await accounts.create_user(
         session, username="bench-rack", password_hash=password_hash, role=Role.RACK_OPERATOR, now=now
     )
-    world.rack_token = _token(settings, user.id, user.username, Role.RACK_OPERATOR, None)
+    world.rack_token = await _token(session, settings, user.id, user.username, Role.RACK_OPERATOR, None)
     admin = await accounts.create_user(
         session, username="bench-dispatch", password_hash=password_hash, role=Role.ADMIN, now=now
     )
@@ -360,7 +367,7 @@ async def _on_the_road(
             )
         world.seats.append(
             Seat(
-                _token(settings, user.id, user.username, Role.DRIVER, None),
+                await _token(session, settings, user.id, user.username, Role.DRIVER, None),
                 driver.id,
                 tanker.id,
                 depot.lat,

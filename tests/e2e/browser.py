@@ -53,10 +53,14 @@ class Server:
         self.http = httpx.Client(base_url=f"{url}/api/v1", timeout=30)
         self.all_day_depot: dict[str, Any] = {}
         self._tokens: dict[str, str] = {}
+        self.passwords: dict[str, str] = {}  # users a test made (the demo users' password is PASSWORD)
+
+    def password(self, username: str) -> str:
+        return self.passwords.get(username, PASSWORD)
 
     def token(self, username: str) -> str:
         if username not in self._tokens:
-            answer = self.http.post("/auth/token", json={"username": username, "password": PASSWORD})
+            answer = self.http.post("/auth/token", json={"username": username, "password": self.password(username)})
             answer.raise_for_status()
             self._tokens[username] = str(answer.json()["access_token"])
         return self._tokens[username]
@@ -141,7 +145,7 @@ def login(page: Any, server: Server, username: str, *, lang: str = "en") -> None
     page.select_option("#lang", lang)
     page.wait_for_selector(f"html[lang='{lang}']")
     page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password]", server.password(username))
     page.click("form button[type=submit]")
     try:
         page.wait_for_url(lambda url: "/app/login" not in url)

@@ -38,12 +38,14 @@ def night_shift(server: Server) -> dict[str, Any]:
     next to it that receives at any hour."""
     depot = server.all_day_depot
     suffix = uuid.uuid4().hex[:6]
+    username, password = f"night-{suffix}", "night-shift-password"
     user = server.send(
         "POST",
         "/users",
         "admin",
-        {"username": f"night-{suffix}", "password": "demo", "role": "driver", "display_name": "Zhou Min"},
+        {"username": username, "password": password, "role": "driver", "display_name": "Zhou Min"},
     )
+    server.passwords[username] = password
     server.send(
         "POST",
         "/drivers",

@@ -60,12 +60,15 @@ class Access:
 ACCESS: dict[tuple[str, str], Access] = {
     # auth and users
     ("POST", "/auth/token"): Access(EVERYONE, public=True),
+    ("POST", "/auth/logout"): Access(EVERYONE),
     ("GET", "/me"): Access(EVERYONE),
+    ("POST", "/me/password"): Access(EVERYONE),
     ("GET", "/me/referral.svg"): Access(STAFF),
     ("POST", "/users"): Access(ONLY_ADMIN),
     ("GET", "/users"): Access(ONLY_ADMIN),
     ("PUT", "/users/{user_id}/depots"): Access(ONLY_ADMIN),
     ("GET", "/audit"): Access(ONLY_ADMIN),
+    ("PUT", "/users/{user_id}"): Access(ONLY_ADMIN),
     # catalogue: readable by any logged-in user, written by admins (prices also by dispatchers)
     ("GET", "/products"): Access(EVERYONE),
     ("POST", "/products"): Access(ONLY_ADMIN),
@@ -161,6 +164,8 @@ ACCESS: dict[tuple[str, str], Access] = {
 STREAMS = {("GET", "/orders/{order_id}/live"), ("GET", "/dispatch/live")}
 # A share link is a capability: it shows the order's reference to whoever holds it, on purpose.
 SHOWS_REFERENCE_BY_DESIGN = {("GET", "/share/{token}")}
+# Logout ends the token that calls it: the walk calls it with a second login of the same user.
+ENDS_THE_TOKEN = {("POST", "/auth/logout")}
 
 # Path parameters naming staff-side resources no customer owns: an unknown id is enough to see the guard work
 # (staff get past it to a 404). Anything else must be a real id of customer A, made in the `walk` fixture.
@@ -294,6 +299,7 @@ async def walk(world) -> Walk:  # type: ignore[no-untyped-def]
         "webhook_id": webhook["id"],
         "token": share["token"],
         "link_id": share["id"],
+        "user_id": ok(await client.get(f"{API}/me", headers=a.h))["user"]["id"],
         **{name: str(uuid.uuid4()) for name in STAFF_SIDE_IDS},
     }
     secrets = [a.id, a.site["id"], a.site["name"], order["id"], order["reference"], pickup["id"], pickup["reference"]]
@@ -389,6 +395,14 @@ def caller_headers(walk: Walk, caller: str) -> dict[str, str]:
     return walk.world.h(caller)
 
 
+async def second_login(walk: Walk, caller: str) -> dict[str, str]:
+    """Another token of the caller's user, for an operation that ends the token it is called with."""
+    if caller == "anonymous":
+        return {}
+    usernames = {"customer": walk.a.username, "other_customer": walk.b.username, **walk.world.usernames}
+    return bearer(await walk.world.login(usernames[caller]))
+
+
 @pytest.mark.parametrize("caller", CALLERS)
 async def test_walk_every_route_as(app, walk, caller: str) -> None:
     client = walk.world.client
@@ -401,12 +415,13 @@ async def test_walk_every_route_as(app, walk, caller: str) -> None:
         expected = expectation(ACCESS[(method, template)], caller)
         url = walk.path(template)
         body = walk.body(method, template)
+        call_headers = await second_login(walk, caller) if (method, template) in ENDS_THE_TOKEN else headers
         if caller == "other_customer":
             # Customer B also tries to reach A's account through the staff-only `customer_id` filter.
             url += f"?customer_id={walk.a.id}"
             if (method, template) in (("POST", "/orders"), ("POST", "/quotes")):
                 body = {**body, "site_id": walk.a.site["id"]}  # B orders to A's site
-        response = await client.request(method, url, headers=headers, json=body)
+        response = await client.request(method, url, headers=call_headers, json=body)
         if (method, template) in STREAMS and expected == "own" and response.status_code == 406:
             problem = None  # the owner passed the guard; only the stream itself needs `Accept: text/event-stream`
         else:
@@ -461,20 +476,28 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def token_payload(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
 def claims(walk: Walk, *, role: str = CUSTOMER, **overrides: Any) -> dict[str, Any]:
-    """The claim layout `api.auth.issue_token` produces (litestar's Token: sub, exp, iat, extras)."""
+    """The claim layout `api.auth.issue_token` produces (litestar's Token: sub, exp, iat, extras), naming the
+    login session of A's real token."""
     now = datetime.now(UTC)
+    sid = token_payload(walk.a.token)["extras"]["sid"]
     body: dict[str, Any] = {
         "sub": walk.ids["a_user_id"] if "a_user_id" in walk.ids else str(uuid.uuid4()),
         "exp": int((now + timedelta(hours=1)).timestamp()),
         "iat": int((now - timedelta(minutes=1)).timestamp()),
-        "extras": {"username": walk.a.username, "role": role, "customer_id": walk.a.id},
+        "extras": {"username": walk.a.username, "role": role, "customer_id": walk.a.id, "sid": sid},
     }
     body.update(overrides)
     return body
 
 
-def forged_tokens(walk: Walk, secret: str) -> dict[str, str]:
+def forged_tokens(walk: Walk, secret: str, secret_key: str) -> dict[str, str]:
+    """`secret`: the tokens' signing key; `secret_key`: the SECRET_KEY it is derived from."""
     now = datetime.now(UTC)
     real = walk.a.token
     header, payload, signature = real.split(".")
@@ -492,6 +515,7 @@ def forged_tokens(walk: Walk, secret: str) -> dict[str, str]:
         "alg none, no signature part": "Bearer " + ".".join(jwt.encode(claims(walk), None, "none").split(".")[:2]),
         "another secret": "Bearer " + jwt.encode(claims(walk, role=ADMIN), "another-secret-" + "y" * 40, "HS256"),
         "right secret, HS512": "Bearer " + jwt.encode(claims(walk), secret, "HS512"),
+        "signed with SECRET_KEY itself": "Bearer " + jwt.encode(claims(walk), secret_key, "HS256"),
         "expired": "Bearer "
         + jwt.encode(
             claims(
@@ -521,7 +545,7 @@ async def a_user_id(walk) -> str:  # type: ignore[no-untyped-def]
 
 async def test_a_token_crafted_with_the_right_secret_and_layout_is_accepted(app, walk, a_user_id) -> None:
     """The control for the forgeries below: the harness builds tokens the app accepts, so their 401s mean something."""
-    token = jwt.encode(claims(walk), app.state.settings.auth.secret_key, "HS256")
+    token = jwt.encode(claims(walk), app.state.jwt_auth.token_secret, "HS256")
     me = ok(await walk.world.client.get(f"{API}/me", headers=bearer(token)))
     assert me["user"]["id"] == a_user_id and me["customer"]["id"] == walk.a.id
     lower = ok(await walk.world.client.get(f"{API}/me", headers={"Authorization": f"bearer {token}"}))
@@ -531,7 +555,7 @@ async def test_a_token_crafted_with_the_right_secret_and_layout_is_accepted(app,
 async def test_a_token_accepted_before_is_refused_once_it_expires(app, walk, a_user_id) -> None:
     """Verified tokens are remembered for speed, never past their expiry."""
     now = datetime.now(UTC)
-    token = jwt.encode(claims(walk, exp=int(now.timestamp()) + 2), app.state.settings.auth.secret_key, "HS256")
+    token = jwt.encode(claims(walk, exp=int(now.timestamp()) + 2), app.state.jwt_auth.token_secret, "HS256")
     ok(await walk.world.client.get(f"{API}/me", headers=bearer(token)))
     ok(await walk.world.client.get(f"{API}/me", headers=bearer(token)))  # the remembered answer
     await asyncio.sleep(max(0.0, int(now.timestamp()) + 2.2 - datetime.now(UTC).timestamp()))
@@ -549,6 +573,7 @@ FORGERIES = [
     "alg none, no signature part",
     "another secret",
     "right secret, HS512",
+    "signed with SECRET_KEY itself",
     "expired",
     "issued in the future",
     "no exp",
@@ -561,7 +586,7 @@ FORGERIES = [
 
 @pytest.mark.parametrize("forgery", FORGERIES)
 async def test_a_bad_token_is_refused_on_every_protected_route(app, walk, a_user_id, forgery: str) -> None:
-    tokens = forged_tokens(walk, app.state.settings.auth.secret_key)
+    tokens = forged_tokens(walk, app.state.jwt_auth.token_secret, app.state.settings.auth.secret_key)
     assert set(tokens) == set(FORGERIES)
     headers = {"Authorization": tokens[forgery]}
     wrong = []
@@ -590,18 +615,27 @@ async def test_a_bad_token_is_refused_on_every_protected_route(app, walk, a_user
 # --- login: rate limiting, no user enumeration, hashed passwords --------------------------------------------
 
 
-class _NamespacedLimiter:
-    """The app's own limiter (memory or Redis) with keys of its own, so this test neither sees nor leaves
+class NamespacedStore:
+    """The app's own counter store (memory or Redis) with keys of its own, so a test neither sees nor leaves
     counts in a Redis shared with other tests (the client address of every test client is the same)."""
 
     def __init__(self, inner: Any, prefix: str) -> None:
         self.inner, self.prefix = inner, prefix
 
-    async def hit(self, key: str) -> int:
-        return int(await self.inner.hit(f"{self.prefix}:{key}"))
+    async def incr(self, key: str, ttl_s: float, *, refresh: bool = False) -> int:
+        return int(await self.inner.incr(f"{self.prefix}:{key}", ttl_s, refresh=refresh))
 
-    async def reset(self, key: str) -> None:
-        await self.inner.reset(f"{self.prefix}:{key}")
+    async def decr(self, key: str) -> None:
+        await self.inner.decr(f"{self.prefix}:{key}")
+
+    async def acquire(self, key: str, ttl_s: float) -> bool:
+        return bool(await self.inner.acquire(f"{self.prefix}:{key}", ttl_s))
+
+    async def ttl(self, key: str) -> float:
+        return float(await self.inner.ttl(f"{self.prefix}:{key}"))
+
+    async def delete(self, *keys: str) -> None:
+        await self.inner.delete(*(f"{self.prefix}:{k}" for k in keys))
 
 
 async def test_login_attempts_are_rate_limited_until_the_window_passes(settings, clock, world) -> None:
@@ -615,7 +649,8 @@ async def test_login_attempts_are_rate_limited_until_the_window_passes(settings,
         settings=replace(settings, auth=replace(settings.auth, login_attempts_per_window=3, login_window_s=window_s)),
         clock=clock,
     )
-    limited.state.login_limiter = _NamespacedLimiter(limited.state.login_limiter, f"test-{uuid.uuid4().hex}")
+    throttle = limited.state.login_throttle
+    throttle.store = NamespacedStore(throttle.store, f"test-{uuid.uuid4().hex}")
     url = f"{API}/auth/token"
     wrong = {"username": customer.username, "password": "not-the-password"}
     right = {"username": customer.username, "password": PASSWORD}

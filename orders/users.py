@@ -1,0 +1,131 @@
+"""Users after they exist: login sessions, password changes, deactivation and role changes (admin), the list.
+
+Ending sessions here only writes the rows; the API tells every server process (api/sessions.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.auth import Principal, Role, check_new_password, hash_password_async, verify_password_async
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.models import AuthSession, User
+
+# Customer users belong to a customer account: a role change never turns staff into a customer or back.
+CHANGEABLE_ROLES = frozenset({Role.ADMIN, Role.DISPATCHER, Role.DRIVER, Role.RACK_OPERATOR})
+
+
+async def open_session(session: AsyncSession, *, user_id: uuid.UUID, now: datetime, ttl: timedelta) -> AuthSession:
+    """A login: the token issued for it names this row and lives exactly as long."""
+    row = AuthSession(user_id=user_id, created_at=now, expires_at=now + ttl)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def end_session(session: AsyncSession, *, session_id: uuid.UUID, now: datetime) -> None:
+    """Logout; ending a session that has ended already changes nothing."""
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.ended_at.is_(None))
+        .values(ended_at=now, ended_reason="logout")
+    )
+
+
+async def end_sessions(
+    session: AsyncSession, *, user_id: uuid.UUID, reason: str, now: datetime, keep: uuid.UUID | None = None
+) -> None:
+    """End every open session of the user (but `keep`)."""
+    stmt = update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.ended_at.is_(None))
+    if keep is not None:
+        stmt = stmt.where(AuthSession.id != keep)
+    await session.execute(stmt.values(ended_at=now, ended_reason=reason))
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> User:
+    stmt = select(User).where(User.id == user_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    user = (await session.execute(stmt)).scalar_one_or_none()
+    if user is None:
+        raise NotFound("no such user", code="user_not_found")
+    return user
+
+
+async def list_users(session: AsyncSession, *, limit: int, offset: int) -> tuple[Sequence[User], int]:
+    total = await session.scalar(select(func.count()).select_from(User)) or 0
+    rows = (await session.scalars(select(User).order_by(User.username, User.id).limit(limit).offset(offset))).all()
+    return rows, total
+
+
+async def change_password(
+    session: AsyncSession,
+    *,
+    actor: Principal,
+    current_password: str,
+    new_password: str,
+    now: datetime,
+) -> User:
+    """The user's own password; every other session of the user ends (the one asking stays logged in)."""
+    user = await get_user(session, actor.id, lock=True)
+    if not await verify_password_async(user.password_hash, current_password):
+        raise Forbidden("the current password is wrong", code="wrong_password", field="current_password")
+    check_new_password(new_password, field="new_password")
+    user.password_hash = await hash_password_async(new_password)
+    await end_sessions(session, user_id=user.id, reason="password_changed", now=now, keep=actor.session_id)
+    await session.flush()
+    return user
+
+
+async def update_user(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    now: datetime,
+    is_active: bool | None = None,
+    role: Role | None = None,
+    display_name: str | None = None,
+    phone: str | None = None,
+) -> tuple[User, bool]:
+    """Change a user (admin). Deactivation or a new role ends all its sessions; the answer says whether they ended.
+
+    The last active admin can be neither deactivated nor demoted: the admins' rows are locked while counting, so
+    two admins demoting each other at once cannot both succeed."""
+    user = await get_user(session, user_id, lock=True)
+    if role is not None and role != user.role and {Role(user.role), role} - CHANGEABLE_ROLES:
+        raise InvalidInput(
+            "a customer user cannot become staff, nor staff a customer", code="role_change_not_allowed", field="role"
+        )
+    deactivated = is_active is False and user.is_active
+    new_role = role is not None and role != user.role
+    if user.role == Role.ADMIN and user.is_active and (deactivated or new_role):
+        await _keep_one_admin(session, leaving=user.id)
+    if is_active is not None:
+        user.is_active = is_active
+    if role is not None:
+        user.role = str(role)
+    if display_name is not None:
+        user.display_name = display_name
+    if phone is not None:
+        user.phone = phone
+    ended = deactivated or new_role
+    if ended:
+        reason = "deactivated" if deactivated else "role_changed"
+        await end_sessions(session, user_id=user.id, reason=reason, now=now)
+    await session.flush()
+    return user, ended
+
+
+async def _keep_one_admin(session: AsyncSession, *, leaving: uuid.UUID) -> None:
+    admins = (
+        await session.scalars(
+            select(User.id).where(User.role == str(Role.ADMIN), User.is_active.is_(True)).with_for_update()
+        )
+    ).all()
+    if not [a for a in admins if a != leaving]:
+        raise Conflict("the last active admin can be neither disabled nor given another role", code="last_admin")
