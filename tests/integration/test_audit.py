@@ -9,7 +9,7 @@ import pytest
 
 from core.audit import record_audit
 from core.auth import Principal, Role
-from core.db import session_factory, unit_of_work
+from core.db import create_engine, session_factory, unit_of_work
 from tests.conftest import T0
 
 pytestmark = pytest.mark.integration
@@ -18,7 +18,8 @@ pytestmark = pytest.mark.integration
 async def test_recorded_changes_are_listed_newest_first_and_filtered(client, app, world) -> None:
     subject = uuid.uuid4()
     admin = Principal(id=uuid.uuid4(), username="auditor", role=Role.ADMIN)
-    async with unit_of_work(session_factory(app.state.engine)) as session:
+    engine = create_engine(app.state.settings.db.url, null_pool=True)  # on this test's event loop
+    async with unit_of_work(session_factory(engine)) as session:
         record_audit(
             session,
             actor=admin,
