@@ -1,4 +1,8 @@
-"""Price of a quantity: the day's price × litres − the customer's tier discount."""
+"""Price of a quantity: the day's price × litres − the customer's discounts.
+
+`amounts` is the one rule that turns a fixed unit price and discounts into money: quotes, orders, bookings, and the
+charges for what actually left the tanker or the rack all call it, so they cannot drift apart.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +19,21 @@ from orders.cache import PriceInfo
 from orders.models import CustomerAccount
 
 
+def amounts(
+    *, price_per_litre_minor: int, litres: int, discount_bps: int, discount_per_litre_minor: int = 0
+) -> tuple[int, int, int]:
+    """(gross, discount, amount) of `litres` at a unit price: a per-litre discount (a contract's) and a percentage
+    (the volume tier's, in basis points of the gross) together, the amount never below zero."""
+    gross = price_per_litre_minor * litres
+    discount = min(gross, discount_per_litre_minor * litres + apply_bps(gross, discount_bps))
+    return gross, discount, gross - discount
+
+
 def breakdown(*, price: PriceInfo, litres: int, tier: int, rules: OrderRules) -> s.PriceBreakdown:
-    gross = price.price_per_litre_minor * litres
     discount_bps = rules.tier_discounts_bps[tier]
-    discount = apply_bps(gross, discount_bps)
+    gross, discount, _ = amounts(
+        price_per_litre_minor=price.price_per_litre_minor, litres=litres, discount_bps=discount_bps
+    )
     return s.PriceBreakdown(
         currency=price.currency,
         price_per_litre_minor=price.price_per_litre_minor,
