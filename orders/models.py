@@ -140,6 +140,8 @@ class Order(IdMixin, Base):
     gross_minor: Mapped[int]
     tier: Mapped[int] = mapped_column(default=0)
     discount_bps: Mapped[int]
+    # A contract's discount per litre, beside the tier's percentage (orders.pricing.amounts applies both).
+    discount_per_litre_minor: Mapped[int] = mapped_column(default=0, server_default="0")
     discount_minor: Mapped[int]
     amount_minor: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
@@ -182,6 +184,7 @@ class PickupBooking(IdMixin, Base):
     gross_minor: Mapped[int]
     tier: Mapped[int]
     discount_bps: Mapped[int]
+    discount_per_litre_minor: Mapped[int] = mapped_column(default=0, server_default="0")
     discount_minor: Mapped[int]
     amount_minor: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
