@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import msgspec
+
+from dispatch.schemas import RouteOut
 
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=4000, description="the code as text (Base45)")]
 Plate = Annotated[str, msgspec.Meta(min_length=1, max_length=16, examples=["沪A12345"])]
@@ -144,6 +146,13 @@ class PositionsAccepted(msgspec.Struct):
     accepted: int
     tanker_id: uuid.UUID
     etas_updated: int
+
+
+class DriverRouteOut(msgspec.Struct):
+    """A driver's day: only that driver's trips (grouped by tanker), each with its stops in order."""
+
+    date: date
+    routes: list[RouteOut]
 
 
 class TrackingOut(msgspec.Struct):
