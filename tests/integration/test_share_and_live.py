@@ -7,6 +7,7 @@ responses, and an event stream never ends) and read the stream with httpx while 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -263,6 +264,63 @@ async def test_live_streams_are_guarded(world) -> None:
     for path, headers in [(f"/api/v1/orders/{order['id']}/live", alice.h), ("/api/v1/dispatch/live", world.h("admin"))]:
         response = await world.client.get(path, headers={**headers, "Accept": "application/json"})
         assert (response.status_code, response.json()["code"]) == (406, "event_stream_required")
+
+
+async def test_live_streams_are_capped_per_user(world, app, http) -> None:
+    """A user holds at most LIVE_STREAMS_PER_USER open streams (429 `too_many_streams` beyond, before any stream
+    starts); another user is not held back; a closed stream gives its place back."""
+    cap = app.state.settings.live.streams_per_user
+    alice, bob = await world.new_customer(), await world.new_customer()
+    order = ok(await alice.order(), 201)
+    path = f"/api/v1/orders/{order['id']}/live"
+    async with contextlib.AsyncExitStack() as streams:
+        opened = []  # kept: a reader that is garbage-collected closes its connection
+        for _ in range(cap):
+            response = await streams.enter_async_context(http.stream("GET", path, headers=alice.h))
+            assert response.status_code == 200
+            opened.append((response, EventStream(response)))
+            assert (await opened[-1][1].next())["event"] == "ready"
+        one_more = await http.get(path, headers=alice.h)
+        assert (one_more.status_code, one_more.json()["code"]) == (429, "too_many_streams"), one_more.text
+        assert one_more.headers["content-type"].startswith("application/problem+json")
+        bobs = ok(await bob.order(), 201)
+        async with http.stream("GET", f"/api/v1/orders/{bobs['id']}/live", headers=bob.h) as response:
+            assert response.status_code == 200
+        await opened[0][0].aclose()  # the server notices the client left and gives the place back
+        deadline = time.monotonic() + 10
+        while True:
+            async with http.stream("GET", path, headers=alice.h) as again:
+                if again.status_code == 200 or time.monotonic() > deadline:
+                    break
+            await asyncio.sleep(0.2)
+        assert again.status_code == 200
+
+
+async def test_a_live_stream_ends_when_its_token_expires(world, app, http) -> None:
+    """A stream opened with a token that expires in 3 s ends by itself with an `end` event (`token_expired`), instead
+    of following the order for as long as the connection lasts."""
+    import jwt
+
+    customer = await world.new_customer()
+    order = ok(await customer.order(), 201)
+    me = ok(await world.client.get("/api/v1/me", headers=customer.h))
+    now = int(time.time())
+    claims = {
+        "sub": me["user"]["id"],
+        "iat": now - 60,
+        "exp": now + 3,
+        "extras": {"username": customer.username, "role": "customer", "customer_id": customer.id},
+    }
+    token = jwt.encode(claims, app.state.settings.auth.secret_key, "HS256")
+    headers = {"Authorization": f"Bearer {token}"}
+    async with http.stream("GET", f"/api/v1/orders/{order['id']}/live", headers=headers) as response:
+        stream = EventStream(response)
+        assert (await stream.next())["event"] == "ready"
+        last = await stream.next(seconds=8)
+        assert (last["event"], json.loads(last["data"])) == ("end", {"type": "end", "reason": "token_expired"})
+        assert time.time() >= now + 3
+        with pytest.raises(AssertionError, match="the stream ended"):
+            await stream.next(seconds=5)
 
 
 async def test_only_committed_events_are_published(database_url) -> None:
