@@ -82,7 +82,7 @@ class OrderRules:
 class LiveSettings:
     """Live streams (Server-Sent Events)."""
 
-    streams_per_user: int = 5  # open streams per user and API process; 429 `too_many_streams` beyond
+    streams_per_user: int = 10  # open streams per user and API process; 429 `too_many_streams` beyond
     recheck_s: int = 60  # how often an open stream re-checks that its viewer may still follow it
 
 
@@ -185,7 +185,7 @@ def load_settings() -> Settings:
             currency=_env("CURRENCY", "CNY"),
         ),
         live=LiveSettings(
-            streams_per_user=_int("LIVE_STREAMS_PER_USER", 5), recheck_s=max(1, _int("LIVE_RECHECK_S", 60))
+            streams_per_user=_int("LIVE_STREAMS_PER_USER", 10), recheck_s=max(1, _int("LIVE_RECHECK_S", 60))
         ),
         default_timezone=_env("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         standard_temperature_c=_int("STANDARD_TEMPERATURE_C", 15),

@@ -555,7 +555,8 @@ class LivePlugin(InitPluginProtocol):
 class StreamViewer:
     """Who follows a stream, and until when: the token's expiry (epoch seconds), and an optional re-check, run
     every `LIVE_RECHECK_S` while the stream is open, that ends it when it answers False (e.g. the user's session
-    was ended, the user deactivated)."""
+    was ended, the user deactivated). The re-check runs long after the request's database session has closed: it
+    opens its own (e.g. from `app.state.session_factory`) or asks a cache."""
 
     user_id: uuid.UUID
     expires_at: float

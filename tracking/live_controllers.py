@@ -42,7 +42,7 @@ _SSE_DOC = (
     "`event:` its type, `id:` its id, `data:` the event as JSON; a comment every 15 s keeps proxies from closing it. "
     'The stream ends when the bearer token expires, after an event `end` (`data: {"type": "end", "reason": '
     '"token_expired"}`): log in again before reconnecting. A user holds at most `LIVE_STREAMS_PER_USER` open '
-    "streams (5 by default): one more is 429 `too_many_streams`."
+    "streams (10 by default): one more is 429 `too_many_streams`."
 )
 
 

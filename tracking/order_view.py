@@ -81,16 +81,19 @@ def _out(order: Order, *, eta: Any, tanker: dict[str, Any] | None, route: dict[s
 
 
 async def _published_stop(session: AsyncSession, order_id: uuid.UUID) -> tuple[PlanStop, PlanTrip] | None:
-    """The order's stop and trip in a published plan, if it has one."""
-    row = (
+    """The order's stop and trip in the published plan, if it has one. An order split over several trips: the
+    first stop still to be done (else the first)."""
+    rows = (
         await session.execute(
             select(PlanStop, PlanTrip)
             .join(PlanTrip, PlanTrip.id == PlanStop.trip_id)
             .join(Plan, Plan.id == PlanTrip.plan_id)
             .where(PlanStop.order_id == order_id, Plan.status == "published")
+            .order_by(PlanTrip.load_start, PlanStop.sequence)
         )
-    ).first()
-    return None if row is None else (row[0], row[1])
+    ).all()
+    ahead = [row for row in rows if row[0].status in STOP_AHEAD]
+    return next(((stop, trip) for stop, trip in ahead or rows), None)
 
 
 async def _plate(session: AsyncSession, tanker_id: uuid.UUID) -> str | None:

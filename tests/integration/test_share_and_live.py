@@ -7,7 +7,6 @@ responses, and an event stream never ends) and read the stream with httpx while 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 import uuid
@@ -267,26 +266,31 @@ async def test_live_streams_are_guarded(world) -> None:
 
 
 async def test_live_streams_are_capped_per_user(world, app, http) -> None:
-    """A user holds at most LIVE_STREAMS_PER_USER open streams (429 `too_many_streams` beyond, before any stream
-    starts); another user is not held back; a closed stream gives its place back."""
+    """A user holds at most LIVE_STREAMS_PER_USER open streams: of cap + 2 asked for at once (over real HTTP), exactly
+    cap stream and the other 2 get 429 `too_many_streams`; another user is not held back; a closed stream gives its
+    place back."""
     cap = app.state.settings.live.streams_per_user
     alice, bob = await world.new_customer(), await world.new_customer()
     order = ok(await alice.order(), 201)
     path = f"/api/v1/orders/{order['id']}/live"
-    async with contextlib.AsyncExitStack() as streams:
-        opened = []  # kept: a reader that is garbage-collected closes its connection
-        for _ in range(cap):
-            response = await streams.enter_async_context(http.stream("GET", path, headers=alice.h))
-            assert response.status_code == 200
-            opened.append((response, EventStream(response)))
-            assert (await opened[-1][1].next())["event"] == "ready"
-        one_more = await http.get(path, headers=alice.h)
-        assert (one_more.status_code, one_more.json()["code"]) == (429, "too_many_streams"), one_more.text
-        assert one_more.headers["content-type"].startswith("application/problem+json")
+    responses = await asyncio.gather(
+        *(http.send(http.build_request("GET", path, headers=alice.h), stream=True) for _ in range(cap + 2))
+    )
+    try:
+        streaming = [r for r in responses if r.status_code == 200]
+        refused = [r for r in responses if r.status_code != 200]
+        assert len(streaming) == cap, [r.status_code for r in responses]
+        readers = [EventStream(r) for r in streaming]  # kept: a reader that is garbage-collected closes its connection
+        for reader in readers:
+            assert (await reader.next())["event"] == "ready"
+        for response in refused:
+            await response.aread()
+            assert (response.status_code, response.json()["code"]) == (429, "too_many_streams"), response.text
+            assert response.headers["content-type"].startswith("application/problem+json")
         bobs = ok(await bob.order(), 201)
         async with http.stream("GET", f"/api/v1/orders/{bobs['id']}/live", headers=bob.h) as response:
             assert response.status_code == 200
-        await opened[0][0].aclose()  # the server notices the client left and gives the place back
+        await streaming[0].aclose()  # the server notices the client left and gives the place back
         deadline = time.monotonic() + 10
         while True:
             async with http.stream("GET", path, headers=alice.h) as again:
@@ -294,6 +298,9 @@ async def test_live_streams_are_capped_per_user(world, app, http) -> None:
                     break
             await asyncio.sleep(0.2)
         assert again.status_code == 200
+    finally:
+        for response in responses:
+            await response.aclose()
 
 
 async def test_a_live_stream_ends_when_its_token_expires(world, app, http) -> None:
