@@ -88,6 +88,14 @@ class OrderRules:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveSettings:
+    """Live streams (Server-Sent Events)."""
+
+    streams_per_user: int = 10  # open streams per user and API process; 429 `too_many_streams` beyond
+    recheck_s: int = 60  # how often an open stream re-checks that its viewer may still follow it
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
     db: DatabaseSettings
@@ -95,6 +103,7 @@ class Settings:
     auth: AuthSettings
     codes: CodeSettings
     rules: OrderRules = field(default_factory=OrderRules)
+    live: LiveSettings = field(default_factory=LiveSettings)
     default_timezone: str = "Asia/Shanghai"
     standard_temperature_c: int = 15
     max_body_bytes: int = 256 * 1024
@@ -243,6 +252,9 @@ def load_settings() -> Settings:
             max_days_ahead=_int("ORDER_MAX_DAYS_AHEAD", 30),
             slot_minutes=_int("PICKUP_SLOT_MINUTES", 30),
             currency=_env("CURRENCY", "CNY"),
+        ),
+        live=LiveSettings(
+            streams_per_user=_int("LIVE_STREAMS_PER_USER", 10), recheck_s=max(1, _int("LIVE_RECHECK_S", 60))
         ),
         default_timezone=_env("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         standard_temperature_c=_int("STANDARD_TEMPERATURE_C", 15),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -44,6 +45,47 @@ async def plan_out(session: AsyncSession, plan: Plan) -> s.PlanOut:
             .order_by(PlanTrip.tanker_id, PlanTrip.sequence)
         )
     ).all()
+    routes = await routes_out(session, trips)
+    stops = [stop for route in routes for trip in route.trips for stop in trip.stops]
+    unassigned = (
+        await session.execute(
+            select(PlanUnassigned, Order.reference)
+            .join(Order, Order.id == PlanUnassigned.order_id)
+            .where(PlanUnassigned.plan_id == plan.id)
+        )
+    ).all()
+    stale = await stale_orders(session, plan)
+    added = await new_orders(session, plan) if plan.status in ("draft", "published") else []
+    return s.PlanOut(
+        id=plan.id,
+        job_id=plan.job_id,
+        date=plan.date,
+        depot_id=plan.depot_id,
+        status=plan.status,
+        outdated=plan.outdated or bool(stale) or bool(added),
+        stale_orders=stale,
+        new_orders=added,
+        totals=s.Totals(
+            km=round(plan.distance_m / 1000, 1),
+            driving_hours=round(plan.driving_s / 3600, 2),
+            duty_hours=round(plan.duration_s / 3600, 2),
+            cost_minor=plan.cost_minor,
+            orders=len({stop.order_id for stop in stops}),
+            litres=sum(stop.litres for stop in stops),
+        ),
+        routes=routes,
+        unassigned=[
+            s.UnassignedOut(order_id=u.order_id, order_reference=ref, reason=u.reason, detail=u.detail)
+            for u, ref in unassigned
+        ],
+        notes=list(plan.order_versions.get("notes", [])),
+        created_at=plan.created_at,
+        published_at=plan.published_at,
+    )
+
+
+async def routes_out(session: AsyncSession, trips: Sequence[PlanTrip]) -> list[s.RouteOut]:
+    """The given trips (in order) grouped by tanker, each with its stops: what dispatchers and drivers see."""
     trip_ids = [trip.id for trip in trips]
     stop_rows = (
         await session.execute(
@@ -56,9 +98,7 @@ async def plan_out(session: AsyncSession, plan: Plan) -> s.PlanOut:
         )
     ).all()
     stops_by_trip: dict[uuid.UUID, list[s.StopOut]] = defaultdict(list)
-    litres = 0
     for stop, order, site, account in stop_rows:
-        litres += stop.litres
         stops_by_trip[stop.trip_id].append(
             s.StopOut(
                 id=stop.id,
@@ -82,8 +122,10 @@ async def plan_out(session: AsyncSession, plan: Plan) -> s.PlanOut:
                 status=stop.status,
             )
         )
-    tankers = {t.id: t for t in (await session.scalars(select(Tanker))).all()}
-    drivers = {d.id: d for d in (await session.scalars(select(Driver))).all()}
+    tanker_ids = {trip.tanker_id for trip in trips}
+    tankers = {t.id: t for t in (await session.scalars(select(Tanker).where(Tanker.id.in_(tanker_ids)))).all()}
+    driver_ids = {trip.driver_id for trip in trips if trip.driver_id is not None}
+    drivers = {d.id: d for d in (await session.scalars(select(Driver).where(Driver.id.in_(driver_ids)))).all()}
     routes: dict[uuid.UUID, s.RouteOut] = {}
     for trip in trips:
         tanker = tankers[trip.tanker_id]
@@ -111,41 +153,7 @@ async def plan_out(session: AsyncSession, plan: Plan) -> s.PlanOut:
                 status=trip.status,
             )
         )
-    unassigned = (
-        await session.execute(
-            select(PlanUnassigned, Order.reference)
-            .join(Order, Order.id == PlanUnassigned.order_id)
-            .where(PlanUnassigned.plan_id == plan.id)
-        )
-    ).all()
-    stale = await stale_orders(session, plan)
-    added = await new_orders(session, plan) if plan.status in ("draft", "published") else []
-    return s.PlanOut(
-        id=plan.id,
-        job_id=plan.job_id,
-        date=plan.date,
-        depot_id=plan.depot_id,
-        status=plan.status,
-        outdated=plan.outdated or bool(stale) or bool(added),
-        stale_orders=stale,
-        new_orders=added,
-        totals=s.Totals(
-            km=round(plan.distance_m / 1000, 1),
-            driving_hours=round(plan.driving_s / 3600, 2),
-            duty_hours=round(plan.duration_s / 3600, 2),
-            cost_minor=plan.cost_minor,
-            orders=len({row[1].id for row in stop_rows}),
-            litres=litres,
-        ),
-        routes=list(routes.values()),
-        unassigned=[
-            s.UnassignedOut(order_id=u.order_id, order_reference=ref, reason=u.reason, detail=u.detail)
-            for u, ref in unassigned
-        ],
-        notes=list(plan.order_versions.get("notes", [])),
-        created_at=plan.created_at,
-        published_at=plan.published_at,
-    )
+    return list(routes.values())
 
 
 async def plan_geojson(session: AsyncSession, plan: Plan, *, settings: Settings) -> dict[str, Any]:

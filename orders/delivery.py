@@ -491,6 +491,8 @@ async def cancel_order(
     held_credit = order.status in ORDER_HOLDS_CREDIT
     _set_status(session, order, OrderStatus.CANCELLED, now=now, actor=actor, reason=reason)
     order.cancel_reason = reason
+    # Off its trip: no tanker, driver or ETA to show (tracking and share links show nothing of the tanker).
+    order.tanker_id, order.driver_id, order.eta = None, None, None
     if held_credit:
         account.open_amount_minor -= order.amount_minor
     await session.flush()

@@ -195,6 +195,7 @@ async def new_fleet(
             )
         )
         tanker["driver_token"] = await world.login(username)
+        tanker["driver_username"] = username
         tanker["driver"] = ok(
             await world.client.post(
                 "/api/v1/drivers",
@@ -345,3 +346,93 @@ async def hangzhou_day(world, day: str, *, tankers: int = 2, expired_licence: bo
         assert order["depot_id"] == depot["id"]
         placed.append((customer, order))
     return depot, fleet, placed
+
+
+@dataclass
+class SharedTrip:
+    """A published plan of its own depot: tanker 1's trip carries the orders of `riders` (several customers on ONE
+    trip), tanker 2's trip the order of `loner`; a third tanker is left out of the plan (its driver's licence has
+    expired), which the plan's notes say."""
+
+    day: str
+    depot: dict[str, Any]
+    plan_id: str
+    job_id: str
+    tankers: list[dict[str, Any]]  # [tanker 1, tanker 2, unplanned tanker], each with its driver and driver_token
+    riders: list[tuple[Customer, dict[str, Any]]]  # (customer, order) on tanker 1's trip
+    loner: tuple[Customer, dict[str, Any]]  # (customer, order) on tanker 2's trip
+    trips: list[dict[str, Any]]  # [tanker 1's trip, tanker 2's trip] as GET /plans/{id} shows them
+
+    def stop_of(self, order: dict[str, Any]) -> dict[str, Any]:
+        return next(s for trip in self.trips for s in trip["stops"] if s["order_id"] == order["id"])
+
+    def driver(self, index: int) -> dict[str, str]:
+        return bearer(self.tankers[index]["driver_token"])
+
+
+async def shared_trip_day(  # type: ignore[no-untyped-def]
+    world, worker, *, day: str, where: tuple[float, float], riders: int = 2
+) -> SharedTrip:
+    """Plan `day` for a new depot at `where` on the real worker, pin the riders' orders to tanker 1 and the
+    loner's to tanker 2 (PATCH on the draft moves them), publish, and check the layout came out as wanted.
+    Pick a day no other test plans (some count the day's published plans).
+
+    Sites get distinct coordinates with four decimals (so a leak of one of them in an answer can be searched for)."""
+    lat, lon = where
+    depot = await world.new_depot(bays=3, lat=lat, lon=lon, code=f"st-{uuid.uuid4().hex[:6]}")
+    price = {"depot_id": depot["id"], "product_code": "diesel-0", "date": day, "price_per_litre_minor": 800}
+    ok(await world.client.put("/api/v1/prices", headers=world.h("admin"), json=[price]))  # `day` may be past the usual
+    tankers = await new_fleet(world, depot, tankers=2)
+    tankers += await new_fleet(world, depot, tankers=1, expired_licence=True)
+    for tanker in tankers[:2]:  # each with its own driver (else drivers are handed out in order of name)
+        pairing = {"date": day, "tanker_id": tanker["id"], "driver_id": tanker["driver"]["id"]}
+        ok(await world.client.post("/api/v1/pairings", headers=world.h("dispatcher"), json=pairing), 201)
+    placed = []
+    for index in range(riders + 1):
+        site = (round(lat + 0.0137 * (index + 1), 4), round(lon + 0.0191 * (index + 1) * (-1) ** index, 4))
+        customer = await world.new_customer(lat=site[0], lon=site[1])
+        order = ok(
+            await customer.order(delivery_date=day, quantity_litres=3000, window_start="09:00", window_end="17:00")
+        )
+        assert order["depot_id"] == depot["id"], "another depot is nearer than this day's own"
+        placed.append((customer, order))
+    job = await plan_and_wait(world, worker, day, depot["id"])
+    assert job["status"] == "succeeded", job
+    plan_url = f"/api/v1/plans/{job['plan_id']}"
+    for (_, order), tanker in zip(placed, [tankers[0]] * riders + [tankers[1]], strict=True):
+        plan = ok(await world.client.get(plan_url, headers=world.h("dispatcher")))
+        stop = next(s for r in plan["routes"] for t in r["trips"] for s in t["stops"] if s["order_id"] == order["id"])
+        ok(
+            await world.client.patch(
+                f"{plan_url}/stops/{stop['id']}", headers=world.h("dispatcher"), json={"tanker_id": tanker["id"]}
+            )
+        )
+    ok(await world.client.post(f"{plan_url}/publish", headers=world.h("dispatcher"), json={}))
+    plan = ok(await world.client.get(plan_url, headers=world.h("dispatcher")))
+    trips = []
+    for tanker, wanted in ((tankers[0], placed[:riders]), (tankers[1], placed[riders:])):
+        trip = next(
+            (
+                t
+                for r in plan["routes"]
+                for t in r["trips"]
+                if r["plate"] == tanker["plate"] and {o["id"] for _, o in wanted} <= {s["order_id"] for s in t["stops"]}
+            ),
+            None,
+        )
+        assert trip is not None, (
+            f"the plan did not put {[o['reference'] for _, o in wanted]} on one trip of {tanker['plate']}"
+        )
+        trips.append(trip)
+        assert next(r for r in plan["routes"] if r["plate"] == tanker["plate"])["driver_id"] == tanker["driver"]["id"]
+    assert any(tankers[2]["plate"] in note for note in plan["notes"]), plan["notes"]
+    return SharedTrip(
+        day=day,
+        depot=depot,
+        plan_id=job["plan_id"],
+        job_id=job["id"],
+        tankers=tankers,
+        riders=placed[:riders],
+        loner=placed[riders],
+        trips=trips,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date, datetime, time, timedelta
 
@@ -14,14 +15,13 @@ from core.events import record_event
 from core.hours import zone
 from core.settings import Settings
 from core.units import apply_bps
-from dispatch import schemas as ds
 from dispatch.models import Driver, Plan, PlanStop, PlanTrip, Tanker
-from dispatch.views import plan_out
+from dispatch.views import routes_out
 from orders.accounts import get_customer
 from orders.models import Order, Product, Site
 from orders.rules import OrderStatus
 from routing import GeodesicProvider
-from tracking import codes
+from tracking import codes, evidence
 from tracking import schemas as s
 from tracking.keys import KeyRing
 from tracking.models import Delivery, IssuedCode, Position
@@ -47,16 +47,18 @@ async def driver_of(session: AsyncSession, principal: Principal) -> Driver:
     return driver
 
 
-async def route_of(session: AsyncSession, *, driver: Driver, day: date) -> ds.PlanOut | None:
-    plans = (await session.scalars(select(Plan).where(Plan.date == day, Plan.status == "published"))).all()
-    for plan in plans:
-        view = await plan_out(session, plan)
-        mine = [r for r in view.routes if r.driver_id == driver.id]
-        if mine:
-            view.routes = mine
-            view.unassigned = []
-            return view
-    return None
+async def driver_route(session: AsyncSession, *, driver: Driver, day: date) -> s.DriverRouteOut:
+    """The driver's own trips of the day's published plans, and nothing of the rest of the plan (other drivers'
+    trips, orders and tankers, the plan's totals, its notes about other drivers' licences and shifts)."""
+    trips = (
+        await session.scalars(
+            select(PlanTrip)
+            .join(Plan, Plan.id == PlanTrip.plan_id)
+            .where(PlanTrip.driver_id == driver.id, PlanTrip.date == day, Plan.status == "published")
+            .order_by(PlanTrip.load_start, PlanTrip.tanker_id, PlanTrip.sequence)
+        )
+    ).all()
+    return s.DriverRouteOut(date=day, routes=await routes_out(session, trips))
 
 
 async def _own_trip(session: AsyncSession, trip_id: uuid.UUID, driver: Driver, *, lock: bool = False) -> PlanTrip:
@@ -214,10 +216,8 @@ async def deliver(
         raise InvalidInput(
             "without a receipt code, a photo or signature is needed", code="evidence_required", field="evidence"
         )
-    if data.evidence is not None and not data.evidence.startswith(
-        ("data:image/png;base64,", "data:image/jpeg;base64,")
-    ):
-        raise InvalidInput("evidence must be a PNG or JPEG data URL", code="invalid_evidence", field="evidence")
+    if data.evidence is not None:
+        await asyncio.to_thread(evidence.check, data.evidence)  # decoding takes milliseconds: not on the loop
     metered = None if data.meter_start is None or data.meter_end is None else data.meter_end - data.meter_start
     if metered is not None and abs(metered - data.delivered_litres_observed) > METER_TOLERANCE_L:
         raise InvalidInput(
@@ -439,8 +439,8 @@ async def _current_trip(session: AsyncSession, *, driver: Driver, now: datetime)
 async def update_etas(
     session: AsyncSession, *, trip: PlanTrip, lat: float, lon: float, at: datetime, actor: Principal | None
 ) -> int:
-    """Remaining stops of a trip under way: drive from here in order, adding each stop's planned service time.
-    An order whose ETA passes its window end gets one `order_delayed` event."""
+    """Remaining stops of a trip under way (of orders still on board): drive from here in order, adding each stop's
+    planned service time. An order whose ETA passes its window end gets one `order_delayed` event."""
     if trip.status not in ("loaded", "en_route"):
         return 0
     rows = (
@@ -448,7 +448,12 @@ async def update_etas(
             select(PlanStop, Order, Site)
             .join(Order, Order.id == PlanStop.order_id)
             .join(Site, Site.id == Order.site_id)
-            .where(PlanStop.trip_id == trip.id, PlanStop.status.in_(["planned", "arrived"]))
+            .where(
+                PlanStop.trip_id == trip.id,
+                PlanStop.status.in_(["planned", "arrived"]),
+                # A stop whose order was cancelled is not driven to: its ETA stays put and raises no delay.
+                Order.status.in_([OrderStatus.LOADED, OrderStatus.EN_ROUTE]),
+            )
             .order_by(PlanStop.sequence)
         )
     ).all()

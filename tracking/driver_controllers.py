@@ -11,21 +11,18 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, Role, roles_guard
 from core.db import after_commit
 from core.hours import zone
 from core.settings import Settings
-from dispatch import schemas as ds
-from dispatch.models import Plan, PlanStop, PlanTrip, Tanker
 from orders.delivery import get_order
-from orders.models import Depot, Order, Site
 from tracking import driver as service
 from tracking import live, qr
 from tracking import schemas as s
 from tracking.keystore import keyring_for
+from tracking.order_view import order_tracking
 from tracking.positions import PositionStore
 
 Db = NamedDependency[AsyncSession]
@@ -48,10 +45,11 @@ class DriverController(Controller):
         now: Now,
         settings: Conf,
         day: Annotated[date | None, QueryParameter(name="date")] = None,
-    ) -> ds.PlanOut | None:
+    ) -> s.DriverRouteOut:
+        """Only this driver's trips: no other driver's trips, orders or tankers, no whole-plan totals or notes."""
         driver = await service.driver_of(db_session, request.user)
         day = day or now.astimezone(zone(settings.default_timezone)).date()
-        return await service.route_of(db_session, driver=driver, day=day)
+        return await service.driver_route(db_session, driver=driver, day=day)
 
     @get("/driver/trips/{trip_id:uuid}/code", summary="The load code of a trip, for the rack")
     async def trip_code(
@@ -155,30 +153,12 @@ class OrderTrackingController(Controller):
 
     @get("/orders/{order_id:uuid}/tracking", summary="Status, tanker position, ETA and the planned route")
     async def tracking(self, order_id: FromPath[uuid.UUID], request: Req, db_session: Db) -> s.TrackingOut:
+        """Staff see the whole trip. A customer sees its own stop and the depot, the tanker's position only while
+        the tanker is on its way to that stop (loaded or en route, the stop not yet done), and nothing live once
+        the order is delivered, failed or cancelled."""
         order = await get_order(db_session, order_id, viewer=request.user)
-        tanker_view = None
-        route = None
-        if order.tanker_id is not None:
-            tanker = await db_session.get(Tanker, order.tanker_id)
-            store: PositionStore = request.app.state.position_store
-            latest = await store.get(order.tanker_id)
-            tanker_view = {
-                "plate": tanker.plate if tanker else None,
-                "position": None
-                if latest is None
-                else {"lat": latest.lat, "lon": latest.lon, "recorded_at": latest.recorded_at, "speed": latest.speed},
-            }
-            route = await _trip_geojson(db_session, order.id)
-        return s.TrackingOut(
-            order_id=order.id,
-            reference=order.reference,
-            status=order.status,
-            eta=order.eta,
-            window_start=order.window_start,
-            window_end=order.window_end,
-            tanker=tanker_view,
-            route=route,
-        )
+        store: PositionStore = request.app.state.position_store
+        return await order_tracking(db_session, order=order, viewer=request.user, positions=store)
 
 
 async def _receipt(
@@ -188,59 +168,3 @@ async def _receipt(
     return await service.receipt_code(
         session, order=order, keyring=keyring_for(settings.codes), settings=settings, now=now
     )
-
-
-async def _trip_geojson(session: AsyncSession, order_id: uuid.UUID) -> dict[str, Any] | None:
-    """The trip carrying the order (in the published plan): depot, stops in order, this order's stop marked.
-    Other customers' stops appear without names or times."""
-    row = (
-        await session.execute(
-            select(PlanStop, PlanTrip)
-            .join(PlanTrip, PlanTrip.id == PlanStop.trip_id)
-            .join(Plan, Plan.id == PlanTrip.plan_id)
-            .where(PlanStop.order_id == order_id, Plan.status == "published")
-        )
-    ).first()
-    if row is None:
-        return None
-    mine, trip = row
-    depot = await session.get(Depot, trip.depot_id)
-    assert depot is not None
-    points = (
-        (
-            await session.execute(
-                select(PlanStop, Site)
-                .join(Order, Order.id == PlanStop.order_id)
-                .join(Site, Site.id == Order.site_id)
-                .where(PlanStop.trip_id == trip.id)
-                .order_by(PlanStop.sequence)
-            )
-        )
-        .tuples()
-        .all()
-    )
-    line = [[depot.lon, depot.lat]] + [[site.lon, site.lat] for _, site in points] + [[depot.lon, depot.lat]]
-    features: list[dict[str, Any]] = [
-        {"type": "Feature", "geometry": {"type": "LineString", "coordinates": line}, "properties": {"kind": "trip"}},
-        {
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [depot.lon, depot.lat]},
-            "properties": {"kind": "depot", "name": depot.name},
-        },
-    ]
-    for stop, site in points:
-        own = stop.id == mine.id
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [site.lon, site.lat]},
-                "properties": {
-                    "kind": "stop",
-                    "number": stop.sequence,
-                    "this_order": own,
-                    "name": site.name if own else None,
-                    "eta": (stop.eta or stop.arrival).isoformat() if own else None,
-                },
-            }
-        )
-    return {"type": "FeatureCollection", "features": features}

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -41,9 +44,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 
 from core.clock import SystemClock, stopped_within
+from core.errors import TooManyRequests
 from core.events import on_events_committed
 from core.models import Event
-from core.settings import Settings
+from core.settings import LiveSettings, Settings
 from tracking.webhooks.outbox import uuid7_floor, uuid7_time
 from tracking.webhooks.schemas import EventPayload, event_payload
 
@@ -385,8 +389,13 @@ async def _backoff(delay: float, error: BaseException) -> float:
 class LivePlugin(InitPluginProtocol):
     """Litestar channels (Redis pub/sub when configured, memory otherwise) plus the publishing hook and relay."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.redis_url = settings.broker.redis_url
+    def __init__(
+        self, *, redis_url: str | None, limits: LiveSettings, wall_clock: Callable[[], float] = time.time
+    ) -> None:
+        self.redis_url = redis_url
+        self.limits = limits
+        self.wall_clock = wall_clock  # tokens expire in wall-clock time (their `exp`), whatever the app's clock says
+        self._open: dict[uuid.UUID, int] = {}  # open streams per user, in this process
         backend: ReconnectingRedisBackend | MemoryChannelsBackend
         if self.redis_url:
             from redis.asyncio import Redis
@@ -462,14 +471,42 @@ class LivePlugin(InitPluginProtocol):
                 sink.publish(row.id, msgspec.json.encode(payload), channels)  # skips what was already sent
         return new[-1].id if new else cursor
 
-    def stream(self, channel: str, backlog: Iterable[EventPayload] = ()) -> ServerSentEvent:
-        """An SSE response: `ready` once subscribed, then the backlog, then events as they are committed."""
+    def stream(self, channel: str, viewer: StreamViewer, backlog: Iterable[EventPayload] = ()) -> ServerSentEvent:
+        """An SSE response: `ready` once subscribed, then the backlog, then events as they are committed, until
+        the viewer's token expires or its re-check says no (then an `end` message, and the stream closes).
+
+        Refused with 429 `too_many_streams` when the viewer already holds `streams_per_user` open streams."""
         return ServerSentEvent(
-            self._messages(channel, list(backlog)),
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+            self.messages(channel, viewer, backlog), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         )
 
-    async def _messages(self, channel: str, backlog: list[EventPayload]) -> AsyncGenerator[ServerSentEventMessage]:
+    def messages(
+        self, channel: str, viewer: StreamViewer, backlog: Iterable[EventPayload] = ()
+    ) -> AsyncGenerator[ServerSentEventMessage]:
+        """The messages of `stream`; the place among the viewer's streams is taken now (429 at once)."""
+        lease = self._lease(viewer.user_id)
+        messages = self._messages(channel, list(backlog), viewer, lease)
+        # A response that is never sent never starts its generator (whose `finally` gives the place back).
+        weakref.finalize(messages, lease.release)
+        return messages
+
+    def open_streams(self, user_id: uuid.UUID) -> int:
+        return self._open.get(user_id, 0)
+
+    def _lease(self, user_id: uuid.UUID) -> _Lease:
+        """A place among the user's open streams: taken now (no await between the count and the taking, so
+        requests racing for the last place cannot both get it), given back when the stream ends."""
+        if self.open_streams(user_id) >= self.limits.streams_per_user:
+            raise TooManyRequests(
+                f"at most {self.limits.streams_per_user} live streams at once: close one first",
+                code="too_many_streams",
+            )
+        self._open[user_id] = self.open_streams(user_id) + 1
+        return _Lease(self._open, user_id)
+
+    async def _messages(
+        self, channel: str, backlog: list[EventPayload], viewer: StreamViewer, lease: _Lease
+    ) -> AsyncGenerator[ServerSentEventMessage]:
         self.listeners += 1
         try:
             async with self.channels.start_subscription([channel]) as subscriber:
@@ -480,17 +517,71 @@ class LivePlugin(InitPluginProtocol):
                     yield _message(payload)
                 inbox: asyncio.Queue[bytes] = asyncio.Queue()
                 async with subscriber.run_in_background(inbox.put):
-                    while True:
-                        try:
-                            data = await asyncio.wait_for(inbox.get(), HEARTBEAT_S)
-                        except TimeoutError:
-                            yield ServerSentEventMessage(comment="keep-alive", data=None)
-                            continue
-                        for message in _decode(data):
-                            if message.id not in sent:
-                                yield message
+                    async for message in self._until_ended(inbox, viewer):
+                        if message.id not in sent:
+                            yield message
         finally:
             self.listeners -= 1
+            lease.release()
+
+    async def _until_ended(
+        self, inbox: asyncio.Queue[bytes], viewer: StreamViewer
+    ) -> AsyncGenerator[ServerSentEventMessage]:
+        """What arrives in the inbox, a keep-alive after each quiet spell, until the viewer may no longer follow."""
+        next_check = self.wall_clock() + self.limits.recheck_s
+        while True:
+            now = self.wall_clock()
+            if now >= viewer.expires_at:
+                yield _end("token_expired")
+                return
+            if viewer.still_allowed is not None and now >= next_check:
+                if not await viewer.still_allowed():
+                    yield _end("access_ended")
+                    return
+                next_check = now + self.limits.recheck_s
+            wake_in = min(HEARTBEAT_S, viewer.expires_at - now)
+            if viewer.still_allowed is not None:
+                wake_in = min(wake_in, max(0.0, next_check - now))
+            try:
+                data = await asyncio.wait_for(inbox.get(), wake_in)
+            except TimeoutError:
+                yield ServerSentEventMessage(comment="keep-alive", data=None)
+                continue
+            for message in _decode(data):
+                yield message
+
+
+@dataclass(frozen=True, slots=True)
+class StreamViewer:
+    """Who follows a stream, and until when: the token's expiry (epoch seconds), and an optional re-check, run
+    every `LIVE_RECHECK_S` while the stream is open, that ends it when it answers False (e.g. the user's session
+    was ended, the user deactivated). The re-check runs long after the request's database session has closed: it
+    opens its own (e.g. from `app.state.session_factory`) or asks a cache."""
+
+    user_id: uuid.UUID
+    expires_at: float
+    still_allowed: Callable[[], Awaitable[bool]] | None = None
+
+
+class _Lease:
+    """One open stream of one user; given back once, however the stream ends."""
+
+    def __init__(self, open_streams: dict[uuid.UUID, int], user_id: uuid.UUID) -> None:
+        self._open, self._user_id, self._held = open_streams, user_id, True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            left = self._open.get(self._user_id, 1) - 1
+            if left > 0:
+                self._open[self._user_id] = left
+            else:
+                self._open.pop(self._user_id, None)
+
+
+def _end(reason: str) -> ServerSentEventMessage:
+    """The last message of a stream the server closes: a client should not reconnect with the same token."""
+    return ServerSentEventMessage(event="end", data=msgspec.json.encode({"type": "end", "reason": reason}).decode())
 
 
 def _decode(data: bytes) -> list[ServerSentEventMessage]:
@@ -522,4 +613,4 @@ def _message(payload: EventPayload) -> ServerSentEventMessage:
 
 
 def live_plugin(settings: Settings) -> LivePlugin:
-    return LivePlugin(settings)
+    return LivePlugin(redis_url=settings.broker.redis_url, limits=settings.live)

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter
 from litestar.response import ServerSentEvent
+from litestar.security.jwt import Token
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +19,7 @@ from core.errors import DomainError
 from core.models import Event
 from core.schemas import Problem
 from orders.delivery import get_order
-from tracking.live import DISPATCH_CHANNEL, LivePlugin, order_channel
+from tracking.live import DISPATCH_CHANNEL, LivePlugin, StreamViewer, order_channel
 from tracking.webhooks.schemas import event_payload
 
 Db = NamedDependency[AsyncSession]
@@ -38,13 +39,21 @@ LastEventId = Annotated[
 _SSE_DOC = (
     "A `text/event-stream` (send `Accept: text/event-stream`, as EventSource does; anything else is 406 "
     "`event_stream_required`): first an event `ready` (the subscription is live), then one message per event, "
-    "`event:` its type, `id:` its id, `data:` the event as JSON; a comment every 15 s keeps proxies from closing it."
+    "`event:` its type, `id:` its id, `data:` the event as JSON; a comment every 15 s keeps proxies from closing it. "
+    'The stream ends when the bearer token expires, after an event `end` (`data: {"type": "end", "reason": '
+    '"token_expired"}`): log in again before reconnecting. A user holds at most `LIVE_STREAMS_PER_USER` open '
+    "streams (10 by default): one more is 429 `too_many_streams`."
 )
 
 
 NOT_A_STREAM = ResponseSpec(
     data_container=Problem,
     description="The request did not accept `text/event-stream` (`event_stream_required`)",
+    media_type="application/problem+json",
+)
+TOO_MANY_STREAMS = ResponseSpec(
+    data_container=Problem,
+    description="The user already holds as many open live streams as allowed (`too_many_streams`)",
     media_type="application/problem+json",
 )
 
@@ -69,7 +78,7 @@ class LiveController(Controller):
         media_type="text/event-stream",
         summary="Follow an order live (Server-Sent Events)",
         description=_SSE_DOC,
-        responses={406: NOT_A_STREAM},
+        responses={406: NOT_A_STREAM, 429: TOO_MANY_STREAMS},
     )
     async def order_live(
         self,
@@ -81,6 +90,7 @@ class LiveController(Controller):
     ) -> ServerSentEvent:
         await get_order(db_session, order_id, viewer=request.user)
         _require_event_stream(request)
+        viewer = stream_viewer(request)
         backlog = []
         since = _event_id(last_event_id)
         if since is not None:
@@ -91,7 +101,7 @@ class LiveController(Controller):
                 .limit(200)
             )
             backlog = [event_payload(e) for e in rows]
-        return live.stream(order_channel(order_id), backlog)
+        return live.stream(order_channel(order_id), viewer, backlog)
 
     @get(
         "/dispatch/live",
@@ -99,11 +109,18 @@ class LiveController(Controller):
         media_type="text/event-stream",
         summary="The dispatch console's live feed: every order, pickup, trip and plan event (staff)",
         description=_SSE_DOC,
-        responses={406: NOT_A_STREAM},
+        responses={406: NOT_A_STREAM, 429: TOO_MANY_STREAMS},
     )
     async def dispatch_live(self, request: Req, live: Live) -> ServerSentEvent:
         _require_event_stream(request)
-        return live.stream(DISPATCH_CHANNEL)
+        return live.stream(DISPATCH_CHANNEL, stream_viewer(request))
+
+
+def stream_viewer(request: Req) -> StreamViewer:
+    """The caller, followed until its token expires. Where sessions can be ended before that, pass their check as
+    `still_allowed`: open streams run it every `LIVE_RECHECK_S` and close when it answers False."""
+    token: Token = request.auth
+    return StreamViewer(user_id=request.user.id, expires_at=token.exp.timestamp())
 
 
 def _event_id(value: str | None) -> uuid.UUID | None:

@@ -121,6 +121,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = data_dir / "server.log"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env["LOGIN_ATTEMPTS_PER_WINDOW"] = "10000"
+    # Pages of earlier tests stay open, each following a live stream as the same demo user.
+    env["LIVE_STREAMS_PER_USER"] = "1000"
     # A short cut-off lets the driver's test order for later today (its load code must be valid now), whatever the hour.
     env["ORDER_LEAD_TIME_MINUTES"] = "30"
     env.pop("MAP_TILE_URL", None)  # maps on the plain background: the tests never leave the machine

@@ -2,8 +2,14 @@
 
 `ACCESS` below is the expected access of every (method, path) under /api/v1. The walk is generated from
 `app.routes`, so a new endpoint that nobody added to the table fails `test_every_api_route_is_in_the_access_table`
-instead of silently escaping the walk. Path parameters are filled with real ids belonging to customer A, so
-"customer B asks for A's order" is a real question whose only right answer is 404 without A's data.
+instead of silently escaping the walk. Path parameters are filled with real ids of a real published day: customer
+A's order rides on ONE trip with customer B's, so "customer B asks for A's order" is a real question whose only
+right answer is 404 without A's data; trip and stop ids are driver X's, walked by X (the owner) and by driver Y,
+who drives the trip of A and B in the same plan and must get 404 without X's data. Plan, job and tanker ids are
+the plan's own.
+
+Also here: what a customer sees of its own order's trip (its own stop, never the other customers'), what a driver
+sees of the plan (its own trips, nothing else), and the place for rack operators bound to depots.
 
 Also here: forged, expired and tampered bearer tokens, login rate limiting and password storage.
 """
@@ -24,13 +30,14 @@ import jwt
 import pytest
 from litestar.routes import HTTPRoute
 
-from tests.factories import EVERY_DAY, PASSWORD, Customer, bearer, ok
+from tests.factories import EVERY_DAY, PASSWORD, Customer, SharedTrip, bearer, ok, shared_trip_day
 
 pytestmark = pytest.mark.integration
 
 API = "/api/v1"
 ADMIN, DISPATCHER, DRIVER, RACK, CUSTOMER = "admin", "dispatcher", "driver", "rack_operator", "customer"
-STAFF_ROLES = (ADMIN, DISPATCHER, DRIVER, RACK)
+OTHER_DRIVER = "other_driver"  # a caller of the walk: driver Y, on driver X's trip and stop
+STAFF_ROLES = (ADMIN, DISPATCHER, RACK)
 EVERYONE = frozenset({ADMIN, DISPATCHER, DRIVER, RACK, CUSTOMER})
 ONLY_ADMIN = frozenset({ADMIN})
 STAFF = frozenset({ADMIN, DISPATCHER})
@@ -49,11 +56,13 @@ class Access:
     roles:   the roles whose token is let through (anything else with a valid token gets 403).
     public:  no token needed at all (anonymous callers are let through as well).
     scoped:  the path (or the body) names customer A's resource: another customer gets 404, never the contents.
+    driver_scoped: the path names driver X's trip or stop: another driver gets 404, never the contents.
     """
 
     roles: frozenset[str]
     public: bool = False
     scoped: bool = False
+    driver_scoped: bool = False
 
 
 # Every operation under /api/v1, keyed by (method, path template as Litestar formats it, without the prefix).
@@ -111,7 +120,9 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/pickups/{booking_id}/code"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("GET", "/pickups/{booking_id}/qr.svg"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("GET", "/pickups/{booking_id}/qr.png"): Access(CUSTOMER_OR_STAFF, scoped=True),
-    # the rack: public keys for offline verification; the rest for rack operators (and admins)
+    # the rack: public keys for offline verification; the rest for rack operators (and admins).
+    # An operator acts only at its own depots: `test_a_rack_operator_acts_only_at_its_own_depots` below (real ids of
+    # another depot's trip) and tests/integration/test_rack_depots.py.
     ("GET", "/rack/keys"): Access(EVERYONE, public=True),
     ("GET", "/rack/depots"): Access(RACK_OR_ADMIN),
     ("POST", "/rack/verify"): Access(RACK_OR_ADMIN),
@@ -136,13 +147,13 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/plan-jobs/{job_id}/cancel"): Access(STAFF),
     # the driver's cab
     ("GET", "/driver/route"): Access(ONLY_DRIVER),
-    ("GET", "/driver/trips/{trip_id}/code"): Access(ONLY_DRIVER),
-    ("GET", "/driver/trips/{trip_id}/qr.svg"): Access(ONLY_DRIVER),
-    ("POST", "/driver/trips/{trip_id}/depart"): Access(ONLY_DRIVER),
+    ("GET", "/driver/trips/{trip_id}/code"): Access(ONLY_DRIVER, driver_scoped=True),
+    ("GET", "/driver/trips/{trip_id}/qr.svg"): Access(ONLY_DRIVER, driver_scoped=True),
+    ("POST", "/driver/trips/{trip_id}/depart"): Access(ONLY_DRIVER, driver_scoped=True),
     ("POST", "/driver/positions"): Access(ONLY_DRIVER),
-    ("POST", "/stops/{stop_id}/arrive"): Access(ONLY_DRIVER),
-    ("POST", "/stops/{stop_id}/deliver"): Access(ONLY_DRIVER),
-    ("POST", "/stops/{stop_id}/fail"): Access(ONLY_DRIVER),
+    ("POST", "/stops/{stop_id}/arrive"): Access(ONLY_DRIVER, driver_scoped=True),
+    ("POST", "/stops/{stop_id}/deliver"): Access(ONLY_DRIVER, driver_scoped=True),
+    ("POST", "/stops/{stop_id}/fail"): Access(ONLY_DRIVER, driver_scoped=True),
     # webhooks: a customer's own
     ("POST", "/webhooks"): Access(ONLY_CUSTOMER),
     ("GET", "/webhooks"): Access(ONLY_CUSTOMER),
@@ -166,10 +177,6 @@ STREAMS = {("GET", "/orders/{order_id}/live"), ("GET", "/dispatch/live")}
 SHOWS_REFERENCE_BY_DESIGN = {("GET", "/share/{token}")}
 # Logout ends the token that calls it: the walk calls it with a second login of the same user.
 ENDS_THE_TOKEN = {("POST", "/auth/logout")}
-
-# Path parameters naming staff-side resources no customer owns: an unknown id is enough to see the guard work
-# (staff get past it to a 404). Anything else must be a real id of customer A, made in the `walk` fixture.
-STAFF_SIDE_IDS = ("tanker_id", "plan_id", "stop_id", "job_id", "trip_id", "user_id")
 
 # Routes outside /api/v1: the OpenAPI document, the browser apps' shells and their static files, nothing else.
 PUBLIC_NON_API_PREFIXES = ("/schema", "/app", "/static")
@@ -217,14 +224,27 @@ def application_body(username: str) -> dict[str, Any]:
     }
 
 
+def evidence_png() -> str:
+    """A small photo as the driver app sends it (a data URL), valid enough to pass the body's validation."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (0, 90, 60)).save(out, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
 @dataclass
 class Walk:
     world: Any
-    a: Customer  # owns every id in the paths
-    b: Customer  # another account: must never see A's data
+    a: Customer  # owns every customer-side id in the paths
+    b: Customer  # another account, whose order rides on A's trip: must never see A's data
     ids: dict[str, str]
     pickup_body: dict[str, Any]
+    day: SharedTrip  # the published plan: driver Y (tanker 1) carries A and B; driver X (tanker 2) owns trip_id/stop_id
     secrets: list[str] = field(default_factory=list)  # strings only A (and staff) may ever read
+    x_secrets: list[str] = field(default_factory=list)  # strings of driver X's trip that driver Y may never read
 
     def path(self, template: str) -> str:
         try:
@@ -259,15 +279,29 @@ BODIES: dict[tuple[str, str], Callable[[Walk], Any]] = {
     ("POST", "/orders/{order_id}/cancel"): lambda w: {"reason": "authorisation walk"},
     ("POST", "/pickups"): lambda w: w.pickup_body,
     ("POST", "/pickups/{booking_id}/cancel"): lambda w: {"reason": "authorisation walk"},
+    ("POST", "/stops/{stop_id}/deliver"): lambda w: {
+        "delivered_litres_observed": 1000,
+        "temperature_c": 15.0,
+        "no_receipt_reason": "authorisation walk",
+        "evidence": evidence_png(),
+    },
+    ("POST", "/stops/{stop_id}/fail"): lambda w: {"reason": "authorisation walk"},
     ("POST", "/webhooks"): lambda w: {"url": "https://example.com/walk", "events": ["*"]},
 }
 
 
+# The walk's own day (no other test plans it) and depot: Wuhan, far from every other test's depots and sites.
+WALK_DAY = "2030-01-19"
+WALK_DEPOT_AT = (30.5928, 114.3055)
+
+
 @pytest.fixture(scope="module")
-async def walk(world) -> Walk:  # type: ignore[no-untyped-def]
+async def walk(world, worker) -> Walk:  # type: ignore[no-untyped-def]
     client = world.client
-    a, b = await world.new_customer(), await world.new_customer()
-    order = ok(await a.order(), 201)
+    day = await shared_trip_day(world, worker, day=WALK_DAY, where=WALK_DEPOT_AT)
+    (a, order), (b, _) = day.riders
+    c, c_order = day.loner
+    x_trip, x_stop = day.trips[1], day.stop_of(c_order)
     # A depot of our own (far from every site, so it is nobody's serving depot): other tests cannot fill its slots.
     depot_id = (await world.new_depot(bays=10, lat=39.9, lon=116.4))["id"]
     slots = ok(await client.get(f"{API}/depots/{depot_id}/slots?date=2030-01-12", headers=a.h))
@@ -300,10 +334,21 @@ async def walk(world) -> Walk:  # type: ignore[no-untyped-def]
         "token": share["token"],
         "link_id": share["id"],
         "user_id": ok(await client.get(f"{API}/me", headers=a.h))["user"]["id"],
-        **{name: str(uuid.uuid4()) for name in STAFF_SIDE_IDS},
+        "plan_id": day.plan_id,
+        "job_id": day.job_id,
+        "tanker_id": day.tankers[1]["id"],
+        "trip_id": x_trip["id"],
+        "stop_id": x_stop["id"],
     }
-    secrets = [a.id, a.site["id"], a.site["name"], order["id"], order["reference"], pickup["id"], pickup["reference"]]
-    return Walk(world=world, a=a, b=b, ids=ids, pickup_body=pickup_body, secrets=secrets)
+    secrets = [
+        *(a.id, a.site["id"], a.site["name"], str(a.site["lat"]), str(a.site["lon"])),
+        *(order["id"], order["reference"], pickup["id"], pickup["reference"]),
+    ]
+    x_secrets = [
+        *(x_trip["id"], x_stop["id"], day.tankers[1]["plate"], c_order["id"], c_order["reference"]),
+        *(c.site["name"], str(c.site["lat"]), str(c.site["lon"])),
+    ]
+    return Walk(world=world, a=a, b=b, ids=ids, pickup_body=pickup_body, day=day, secrets=secrets, x_secrets=x_secrets)
 
 
 # --- the table is complete ----------------------------------------------------------------------------------
@@ -340,6 +385,12 @@ def expectation(access: Access, caller: str) -> str:
     """What `caller` must get: pass (through the guard), own (pass, and see it), 401, 403 or 404."""
     if caller == "anonymous":
         return "pass" if access.public else "401"
+    if caller in (DRIVER, OTHER_DRIVER):
+        if not access.public and DRIVER not in access.roles:
+            return "403"
+        if access.driver_scoped:
+            return "own" if caller == DRIVER else "404"
+        return "pass"
     if caller in STAFF_ROLES:
         return "pass" if access.public or caller in access.roles else "403"
     if caller == "customer":
@@ -381,8 +432,9 @@ def check(response: Any, expected: str, *, method: str) -> str | None:
     return None
 
 
-# Callers in the order the walk runs: the other customer first, while A's order and booking are untouched.
-CALLERS = ["anonymous", "other_customer", "customer", DRIVER, RACK, DISPATCHER, ADMIN]
+# Callers in the order the walk runs: the other customer first, while A's order and booking are untouched; the
+# other driver before the owner of the trip, while X's stop is still to be done.
+CALLERS = ["anonymous", "other_customer", "customer", OTHER_DRIVER, DRIVER, RACK, DISPATCHER, ADMIN]
 
 
 def caller_headers(walk: Walk, caller: str) -> dict[str, str]:
@@ -392,6 +444,10 @@ def caller_headers(walk: Walk, caller: str) -> dict[str, str]:
         return walk.a.h
     if caller == "other_customer":
         return walk.b.h
+    if caller == DRIVER:
+        return walk.day.driver(1)  # X, whose trip and stop are in the paths
+    if caller == OTHER_DRIVER:
+        return walk.day.driver(0)  # Y, driving A and B in the same plan
     return walk.world.h(caller)
 
 
@@ -399,7 +455,13 @@ async def second_login(walk: Walk, caller: str) -> dict[str, str]:
     """Another token of the caller's user, for an operation that ends the token it is called with."""
     if caller == "anonymous":
         return {}
-    usernames = {"customer": walk.a.username, "other_customer": walk.b.username, **walk.world.usernames}
+    usernames = {
+        "customer": walk.a.username,
+        "other_customer": walk.b.username,
+        **walk.world.usernames,
+        DRIVER: walk.day.tankers[1]["driver_username"],
+        OTHER_DRIVER: walk.day.tankers[0]["driver_username"],
+    }
     return bearer(await walk.world.login(usernames[caller]))
 
 
@@ -432,6 +494,10 @@ async def test_walk_every_route_as(app, walk, caller: str) -> None:
             leaked = [s for s in walk.secrets if s in response.text]
             if leaked:
                 wrong.append(f"{method} {template}: B's answer contains A's data {leaked}: {response.text[:200]}")
+        if caller == OTHER_DRIVER:
+            leaked = [s for s in walk.x_secrets if s in response.text]
+            if leaked:
+                wrong.append(f"{method} {template}: Y's answer contains X's data {leaked}: {response.text[:200]}")
     assert not wrong, f"{caller}:\n" + "\n".join(wrong)
 
 
@@ -467,6 +533,57 @@ async def test_automatic_options_answers_carry_no_data(app, walk) -> None:
         if [s for s in walk.secrets if s in response.text]:
             wrong.append(f"OPTIONS {template}: the answer contains data")
     assert not wrong, "\n".join(wrong)
+
+
+# --- what a customer sees of its order's trip, and a driver of the day's plan -----------------------------------
+
+
+def features(tracking: dict[str, Any]) -> list[tuple[str, str, list[Any]]]:
+    """(kind, geometry type, coordinates) of each feature of a tracking answer's route."""
+    return [
+        (f["properties"]["kind"], f["geometry"]["type"], f["geometry"]["coordinates"])
+        for f in (tracking["route"] or {"features": []})["features"]
+    ]
+
+
+async def test_tracking_shows_a_customer_its_own_stop_and_nothing_of_the_others_on_its_trip(walk) -> None:
+    """B's order rides on A's trip. B's tracking: the depot and B's own stop; not A's site (coordinates, name), not
+    A's order, not a line through the trip (it would pass A's site). Staff still see the whole trip."""
+    client = walk.world.client
+    b, b_order = walk.day.riders[1]
+    depot = walk.day.depot
+    response = await client.get(f"{API}/orders/{b_order['id']}/tracking", headers=b.h)
+    mine = ok(response)
+    leaked = [s for s in walk.secrets if s in response.text]
+    assert not leaked, f"B's tracking shows A's data {leaked}: {response.text}"
+    assert features(mine) == [
+        ("depot", "Point", [depot["lon"], depot["lat"]]),
+        ("stop", "Point", [b.site["lon"], b.site["lat"]]),
+    ]
+    assert mine["tanker"] == {"plate": walk.day.tankers[0]["plate"], "position": None}  # scheduled: not on its way
+    staff = ok(await client.get(f"{API}/orders/{b_order['id']}/tracking", headers=walk.world.h(DISPATCHER)))
+    kinds = [kind for kind, _, _ in features(staff)]
+    assert kinds.count("stop") == len(walk.day.trips[0]["stops"]) and "trip" in kinds
+    assert [walk.a.site["lon"], walk.a.site["lat"]] in [coordinates for _, _, coordinates in features(staff)]
+
+
+async def test_a_driver_s_route_carries_only_its_own_trips(walk) -> None:
+    """Driver Y's route: its own trip and stops only; none of X's trip, stops, orders or tanker, no whole-plan
+    totals, and none of the plan's notes (which name the tanker left out because its driver's licence expired)."""
+    client = walk.world.client
+    day = walk.day
+    response = await client.get(f"{API}/driver/route?date={day.day}", headers=day.driver(0))
+    route = ok(response)
+    assert set(route) == {"date", "routes"}, sorted(route)
+    assert [r["plate"] for r in route["routes"]] == [day.tankers[0]["plate"]]
+    assert [t["id"] for r in route["routes"] for t in r["trips"]] == [day.trips[0]["id"]]
+    stops = {s["id"] for r in route["routes"] for t in r["trips"] for s in t["stops"]}
+    assert stops == {s["id"] for s in day.trips[0]["stops"]}
+    leaked = [s for s in [*walk.x_secrets, day.tankers[2]["plate"]] if s in response.text]
+    assert not leaked, f"Y's route shows {leaked}"
+    theirs = ok(await client.get(f"{API}/driver/route?date={day.day}", headers=day.driver(1)))
+    assert [t["id"] for r in theirs["routes"] for t in r["trips"]] == [day.trips[1]["id"]]
+    assert walk.a.site["name"] not in str(theirs) and walk.b.site["name"] not in str(theirs)
 
 
 # --- forged, expired and tampered tokens ---------------------------------------------------------------------
@@ -721,3 +838,28 @@ async def test_passwords_are_stored_as_argon2_hashes_and_never_returned(app, wal
         assert response.status_code == 200, response.text
         assert "$argon2" not in response.text and PASSWORD not in response.text, path
         assert "password" not in response.text, path
+
+
+# --- rack operators bound to depots ------------------------------------------------------------------------
+
+
+async def test_a_rack_operator_acts_only_at_its_own_depots(walk) -> None:
+    """An operator of another depot verifies and redeems the load code of driver Y's real trip at the trip's own
+    depot, naming that depot: 403 `not_your_depot`, nothing loaded. (Last in this module: if the check is missing
+    the redeem goes through and loads Y's trip.)"""
+    client, day = walk.world.client, walk.day
+    elsewhere = await walk.world.new_depot(bays=1, lat=45.75, lon=126.65)
+    username = f"rack-{uuid.uuid4().hex[:8]}"
+    user = {"username": username, "password": PASSWORD, "role": RACK, "depot_ids": [elsewhere["id"]]}
+    ok(await client.post(f"{API}/users", headers=walk.world.h(ADMIN), json=user), 201)
+    operator = bearer(await walk.world.login(username))
+    trip, plate = day.trips[0], day.tankers[0]["plate"]
+    code = ok(await client.get(f"{API}/driver/trips/{trip['id']}/code", headers=day.driver(0)))
+    here = {"token": code["token"], "depot_id": day.depot["id"], "vehicle_plate": plate}
+    litres = sum(load["litres"] for load in trip["loads"])
+    for path, body in [
+        ("/rack/verify", here),
+        ("/rack/redeem", {**here, "loaded_litres_observed": litres, "temperature_c": 15.0}),
+    ]:
+        response = await client.post(f"{API}{path}", headers=operator, json=body)
+        assert (response.status_code, response.json().get("code")) == (403, "not_your_depot"), response.text

@@ -356,6 +356,69 @@ async def test_live_streams_are_guarded(world) -> None:
         assert (response.status_code, response.json()["code"]) == (406, "event_stream_required")
 
 
+async def test_live_streams_are_capped_per_user(world, app, http) -> None:
+    """A user holds at most LIVE_STREAMS_PER_USER open streams: of cap + 2 asked for at once (over real HTTP), exactly
+    cap stream and the other 2 get 429 `too_many_streams`; another user is not held back; a closed stream gives its
+    place back."""
+    cap = app.state.settings.live.streams_per_user
+    alice, bob = await world.new_customer(), await world.new_customer()
+    order = ok(await alice.order(), 201)
+    path = f"/api/v1/orders/{order['id']}/live"
+    responses = await asyncio.gather(
+        *(http.send(http.build_request("GET", path, headers=alice.h), stream=True) for _ in range(cap + 2))
+    )
+    try:
+        streaming = [r for r in responses if r.status_code == 200]
+        refused = [r for r in responses if r.status_code != 200]
+        assert len(streaming) == cap, [r.status_code for r in responses]
+        readers = [EventStream(r) for r in streaming]  # kept: a reader that is garbage-collected closes its connection
+        for reader in readers:
+            assert (await reader.next())["event"] == "ready"
+        for response in refused:
+            await response.aread()
+            assert (response.status_code, response.json()["code"]) == (429, "too_many_streams"), response.text
+            assert response.headers["content-type"].startswith("application/problem+json")
+        bobs = ok(await bob.order(), 201)
+        async with http.stream("GET", f"/api/v1/orders/{bobs['id']}/live", headers=bob.h) as response:
+            assert response.status_code == 200
+        await streaming[0].aclose()  # the server notices the client left and gives the place back
+        deadline = time.monotonic() + 10
+        while True:
+            async with http.stream("GET", path, headers=alice.h) as again:
+                if again.status_code == 200 or time.monotonic() > deadline:
+                    break
+            await asyncio.sleep(0.2)
+        assert again.status_code == 200
+    finally:
+        for response in responses:
+            await response.aclose()
+
+
+async def test_a_live_stream_ends_when_its_token_expires(world, app, http) -> None:
+    """A stream opened with a token that expires in 3 s ends by itself with an `end` event (`token_expired`), instead
+    of following the order for as long as the connection lasts."""
+    import jwt
+
+    customer = await world.new_customer()
+    order = ok(await customer.order(), 201)
+    secret = app.state.jwt_auth.token_secret
+    now = int(time.time())
+    # The customer's own login (its session stays open), re-signed to expire in 3 s.
+    claims = jwt.decode(customer.token, secret, algorithms=["HS256"]) | {"iat": now - 60, "exp": now + 3}
+    token = jwt.encode(claims, secret, "HS256")
+    headers = {"Authorization": f"Bearer {token}"}
+    async with http.stream("GET", f"/api/v1/orders/{order['id']}/live", headers=headers) as response:
+        stream = EventStream(response)
+        assert (await stream.next())["event"] == "ready"
+        last = await stream.next(seconds=8)
+        while last["event"] != "end":  # the order's own events may come first
+            last = await stream.next(seconds=8)
+        assert json.loads(last["data"]) == {"type": "end", "reason": "token_expired"}
+        assert time.time() >= now + 3
+        with pytest.raises(AssertionError, match="the stream ended"):
+            await stream.next(seconds=5)
+
+
 async def test_only_committed_events_are_published(database_url) -> None:
     """Events of a rolled-back transaction or savepoint are never pushed; the others are, after the commit."""
     from core.db import create_engine, session_factory

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from core.settings import LiveSettings
 from tracking import live
 
 
 async def test_shutdown_waits_for_the_relay_pass_and_does_not_cancel_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(live, "RELAY_EVERY_S", 0.01)
-    plugin = live.LivePlugin(SimpleNamespace(broker=SimpleNamespace(redis_url=None)))  # type: ignore[arg-type]
+    plugin = live.LivePlugin(redis_url=None, limits=LiveSettings())
     plugin.listeners = 1  # the relay only polls while someone listens
     in_pass, release = asyncio.Event(), asyncio.Event()
     passes: list[str] = []

@@ -1,5 +1,5 @@
 // One order: its details, its timeline (GET /orders/{id}/events), cancelling while that is possible, and while
-// it is on its way the tanker on a map with its route and the ETA — live (GET /orders/{id}/live, Server-Sent
+// it is on its way its stop and the tanker on a map, and the ETA — live (GET /orders/{id}/live, Server-Sent
 // Events) with a poll as a safety net; the tanker's position is looked up every few seconds (positions are not
 // events).
 import { allPages, api } from "../core/api.js";
@@ -56,7 +56,8 @@ function onItsWay(order) {
         ]),
       );
       const layers = trackingLayers(tracking);
-      map.element.hidden = !layers.routes.length && !layers.tankers.length;
+      // The customer's own stop (and the tanker once it is on its way there): never the other stops of the trip.
+      map.element.hidden = !layers.stops.length && !layers.tankers.length;
       map.update({ ...layers, label: t("order.map_label"), depotLabels: true });
     },
   };
