@@ -51,7 +51,7 @@ def _clock(seconds: int) -> str:
 
 @click.group()
 def route() -> None:
-    """Plan tanker routes: solve a problem file, draw a plan, run the benchmarks (docs/ROUTING.md)."""
+    """Plan tanker routes: solve a problem file, draw a plan (docs/ROUTING.md)."""
 
 
 @route.command()
@@ -234,29 +234,6 @@ def plot(problem_file: str, solution_file: str, out: str, title: str) -> None:
     except ValueError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"plan drawn to {path}")
-
-
-@route.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.option("--fuel-day", is_flag=True, help="The generated fuel days (benchmarks.routing.fuelday) instead.")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def bench(fuel_day: bool, args: tuple[str, ...]) -> None:
-    """Benchmarks against PyVRP and VROOM (arguments go to benchmarks.routing.run; --help there).
-
-    \b
-    diesel route bench --suite solomon --budget 10 --solvers ours,pyvrp,vroom
-    diesel route bench --fuel-day --jobs 200,1000,2000 --budget 60 --pyvrp-budget 30
-    """
-    root = Path(__file__).resolve().parents[1]
-    if (root / "benchmarks" / "routing").is_dir() and str(root) not in sys.path:
-        sys.path.insert(0, str(root))  # the `diesel` script does not run from the checkout
-    try:
-        if fuel_day:
-            from benchmarks.routing.fuelday import main as run_main
-        else:
-            from benchmarks.routing.run import main as run_main
-    except ImportError as error:
-        raise click.ClickException(f"the benchmarks need a source checkout: {error}") from error
-    run_main(list(args))
 
 
 @click.group()

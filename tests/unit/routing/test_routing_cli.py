@@ -1,4 +1,4 @@
-"""`diesel route solve|plot|bench` and `diesel osrm build` through click's CliRunner."""
+"""`diesel route solve|plot` and `diesel osrm build` through click's CliRunner."""
 
 from __future__ import annotations
 
@@ -100,25 +100,3 @@ def test_osrm_build_then_solve_on_roads(tmp_path: Path) -> None:
     solution = msgspec.json.decode(out.read_bytes())
     assert {u["job_id"] for u in solution["unassigned"]} == {"SEA"}
     assert list((tmp_path / "cache").glob("*.npz"))
-
-
-def test_bench_delegates_to_the_benchmark_runner(tmp_path: Path) -> None:
-    csv = tmp_path / "routing.csv"
-    args = [
-        "bench",
-        "--suite",
-        "solomon",
-        "--instances",
-        "C101",
-        "--budget",
-        "1",
-        "--solvers",
-        "ours",
-        "--out",
-        str(csv),
-    ]
-    result = CliRunner().invoke(route, args)
-    assert result.exit_code == 0, result.output
-    lines = csv.read_text().splitlines()
-    assert lines[0].startswith("suite,instance,solver,budget_s,cpu_s,wall_s,cost,bks,gap_pct,feasible")
-    assert lines[1].startswith("solomon,C101,ours,1.0,") and lines[1].endswith("True")
