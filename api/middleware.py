@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -135,4 +135,5 @@ class HeadAsGetMiddleware:
                 return {"type": "http.disconnect"}
             return await receive()
 
-        await self.app({**scope, "method": "GET"}, receive_until_finished, send_without_body)  # type: ignore[arg-type]
+        as_get = cast("HTTPScope", {**scope, "method": "GET"})  # an HTTP scope: checked above
+        await self.app(as_get, receive_until_finished, send_without_body)

@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -69,7 +69,7 @@ def solve(
     time_limit: float | None,
     seed: int,
     out: str | None,
-    clock: str,
+    clock: Literal["wall", "cpu"],  # click.Choice holds it to these
     osrm_dataset: str | None,
     osrm_url: str | None,
     cache_dir: str | None,
@@ -87,7 +87,7 @@ def solve(
     limit = time_limit if time_limit is not None else problem.options.time_limit_s
     if limit <= 0:
         raise click.BadParameter("must be positive", param_hint="--time-limit")
-    params = SolveParams(time_limit_s=limit, clock=clock)  # type: ignore[arg-type]
+    params = SolveParams(time_limit_s=limit, clock=clock)
     cancel = threading.Event()
     best: dict[str, Any] = {"cost": None, "solutions": 0}
     outcome: dict[str, Any] = {}

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, Update, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import routing
@@ -157,8 +157,8 @@ async def start_job(session: AsyncSession, job_id: uuid.UUID, *, now: datetime) 
     return job
 
 
-def progress_update(job_id: uuid.UUID, *, progress: float, best_cost: int | None, now: datetime):  # type: ignore[no-untyped-def]
-    values = {"progress": progress, "heartbeat_at": now}
+def progress_update(job_id: uuid.UUID, *, progress: float, best_cost: int | None, now: datetime) -> Update:
+    values: dict[str, object] = {"progress": progress, "heartbeat_at": now}
     if best_cost is not None:
         values["best_cost_minor"] = best_cost
     return update(PlanJob).where(PlanJob.id == job_id, PlanJob.status == "running").values(**values)

@@ -79,7 +79,7 @@ def cut(problem: Problem, solution: Solution, *, part_size: int, turn: float = 0
         return []
     # Left-out jobs go to the part whose served jobs are nearest (a pinned one to its tanker's part).
     part_of_tanker = {tid: k for k, (tankers, _) in enumerate(parts) for tid in tankers}
-    centres = [_centroid([where[j] for j in jobs]) if jobs else None for _, jobs in parts]
+    centres = [(k, _centroid([where[j] for j in jobs])) for k, (_, jobs) in enumerate(parts) if jobs]
     placed = {j for _, jobs in parts for j in jobs}
     pin_of_job = {pin.job_id: pin.tanker_id for pin in problem.options.pins}
     for job in problem.jobs:
@@ -88,11 +88,7 @@ def cut(problem: Problem, solution: Solution, *, part_size: int, turn: float = 0
         if job.id in pin_of_job and pin_of_job[job.id] in part_of_tanker:
             k = part_of_tanker[pin_of_job[job.id]]
         else:
-            k = min(
-                (k for k, c in enumerate(centres) if c is not None),
-                key=lambda k: _squared(where[job.id], centres[k]),  # type: ignore[arg-type]
-                default=0,
-            )
+            k, _ = min(centres, key=lambda centre: _squared(where[job.id], centre[1]), default=(0, None))
         parts[k][1].add(job.id)
     litres: dict[tuple[str, str], int] = {}
     for route in solution.routes:

@@ -252,6 +252,18 @@ def check_period(params: SolveParams, deliveries: int) -> int:
 ImprovementCallback = Callable[[int, int], None]  # (cost in milli-minor, solutions so far)
 
 
+@dataclass(slots=True)
+class _Reach:
+    """What run_search's at-solution callback reaches, let go of once the search is over."""
+
+    routing: pywrapcp.RoutingModel | None
+    on_improvement: ImprovementCallback | None
+
+    def clear(self) -> None:
+        self.routing = None
+        self.on_improvement = None
+
+
 def run_search(
     model: Model,
     params: SolveParams,
@@ -284,19 +296,20 @@ def run_search(
     # OR-Tools keeps the callback for the model's lifetime, and a callback that reached the model would make
     # a cycle through C++ that Python never collects (measured: 1.9 GB after thousands of part searches).  So
     # it reaches everything through `reach`, emptied once the search is over.
-    reach: dict[str, object] = {"routing": routing, "on_improvement": on_improvement}
+    reach = _Reach(routing=routing, on_improvement=on_improvement)
 
     def at_solution() -> None:
+        if reach.routing is None:  # the search is over
+            return
         counter["solutions"] += 1
-        cost = reach["routing"].CostVar().Value()  # type: ignore[attr-defined]
+        cost = reach.routing.CostVar().Value()
         if not first:
             first.append(time.perf_counter() - wall0)
         if best and cost >= best[0]:
             return
         best[:] = [cost]
-        report = reach["on_improvement"]
-        if report is not None:
-            report(cost, counter["solutions"])  # type: ignore[operator]
+        if reach.on_improvement is not None:
+            reach.on_improvement(cost, counter["solutions"])
 
     routing.AddAtSolutionCallback(at_solution)
     routing.CloseModelWithParameters(search)

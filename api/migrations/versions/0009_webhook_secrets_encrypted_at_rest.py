@@ -9,11 +9,15 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from alembic import op
 
 import core.db
+
+if TYPE_CHECKING:
+    from tracking.webhooks.crypto import SecretCipher
 
 revision: str = '0009'
 down_revision: str | None = '0008'
@@ -31,7 +35,7 @@ webhooks = sa.table(
 )
 
 
-def _cipher():
+def _cipher() -> 'SecretCipher':
     """The app's cipher. Refuses to invent a key: secrets sealed with a key the app does not have are lost."""
     from core.settings import get_settings
     from tracking.webhooks.crypto import cipher_for
