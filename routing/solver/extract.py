@@ -335,7 +335,7 @@ def consolidate(instance: Instance, plan: Plan, tankers: list[int], *, deadline:
     Why: the search moves deliveries one or a few at a time, so it rarely empties a route (each step of that
     costs until the last) or brings back a delivery it left out.  On the generated 1,000-job fuel day the
     localized search took the construction from 184 to 162 thousand yuan and this step then to 149
-    (docs/ROUTING.md, "Days with reloads, phase by phase")."""
+    (benchmarks/results/routing-log.md, 2026-12-06)."""
     plan = {t: [list(trip) for trip in trips] for t, trips in plan.items() if any(trips)}
     _fill(instance, plan, {}, dict(instance.excluded), deadline=deadline, tankers=set(tankers), full_load=True)
     trim_fleet(instance, plan, {}, deadline=deadline, full_load=True)

@@ -12,7 +12,7 @@ iterated local search takes no start assignment, but its first solution is then 
 follows is mostly a descent from there: measured on Solomon instances, 9 s of it from a 1-s plan went from
 5.5 to 4.6 % (RC101) and 5.3 to 3.8 % (R201) where a fresh 10-s search reaches about 1 %, so its later
 iterations seem to start over from the locks.  Hence many short parts rather than a few long ones; guided
-local search from the part's assignment measured worse (docs/ROUTING.md, "Localized search").
+local search from the part's assignment measured worse (benchmarks/results/routing-log.md, 2026-12-03).
 
 A part's new plan is costed like the old (`routes_cost`, `plan_cost`); the model's objective is a sum over vehicles
 (arc, fixed and preference costs) plus the penalties of left-out deliveries, so the day's cost falls by

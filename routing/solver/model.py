@@ -222,7 +222,7 @@ def _time_transit(
     1,000 deliveries that is 8 MB per route and 190 ms per accepted move (perf: 70 % of the search in malloc
     and memmove).  A Python callable is copied as a reference; calling it costs well under a microsecond.
     On the 1,000-customer R1_10_1 this took the first solution from 2.3 s to 0.3 s and the moves in 10 s
-    from 46 to 480 (docs/ROUTING.md, "The time transit")."""
+    from 46 to 480 (benchmarks/results/routing-log.md, 2026-11-23)."""
     node_of = [int(manager.IndexToNode(index)) for index in range(routing.Size() + routing.vehicles())]
     by_index = [rows[node] for node in node_of]  # the row tuples are shared, not copied
 

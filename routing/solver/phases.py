@@ -14,7 +14,7 @@ Under a solution limit (repeatable runs) every day runs its whole-day search alo
 Why this order: parts of a few tankers are searched in milliseconds per move, so from the construction they
 take the day most of the way in a fraction of the time the whole-day search needs for its first descent;
 the whole-day search then moves work between tankers far apart, which parts cannot; and the search itself
-rarely empties a tanker.  Measured on generated fuel days (docs/ROUTING.md, "Days with reloads, phase by phase").
+rarely empties a tanker.  Measured on generated fuel days (benchmarks/results/routing-log.md, 2026-12-06).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Search settings and the search loop: limits, progress, cancellation.
 
 The default is OR-Tools' iterated local search with SISR ruin-and-recreate and simulated-annealing
-acceptance, measured on Solomon (shared data, results/README.md): 1.2-2.0 % mean gap at 10 s against
-2.6 % for the default guided local search.  It must be run through SolveWithIteratedLocalSearch (the
-flag alone is ignored by SolveWithParameters) and needs a ruin strategy.  The annealing temperatures
-are in cost units, so they are scaled by the instance's mean nearest-neighbour arc cost.
+acceptance, which beat the default guided local search on Solomon (benchmarks/results/routing-log.md,
+2026-11-22).  It must be run through SolveWithIteratedLocalSearch (the flag alone is ignored by
+SolveWithParameters) and needs a ruin strategy.  The annealing temperatures are in cost units, so they are
+scaled by the instance's mean nearest-neighbour arc cost.
 """
 
 from __future__ import annotations
@@ -22,41 +22,47 @@ from routing.solver.model import Model, lock_started_trips
 
 
 class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How solve() searches.  Each default is the best setting measured on the benchmarks (docs/ROUTING.md, "Current
+    figures"); the measurements, and the settings tried and not kept, are in benchmarks/results/routing-log.md."""
+
     # None: Problem.options.time_limit_s.
     time_limit_s: float | None = None
     # "wall": the limit is elapsed time (what a dispatcher waits).  "cpu": CPU time of the search
     # process, for fair benchmarks on a shared machine; a wall limit of wall_factor x the budget still
-    # applies (and paces the annealing schedule).
+    # applies (and paces the annealing schedule, so a large factor leaves the search hot when the budget ends it).
     clock: Literal["wall", "cpu"] = "wall"
     wall_factor: float = 1.5
     # Stop after this many solutions: with it (and no binding time limit) runs are exactly repeatable.
     solution_limit: int | None = None
+    # "ils": OR-Tools' iterated local search (ruin and recreate, annealing acceptance), which beat guided local
+    # search on Solomon; "gls": guided local search; "descent": the first local optimum.
     metaheuristic: Literal["ils", "gls", "descent"] = "ils"
+    # The SISR ruin of the iterated local search: visits removed on average, longest string, bypass probability.
+    # 20 visits beat 10 on Solomon.
     sisr_avg_removed_visits: int = 20
     sisr_max_sequence: int = 10
     sisr_bypass_factor: float = 0.01
     # One perturbation in this many (drawn at random) ruins route_ruin_routes whole routes, spatially close, instead
     # of SISR strings; None: never.  SISR removes at most sisr_max_sequence visits of a route, so it never empties
-    # one: Solomon's C204 stayed at 4 routes where the best known has 3 (5.1-5.5 % gap) and reaches 3 with
-    # it.  Paired on all 56 (docs/ROUTING.md, "Measured (2026-12-07)"): 10 CPU-s 0.87 / 1.14 / 0.92 % mean gap
-    # without, 0.89 / 0.99 / 0.91 % with (relabelling seeds 0 / 1 / 2); 30 CPU-s 0.67 % without, 0.60 % with;
-    # the 1,000-customer instances (60 CPU-s, in the localized search's parts) 4.37 % without, 3.80 % with.  Only
-    # on days of one trip per tanker: where tankers reload, a route is a whole day of trips, and four paired
-    # 1,000-job fuel days measured 1.1 % dearer with it.  One in four lost on Solomon's R2 (2026-12-04).
+    # one, and a plan with a route too many stays there (Solomon's C204).  Only on days of one trip per tanker:
+    # where tankers reload, a route is a whole day of trips, and the fuel days measured dearer with it.  One in 16
+    # was better than none and than one in 8 or 4 (which lose on Solomon's R2).
     route_ruin_every: int | None = 16
     route_ruin_routes: int = 1
     # Descend with the local-search operators after every ruin and recreate (True), or accept or refuse the
-    # recreated plan as it is (False: many more, cheaper iterations, as in SISR without local search).
+    # recreated plan as it is (False: many more, cheaper iterations, as in SISR without local search, but worse).
     improve_perturbed: bool = True
-    # Annealing temperatures as multiples of the mean nearest-neighbour arc cost.
+    # Annealing temperatures as multiples of the mean nearest-neighbour arc cost (so they suit any instance's
+    # scale).  A cooler start or a warmer end measured no better.
     sa_initial: float = 2.0
     sa_final: float = 0.0002
     # First-solution insertion only among this many nearest neighbours when there are more deliveries
-    # than neighbours_above.
+    # than neighbours_above: insertion over all pairs is quadratic, and this keeps a big day's first plan to seconds.
     neighbours: int = 40
     neighbours_above: int = 300
     # Local-search moves only towards this many nearest neighbours of a node (granular neighbourhoods);
-    # None: all nodes (OR-Tools' default).
+    # None: all nodes (OR-Tools' default).  Off: with time windows the nearest nodes are the wrong ones, and
+    # OR-Tools 9.15's implementation accepts almost no move.
     ls_neighbours: int | None = None
     # Switch off the operators for pickup-and-delivery pairs and the path-rebuilding LNS operators (and on
     # big days the expensive-chain relocation): this planner has no pairs, and the others cost much and find
@@ -64,9 +70,9 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     lean_operators: bool = True
     # On days above big_day_above deliveries: OR-Tools checks an improving move with its full constraint
     # propagation only every check_solution_period moves, trusting its local-search filters in between
-    # (routing.solver.model.model_parameters), and the expensive-chain relocation is off (LEAN_OFF_BIG).
-    # Measured on the 1,000-customer instances: 6.7 % mean gap against 7.5 %; on Solomon (100 customers)
-    # the same settings were worse (1.4 % against 0.9 % at 10 s), so small days keep OR-Tools' defaults.
+    # (routing.solver.model.model_parameters), and the expensive-chain relocation is off (LEAN_OFF_BIG).  A full
+    # check is most of a 1,000-delivery descent's time; on 100-customer days the same settings measured worse, so
+    # small days keep OR-Tools' defaults.
     check_solution_period: int = 100
     big_day_above: int = 300
     log_search: bool = False
@@ -75,20 +81,17 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     construct: bool = True
     # Above this many deliveries the search starts from that construction (OR-Tools' own first solution
     # takes too long there): SolveFromAssignmentWithParameters with guided local search, between the phases of
-    # the localized search (routing.solver.phases).  300 until 2026-12-06; on three generated 200-job fuel days
-    # (relaxed, 60 CPU-s) the phases measured 7.1-8.5 % mean above PyVRP's 30 s against 10.5-10.7 % for the cold
+    # the localized search (routing.solver.phases).  100: on generated 200-job fuel days the phases beat the cold
     # iterated local search.
     warm_start_above: int = 100
     # Days of one trip per tanker start from the construction too (False: from OR-Tools' own first solution, with
-    # iterated local search and then the localized search).  False until 2026-12-06, when the cold start was worth
-    # it (17 % against 24 % on the 1,000-customer instances, before the localized search and the phases); with the
-    # phases, paired at 60 CPU-s over relabelling seeds 0, 1 and 2, the same instances measured 4.58 / 4.07 / 4.42 %
-    # mean gap against 5.25 / 4.71 / 4.56 % (docs/ROUTING.md, "Where the search starts").
+    # iterated local search and then the localized search).  True: with the phases, the 1,000-customer instances
+    # measured better from the construction in three paired seeds.
     warm_start_single_trip: bool = True
     # Days above this many deliveries are planned whole for whole_day_share of the search time, then re-planned
     # part by part (routing.solver.decompose): parts of about part_size deliveries, decompose_rounds times over.
-    # None (the default): never; on the generated 1,000-job day it did not beat searching the whole day
-    # (docs/ROUTING.md, "Decomposition").
+    # None (the default): never; on the generated 1,000-job day it did not beat searching the whole day.  Kept for
+    # days bigger than the whole-day search can handle.
     decompose_above: int | None = None
     whole_day_share: float = 0.3
     part_size: int = 150
@@ -96,28 +99,24 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # A part's search starts from the part's current routes (guided local search) or afresh (iterated local
     # search, from OR-Tools' own first solution); either way the part's plan only replaces a worse one.
     part_from_current: bool = True
-    # Days above big_day_above deliveries: the whole-day search gets (1 - local_share) of the search time,
-    # then the plan is improved a neighbourhood at a time (routing.solver.local): local_routes neighbouring
-    # tankers and up to local_spares idle ones, searched from their routes for local_s_per_100 seconds per
-    # hundred deliveries.  None: the whole-day search takes all the time.  This is for days that start cold (one
-    # trip per tanker under warm_start_single_trip=False); days that start from the construction take
-    # warm_local_share instead.  Measured on the
-    # seven 1,000-customer instances (60 CPU-s, one search, rows :base-s8 and :local-default): 7.56 % mean gap
-    # without, 5.88 % with.
+    # Days above big_day_above deliveries whose search starts cold (one trip per tanker under
+    # warm_start_single_trip=False): the whole-day search gets (1 - local_share) of the search time, then the plan
+    # is improved a neighbourhood at a time (routing.solver.local): local_routes neighbouring tankers and up to
+    # local_spares idle ones, searched from their routes for local_s_per_100 seconds per hundred deliveries.  None:
+    # the whole-day search takes all the time.  One iteration of the whole-day search takes seconds on such a
+    # day, a part's move milliseconds: many short parts beat few long ones, and 8 tankers did as well as 12.
     local_share: float | None = 0.7
     # The same on days whose search starts from the construction (above warm_start_above: every fuel day), after the
-    # whole-day guided local search (routing.solver.phases).  Measured 2026-12-04, before warm_local_first (60
-    # CPU-s, generated fuel days, rows `:s10-warmlocal*` against `:s10`): relaxed 1,000 jobs 11.74 % above PyVRP
-    # without, 10.14 % with 0.3, 10.17 % with 0.5, 11.0 % with 0.7.  With the first phase 0.15 beat 0.3.
+    # whole-day guided local search (routing.solver.phases); None: not after it.  With the first phase
+    # (warm_local_first) 0.15 beat 0.3.
     warm_local_share: float | None = 0.15
     # Those days also begin with the localized search, for this share of the time, before the whole-day search;
-    # None: they do not.
+    # None: they do not.  From the construction, parts take the day most of the way long before the whole-day
+    # search's first descent would.
     warm_local_first: float | None = 0.3
     # ... and their plan is consolidated (extract.consolidate: left-out jobs filled in, tankers emptied where that
     # saves) after that first phase and after the whole-day search, each time within consolidate_share of the
-    # time.  Measured on three generated 1,000-job fuel days (relaxed, 60 CPU-s, one search; docs/ROUTING.md,
-    # "Days with reloads, phase by phase"): 4.98 % mean above PyVRP's 30 s before, -1.29 % with both and with
-    # whole trips placed in trimming.
+    # time: the search moves a delivery or a few at a time, so it rarely empties a tanker.
     consolidate: bool = True
     consolidate_share: float = 0.05
     local_routes: int = 8
@@ -128,6 +127,7 @@ class SolveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     workers: int = 2
     # The planning process and its searches should stay within this many MiB: searches beyond what fits (each
     # holds its own OR-Tools model, see routing.solver.runner.search_memory_mb) are not started.  None: no cap.
+    # 1,000 keeps a 2,000-job day to one search, well under 1 GB, for 0.6 % more cost.
     memory_budget_mb: int | None = 1000
     # Fleet trimming after the search (routing.solver.extract.trim_fleet) may take this share of the
     # time limit (at least 0.2 s).
