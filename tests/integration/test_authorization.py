@@ -848,7 +848,7 @@ async def test_a_rack_operator_acts_only_at_its_own_depots(walk) -> None:
     depot, naming that depot: 403 `not_your_depot`, nothing loaded. (Last in this module: if the check is missing
     the redeem goes through and loads Y's trip.)"""
     client, day = walk.world.client, walk.day
-    elsewhere = await walk.world.new_depot(bays=1, lat=45.75, lon=126.65)
+    elsewhere = await walk.world.new_depot(bays=1, lat=43.82, lon=125.32)  # Changchun: no other test is near
     username = f"rack-{uuid.uuid4().hex[:8]}"
     user = {"username": username, "password": PASSWORD, "role": RACK, "depot_ids": [elsewhere["id"]]}
     ok(await client.post(f"{API}/users", headers=walk.world.h(ADMIN), json=user), 201)
