@@ -11,6 +11,7 @@ import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -20,7 +21,6 @@ from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, roles_guard
-from core.errors import NotFound
 from core.schemas import MAX_OFFSET, MAX_PAGE_SIZE
 from core.settings import Settings
 from core.signing import KeyRing
@@ -35,8 +35,10 @@ Conf = NamedDependency[Settings]
 Keys = NamedDependency[KeyRing]
 Req = Request[Principal, Any, Any]
 READERS = roles_guard(*records.MONEY_READERS)
-DateFrom = Annotated[date, QueryParameter(name="from", description="first day (YYYY-MM-DD), included")]
-DateTo = Annotated[date, QueryParameter(name="to", description="last day (YYYY-MM-DD), included")]
+DateFrom = Annotated[
+    date | None, QueryParameter(name="from", description="first day (YYYY-MM-DD), included; the 1st of this month")
+]
+DateTo = Annotated[date | None, QueryParameter(name="to", description="last day (YYYY-MM-DD), included; today")]
 CustomerFilter = Annotated[uuid.UUID | None, QueryParameter(description="one customer only")]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="documents per page")]
 Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET, description="documents to skip")]
@@ -54,12 +56,17 @@ def _file(body: bytes, media_type: str, filename: str) -> Response[bytes]:
 
 
 def _customer_scope(viewer: Principal, customer_id: uuid.UUID | None) -> uuid.UUID | None:
-    """Finance sees every customer (or the one asked for); a customer only ever its own."""
-    if records.sees_all_money(viewer):
-        return customer_id
-    if customer_id is not None and customer_id != viewer.customer_id:
-        raise NotFound("no such customer", code="customer_not_found")
-    return viewer.customer_id
+    """Finance sees every customer (or the one asked for); a customer always its own, whatever it asks for (as
+    every list does)."""
+    return customer_id if records.sees_all_money(viewer) else viewer.customer_id
+
+
+def _range(date_from: date | None, date_to: date | None, *, now: datetime, settings: Settings) -> tuple[date, date]:
+    """The days asked for: `to` is today by default (in the deployment's time zone), `from` the 1st of its month."""
+    end = date_to or now.astimezone(ZoneInfo(settings.default_timezone)).date()
+    start = date_from or end.replace(day=1)
+    listing.check_range(start, end)
+    return start, end
 
 
 def _tax_codes(settings: Settings) -> dict[str, str]:
@@ -112,6 +119,7 @@ class DocumentsController(Controller):
     @post(
         "/invoices/verify",
         exclude_from_auth=True,
+        security=[],
         status_code=HTTP_200_OK,
         summary="Is this invoice seal (the QR code's text) genuine, and what does it certify? (no login)",
     )
@@ -160,13 +168,14 @@ class DocumentsController(Controller):
         db_session: Db,
         settings: Conf,
         signing_keys: Keys,
-        date_from: DateFrom,
-        date_to: DateTo,
+        now: Now,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
         customer_id: CustomerFilter = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> efapiao.EfapiaoPage:
-        listing.check_range(date_from, date_to)
+        date_from, date_to = _range(date_from, date_to, now=now, settings=settings)
         documents, total = await listing.documents_between(
             db_session,
             date_from=date_from,
@@ -206,11 +215,13 @@ class DocumentsController(Controller):
         self,
         request: Req,
         db_session: Db,
-        date_from: DateFrom,
-        date_to: DateTo,
+        settings: Conf,
+        now: Now,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
         customer_id: CustomerFilter = None,
     ) -> Response[bytes]:
-        listing.check_range(date_from, date_to)
+        date_from, date_to = _range(date_from, date_to, now=now, settings=settings)
         invoices = await listing.invoices_between(
             db_session,
             date_from=date_from,
@@ -231,11 +242,12 @@ class DocumentsController(Controller):
         request: Req,
         db_session: Db,
         settings: Conf,
-        date_from: DateFrom,
-        date_to: DateTo,
+        now: Now,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
         customer_id: CustomerFilter = None,
     ) -> Response[bytes]:
-        listing.check_range(date_from, date_to)
+        date_from, date_to = _range(date_from, date_to, now=now, settings=settings)
         payments = await listing.payments_between(
             db_session,
             date_from=date_from,
