@@ -28,6 +28,7 @@ from money.documents import efapiao, listing, pdf, records, sheets
 from money.documents import schemas as s
 from money.documents.seal import seal_document, seal_of, verify_seal
 from money.documents.statements import Statement, build_statement
+from money.documents.work import off_the_loop
 
 Db = NamedDependency[AsyncSession]
 Now = NamedDependency[datetime]
@@ -88,7 +89,7 @@ class DocumentsController(Controller):
         document = await records.load_invoice(
             db_session, invoice_id, viewer=request.user, seller=records.seller_of(settings.documents)
         )
-        body = await pdf.render_in_thread(
+        body = await off_the_loop(
             pdf.document_pdf,
             document,
             seal=seal_document(document, signing_keys),
@@ -108,7 +109,7 @@ class DocumentsController(Controller):
         document = await records.load_credit_note(
             db_session, credit_note_id, viewer=request.user, seller=records.seller_of(settings.documents)
         )
-        body = await pdf.render_in_thread(
+        body = await off_the_loop(
             pdf.document_pdf,
             document,
             seal=seal_document(document, signing_keys),
@@ -228,7 +229,7 @@ class DocumentsController(Controller):
             date_to=date_to,
             customer_id=_customer_scope(request.user, customer_id),
         )
-        body = await pdf.render_in_thread(sheets.invoices_xlsx, invoices)
+        body = await off_the_loop(sheets.invoices_xlsx, invoices)
         return _file(body, sheets.XLSX_MEDIA_TYPE, f"invoices-{date_from}-{date_to}.xlsx")
 
     @get(
@@ -255,7 +256,7 @@ class DocumentsController(Controller):
             customer_id=_customer_scope(request.user, customer_id),
         )
         customers = await records.customer_names(db_session, list({p.customer_id for p in payments}))
-        body = await pdf.render_in_thread(
+        body = await off_the_loop(
             sheets.payments_xlsx, payments, customers=customers, timezone=settings.default_timezone
         )
         return _file(body, sheets.XLSX_MEDIA_TYPE, f"payments-{date_from}-{date_to}.xlsx")
@@ -292,7 +293,7 @@ class StatementsController(Controller):
         now: Now,
     ) -> Response[bytes]:
         statement = await _statement(db_session, request.user, customer_id, month, settings)
-        body = await pdf.render_in_thread(
+        body = await off_the_loop(
             pdf.statement_pdf, statement, seller=records.seller_of(settings.documents), generated_at=now
         )
         return _file(body, PDF, f"statement-{statement.month.label}.pdf")
@@ -302,7 +303,7 @@ class StatementsController(Controller):
         self, customer_id: FromPath[uuid.UUID], month: FromPath[str], request: Req, db_session: Db, settings: Conf
     ) -> Response[bytes]:
         statement = await _statement(db_session, request.user, customer_id, month, settings)
-        return _file(sheets.statement_csv(statement), CSV, f"statement-{statement.month.label}.csv")
+        return _file(await off_the_loop(sheets.statement_csv, statement), CSV, f"statement-{statement.month.label}.csv")
 
     @get(
         "/xlsx",
@@ -314,5 +315,5 @@ class StatementsController(Controller):
         self, customer_id: FromPath[uuid.UUID], month: FromPath[str], request: Req, db_session: Db, settings: Conf
     ) -> Response[bytes]:
         statement = await _statement(db_session, request.user, customer_id, month, settings)
-        body = await pdf.render_in_thread(sheets.statement_xlsx, statement)
+        body = await off_the_loop(sheets.statement_xlsx, statement)
         return _file(body, sheets.XLSX_MEDIA_TYPE, f"statement-{statement.month.label}.xlsx")

@@ -2,7 +2,7 @@
 
 Chinese text is set in Noto Sans CJK (Debian's fonts-noto-cjk, found through fontconfig) and WeasyPrint embeds
 the subset of glyphs used, so the PDF reads the same on a machine without the font. Rendering is CPU work of
-tens to hundreds of milliseconds: callers on the event loop run it in a worker thread (`render_in_thread`).
+tens of milliseconds to seconds: callers on the event loop run it in a thread (`money.documents.work`).
 
 The renderer fetches nothing: only `data:` URLs resolve (the QR code), so a customer name such as
 `<img src="file:///etc/passwd">` is text (autoescaping) and could not be fetched anyway.
@@ -11,19 +11,16 @@ The renderer fetches nothing: only `data:` URLs resolve (the QR code), so a cust
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import anyio.to_thread
 import jinja2
 import segno
 
 from money.documents import figures
 from money.documents.records import Document, DocumentKind, Party
-from money.documents.statements import Statement
+from money.documents.statements import Statement, printed_movements
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 QR_ERROR = "q"  # 25 % of the code may be lost to a fold, a stamp or a coffee ring
@@ -78,18 +75,20 @@ def document_pdf(document: Document, *, seal: str, standard_temperature_c: int) 
 
 def statement_html(statement: Statement, *, seller: Party, generated_at: datetime) -> str:
     local = generated_at.astimezone(ZoneInfo(statement.timezone))
+    rows = printed_movements(statement.movements)
     return (
         _environment()
         .get_template("statement.html")
-        .render(st=statement, seller=seller, generated=local.strftime("%Y-%m-%d %H:%M"), kinds=figures.KIND_LABELS)
+        .render(
+            st=statement,
+            seller=seller,
+            generated=local.strftime("%Y-%m-%d %H:%M"),
+            kinds=figures.KIND_LABELS,
+            rows=rows,
+            summed=len(rows) < len(statement.movements),
+        )
     )
 
 
 def statement_pdf(statement: Statement, *, seller: Party, generated_at: datetime) -> bytes:
     return _write_pdf(statement_html(statement, seller=seller, generated_at=generated_at))
-
-
-async def render_in_thread(render: Callable[..., bytes], /, *args: Any, **kwargs: Any) -> bytes:
-    """Run a renderer off the event loop (it would stall every other request for its whole run)."""
-    result: bytes = await anyio.to_thread.run_sync(functools.partial(render, *args, **kwargs))
-    return result

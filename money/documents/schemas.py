@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 import msgspec
 
 from money.documents.seal import MAX_SEAL_CHARS, Seal, SealCheck
-from money.documents.statements import Statement
+from money.documents.statements import Movement, Statement
 
 
 class SealIn(msgspec.Struct):
@@ -64,17 +64,6 @@ def verification_out(check: SealCheck, *, on_record: bool | None, status: str | 
     )
 
 
-class MovementOut(msgspec.Struct):
-    id: uuid.UUID
-    at: datetime
-    day: date
-    kind: str
-    amount_minor: int
-    balance_minor: int
-    reference: str | None
-    description: str | None
-
-
 class AgedInvoiceOut(msgspec.Struct):
     invoice_id: uuid.UUID
     number: str
@@ -95,7 +84,7 @@ class StatementOut(msgspec.Struct):
     timezone: str
     currency: str
     opening_balance_minor: int
-    movements: list[MovementOut]
+    movements: list[Movement]
     closing_balance_minor: int
     ageing_basis: str  # days since the issue date, at the last day of the month
     ageing: dict[str, int]  # "0-30", "31-60", "61-90", "90+" -> unpaid amount
@@ -113,19 +102,7 @@ def statement_out(st: Statement) -> StatementOut:
         timezone=st.timezone,
         currency=st.currency,
         opening_balance_minor=st.opening_balance_minor,
-        movements=[
-            MovementOut(
-                id=m.id,
-                at=m.at,
-                day=m.day,
-                kind=m.kind,
-                amount_minor=m.amount_minor,
-                balance_minor=m.balance_minor,
-                reference=m.reference,
-                description=m.description,
-            )
-            for m in st.movements
-        ],
+        movements=list(st.movements),
         closing_balance_minor=st.closing_balance_minor,
         ageing_basis="issue_date",
         ageing=dict(st.ageing),

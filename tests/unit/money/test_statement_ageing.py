@@ -8,7 +8,15 @@ from datetime import UTC, date, datetime
 import pytest
 
 from core.errors import InvalidInput
-from money.documents.statements import BUCKETS, age_invoices, ageing_totals, bucket_for, parse_month
+from money.documents.statements import (
+    BUCKETS,
+    Movement,
+    age_invoices,
+    ageing_totals,
+    bucket_for,
+    parse_month,
+    printed_movements,
+)
 
 
 def test_a_month_starts_at_local_midnight() -> None:
@@ -49,3 +57,35 @@ def test_ageing_sums_to_the_unpaid_invoices_and_drops_settled_ones() -> None:
     assert list(totals) == list(BUCKETS)
     assert totals == {"0-30": 700, "31-60": 500, "61-90": 0, "90+": 250}
     assert sum(totals.values()) == sum(i.unpaid_minor for i in aged) == 1450
+
+
+def _movements(kinds_by_day: list[tuple[int, str, int]]) -> list[Movement]:
+    balance, made = 1000, []
+    for day, kind, amount in kinds_by_day:
+        balance += amount
+        at = datetime(2030, 1, day, 2, tzinfo=UTC)
+        made.append(Movement(uuid.uuid4(), at, at.date(), kind, amount, balance, f"ref-{len(made)}", "0号柴油 1,000 L"))
+    return made
+
+
+def test_a_long_statement_prints_its_movements_summed_per_day_and_kind() -> None:
+    movements = _movements(
+        [(1, "charge", 100), (1, "charge", 200), (1, "payment", -50), (1, "charge", 10), (2, "charge", 5)]
+    )
+    assert [(r.count, r.amount_minor) for r in printed_movements(movements, limit=10)] == [
+        (1, 100),
+        (1, 200),
+        (1, -50),
+        (1, 10),
+        (1, 5),
+    ]
+    rows = printed_movements(movements, limit=4)
+    assert [(r.day.day, r.kind, r.count, r.amount_minor, r.balance_minor) for r in rows] == [
+        (1, "charge", 2, 300, 1300),
+        (1, "payment", 1, -50, 1250),
+        (1, "charge", 1, 10, 1260),
+        (2, "charge", 1, 5, 1265),
+    ]
+    assert rows[0].reference is None and rows[1].reference == "ref-2"  # a lone movement keeps its reference
+    assert sum(r.amount_minor for r in rows) == sum(m.amount_minor for m in movements)
+    assert rows[-1].balance_minor == movements[-1].balance_minor
