@@ -21,7 +21,7 @@ from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, roles_guard
-from core.schemas import MAX_OFFSET, MAX_PAGE_SIZE
+from core.schemas import MAX_OFFSET
 from core.settings import Settings
 from core.signing import KeyRing
 from money.documents import efapiao, listing, pdf, records, sheets
@@ -41,18 +41,22 @@ DateFrom = Annotated[
 ]
 DateTo = Annotated[date | None, QueryParameter(name="to", description="last day (YYYY-MM-DD), included; today")]
 CustomerFilter = Annotated[uuid.UUID | None, QueryParameter(description="one customer only")]
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="documents per page")]
+# Documents, not list items: one can carry thousands of lines, so pages are smaller than the lists' 500.
+MAX_DOCUMENTS_PER_PAGE = 100
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_DOCUMENTS_PER_PAGE, description="documents per page")]
 Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET, description="documents to skip")]
 PDF = "application/pdf"
 CSV = "text/csv; charset=utf-8"
 
 
 def _file(body: bytes, media_type: str, filename: str) -> Response[bytes]:
+    """A document to show (PDF) or to save (CSV, XLSX), never kept by a shared cache."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    disposition = "inline" if media_type == PDF else "attachment"
     return Response(
         body,
         media_type=media_type,
-        headers={"Content-Disposition": f'inline; filename="{safe}"', "Cache-Control": "private, no-store"},
+        headers={"Content-Disposition": f'{disposition}; filename="{safe}"', "Cache-Control": "private, no-store"},
     )
 
 
@@ -173,7 +177,7 @@ class DocumentsController(Controller):
         date_from: DateFrom = None,
         date_to: DateTo = None,
         customer_id: CustomerFilter = None,
-        limit: Limit = 100,
+        limit: Limit = 20,
         offset: Offset = 0,
     ) -> efapiao.EfapiaoPage:
         date_from, date_to = _range(date_from, date_to, now=now, settings=settings)
