@@ -170,7 +170,9 @@ def _describe(note: str | None, product: str | None, litres: int | None, method:
 async def _movements(
     session: AsyncSession, customer_id: uuid.UUID, month: Month, *, opening: int, zone: ZoneInfo
 ) -> list[Movement]:
-    rows = await session.execute(
+    # On the session's connection, not through the ORM: plain rows, without the ORM's per-row bookkeeping.
+    connection = await session.connection()
+    rows = await connection.execute(
         select(
             LedgerEntry.id,
             LedgerEntry.at,
