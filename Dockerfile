@@ -10,11 +10,16 @@ RUN npm ci --no-audit --no-fund && npm run build
 
 FROM python:3.12-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# Pango for WeasyPrint and the CJK fonts that invoice and statement PDFs are set in.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk \
+ && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 diesel
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY api ./api
 COPY core ./core
+COPY money ./money
 COPY orders ./orders
 COPY dispatch ./dispatch
 COPY routing ./routing

@@ -16,7 +16,7 @@ PYTHON ?= $(shell \
 DATA_DIR ?= ./var
 PORT ?= 8000
 
-.PHONY: help venv web-assets browser demo test test-unit test-integration test-e2e lint bench-api bench-routing bench-tracking bench-load bench-dispatch clean
+.PHONY: help venv system-deps web-assets browser demo test test-unit test-integration test-e2e lint bench-api bench-routing bench-tracking bench-load bench-dispatch clean
 
 help:
 	@echo "make demo   set up and run the service with demo data (SQLite, embedded worker)"
@@ -24,7 +24,19 @@ help:
 	@echo "make lint   ruff, mypy, import-linter"
 	@echo "make bench-api | bench-routing   benchmarks (not tests)"
 
+# Debian libraries the Python packages load at run time: Pango for WeasyPrint (invoice and statement PDFs) and
+# the Noto CJK fonts the PDFs' Chinese is set in. Installed when root; otherwise said what is missing.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Debian's $$missing (PDF documents)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "Missing Debian packages $$missing: install them (apt-get install $$missing) for invoice PDFs"; fi
+
 $(BIN)/.installed: pyproject.toml
+	@$(MAKE) --no-print-directory system-deps
 	@if [ -z "$(PYTHON)" ]; then echo "No Python >= 3.12 found on PATH or in pyenv; install one (e.g. pyenv install 3.12)"; exit 1; fi
 	@echo "Using $(PYTHON) ($$($(PYTHON) --version))"
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
@@ -49,12 +61,12 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	else echo "No /usr/bin/chromium (install Debian's chromium): the browser tests will be skipped"; fi
 
-demo: venv web-assets
+demo: venv system-deps web-assets
 	$(BIN)/diesel demo --port $(PORT) --data-dir $(DATA_DIR)
 
 # Every tier this machine can run: the whole suite on the embedded default (SQLite, no Redis), then the
 # integration tier again on PostgreSQL + Redis when DATABASE_URL / REDIS_URL point at them (as .ci/run does).
-test: venv web-assets browser
+test: venv system-deps web-assets browser
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/python -m pytest tests --ignore=tests/e2e
 	@echo "== browser tier (Debian Chromium driving the apps of a running demo) =="
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/python -m pytest tests/e2e

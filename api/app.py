@@ -26,16 +26,20 @@ from api.auth import AuthController, make_jwt_auth
 from api.errors import ERROR_RESPONSES, EXCEPTION_HANDLERS, RATE_LIMITED
 from api.middleware import ClientAddressMiddleware, HeadAsGetMiddleware, SecurityHeadersMiddleware, trusted_networks
 from api.operators import OperatorDepotsController
+from api.paths import DocumentPaths
 from api.ratelimit import CounterStore, LoginThrottle, MemoryStore, RedisStore, WindowLimit
 from api.sessions import SessionGuard
 from core.clock import Clock, SystemClock
 from core.db import close_raw_pool, create_engine, session_factory, unit_of_work
 from core.errors import DomainError, InvalidInput
 from core.settings import Settings, get_settings
+from core.signing import KeyRing
 from dispatch.controllers import FleetController, PlanningController
+from money.document_controllers import DocumentsController, StatementsController
 from orders.controllers import AccountsController, CatalogueController, OrdersController, PickupsController
 from tracking.controllers import CodesController, RackController
 from tracking.driver_controllers import DriverController, OrderTrackingController
+from tracking.keystore import keyring_for
 from tracking.live import live_plugin
 from tracking.live_controllers import LiveController
 from tracking.positions import MemoryPositionStore, PositionStore, RedisPositionStore
@@ -78,6 +82,12 @@ def provide_now(state: State) -> datetime:
 def provide_settings(state: State) -> Settings:
     settings: Settings = state.settings
     return settings
+
+
+def provide_signing_keys(state: State) -> KeyRing:
+    """The Ed25519 key ring that signs codes and invoice seals (read once per process)."""
+    settings: Settings = state.settings
+    return keyring_for(settings.codes)
 
 
 @get("/health", exclude_from_auth=True, tags=["health"], summary="Liveness and database readiness")
@@ -171,6 +181,8 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             WebhooksController,
             ShareController,
             LiveController,
+            DocumentsController,
+            StatementsController,
         ],
     )
     app = Litestar(
@@ -179,6 +191,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             "db_session": Provide(provide_session),
             "now": Provide(provide_now, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
+            "signing_keys": Provide(provide_signing_keys, sync_to_thread=False),
         },
         state=State(
             {
@@ -228,6 +241,8 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
     app.asgi_handler = ClientAddressMiddleware(
         HeadAsGetMiddleware(app.asgi_handler), trusted_networks(settings.trusted_proxies)
     )
+    # Before routing, so `/invoices/{id}.pdf` reaches its handler (api.paths says why).
+    app.asgi_handler = DocumentPaths(app.asgi_handler)
     return app
 
 

@@ -387,6 +387,53 @@ def rack_verify(token: str | None, keys_file: str, depot_id: str, plate: str | N
     sys.exit(1)
 
 
+@main.group()
+def invoice() -> None:
+    """Invoice tools."""
+
+
+@invoice.command("verify")
+@click.argument("token", required=False)
+@click.option(
+    "--keys",
+    "keys_file",
+    type=click.Path(exists=True, dir_okay=False),
+    required=True,
+    help="Public keys saved from GET /api/v1/rack/keys (or `diesel keys public`).",
+)
+def invoice_verify(token: str | None, keys_file: str) -> None:
+    """Check the signed QR seal of an invoice or credit note offline (no network, no database).
+
+    TOKEN is the QR code's text; without it (or with `-`) the first line of standard input is read. Quote it and
+    put it after `--` (it may begin with `-` and hold spaces). Compare what the seal certifies with the printed
+    document. Exit status 0 when genuine, 1 when refused.
+    """
+    if token is None or token == "-":  # noqa: S105 - "-" means standard input, not a password
+        token = sys.stdin.readline().rstrip("\r\n")
+
+    from money.documents.figures import yuan
+    from money.documents.seal import REASON_TEXTS, SealReason, verify_seal_offline
+
+    try:
+        result = verify_seal_offline(token, Path(keys_file).read_text())
+    except ValueError as error:
+        raise click.ClickException(f"the key file is not usable: {error}") from error
+    if result.genuine and result.seal is not None:
+        seal = result.seal
+        click.secho("GENUINE", fg="green", bold=True)
+        click.echo(f"  {seal.kind} {seal.number} issued {seal.issue_date.isoformat()}, signed by key {result.kid}")
+        if seal.credits_number:
+            click.echo(f"  credits invoice {seal.credits_number}")
+        click.echo(f"  seller tax id {seal.seller_tax_id or '-'}, buyer tax id {seal.buyer_tax_id or '-'}")
+        click.echo(f"  total {yuan(seal.total_minor)} {seal.currency}, of which tax {yuan(seal.tax_minor)}")
+        click.echo(f"  lines hash {seal.lines_hash.hex()}")
+        return
+    click.secho("REFUSED", fg="red", bold=True)
+    for reason in result.reasons:
+        click.echo(f"  {reason}: {REASON_TEXTS.get(SealReason(reason), reason)}")
+    sys.exit(1)
+
+
 @main.command()
 @click.option("--loglevel", default="INFO", show_default=True)
 def beat(loglevel: str) -> None:

@@ -75,6 +75,20 @@ class CodeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentSettings:
+    """Invoices and their exports: the seller printed on every document and sealed in its QR code, and the tax
+    classification code (税收分类编码) of each product in the e-fapiao export."""
+
+    seller_name: str = "Diesel Direct"
+    seller_tax_id: str = ""  # 统一社会信用代码 / taxpayer id
+    seller_address: str = ""
+    seller_phone: str = ""
+    seller_bank_account: str = ""  # bank and account number, as printed on a fapiao
+    tax_codes: tuple[tuple[str, str], ...] = ()  # (product code, tax classification code)
+    default_tax_code: str = "1070101030100000000"  # 柴油 (diesel)
+
+
+@dataclass(frozen=True, slots=True)
 class OrderRules:
     min_litres: int = 500
     max_litres: int = 60_000
@@ -102,6 +116,7 @@ class Settings:
     broker: BrokerSettings
     auth: AuthSettings
     codes: CodeSettings
+    documents: DocumentSettings = field(default_factory=DocumentSettings)
     rules: OrderRules = field(default_factory=OrderRules)
     live: LiveSettings = field(default_factory=LiveSettings)
     default_timezone: str = "Asia/Shanghai"
@@ -201,6 +216,19 @@ def _list(name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in _env(name, "").split(",") if item.strip())
 
 
+def _pairs(name: str) -> tuple[tuple[str, str], ...]:
+    """`a=1,b=2` as (("a", "1"), ("b", "2")); an item without `=` stops the start."""
+    pairs = []
+    for item in _env(name, "").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"{name} must look like `diesel-0=1070101030100000000,...`, not {item!r}")
+        pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
+
+
 def load_settings() -> Settings:
     """Read the environment; raises InsecureSecretKey when DIESEL_ENV=production and SECRET_KEY is weak."""
     data_dir = Path(_env("DIESEL_DATA_DIR", "./var")).resolve()
@@ -244,6 +272,15 @@ def load_settings() -> Settings:
             pickup_early_minutes=_int("PICKUP_EARLY_MINUTES", 120),
             pickup_grace_minutes=_int("PICKUP_GRACE_MINUTES", 60),
             position_retention_days=_int("POSITION_RETENTION_DAYS", 90),
+        ),
+        documents=DocumentSettings(
+            seller_name=_env("SELLER_NAME", "Diesel Direct"),
+            seller_tax_id=_env("SELLER_TAX_ID", ""),
+            seller_address=_env("SELLER_ADDRESS", ""),
+            seller_phone=_env("SELLER_PHONE", ""),
+            seller_bank_account=_env("SELLER_BANK_ACCOUNT", ""),
+            tax_codes=_pairs("EFAPIAO_TAX_CODES"),
+            default_tax_code=_env("EFAPIAO_DEFAULT_TAX_CODE", "1070101030100000000"),
         ),
         rules=OrderRules(
             min_litres=_int("ORDER_MIN_LITRES", 500),

@@ -23,14 +23,18 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import jwt
 import pytest
 from litestar.routes import HTTPRoute
 
+from tests.conftest import T0
 from tests.factories import EVERY_DAY, PASSWORD, Customer, SharedTrip, bearer, ok, shared_trip_day
+from tests.money_factories import Delivery, money_session
+from tests.money_factories import credit as money_credit
+from tests.money_factories import invoice as money_invoice
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +49,7 @@ ONLY_CUSTOMER = frozenset({CUSTOMER})
 CUSTOMER_OR_STAFF = frozenset({CUSTOMER, ADMIN, DISPATCHER})
 RACK_OR_ADMIN = frozenset({RACK, ADMIN})
 ONLY_DRIVER = frozenset({DRIVER})
+MONEY_READERS = frozenset({ADMIN, CUSTOMER})  # admin (and finance, a role still to come) or the customer itself
 # Methods Litestar answers by itself (CORS preflight / Allow); they carry no data and are checked separately.
 AUTOMATIC_METHODS = {"OPTIONS", "HEAD"}
 
@@ -170,6 +175,18 @@ ACCESS: dict[tuple[str, str], Access] = {
     # live streams (Server-Sent Events)
     ("GET", "/orders/{order_id}/live"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("GET", "/dispatch/live"): Access(STAFF),
+    # money's documents: a customer's own; checking an invoice's seal needs no login
+    ("GET", "/invoices/{invoice_id}/pdf"): Access(MONEY_READERS, scoped=True),
+    ("GET", "/invoices/{invoice_id}/efapiao.json"): Access(MONEY_READERS, scoped=True),
+    ("GET", "/credit-notes/{credit_note_id}/pdf"): Access(MONEY_READERS, scoped=True),
+    ("GET", "/invoices/efapiao.json"): Access(MONEY_READERS),
+    ("GET", "/invoices.xlsx"): Access(MONEY_READERS),
+    ("GET", "/payments.xlsx"): Access(MONEY_READERS),
+    ("POST", "/invoices/verify"): Access(EVERYONE, public=True),
+    ("GET", "/customers/{customer_id}/statements/{month}"): Access(MONEY_READERS, scoped=True),
+    ("GET", "/customers/{customer_id}/statements/{month}/pdf"): Access(MONEY_READERS, scoped=True),
+    ("GET", "/customers/{customer_id}/statements/{month}/csv"): Access(MONEY_READERS, scoped=True),
+    ("GET", "/customers/{customer_id}/statements/{month}/xlsx"): Access(MONEY_READERS, scoped=True),
 }
 # Streams answer 406 `event_stream_required` unless asked for text/event-stream: the walk never opens one.
 STREAMS = {("GET", "/orders/{order_id}/live"), ("GET", "/dispatch/live")}
@@ -287,6 +304,7 @@ BODIES: dict[tuple[str, str], Callable[[Walk], Any]] = {
     },
     ("POST", "/stops/{stop_id}/fail"): lambda w: {"reason": "authorisation walk"},
     ("POST", "/webhooks"): lambda w: {"url": "https://example.com/walk", "events": ["*"]},
+    ("POST", "/invoices/verify"): lambda w: {"token": "NOT-A-SEAL"},
 }
 
 
@@ -296,7 +314,7 @@ WALK_DEPOT_AT = (30.5928, 114.3055)
 
 
 @pytest.fixture(scope="module")
-async def walk(world, worker) -> Walk:  # type: ignore[no-untyped-def]
+async def walk(world, worker, app) -> Walk:  # type: ignore[no-untyped-def]
     client = world.client
     day = await shared_trip_day(world, worker, day=WALK_DAY, where=WALK_DEPOT_AT)
     (a, order), (b, _) = day.riders
@@ -323,6 +341,11 @@ async def walk(world, worker) -> Walk:  # type: ignore[no-untyped-def]
         201,
     )
     share = ok(await client.post(f"{API}/orders/{order['id']}/share", headers=a.h, json={}), (200, 201))
+    async with money_session(app) as session:  # an invoice of A's and a credit note on it, written directly
+        billed = await money_invoice(
+            session, uuid.UUID(a.id), [(Delivery(net_litres=1000), T0)], issue_date=date(2030, 1, 7)
+        )
+        credit_note = await money_credit(session, billed, [(billed.lines[0], 100)], issue_date=date(2030, 1, 7), at=T0)
     ids = {
         "customer_id": a.id,
         "site_id": a.site["id"],
@@ -339,10 +362,14 @@ async def walk(world, worker) -> Walk:  # type: ignore[no-untyped-def]
         "tanker_id": day.tankers[1]["id"],
         "trip_id": x_trip["id"],
         "stop_id": x_stop["id"],
+        "invoice_id": str(billed.invoice.id),
+        "credit_note_id": str(credit_note.id),
+        "month": "2030-01",
     }
     secrets = [
         *(a.id, a.site["id"], a.site["name"], str(a.site["lat"]), str(a.site["lon"])),
         *(order["id"], order["reference"], pickup["id"], pickup["reference"]),
+        *(billed.invoice.number, credit_note.number),
     ]
     x_secrets = [
         *(x_trip["id"], x_stop["id"], day.tankers[1]["plate"], c_order["id"], c_order["reference"]),
