@@ -75,6 +75,7 @@ def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Proble
         field=exc.field,
         reasons=exc.extra.get("reasons"),
         job_id=exc.extra.get("job_id"),
+        errors=exc.extra.get("errors"),
     )
 
 
