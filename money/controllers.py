@@ -549,7 +549,7 @@ class PaymentsController(Controller):
         summary="Allocate part of a payment to an invoice",
         description="Never more than the payment has left (409 `exceeds_payment_remainder`) or the invoice has "
         "open (409 `exceeds_invoice_outstanding`). Honours `Idempotency-Key`.",
-        responses={200: ResponseSpec(data_container=s.PaymentOut, description="a retry: the payment as it is")},
+        status_code=HTTP_200_OK,
     )
     async def allocate(
         self,
@@ -570,7 +570,8 @@ class PaymentsController(Controller):
             idempotency_key=idempotency.check_key(idempotency_key),
             digest=idempotency.request_hash(data),
         )
-        return _replayed(await payment_out(db_session, payment), created)
+        del created  # the payment as it now is, whether this request or its first try allocated
+        return Response(await payment_out(db_session, payment), status_code=HTTP_200_OK)
 
     @post(
         "/payments/import",
