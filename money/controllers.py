@@ -6,6 +6,7 @@ rack operators see nothing of money.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -71,6 +72,11 @@ def _own(viewer: Principal, customer_id: uuid.UUID) -> uuid.UUID:
 def _check_range[T: (date, datetime)](since: T | None, until: T | None) -> None:
     if since is not None and until is not None and until < since:
         raise InvalidInput("`to` is before `from`", code="invalid_range", field="to")
+
+
+def _digest(body: Any, *, path: uuid.UUID) -> str:
+    """The request's fingerprint for its idempotency key: the body and the resource in the path."""
+    return hashlib.sha256(f"{path}:{idempotency.request_hash(body)}".encode()).hexdigest()
 
 
 def _replayed[T](body: T, created: bool) -> Response[T]:
@@ -442,9 +448,9 @@ class InvoicesController(Controller):
         if (key := idempotency.check_key(idempotency_key)) is not None:
             first = await idempotency.claim_for(
                 db_session,
-                scope=f"credit_notes:{request.user.id}:{invoice_id}",
+                scope=f"credit_notes:{request.user.id}",
                 key=key,
-                digest=idempotency.request_hash(data),
+                digest=_digest(data, path=invoice_id),
                 resource_id=note_id,
             )
             if first is not None:
@@ -568,7 +574,7 @@ class PaymentsController(Controller):
             actor=request.user,
             now=now,
             idempotency_key=idempotency.check_key(idempotency_key),
-            digest=idempotency.request_hash(data),
+            digest=_digest(data, path=payment_id),
         )
         del created  # the payment as it now is, whether this request or its first try allocated
         return Response(await payment_out(db_session, payment), status_code=HTTP_200_OK)
