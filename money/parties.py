@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import String, Uuid, cast, column, func, select, table
@@ -47,20 +46,21 @@ def payment_code(customer_id: uuid.UUID) -> str:
     return "DD" + "".join(_ALPHABET[(tail >> shift) & 31] for shift in range(_CODE_BITS - 5, -1, -5))
 
 
+def id_suffix(code: str) -> str:
+    """The last 10 hex digits of the id a payment code names."""
+    tail = 0
+    for char in code.upper().removeprefix("DD"):
+        tail = tail * 32 + _ALPHABET.index(char)
+    return f"{tail:010x}"
+
+
 def payment_codes_in(text: str) -> list[str]:
     return [f"DD{m}" for m in PAYMENT_CODE.findall(text.upper())]
 
 
 async def customers_with_payment_code(session: AsyncSession, code: str) -> list[uuid.UUID]:
     """The accounts whose id ends with the code's 40 bits (at most two are returned: more than one is ambiguous)."""
-    tail = 0
-    for char in code.upper().removeprefix("DD"):
-        tail = tail * 32 + _ALPHABET.index(char)
-    suffix = f"{tail:010x}"
+    suffix = id_suffix(code)
     # The id as text: dashed on PostgreSQL, 32 hex digits on SQLite; the last 10 digits sit in its last group on both.
     stmt = select(CreditAccount.customer_id).where(cast(CreditAccount.customer_id, String).like(f"%{suffix}")).limit(2)
     return [c for c in await session.scalars(stmt) if payment_code(c) == code.upper()]
-
-
-def distinct(ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
-    return list(dict.fromkeys(ids))
