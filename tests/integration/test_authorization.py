@@ -30,8 +30,11 @@ pytestmark = pytest.mark.integration
 
 API = "/api/v1"
 ADMIN, DISPATCHER, DRIVER, RACK, CUSTOMER = "admin", "dispatcher", "driver", "rack_operator", "customer"
-STAFF_ROLES = (ADMIN, DISPATCHER, DRIVER, RACK)
-EVERYONE = frozenset({ADMIN, DISPATCHER, DRIVER, RACK, CUSTOMER})
+FINANCE = "finance"
+STAFF_ROLES = (ADMIN, DISPATCHER, DRIVER, RACK, FINANCE)
+EVERYONE = frozenset({ADMIN, DISPATCHER, DRIVER, RACK, CUSTOMER, FINANCE})
+MONEY = frozenset({ADMIN, FINANCE})
+MONEY_OR_CUSTOMER = frozenset({ADMIN, FINANCE, CUSTOMER})
 ONLY_ADMIN = frozenset({ADMIN})
 STAFF = frozenset({ADMIN, DISPATCHER})
 ONLY_CUSTOMER = frozenset({CUSTOMER})
@@ -156,6 +159,26 @@ ACCESS: dict[tuple[str, str], Access] = {
     # live streams (Server-Sent Events)
     ("GET", "/orders/{order_id}/live"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("GET", "/dispatch/live"): Access(STAFF),
+    # money: admin and finance; a customer reads its own
+    ("GET", "/customers/{customer_id}/balance"): Access(MONEY_OR_CUSTOMER, scoped=True),
+    ("GET", "/me/balance"): Access(ONLY_CUSTOMER),
+    ("GET", "/customers/{customer_id}/ledger"): Access(MONEY_OR_CUSTOMER, scoped=True),
+    ("PATCH", "/customers/{customer_id}/billing"): Access(MONEY),
+    ("POST", "/invoice-runs"): Access(MONEY),
+    ("GET", "/invoice-runs"): Access(MONEY),
+    ("GET", "/invoice-runs/{run_id}"): Access(MONEY),
+    ("GET", "/invoices"): Access(MONEY_OR_CUSTOMER),
+    ("GET", "/invoices/{invoice_id}"): Access(MONEY_OR_CUSTOMER, scoped=True),
+    ("POST", "/invoices/{invoice_id}/credit-notes"): Access(MONEY),
+    ("GET", "/credit-notes/{credit_note_id}"): Access(MONEY_OR_CUSTOMER, scoped=True),
+    ("POST", "/payments"): Access(MONEY),
+    ("GET", "/payments"): Access(MONEY_OR_CUSTOMER),
+    ("GET", "/payments/{payment_id}"): Access(MONEY_OR_CUSTOMER, scoped=True),
+    ("POST", "/payments/{payment_id}/allocate"): Access(MONEY),
+    ("POST", "/payments/import"): Access(MONEY),
+    ("GET", "/payments/unmatched"): Access(MONEY),
+    ("POST", "/payments/unmatched/{line_id}/assign"): Access(MONEY),
+    ("POST", "/payments/unmatched/{line_id}/ignore"): Access(MONEY),
 }
 # Streams answer 406 `event_stream_required` unless asked for text/event-stream: the walk never opens one.
 STREAMS = {("GET", "/orders/{order_id}/live"), ("GET", "/dispatch/live")}
@@ -164,7 +187,7 @@ SHOWS_REFERENCE_BY_DESIGN = {("GET", "/share/{token}")}
 
 # Path parameters naming staff-side resources no customer owns: an unknown id is enough to see the guard work
 # (staff get past it to a 404). Anything else must be a real id of customer A, made in the `walk` fixture.
-STAFF_SIDE_IDS = ("tanker_id", "plan_id", "stop_id", "job_id", "trip_id", "user_id")
+STAFF_SIDE_IDS = ("tanker_id", "plan_id", "stop_id", "job_id", "trip_id", "user_id", "run_id", "line_id")
 
 # Routes outside /api/v1: the OpenAPI document, the browser apps' shells and their static files, nothing else.
 PUBLIC_NON_API_PREFIXES = ("/schema", "/app", "/static")
@@ -259,10 +282,26 @@ BODIES: dict[tuple[str, str], Callable[[Walk], Any]] = {
 
 
 @pytest.fixture(scope="module")
-async def walk(world) -> Walk:  # type: ignore[no-untyped-def]
+async def walk(world, app) -> Walk:  # type: ignore[no-untyped-def]
+    from tests.money_factories import add_charge, finance_headers, invoices_of, local, pay, run_invoices
+
     client = world.client
     a, b = await world.new_customer(), await world.new_customer()
     order = ok(await a.order(), 201)
+    # A's money: an invoice (of a charge through the ledger), a credit note on it and a payment.
+    world.tokens[FINANCE] = (await finance_headers(world, app))["Authorization"].removeprefix("Bearer ")
+    await add_charge(app, a.id, at=local(datetime(2029, 12, 15).date()))
+    await run_invoices(world, app, period_end="2029-12-31", customer_id=a.id)
+    (invoice,) = await invoices_of(world, app, a.id)
+    note = ok(
+        await client.post(
+            f"{API}/invoices/{invoice['id']}/credit-notes",
+            headers=world.h(ADMIN),
+            json={"reason": "walk", "lines": [{"invoice_line_id": invoice["lines"][0]["id"], "amount_minor": 1}]},
+        ),
+        201,
+    )
+    payment = await pay(world, app, a.id, 100, reference="walk payment")
     # A depot of our own (far from every site, so it is nobody's serving depot): other tests cannot fill its slots.
     depot_id = (await world.new_depot(bays=10, lat=39.9, lon=116.4))["id"]
     slots = ok(await client.get(f"{API}/depots/{depot_id}/slots?date=2030-01-12", headers=a.h))
@@ -294,9 +333,13 @@ async def walk(world) -> Walk:  # type: ignore[no-untyped-def]
         "webhook_id": webhook["id"],
         "token": share["token"],
         "link_id": share["id"],
+        "invoice_id": invoice["id"],
+        "credit_note_id": note["id"],
+        "payment_id": payment["id"],
         **{name: str(uuid.uuid4()) for name in STAFF_SIDE_IDS},
     }
     secrets = [a.id, a.site["id"], a.site["name"], order["id"], order["reference"], pickup["id"], pickup["reference"]]
+    secrets += [invoice["id"], invoice["number"], note["id"], note["number"], payment["id"], "walk payment"]
     return Walk(world=world, a=a, b=b, ids=ids, pickup_body=pickup_body, secrets=secrets)
 
 
@@ -376,7 +419,7 @@ def check(response: Any, expected: str, *, method: str) -> str | None:
 
 
 # Callers in the order the walk runs: the other customer first, while A's order and booking are untouched.
-CALLERS = ["anonymous", "other_customer", "customer", DRIVER, RACK, DISPATCHER, ADMIN]
+CALLERS = ["anonymous", "other_customer", "customer", DRIVER, RACK, DISPATCHER, FINANCE, ADMIN]
 
 
 def caller_headers(walk: Walk, caller: str) -> dict[str, str]:
