@@ -28,7 +28,9 @@ def invoice_run(run_id: str) -> str:
 async def run_invoices(run_id: uuid.UUID, *, database_url: str | None = None) -> str:
     settings = get_settings()
     clock = SystemClock()
-    engine = create_engine(database_url or settings.db.url, null_pool=True)
+    # A small pool of its own: a run is a transaction per account, and a connection per transaction would cost
+    # more than the invoicing (the engine lives as long as this event loop, i.e. this task).
+    engine = create_engine(database_url or settings.db.url, pool_size=1)
     factory = session_factory(engine)
     try:
         return await execute_run(factory, run_id, tz=zone(settings.default_timezone), clock=clock)

@@ -291,3 +291,40 @@ async def test_a_run_goes_to_the_worker_and_reports_progress(world, app, worker)
     assert run["customers_done"] == run["customers_total"] >= 2 and run["invoices_issued"] >= 2
     for customer in customers:
         assert len(await invoices_of(world, app, customer.id)) == 1
+
+
+async def test_runs_whose_message_was_lost_or_whose_worker_died_are_sent_again(world, app) -> None:
+    from datetime import timedelta
+
+    from core.auth import Principal, Role
+    from money.models import InvoiceRun
+    from money.runs import request_run, runs_to_resend
+
+    t0 = app.state.clock.now()
+    actor = Principal(id=uuid.uuid4(), username="reaper", role=Role.FINANCE)
+    async with db_session(app) as session:
+        lost = await request_run(
+            session, period_end=date(2029, 6, 30), customer_id=None, actor=actor, now=t0, tz=SHANGHAI
+        )
+        dead = await request_run(
+            session, period_end=date(2029, 6, 30), customer_id=None, actor=actor, now=t0, tz=SHANGHAI
+        )
+        dead.status, dead.started_at = "running", t0
+    async with db_session(app) as session:
+        soon = await runs_to_resend(session, now=t0 + timedelta(seconds=30))
+    async with db_session(app) as session:
+        later = await runs_to_resend(session, now=t0 + timedelta(minutes=5))
+    assert lost.id not in soon and dead.id not in soon
+    assert lost.id in later and dead.id not in later  # still running, and not for long
+    async with db_session(app) as session:
+        much_later = await runs_to_resend(session, now=t0 + timedelta(hours=3))
+    assert {lost.id, dead.id} <= set(much_later)
+    async with db_session(app) as session:
+        statuses = {
+            r.id: r.status
+            for r in await session.scalars(select(InvoiceRun).where(InvoiceRun.id.in_([lost.id, dead.id])))
+        }
+    assert statuses == {lost.id: "queued", dead.id: "queued"}  # the dead worker's run waits to be taken again
+    async with db_session(app) as session:  # leave nothing queued for the shared worker to pick up
+        for run in await session.scalars(select(InvoiceRun).where(InvoiceRun.id.in_([lost.id, dead.id]))):
+            run.status = "failed"
