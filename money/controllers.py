@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -32,7 +33,7 @@ from core.schemas import MAX_OFFSET, MAX_PAGE_SIZE, Page
 from core.settings import Settings
 from money import balances, bank, credit_notes, invoicing, ledger, payments, runs
 from money import schemas as s
-from money.models import BankStatementLine, CreditNote, Invoice, InvoiceRun, Payment
+from money.models import BankStatementLine, CreditNote, Invoice, InvoiceRun, Payment, PaymentAllocation
 from money.parties import payment_code
 from money.periods import BillingPeriod
 
@@ -234,7 +235,15 @@ async def credit_note_out(session: AsyncSession, note: CreditNote) -> s.CreditNo
 
 
 async def payment_out(session: AsyncSession, payment: Payment) -> s.PaymentOut:
-    allocations = await payments.allocations_of(session, payment.id)
+    return (await payments_out(session, [payment]))[0]
+
+
+async def payments_out(session: AsyncSession, rows: Sequence[Payment]) -> list[s.PaymentOut]:
+    allocations = await payments.allocations_of(session, [p.id for p in rows])
+    return [_payment_out(p, allocations[p.id]) for p in rows]
+
+
+def _payment_out(payment: Payment, allocations: list[tuple[PaymentAllocation, str]]) -> s.PaymentOut:
     return s.PaymentOut(
         id=payment.id,
         customer_id=payment.customer_id,
@@ -543,7 +552,7 @@ class PaymentsController(Controller):
             limit=limit,
             offset=offset,
         )
-        return Page(items=[await payment_out(db_session, p) for p in rows], total=total, limit=limit, offset=offset)
+        return Page(items=await payments_out(db_session, rows), total=total, limit=limit, offset=offset)
 
     @get("/payments/{payment_id:uuid}", guards=[MONEY_READERS], summary="A payment with its allocations")
     async def get_payment(self, payment_id: FromPath[uuid.UUID], request: Req, db_session: Db) -> s.PaymentOut:

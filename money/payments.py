@@ -298,14 +298,20 @@ async def get_payment(
     return payment
 
 
-async def allocations_of(session: AsyncSession, payment_id: uuid.UUID) -> Sequence[tuple[PaymentAllocation, str]]:
+async def allocations_of(
+    session: AsyncSession, payment_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[PaymentAllocation, str]]]:
+    """Each payment's allocations (with the invoice's number), in the order they were made; one query for a page."""
+    found: dict[uuid.UUID, list[tuple[PaymentAllocation, str]]] = {payment_id: [] for payment_id in payment_ids}
     rows = await session.execute(
         select(PaymentAllocation, Invoice.number)
         .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
-        .where(PaymentAllocation.payment_id == payment_id)
+        .where(PaymentAllocation.payment_id.in_(list(payment_ids)))
         .order_by(PaymentAllocation.allocated_at, PaymentAllocation.id)
     )
-    return [(allocation, number) for allocation, number in rows]
+    for allocation, number in rows:
+        found[allocation.payment_id].append((allocation, number))
+    return found
 
 
 async def list_payments(

@@ -106,7 +106,7 @@ async def test_concurrent_retries_with_one_key_record_one_payment(world, app, ra
 
 async def test_allocating_by_hand_stays_within_the_payment_and_the_invoice(world, app) -> None:
     customer, (small, big) = await customer_with_invoices(world, app, [1_000, 9_000])
-    other, (foreign,) = await customer_with_invoices(world, app, [5_000])
+    _, (foreign,) = await customer_with_invoices(world, app, [5_000])
     payment = await pay(world, app, customer.id, 6_000, allocate=False)
     assert payment["allocated_minor"] == 0 and payment["allocations"] == []
     headers = await finance_headers(world, app)
