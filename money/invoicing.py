@@ -24,7 +24,7 @@ from core.ids import new_id
 from money.ledger import split_vat
 from money.models import Charge, CreditAccount, CreditNote, CreditNoteLine, Invoice, InvoiceLine
 from money.numbering import invoice_series, take_numbers
-from money.parties import buyer_of
+from money.parties import customer_accounts
 from money.periods import BillingPeriod, end_of_day_utc, last_complete_day, period_of
 from money.states import InvoiceStatus
 
@@ -95,11 +95,19 @@ async def invoice_customer(
     actor: Principal | None,
 ) -> Issued:
     """Invoice the account's uninvoiced charges of periods complete by `period_end`; nothing when there are none."""
+    buyers = customer_accounts.c
     account = (
         await session.execute(
-            select(CreditAccount.billing_period, CreditAccount.payment_terms_days, CreditAccount.currency)
+            select(
+                CreditAccount.billing_period,
+                CreditAccount.payment_terms_days,
+                CreditAccount.currency,
+                buyers.name,
+                buyers.tax_id,
+            )
+            .join(customer_accounts, buyers.id == CreditAccount.customer_id)
             .where(CreditAccount.customer_id == customer_id)
-            .with_for_update()
+            .with_for_update(of=CreditAccount)  # the account's money, not the orders domain's row
         )
     ).one_or_none()
     if account is None:
@@ -118,7 +126,6 @@ async def invoice_customer(
     if not charges:
         return Issued(numbers=[], total_minor=0)
     drafts = draft_invoices(charges, billing=billing, tz=tz)
-    buyer = await buyer_of(session, customer_id)
     numbers = await take_numbers(session, series=invoice_series(issue_date.year), count=len(drafts))
     invoices: list[dict[str, object]] = []
     lines: list[dict[str, object]] = []
@@ -152,8 +159,8 @@ async def invoice_customer(
                 "issue_date": issue_date,
                 "due_date": issue_date + timedelta(days=account.payment_terms_days),
                 "status": str(InvoiceStatus.ISSUED),
-                "buyer_name": buyer.name,
-                "buyer_tax_id": buyer.tax_id,
+                "buyer_name": account.name,
+                "buyer_tax_id": account.tax_id,
                 "net_minor": sum(line.net_minor for line in drafted),
                 "tax_minor": sum(line.tax_minor for line in drafted),
                 "total_minor": invoice_total,

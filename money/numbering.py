@@ -1,21 +1,33 @@
-"""Gapless document numbers: one row per series (e.g. INV-2026, CN-2026), taken FOR UPDATE by the transaction that
-issues, so numbers are handed out one transaction at a time and a rollback gives them back.
+"""Gapless document numbers: one row per series (e.g. INV-2026, CN-2026), locked by the transaction that issues (its
+UPDATE holds the row until the end), so numbers are handed out one transaction at a time and a rollback gives them
+back.
 
 Take the numbers as late as possible in the issuing transaction: the series row stays locked until it commits.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Insert, select, update
+from typing import Any
+
+from sqlalchemy import Insert, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from money.models import InvoiceSeries
 
-_CREATE_SERIES: dict[str, Insert] = {
-    "postgresql": postgresql.insert(InvoiceSeries).on_conflict_do_nothing(index_elements=["code"]),
-    "sqlite": sqlite.insert(InvoiceSeries).on_conflict_do_nothing(index_elements=["code"]),
-}
+
+def _build_take(insert: Any) -> Insert:
+    """Create the series, or move it on, in one statement: the row stays locked until the transaction ends (a
+    second transaction's INSERT waits for it, then moves on the committed row). Returns the next number after."""
+    statement = insert(InvoiceSeries).values(code=bindparam("series"), next_number=bindparam("after"))
+    statement = statement.on_conflict_do_update(
+        index_elements=["code"], set_={"next_number": InvoiceSeries.next_number + bindparam("count")}
+    )
+    taken: Insert = statement.returning(InvoiceSeries.next_number)
+    return taken
+
+
+_TAKE = {"postgresql": _build_take(postgresql.insert), "sqlite": _build_take(sqlite.insert)}
 
 
 def invoice_series(year: int) -> str:
@@ -34,11 +46,6 @@ async def take_numbers(session: AsyncSession, *, series: str, count: int) -> lis
     """The next `count` numbers of `series`, held by this transaction until it ends."""
     if count <= 0:
         return []
-    # A series' first use: two transactions may both insert it; the second waits, then does nothing.
-    await session.execute(_CREATE_SERIES[session.get_bind().dialect.name], {"code": series, "next_number": 1})
-    first = await session.scalar(
-        select(InvoiceSeries.next_number).where(InvoiceSeries.code == series).with_for_update()
-    )
-    assert first is not None
-    await session.execute(update(InvoiceSeries).where(InvoiceSeries.code == series).values(next_number=first + count))
-    return [document_number(series, n) for n in range(first, first + count)]
+    params = {"series": series, "after": 1 + count, "count": count}
+    after = int((await session.execute(_TAKE[session.get_bind().dialect.name], params)).scalar_one())
+    return [document_number(series, n) for n in range(after - count, after)]

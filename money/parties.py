@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy import String, Uuid, cast, column, func, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from money.models import CreditAccount
 
-# The columns of customer_accounts money reads: a buyer's identity at the time of invoicing.
-_customers = table("customer_accounts", column("id", Uuid()), column("name", String()), column("tax_id", String()))
+# The columns of customer_accounts money reads: a buyer's identity at the time of invoicing, a payer's tax id.
+customer_accounts = table(
+    "customer_accounts", column("id", Uuid()), column("name", String()), column("tax_id", String())
+)
 
 # Crockford-style base 32 (no I, L, O, U): read aloud or typed from a phone without mix-ups.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -21,22 +22,10 @@ _CODE_BITS = 40  # the random tail of the account's id (uuid7: the head is a tim
 PAYMENT_CODE = re.compile(r"(?<![0-9A-Z])DD([0-9A-HJKMNP-TV-Z]{8})(?![0-9A-Z])")
 
 
-@dataclass(frozen=True, slots=True)
-class Buyer:
-    name: str
-    tax_id: str | None
-
-
-async def buyer_of(session: AsyncSession, customer_id: uuid.UUID) -> Buyer:
-    row = (
-        await session.execute(select(_customers.c.name, _customers.c.tax_id).where(_customers.c.id == customer_id))
-    ).one()
-    return Buyer(name=row.name, tax_id=row.tax_id)
-
-
 async def customers_with_tax_id(session: AsyncSession, tax_id: str) -> list[uuid.UUID]:
     wanted = tax_id.strip().upper()
-    rows = await session.scalars(select(_customers.c.id).where(func.upper(_customers.c.tax_id) == wanted).limit(2))
+    accounts = customer_accounts.c
+    rows = await session.scalars(select(accounts.id).where(func.upper(accounts.tax_id) == wanted).limit(2))
     return list(rows)
 
 
