@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import uuid
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -35,7 +36,10 @@ from core.errors import DomainError, InvalidInput
 from core.settings import Settings, get_settings
 from core.signing import KeyRing
 from dispatch.controllers import FleetController, PlanningController
+from money import credit
+from money.controllers import BalancesController, InvoicesController, PaymentsController
 from money.document_controllers import DocumentsController, StatementsController
+from orders import delivery
 from orders.controllers import AccountsController, CatalogueController, OrdersController, PickupsController
 from tracking.controllers import CodesController, RackController
 from tracking.driver_controllers import DriverController, OrderTrackingController
@@ -162,6 +166,12 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             if redis_client is not None:
                 await redis_client.aclose()
 
+    async def recheck_held_orders(session: AsyncSession, customer_id: uuid.UUID, now: datetime) -> None:
+        await delivery.recheck_held_orders(session, customer_id=customer_id, now=now, rules=settings.rules)
+
+    # A payment or a credit note frees credit: held orders are re-checked in the same unit of work.
+    credit.on_credit_freed(recheck_held_orders, name="orders.recheck_held_orders")
+
     api = Router(
         path=API_PREFIX,
         route_handlers=[
@@ -183,6 +193,9 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             LiveController,
             DocumentsController,
             StatementsController,
+            BalancesController,
+            InvoicesController,
+            PaymentsController,
         ],
     )
     app = Litestar(

@@ -78,6 +78,7 @@ def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Proble
         reasons=exc.extra.get("reasons"),
         job_id=exc.extra.get("job_id"),
         headers=headers,
+        errors=exc.extra.get("errors"),
     )
 
 

@@ -22,6 +22,7 @@ class Role(StrEnum):
     DRIVER = "driver"
     RACK_OPERATOR = "rack_operator"
     CUSTOMER = "customer"
+    FINANCE = "finance"  # staff who see money (ledgers, invoices, payments) and nothing of dispatch
 
 
 STAFF = frozenset({Role.ADMIN, Role.DISPATCHER})

@@ -55,7 +55,8 @@ async def open_account(
 async def get_account(session: AsyncSession, customer_id: uuid.UUID, *, lock: bool = False) -> CreditAccount:
     stmt = select(CreditAccount).where(CreditAccount.customer_id == customer_id)
     if lock:
-        stmt = stmt.with_for_update()
+        # Refreshed: a copy read earlier in this session (before the lock) may be out of date.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     account = (await session.execute(stmt)).scalar_one_or_none()
     if account is None:
         raise NotFound("no such customer", code="customer_not_found")

@@ -41,15 +41,18 @@ pytestmark = pytest.mark.integration
 API = "/api/v1"
 ADMIN, DISPATCHER, DRIVER, RACK, CUSTOMER = "admin", "dispatcher", "driver", "rack_operator", "customer"
 OTHER_DRIVER = "other_driver"  # a caller of the walk: driver Y, on driver X's trip and stop
-STAFF_ROLES = (ADMIN, DISPATCHER, RACK)
-EVERYONE = frozenset({ADMIN, DISPATCHER, DRIVER, RACK, CUSTOMER})
+FINANCE = "finance"
+STAFF_ROLES = (ADMIN, DISPATCHER, RACK, FINANCE)
+EVERYONE = frozenset({ADMIN, DISPATCHER, DRIVER, RACK, CUSTOMER, FINANCE})
+MONEY = frozenset({ADMIN, FINANCE})
+MONEY_OR_CUSTOMER = frozenset({ADMIN, FINANCE, CUSTOMER})
 ONLY_ADMIN = frozenset({ADMIN})
 STAFF = frozenset({ADMIN, DISPATCHER})
 ONLY_CUSTOMER = frozenset({CUSTOMER})
 CUSTOMER_OR_STAFF = frozenset({CUSTOMER, ADMIN, DISPATCHER})
 RACK_OR_ADMIN = frozenset({RACK, ADMIN})
 ONLY_DRIVER = frozenset({DRIVER})
-MONEY_READERS = frozenset({ADMIN, CUSTOMER})  # admin (and finance, a role still to come) or the customer itself
+MONEY_READERS = MONEY_OR_CUSTOMER  # admin, finance, or the customer itself
 # Methods Litestar answers by itself (CORS preflight / Allow); they carry no data and are checked separately.
 AUTOMATIC_METHODS = {"OPTIONS", "HEAD"}
 
@@ -187,6 +190,26 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/customers/{customer_id}/statements/{month}/pdf"): Access(MONEY_READERS, scoped=True),
     ("GET", "/customers/{customer_id}/statements/{month}/csv"): Access(MONEY_READERS, scoped=True),
     ("GET", "/customers/{customer_id}/statements/{month}/xlsx"): Access(MONEY_READERS, scoped=True),
+    # money: admin and finance; a customer reads its own
+    ("GET", "/customers/{customer_id}/balance"): Access(MONEY_OR_CUSTOMER, scoped=True),
+    ("GET", "/me/balance"): Access(ONLY_CUSTOMER),
+    ("GET", "/customers/{customer_id}/ledger"): Access(MONEY_OR_CUSTOMER, scoped=True),
+    ("PATCH", "/customers/{customer_id}/billing"): Access(MONEY),
+    ("POST", "/invoice-runs"): Access(MONEY),
+    ("GET", "/invoice-runs"): Access(MONEY),
+    ("GET", "/invoice-runs/{run_id}"): Access(MONEY),
+    ("GET", "/invoices"): Access(MONEY_OR_CUSTOMER),
+    ("GET", "/invoices/{invoice_id}"): Access(MONEY_OR_CUSTOMER, scoped=True),
+    ("POST", "/invoices/{invoice_id}/credit-notes"): Access(MONEY),
+    ("GET", "/credit-notes/{credit_note_id}"): Access(MONEY_OR_CUSTOMER, scoped=True),
+    ("POST", "/payments"): Access(MONEY),
+    ("GET", "/payments"): Access(MONEY_OR_CUSTOMER),
+    ("GET", "/payments/{payment_id}"): Access(MONEY_OR_CUSTOMER, scoped=True),
+    ("POST", "/payments/{payment_id}/allocate"): Access(MONEY),
+    ("POST", "/payments/import"): Access(MONEY),
+    ("GET", "/payments/unmatched"): Access(MONEY),
+    ("POST", "/payments/unmatched/{line_id}/assign"): Access(MONEY),
+    ("POST", "/payments/unmatched/{line_id}/ignore"): Access(MONEY),
 }
 # Streams answer 406 `event_stream_required` unless asked for text/event-stream: the walk never opens one.
 STREAMS = {("GET", "/orders/{order_id}/live"), ("GET", "/dispatch/live")}
@@ -320,6 +343,10 @@ async def walk(world, worker, app) -> Walk:  # type: ignore[no-untyped-def]
     (a, order), (b, _) = day.riders
     c, c_order = day.loner
     x_trip, x_stop = day.trips[1], day.stop_of(c_order)
+    from tests.billing_factories import finance_headers, pay, run_invoices
+
+    # A's money beside its order: a payment, a finance user, an invoice run (its invoice and credit note below).
+    world.tokens[FINANCE] = (await finance_headers(world, app))["Authorization"].removeprefix("Bearer ")
     # A depot of our own (far from every site, so it is nobody's serving depot): other tests cannot fill its slots.
     depot_id = (await world.new_depot(bays=10, lat=39.9, lon=116.4))["id"]
     slots = ok(await client.get(f"{API}/depots/{depot_id}/slots?date=2030-01-12", headers=a.h))
@@ -346,6 +373,8 @@ async def walk(world, worker, app) -> Walk:  # type: ignore[no-untyped-def]
             session, uuid.UUID(a.id), [(Delivery(net_litres=1000), T0)], issue_date=date(2030, 1, 7)
         )
         credit_note = await money_credit(session, billed, [(billed.lines[0], 100)], issue_date=date(2030, 1, 7), at=T0)
+    payment = await pay(world, app, a.id, 100, reference="walk payment")
+    run = await run_invoices(world, app, period_end="2029-12-31", customer_id=a.id)
     ids = {
         "customer_id": a.id,
         "site_id": a.site["id"],
@@ -365,11 +394,14 @@ async def walk(world, worker, app) -> Walk:  # type: ignore[no-untyped-def]
         "invoice_id": str(billed.invoice.id),
         "credit_note_id": str(credit_note.id),
         "month": "2030-01",
+        "payment_id": payment["id"],
+        "run_id": run["id"],
+        "line_id": str(uuid.uuid4()),  # an unmatched bank line: staff-side, an unknown id shows the guard
     }
     secrets = [
         *(a.id, a.site["id"], a.site["name"], str(a.site["lat"]), str(a.site["lon"])),
         *(order["id"], order["reference"], pickup["id"], pickup["reference"]),
-        *(billed.invoice.number, credit_note.number),
+        *(billed.invoice.number, credit_note.number, payment["id"], "walk payment"),
     ]
     x_secrets = [
         *(x_trip["id"], x_stop["id"], day.tankers[1]["plate"], c_order["id"], c_order["reference"]),
@@ -461,7 +493,7 @@ def check(response: Any, expected: str, *, method: str) -> str | None:
 
 # Callers in the order the walk runs: the other customer first, while A's order and booking are untouched; the
 # other driver before the owner of the trip, while X's stop is still to be done.
-CALLERS = ["anonymous", "other_customer", "customer", OTHER_DRIVER, DRIVER, RACK, DISPATCHER, ADMIN]
+CALLERS = ["anonymous", "other_customer", "customer", OTHER_DRIVER, DRIVER, RACK, DISPATCHER, FINANCE, ADMIN]
 
 
 def caller_headers(walk: Walk, caller: str) -> dict[str, str]:

@@ -3,8 +3,8 @@
 Never a 500 and never a partial write: around every refused request the test counts the rows of every table a
 request could touch (and sums the amounts a request could change) and asserts nothing moved.
 
-Covered bodies: POST /orders, POST /pickups, POST /sites, POST /customers, PUT /prices, POST /applications and
-POST /auth/token. Also bad query parameters and path ids.
+Covered bodies: POST /orders, POST /pickups, POST /sites, POST /customers, PUT /prices, POST /applications,
+POST /auth/token and POST /payments. Also bad query parameters and path ids.
 
 Bugs found are marked `xfail(strict=True, reason="BUG: ...")` (some only on one backend: SQLite does not enforce
 VARCHAR lengths and accepts NUL in text, PostgreSQL does neither), so fixing one turns its test into an XPASS
@@ -69,6 +69,7 @@ TARGETS = [
         text=("company_name",),
     ),
     Target("login", "POST", "/auth/token", "anonymous", number=("password",), text=("username",)),
+    Target("payments", "POST", "/payments", "admin", number=("amount_minor",), text=("reference",)),
 ]
 BY_NAME = {t.name: t for t in TARGETS}
 
@@ -116,6 +117,8 @@ COUNTED_TABLES = (
     "applications",
     "users",
     "payments",
+    "ledger_entries",
+    "payment_allocations",
     "events",
     "idempotency_records",
 )
@@ -177,6 +180,14 @@ class Ctx:
                 }
             case "login":
                 return {"username": self.customer.username, "password": PASSWORD}
+            case "payments":
+                return {
+                    "customer_id": self.customer.id,
+                    "amount_minor": 100,
+                    "received_on": "2030-01-07",
+                    "method": "bank_transfer",
+                    "reference": "valid",
+                }
         raise AssertionError(target.name)
 
     async def send(
