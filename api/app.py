@@ -33,7 +33,13 @@ from core.db import close_raw_pool, create_engine, session_factory, unit_of_work
 from core.errors import DomainError, InvalidInput
 from core.settings import Settings, get_settings
 from dispatch.controllers import FleetController, PlanningController
-from orders.controllers import AccountsController, CatalogueController, OrdersController, PickupsController
+from orders.controllers import (
+    AccountsController,
+    CatalogueController,
+    OrdersController,
+    PickupsController,
+    PricingController,
+)
 from tracking.controllers import CodesController, RackController
 from tracking.driver_controllers import DriverController, OrderTrackingController
 from tracking.live import live_plugin
@@ -159,6 +165,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             AuditController,
             OperatorDepotsController,
             CatalogueController,
+            PricingController,
             AccountsController,
             OrdersController,
             PickupsController,
