@@ -172,8 +172,8 @@ async def set_prices(
     session: AsyncSession, *, prices: list[s.PriceIn], currency: str, actor: Principal | None, now: datetime
 ) -> list[Price]:
     """Publish prices, each holding from its `valid_from` until a later one; all or nothing. The same depot,
-    product and day twice in one list: the last wins. Each price that changes is audited with the price that was
-    in force on its first day before (`before`: none when the product had no price there yet)."""
+    product and day twice in one list: the last wins. Each price that changes is audited (subject: the depot) with
+    the price that was in force on its first day before (`before`: none when the product had no price there yet)."""
     if not prices:
         raise InvalidInput("no prices given", code="empty_request")
     if len(prices) > 1000:
@@ -206,14 +206,13 @@ async def set_prices(
             price = Price(depot_id=depot_id, product_code=product_code, valid_from=day)
             session.add(price)
         price.price_per_litre_minor, price.currency = price_per_litre_minor, currency
-        await session.flush()  # its id, for the audit
         before, after = befores[(depot_id, product_code, day)], _audited(price)
         if before != after:
             record_audit(
                 session,
                 actor=actor,
                 subject_type="price",
-                subject_id=price.id,
+                subject_id=depot_id,  # GET /audit?subject_type=price&subject_id=<depot>: the depot's price changes
                 action="price_set",
                 at=now,
                 before=before,
