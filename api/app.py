@@ -40,7 +40,13 @@ from money import credit
 from money.controllers import BalancesController, InvoicesController, PaymentsController
 from money.document_controllers import DocumentsController, StatementsController
 from orders import delivery
-from orders.controllers import AccountsController, CatalogueController, OrdersController, PickupsController
+from orders.controllers import (
+    AccountsController,
+    CatalogueController,
+    OrdersController,
+    PickupsController,
+    PricingController,
+)
 from tracking.controllers import CodesController, RackController
 from tracking.driver_controllers import DriverController, OrderTrackingController
 from tracking.keystore import keyring_for
@@ -179,6 +185,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             AuditController,
             OperatorDepotsController,
             CatalogueController,
+            PricingController,
             AccountsController,
             OrdersController,
             PickupsController,

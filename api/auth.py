@@ -305,6 +305,7 @@ class AuthController(Controller):
             customer_id=data.customer_id,
             display_name=data.display_name,
             now=now,
+            actor=request.user,
         )
         if data.depot_ids is not None:
             await operators.set_depots(db_session, user_id=user.id, depots=data.depot_ids, actor=request.user, now=now)
@@ -333,6 +334,7 @@ class AuthController(Controller):
         user, ended = await users.update_user(
             db_session,
             user_id=user_id,
+            actor=request.user,
             now=datetime.now(UTC),
             is_active=data.is_active,
             role=data.role,

@@ -132,13 +132,13 @@ async def seed(session: AsyncSession, *, now: datetime) -> bool:
     depots = {d.code: await catalogue.create_depot(session, data=d) for d in DEPOTS}
     today = now.astimezone(zone("Asia/Shanghai")).date()
     prices = [
-        s.PriceIn(depot_id=depot.id, product_code=code, date=day, price_per_litre_minor=base + extra)
+        s.PriceIn(depot_id=depot.id, product_code=code, valid_from=day, price_per_litre_minor=base + extra)
         for depot in depots.values()
         for code, base in BASE_PRICES.items()
         if code in {p.code for p in depot.products}
         for day, extra in ((today, 0), (today + timedelta(days=1), 5))
     ]
-    await catalogue.set_prices(session, prices=prices, currency="CNY")
+    await catalogue.set_prices(session, prices=prices, currency="CNY", actor=None, now=now)
 
     for name, role in (("admin", Role.ADMIN), ("dispatcher", Role.DISPATCHER)):
         await accounts.create_user(session, username=name, password=DEMO_PASSWORD, role=role, now=now)

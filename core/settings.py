@@ -96,9 +96,7 @@ class OrderRules:
     max_days_ahead: int = 30
     slot_minutes: int = 30
     currency: str = "CNY"
-    # Yearly-volume tiers (tonnes, exclusive upper bound) and their discount in basis points of the gross price.
-    tier_upper_bounds_t: tuple[int, ...] = (20, 50, 100, 500)
-    tier_discounts_bps: tuple[int, ...] = (0, 100, 200, 300, 400)
+    # The yearly-volume tier table is data, not a setting: `tier_bands`, edited at PUT /settings/tiers.
 
 
 @dataclass(frozen=True, slots=True)

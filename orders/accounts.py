@@ -11,6 +11,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import record_audit
 from core.auth import Principal, Role, hash_password_async
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.events import record_event
@@ -23,7 +24,8 @@ from orders import cache
 from orders import schemas as s
 from orders.cache import SiteInfo
 from orders.models import Application, CustomerAccount, Order, Product, Site
-from orders.rules import ORDER_HOLDS_CREDIT, OrderStatus, tier_for
+from orders.rules import ORDER_HOLDS_CREDIT, OrderStatus
+from orders.tiers import tier_table
 
 COUNTS_FOR_VOLUME = frozenset(ORDER_HOLDS_CREDIT | {OrderStatus.DELIVERED})
 
@@ -77,9 +79,10 @@ async def tier_of_the_day(
     """The discount tier that prices the customer's orders and bookings today (UTC day).
 
     It comes from the yearly volume as it stood at the start of the day: orders of the 365 days before today's
-    00:00 UTC. The first order of a day computes it and stores it on the account (`tier`, `tier_day`), so every
-    later one reads it from the account row instead of summing the customer's orders again; a customer who
-    crosses a tier boundary gets the new discount from the next day on. Pass `account` only when the caller
+    00:00 UTC, placed in the bands of the tier table (orders/tiers.py). The first order of a day computes it and
+    stores it on the account (`tier`, `tier_day`), so every later one reads it from the account row instead of
+    summing the customer's orders again; a customer who crosses a tier boundary gets the new discount from the
+    next day on (a new tier table forgets the stored tiers at once). Pass `account` only when the caller
     holds its row lock (the stored tier is written with it); otherwise the row is only read.
     """
     day = tier_day(now)
@@ -95,7 +98,8 @@ async def tier_of_the_day(
     if cached_day == day:
         return cached_tier
     start = datetime.combine(day, time(0), UTC)
-    tier = tier_for(await yearly_volume_kg(session, customer_id, now=start, until=start), rules)
+    table = await tier_table(session)
+    tier = table.tier_for(await yearly_volume_kg(session, customer_id, now=start, until=start))
     if account is not None:
         account.tier, account.tier_day = tier, day
     return tier
@@ -365,9 +369,11 @@ async def create_user(
     customer_id: uuid.UUID | None = None,
     display_name: str | None = None,
     now: datetime,
+    actor: Principal | None = None,
     pending_applications: bool = True,
 ) -> User:
-    """`pending_applications`: also refuse a username a pending application asked for."""
+    """`pending_applications`: also refuse a username a pending application asked for. The new user is audited
+    (`actor` None: the system, as the CLI and the demo are)."""
     await ensure_username_free(session, username, pending_applications=pending_applications)
     if role == Role.CUSTOMER:
         if customer_id is None:
@@ -389,7 +395,29 @@ async def create_user(
     )
     session.add(user)
     await session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        subject_type="user",
+        subject_id=user.id,
+        customer_id=user.customer_id,
+        action="user_created",
+        at=now,
+        after=audited_user(user),
+    )
     return user
+
+
+def audited_user(user: User) -> dict[str, object]:
+    """What the audit trail keeps of a user (never its password hash)."""
+    return {
+        "username": user.username,
+        "role": user.role,
+        "customer_id": user.customer_id,
+        "display_name": user.display_name,
+        "phone": user.phone,
+        "is_active": user.is_active,
+    }
 
 
 async def referral_code_for(session: AsyncSession, user_id: uuid.UUID) -> str:
@@ -499,6 +527,7 @@ async def approve_application(
         customer_id=account.id,
         display_name=app.contact_name,
         now=now,
+        actor=actor,
         pending_applications=False,
     )
     app.status, app.customer_id, app.decided_at, app.decided_by = "approved", account.id, now, actor.id

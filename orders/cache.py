@@ -1,10 +1,12 @@
-"""Per-process caches of reference data for the order hot path: products, depots, prices, serving depots.
+"""Per-process caches of reference data for the order hot path: products, depots, prices, contract prices, the
+tier table, serving depots.
 
 Each server process keeps its own copy for at most `TTL_S` seconds. A write in this process (a new product or
-depot, new prices) clears the affected cache at once and again after its commit, so this process never serves
-stale data after its own writes; another process sees the change within `TTL_S`. In particular a price change
-reaches new orders and quotes on every worker within `TTL_S` seconds (prices are fixed at confirmation, so an
-order confirmed in that interval keeps the previous price, like an order confirmed just before the change).
+depot, new prices, a customer's contract prices, the tier table) clears the affected cache at once and again after
+its commit, so this process never serves stale data after its own writes; another process sees the change within
+`TTL_S`. In particular a price change reaches new orders and quotes on every worker within `TTL_S` seconds
+(prices are fixed at confirmation, so an order confirmed in that interval keeps the previous price, like an order
+confirmed just before the change).
 
 The caches hold immutable snapshots (frozen dataclasses), never ORM objects, and belong to one engine (one
 database): tests that use several databases in one process never see each other's data.
@@ -60,11 +62,52 @@ class SiteInfo:
 
 @dataclass(frozen=True, slots=True)
 class PriceInfo:
+    """The list price in force on a day: the one with the latest `valid_from` not after it."""
+
     depot_id: uuid.UUID
     product_code: str
-    date: date
+    valid_from: date
     price_per_litre_minor: int
     currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContractInfo:
+    """One of a customer's contract prices (orders.models.ContractPrice): a fixed price or a discount per litre."""
+
+    product_code: str
+    depot_id: uuid.UUID | None  # None: at every depot
+    valid_from: date
+    valid_to: date | None  # the last day, included; None: until replaced
+    price_per_litre_minor: int | None
+    discount_per_litre_minor: int | None
+
+    def applies(self, *, depot_id: uuid.UUID, product_code: str, day: date) -> bool:
+        return (
+            self.product_code == product_code
+            and self.depot_id in (None, depot_id)
+            and self.valid_from <= day
+            and (self.valid_to is None or day <= self.valid_to)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TierTable:
+    """The volume tier bands, ascending: (from tonnes, discount in basis points); the first starts at 0 t."""
+
+    bands: tuple[tuple[int, int], ...]
+
+    def tier_for(self, yearly_kg: int) -> int:
+        """The index of the band the yearly volume falls in."""
+        tier = 0
+        for index, (from_tonnes, _) in enumerate(self.bands):
+            if yearly_kg >= from_tonnes * 1000:
+                tier = index
+        return tier
+
+    def discount_bps(self, tier: int) -> int:
+        """The band's discount; a tier beyond the table (stored before it shrank) gets the last band's."""
+        return self.bands[min(tier, len(self.bands) - 1)][1]
 
 
 class TTLCache:
@@ -98,12 +141,15 @@ class ReferenceCache:
     products: TTLCache = field(default_factory=TTLCache)  # code -> ProductInfo | None
     depots: TTLCache = field(default_factory=TTLCache)  # None -> tuple[DepotInfo, ...]
     prices: TTLCache = field(default_factory=TTLCache)  # (depot id, product, day) -> PriceInfo | None
+    contracts: TTLCache = field(default_factory=TTLCache)  # customer id -> tuple[ContractInfo, ...]
+    tier_table: TTLCache = field(default_factory=TTLCache)  # None -> TierTable
     # (lat, lon, product) -> (DepotInfo, km) | None. Derived from the depots alone, so it lives as long as the
     # depots do not change: `depot_snapshot` clears it whenever a refreshed list of depots differs.
     serving: TTLCache = field(default_factory=lambda: TTLCache(ttl=float("inf")))
     sites: TTLCache = field(default_factory=lambda: TTLCache(ttl=float("inf")))  # site id -> SiteInfo
-    # (customer id, UTC day) -> the discount tier stored on the account for that day, which never changes once
-    # stored (orders.accounts.tier_of_the_day): learnt when this process places the day's first order.
+    # (customer id, UTC day, tier bands) -> the discount tier stored on the account for that day, which never
+    # changes once stored under those bands (orders.accounts.tier_of_the_day): learnt when this process places
+    # the day's first order. A new tier table makes a new key, so the tier is looked up again.
     tiers: TTLCache = field(default_factory=lambda: TTLCache(ttl=float("inf")))
     last_depots: tuple[DepotInfo, ...] | None = None
 

@@ -1,19 +1,22 @@
-"""Products, depots and daily prices."""
+"""Products, depots and list prices (each holds from its `valid_from` until the next)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from typing import Protocol
 
 import msgspec
 from geopy.distance import geodesic
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import record_audit
+from core.auth import Principal
 from core.errors import Conflict, InvalidInput, NotFound
 from core.hours import HoursEntry, validate_hours, zone
+from core.units import per_tonne
 from orders import cache
 from orders import schemas as s
 from orders.cache import DepotInfo, PriceInfo, ProductInfo
@@ -75,6 +78,11 @@ async def product_info(session: AsyncSession, code: str, *, field: str = "produc
     return info
 
 
+async def densities(session: AsyncSession, codes: Iterable[str]) -> dict[str, float]:
+    """The products' densities at the standard temperature, from the per-process cache."""
+    return {code: (await product_info(session, code)).density_kg_m3 for code in set(codes)}
+
+
 async def create_product(session: AsyncSession, *, data: s.ProductIn) -> Product:
     if await session.get(Product, data.code) is not None:
         raise Conflict(f"product '{data.code}' exists already", code="product_exists")
@@ -124,16 +132,56 @@ async def create_depot(session: AsyncSession, *, data: s.DepotIn) -> Depot:
     return depot
 
 
-async def set_prices(session: AsyncSession, *, prices: list[s.PriceIn], currency: str) -> list[Price]:
-    """Upsert the day's prices; all or nothing. The same depot, product and day twice in one list: the last wins."""
+def _valid_from(item: s.PriceIn, index: int) -> date:
+    """`valid_from`, or `date` as older clients call it; exactly one."""
+    if (item.valid_from is None) == (item.date is None):
+        raise InvalidInput(
+            f"item {index}: give valid_from (or its former name, date), once",
+            code="valid_from_required",
+            field=f"[{index}].valid_from",
+        )
+    day = item.valid_from or item.date
+    assert day is not None
+    return day
+
+
+async def _in_force(session: AsyncSession, *, depot_id: uuid.UUID, product_code: str, day: date) -> Price | None:
+    """The list price in force on `day`: the latest that starts on or before it."""
+    stmt = (
+        select(Price)
+        .where(Price.depot_id == depot_id, Price.product_code == product_code, Price.valid_from <= day)
+        .order_by(Price.valid_from.desc())
+        .limit(1)
+    )
+    return await session.scalar(stmt)
+
+
+def _audited(price: Price | None) -> dict[str, object] | None:
+    if price is None:
+        return None
+    return {
+        "depot_id": price.depot_id,
+        "product_code": price.product_code,
+        "valid_from": price.valid_from,
+        "price_per_litre_minor": price.price_per_litre_minor,
+        "currency": price.currency,
+    }
+
+
+async def set_prices(
+    session: AsyncSession, *, prices: list[s.PriceIn], currency: str, actor: Principal | None, now: datetime
+) -> list[Price]:
+    """Publish prices, each holding from its `valid_from` until a later one; all or nothing. The same depot,
+    product and day twice in one list: the last wins. Each price that changes is audited (subject: the depot) with
+    the price that was in force on its first day before (`before`: none when the product had no price there yet)."""
     if not prices:
         raise InvalidInput("no prices given", code="empty_request")
     if len(prices) > 1000:
         raise InvalidInput("at most 1000 prices per request", code="too_many_items")
     depots = {d.id: d for d in await list_depots(session)}
-    cache.invalidate(session, "prices")
-    stored: dict[tuple[uuid.UUID, str, date], Price] = {}
+    wanted: dict[tuple[uuid.UUID, str, date], int] = {}
     for index, item in enumerate(prices):
+        day = _valid_from(item, index)
         depot = depots.get(item.depot_id)
         if depot is None:
             raise InvalidInput(f"item {index}: unknown depot", code="unknown_depot", field=f"[{index}].depot_id")
@@ -143,37 +191,90 @@ async def set_prices(session: AsyncSession, *, prices: list[s.PriceIn], currency
                 code="product_not_stocked",
                 field=f"[{index}].product_code",
             )
-        key = (item.depot_id, item.product_code, item.date)
-        existing = stored.get(key) or await session.scalar(
-            select(Price).where(
-                Price.depot_id == item.depot_id,
-                Price.product_code == item.product_code,
-                Price.date == item.date,
-            )
+        wanted[(item.depot_id, item.product_code, day)] = item.price_per_litre_minor
+    # What was in force before this request, read before any of its prices is written.
+    befores = {
+        key: _audited(await _in_force(session, depot_id=key[0], product_code=key[1], day=key[2])) for key in wanted
+    }
+    cache.invalidate(session, "prices")
+    stored = []
+    for (depot_id, product_code, day), price_per_litre_minor in wanted.items():
+        price = await session.scalar(
+            select(Price).where(Price.depot_id == depot_id, Price.product_code == product_code, Price.valid_from == day)
         )
-        if existing is None:
-            existing = Price(depot_id=item.depot_id, product_code=item.product_code, date=item.date)
-            session.add(existing)
-        existing.price_per_litre_minor = item.price_per_litre_minor
-        existing.currency = currency
-        stored[key] = existing
+        if price is None:
+            price = Price(depot_id=depot_id, product_code=product_code, valid_from=day)
+            session.add(price)
+        price.price_per_litre_minor, price.currency = price_per_litre_minor, currency
+        before, after = befores[(depot_id, product_code, day)], _audited(price)
+        if before != after:
+            record_audit(
+                session,
+                actor=actor,
+                subject_type="price",
+                subject_id=depot_id,  # GET /audit?subject_type=price&subject_id=<depot>: the depot's price changes
+                action="price_set",
+                at=now,
+                before=before,
+                after=after,
+            )
+        stored.append(price)
     await session.flush()
-    return list(stored.values())
+    return stored
 
 
-async def list_prices(session: AsyncSession, *, day: date, depot_id: uuid.UUID | None) -> Sequence[Price]:
-    stmt = select(Price).where(Price.date == day).order_by(Price.depot_id, Price.product_code)
+async def list_prices(session: AsyncSession, *, day: date, depot_id: uuid.UUID | None) -> Sequence[tuple[Price, float]]:
+    """The list price in force on `day` of every product at every depot (or one depot), with the density."""
+    latest = (
+        select(Price.depot_id, Price.product_code, func.max(Price.valid_from).label("valid_from"))
+        .where(Price.valid_from <= day)
+        .group_by(Price.depot_id, Price.product_code)
+    )
     if depot_id is not None:
-        stmt = stmt.where(Price.depot_id == depot_id)
-    return (await session.scalars(stmt)).all()
+        latest = latest.where(Price.depot_id == depot_id)
+    in_force = latest.subquery()
+    stmt = (
+        select(Price, Product.density_kg_m3)
+        .join(
+            in_force,
+            (Price.depot_id == in_force.c.depot_id)
+            & (Price.product_code == in_force.c.product_code)
+            & (Price.valid_from == in_force.c.valid_from),
+        )
+        .join(Product, Product.code == Price.product_code)
+        .order_by(Price.depot_id, Price.product_code)
+    )
+    return [(price, density) for price, density in (await session.execute(stmt)).all()]
 
 
-def price_out(price: Price) -> s.PriceOut:
+async def price_history(
+    session: AsyncSession, *, depot_id: uuid.UUID | None, product_code: str | None, limit: int, offset: int
+) -> tuple[Sequence[tuple[Price, float]], int]:
+    """Every list price published, newest first (per depot and product)."""
+    conditions = []
+    if depot_id is not None:
+        conditions.append(Price.depot_id == depot_id)
+    if product_code is not None:
+        conditions.append(Price.product_code == product_code)
+    total = await session.scalar(select(func.count()).select_from(Price).where(*conditions)) or 0
+    stmt = (
+        select(Price, Product.density_kg_m3)
+        .join(Product, Product.code == Price.product_code)
+        .where(*conditions)
+        .order_by(Price.valid_from.desc(), Price.depot_id, Price.product_code)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [(price, density) for price, density in (await session.execute(stmt)).all()], total
+
+
+def price_out(price: Price, density_kg_m3: float) -> s.PriceOut:
     return s.PriceOut(
         depot_id=price.depot_id,
         product_code=price.product_code,
-        date=price.date,
+        valid_from=price.valid_from,
         price_per_litre_minor=price.price_per_litre_minor,
+        price_per_tonne_minor=per_tonne(price.price_per_litre_minor, density_kg_m3),
         currency=price.currency,
     )
 
@@ -204,21 +305,20 @@ async def depot_info(session: AsyncSession, depot_id: uuid.UUID) -> DepotInfo:
 
 
 async def price_on(session: AsyncSession, *, depot: Named, product_code: str, day: date) -> PriceInfo:
-    """The day's price of the product at the depot (cached per process for a few seconds: orders/cache.py)."""
+    """The list price of the product at the depot in force on the day: the latest published from that day or
+    before (cached per process for a few seconds: orders/cache.py)."""
     prices = cache.for_session(session).prices
     key = (depot.id, product_code, day)
     found, info = prices.get(key)
     if not found:
-        price = await session.scalar(
-            select(Price).where(Price.depot_id == depot.id, Price.product_code == product_code, Price.date == day)
-        )
+        price = await _in_force(session, depot_id=depot.id, product_code=product_code, day=day)
         info = (
             None
             if price is None
             else PriceInfo(
                 depot_id=price.depot_id,
                 product_code=price.product_code,
-                date=price.date,
+                valid_from=price.valid_from,
                 price_per_litre_minor=price.price_per_litre_minor,
                 currency=price.currency,
             )
@@ -226,7 +326,7 @@ async def price_on(session: AsyncSession, *, depot: Named, product_code: str, da
         prices.put(key, info)
     if info is None:
         raise InvalidInput(
-            f"'{product_code}' is not on sale at {depot.name} on {day.isoformat()} (no price set)",
+            f"'{product_code}' is not on sale at {depot.name} on {day.isoformat()} (no price from that day or before)",
             code="not_on_sale",
             field="delivery_date",
         )

@@ -19,8 +19,9 @@ from core.hours import zone
 from core.idempotency import check_key
 from core.schemas import MAX_OFFSET, MAX_PAGE_SIZE, Page
 from core.settings import Settings
-from orders import accounts, catalogue, delivery, pickups
+from orders import accounts, catalogue, contracts, delivery, pickups, tiers
 from orders import schemas as s
+from orders.models import Order, PickupBooking
 
 STAFF = roles_guard(Role.ADMIN, Role.DISPATCHER)
 ADMIN = roles_guard(Role.ADMIN)
@@ -68,7 +69,12 @@ class CatalogueController(Controller):
     async def get_depot(self, depot_id: FromPath[uuid.UUID], db_session: Db) -> s.DepotOut:
         return catalogue.depot_out(await catalogue.get_depot(db_session, depot_id))
 
-    @get("/prices", summary="The day's prices, per depot and product")
+    @get(
+        "/prices",
+        summary="The list prices in force on a day, per depot and product",
+        description="Each price holds from its `valid_from` until a later one: the answer is, per depot and "
+        "product, the latest price from that day or before, per litre and per tonne.",
+    )
     async def list_prices(
         self,
         db_session: Db,
@@ -82,12 +88,96 @@ class CatalogueController(Controller):
     ) -> list[s.PriceOut]:
         day = day or now.astimezone(zone(settings.default_timezone)).date()
         rows = await catalogue.list_prices(db_session, day=day, depot_id=depot_id)
-        return [catalogue.price_out(p) for p in rows]
+        return [catalogue.price_out(p, density) for p, density in rows]
 
-    @put("/prices", guards=[STAFF], status_code=HTTP_200_OK, summary="Set prices (admin, dispatcher)")
-    async def set_prices(self, data: JSONBody[list[s.PriceIn]], db_session: Db, settings: Conf) -> list[s.PriceOut]:
-        rows = await catalogue.set_prices(db_session, prices=data, currency=settings.rules.currency)
-        return [catalogue.price_out(p) for p in rows]
+    @get("/prices/history", summary="Every list price published, newest first")
+    async def price_history(
+        self,
+        db_session: Db,
+        depot_id: FromQuery[uuid.UUID | None] = None,
+        product_code: FromQuery[str | None] = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> Page[s.PriceOut]:
+        rows, total = await catalogue.price_history(
+            db_session, depot_id=depot_id, product_code=product_code, limit=limit, offset=offset
+        )
+        items = [catalogue.price_out(p, density) for p, density in rows]
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    @put(
+        "/prices",
+        guards=[STAFF],
+        status_code=HTTP_200_OK,
+        summary="Publish prices (admin, dispatcher)",
+        description="Items `{depot_id, product_code, valid_from, price_per_litre_minor}` (`date` is still accepted "
+        "for `valid_from`): each holds from that day until a later one. All or nothing; each change is audited.",
+    )
+    async def set_prices(
+        self, data: JSONBody[list[s.PriceIn]], request: Req, db_session: Db, now: Now, settings: Conf
+    ) -> list[s.PriceOut]:
+        rows = await catalogue.set_prices(
+            db_session, prices=data, currency=settings.rules.currency, actor=request.user, now=now
+        )
+        density = await catalogue.densities(db_session, (p.product_code for p in rows))
+        return [catalogue.price_out(p, density[p.product_code]) for p in rows]
+
+
+class PricingController(Controller):
+    tags = ["pricing"]
+
+    @get(
+        "/customers/{customer_id:uuid}/contract-prices",
+        guards=[CUSTOMER_OR_STAFF],
+        summary="A customer's contract prices (a customer sees its own)",
+    )
+    async def contract_prices(
+        self, customer_id: FromPath[uuid.UUID], request: Req, db_session: Db
+    ) -> list[s.ContractPriceOut]:
+        rows = await contracts.list_contract_prices(db_session, customer_id=customer_id, viewer=request.user)
+        return [contracts.contract_out(r) for r in rows]
+
+    @put(
+        "/customers/{customer_id:uuid}/contract-prices",
+        guards=[ADMIN],
+        status_code=HTTP_200_OK,
+        summary="Replace a customer's contract prices (admin)",
+        description="Each item is a fixed `price_per_litre_minor` (replaces the list price) or a "
+        "`discount_per_litre_minor` (off it, beside the volume tier's discount) for a product, at one depot or "
+        "at all (no `depot_id`), from `valid_from` to `valid_to` (included; open-ended without it). Two items for "
+        "the same product and depot on the same days: 422 `contract_overlap`. A depot's own item wins over an "
+        "item for all depots. Audited.",
+    )
+    async def set_contract_prices(
+        self,
+        customer_id: FromPath[uuid.UUID],
+        data: JSONBody[list[s.ContractPriceIn]],
+        request: Req,
+        db_session: Db,
+        now: Now,
+    ) -> list[s.ContractPriceOut]:
+        rows = await contracts.set_contract_prices(
+            db_session, customer_id=customer_id, items=data, actor=request.user, now=now
+        )
+        return [contracts.contract_out(r) for r in rows]
+
+    @get("/settings/tiers", summary="The volume tier table: yearly net tonnes and discounts")
+    async def tier_table(self, db_session: Db) -> list[s.TierBandOut]:
+        return tiers.table_out(await tiers.tier_table(db_session))
+
+    @put(
+        "/settings/tiers",
+        guards=[ADMIN],
+        status_code=HTTP_200_OK,
+        summary="Replace the volume tier table (admin)",
+        description="Bands `{from_tonnes, discount_bps}`, the first from 0, ascending, discounts 0-10000 basis "
+        "points. Customers' tiers are found again with the new bands from their next order on. Audited.",
+    )
+    async def set_tier_table(
+        self, data: JSONBody[list[s.TierBandIn]], request: Req, db_session: Db, now: Now
+    ) -> list[s.TierBandOut]:
+        table = await tiers.set_tier_table(db_session, bands=data, actor=request.user, now=now)
+        return tiers.table_out(table)
 
 
 class AccountsController(Controller):
@@ -253,6 +343,16 @@ class AccountsController(Controller):
         return accounts.application_out(app)
 
 
+async def _order_out(session: AsyncSession, order: Order) -> s.OrderOut:
+    product = await catalogue.product_info(session, order.product_code)
+    return delivery.order_out(order, density_kg_m3=product.density_kg_m3)
+
+
+async def _pickup_out(session: AsyncSession, booking: PickupBooking) -> s.PickupOut:
+    product = await catalogue.product_info(session, booking.product_code)
+    return pickups.pickup_out(booking, density_kg_m3=product.density_kg_m3)
+
+
 def _created_or_replayed[T](body: T, created: bool) -> Response[T]:
     return Response(body, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
@@ -289,7 +389,8 @@ class OrdersController(Controller):
                 now=state.clock.now(),
                 rules=state.settings.rules,
             )
-        return _created_or_replayed(delivery.order_out(order), created)
+            product = await catalogue.product_info(session, order.product_code)  # cached: no round trip
+        return _created_or_replayed(delivery.order_out(order, density_kg_m3=product.density_kg_m3), created)
 
     @get("/orders", guards=[CUSTOMER_OR_STAFF], summary="Orders (a customer sees its own)")
     async def list_orders(
@@ -312,12 +413,14 @@ class OrdersController(Controller):
             limit=limit,
             offset=offset,
         )
-        return Page(items=[delivery.order_out(o) for o in rows], total=total, limit=limit, offset=offset)
+        density = await catalogue.densities(db_session, (o.product_code for o in rows))
+        items = [delivery.order_out(o, density_kg_m3=density[o.product_code]) for o in rows]
+        return Page(items=items, total=total, limit=limit, offset=offset)
 
     @get("/orders/{order_id:uuid}", guards=[CUSTOMER_OR_STAFF], summary="One order")
     async def get_order(self, order_id: FromPath[uuid.UUID], request: Req, db_session: Db) -> s.OrderOut:
         order = await delivery.get_order(db_session, order_id, viewer=request.user)
-        return delivery.order_out(order)
+        return await _order_out(db_session, order)
 
     @post("/orders/{order_id:uuid}/cancel", guards=[CUSTOMER_OR_STAFF], status_code=HTTP_200_OK)
     async def cancel_order(
@@ -332,7 +435,7 @@ class OrdersController(Controller):
         order = await delivery.cancel_order(
             db_session, order_id=order_id, reason=data.reason, actor=request.user, now=now
         )
-        return delivery.order_out(order)
+        return await _order_out(db_session, order)
 
     @get("/orders/{order_id:uuid}/events", guards=[CUSTOMER_OR_STAFF], summary="The order's timeline")
     async def order_events(self, order_id: FromPath[uuid.UUID], request: Req, db_session: Db) -> list[s.EventOut]:
@@ -384,7 +487,7 @@ class PickupsController(Controller):
             now=now,
             rules=settings.rules,
         )
-        return _created_or_replayed(pickups.pickup_out(booking), created)
+        return _created_or_replayed(await _pickup_out(db_session, booking), created)
 
     @get("/pickups", guards=[CUSTOMER_OR_STAFF], summary="Pickup bookings (a customer sees its own)")
     async def list_pickups(
@@ -399,12 +502,14 @@ class PickupsController(Controller):
         rows, total = await pickups.list_pickups(
             db_session, viewer=request.user, status=status, limit=limit, offset=offset
         )
-        return Page(items=[pickups.pickup_out(b) for b in rows], total=total, limit=limit, offset=offset)
+        density = await catalogue.densities(db_session, (b.product_code for b in rows))
+        items = [pickups.pickup_out(b, density_kg_m3=density[b.product_code]) for b in rows]
+        return Page(items=items, total=total, limit=limit, offset=offset)
 
     @get("/pickups/{booking_id:uuid}", guards=[CUSTOMER_OR_STAFF], summary="One pickup booking")
     async def get_pickup(self, booking_id: FromPath[uuid.UUID], request: Req, db_session: Db) -> s.PickupOut:
         booking = await pickups.get_pickup(db_session, booking_id, viewer=request.user)
-        return pickups.pickup_out(booking)
+        return await _pickup_out(db_session, booking)
 
     @get("/pickups/{booking_id:uuid}/events", guards=[CUSTOMER_OR_STAFF], summary="The booking's timeline")
     async def pickup_events(self, booking_id: FromPath[uuid.UUID], request: Req, db_session: Db) -> list[s.EventOut]:
@@ -425,4 +530,4 @@ class PickupsController(Controller):
         booking = await pickups.cancel_pickup(
             db_session, booking_id=booking_id, reason=data.reason, actor=request.user, now=now
         )
-        return pickups.pickup_out(booking)
+        return await _pickup_out(db_session, booking)

@@ -19,14 +19,14 @@ from core.hours import zone
 from core.ids import new_id, new_reference
 from core.models import Event
 from core.settings import OrderRules
-from core.units import kg_to_litres, litres_to_kg
+from core.units import litres_to_kg
 from orders import cache, pricing, repository
 from orders import schemas as s
 from orders.accounts import get_customer, get_site, site_info, tier_day, tier_of_the_day
-from orders.cache import PriceInfo, ProductInfo, SiteInfo
-from orders.catalogue import depot_info, price_on, product_info, serving_depot
+from orders.cache import ProductInfo, SiteInfo
+from orders.catalogue import depot_info, product_info, serving_depot
 from orders.models import CustomerAccount, Order
-from orders.pricing import price_breakdown
+from orders.pricing import UnitPrice, price_breakdown
 from orders.repository import PlacedOrder
 from orders.rules import (
     HOLD_EVENT_REASON,
@@ -37,21 +37,14 @@ from orders.rules import (
     check_delivery_window,
     check_quantity,
     credit_allows,
+    litres_from,
     order_transition,
 )
+from orders.tiers import tier_table
 
 
 def _litres(product: ProductInfo, quantity_litres: int | None, quantity_kg: int | None) -> int:
-    if (quantity_litres is None) == (quantity_kg is None):
-        raise InvalidInput(
-            "give exactly one of quantity_litres and quantity_kg",
-            code="quantity_required",
-            field="quantity_litres",
-        )
-    if quantity_litres is not None:
-        return quantity_litres
-    assert quantity_kg is not None
-    return kg_to_litres(quantity_kg, product.density_kg_m3)
+    return litres_from(quantity_litres=quantity_litres, quantity_kg=quantity_kg, density_kg_m3=product.density_kg_m3)
 
 
 async def quote(
@@ -63,9 +56,11 @@ async def quote(
     check_quantity(litres, rules=rules, tank_capacity_litres=site.tank_capacity_litres)
     check_delivery_date(data.delivery_date, today=now.astimezone(zone(site.timezone)).date(), rules=rules)
     depot, km = await serving_depot(session, lat=site.lat, lon=site.lon, product_code=product.code)
-    price = await price_on(session, depot=depot, product_code=product.code, day=data.delivery_date)
+    unit = await pricing.unit_price(
+        session, customer_id=site.customer_id, depot=depot, product=product, day=data.delivery_date
+    )
     breakdown = await price_breakdown(
-        session, customer_id=site.customer_id, price=price, litres=litres, now=now, rules=rules
+        session, customer_id=site.customer_id, unit=unit, litres=litres, now=now, rules=rules
     )
     account = await get_customer(session, site.customer_id)
     available = max(0, account.credit_limit_minor - account.open_amount_minor)
@@ -87,7 +82,8 @@ def _window(day: date, hhmm: str, tz_name: str) -> datetime:
     return datetime.combine(day, time(0), zone(tz_name)) + timedelta(hours=hours, minutes=minutes)
 
 
-def order_out(order: Order | PlacedOrder) -> s.OrderOut:
+def order_out(order: Order | PlacedOrder, *, density_kg_m3: float | None = None) -> s.OrderOut:
+    """The order as the API shows it; with the product's density its price is shown per tonne as well."""
     tz = zone(order.timezone)
     return s.OrderOut(
         id=order.id,
@@ -105,15 +101,7 @@ def order_out(order: Order | PlacedOrder) -> s.OrderOut:
         window_end=_hhmm_end(order.window_end.astimezone(tz), order.delivery_date),
         window_start_at=order.window_start.astimezone(UTC),
         window_end_at=order.window_end.astimezone(UTC),
-        price=s.PriceBreakdown(
-            currency=order.currency,
-            price_per_litre_minor=order.price_per_litre_minor,
-            gross_minor=order.gross_minor,
-            tier=order.tier,
-            discount_bps=order.discount_bps,
-            discount_minor=order.discount_minor,
-            amount_minor=order.amount_minor,
-        ),
+        price=pricing.fixed_breakdown(order, density_kg_m3=density_kg_m3),
         preferred_driver_id=order.preferred_driver_id,
         note=order.note,
         cancel_reason=order.cancel_reason,
@@ -161,7 +149,7 @@ async def _confirm_or_hold(
     order: Order,
     account: CustomerAccount,
     *,
-    price: PriceInfo,
+    price: UnitPrice,
     now: datetime,
     actor: Principal | None,
     rules: OrderRules,
@@ -172,7 +160,7 @@ async def _confirm_or_hold(
     breakdown = await price_breakdown(
         session,
         customer_id=order.customer_id,
-        price=price,
+        unit=price,
         litres=order.quantity_litres,
         now=now,
         rules=rules,
@@ -265,6 +253,7 @@ def _new_order(
         "price_per_litre_minor": 0,
         "gross_minor": 0,
         "discount_bps": 0,
+        "discount_per_litre_minor": 0,
         "discount_minor": 0,
         "amount_minor": 0,
         "currency": currency,
@@ -287,9 +276,9 @@ async def _draft(
     site: SiteInfo,
     now: datetime,
     rules: OrderRules,
-) -> tuple[dict[str, Any], PriceInfo]:
-    """Check the order against the rules and fix its depot and the day's price: the fields of the order as
-    placed (`_new_order`, currency that of the price) and the price."""
+) -> tuple[dict[str, Any], UnitPrice]:
+    """Check the order against the rules and fix its depot and the customer's unit price on the delivery day: the
+    fields of the order as placed (`_new_order`, currency that of the price) and the unit price."""
     product = await product_info(session, data.product_code)
     litres = _litres(product, data.quantity_litres, data.quantity_kg)
     check_quantity(litres, rules=rules, tank_capacity_litres=site.tank_capacity_litres)
@@ -298,7 +287,9 @@ async def _draft(
     tz = zone(site.timezone)
     check_delivery_window(start=start, end=end, now=now, receiving_hours=site.receiving_hours, tz=tz, rules=rules)
     depot, _ = await serving_depot(session, lat=site.lat, lon=site.lon, product_code=product.code)
-    price = await price_on(session, depot=depot, product_code=product.code, day=data.delivery_date)
+    price = await pricing.unit_price(
+        session, customer_id=site.customer_id, depot=depot, product=product, day=data.delivery_date
+    )
     fields = _new_order(
         order_id=order_id,
         data=data,
@@ -336,6 +327,7 @@ def _set_price(order: Order | PlacedOrder, breakdown: s.PriceBreakdown) -> None:
     order.gross_minor = breakdown.gross_minor
     order.tier = breakdown.tier
     order.discount_bps = breakdown.discount_bps
+    order.discount_per_litre_minor = breakdown.discount_per_litre_minor
     order.discount_minor = breakdown.discount_minor
     order.amount_minor = breakdown.amount_minor
 
@@ -356,12 +348,14 @@ async def _place_in_one_statement(
     order_id = new_id()
     fields, price = await _draft(session, order_id=order_id, data=data, actor=actor, site=site, now=now, rules=rules)
     day = tier_day(now)
+    table = await tier_table(session)
     tiers = cache.for_session(session).tiers
-    known, tier = tiers.get((actor.customer_id, day))
+    tier_key = (actor.customer_id, day, table.bands)
+    known, tier = tiers.get(tier_key)
     if not known:
         tier = await tier_of_the_day(session, actor.customer_id, now=now, rules=rules)
     order = PlacedOrder(**fields)
-    _set_price(order, pricing.breakdown(price=price, litres=order.quantity_litres, tier=tier, rules=rules))
+    _set_price(order, pricing.breakdown(unit=price, litres=order.quantity_litres, tier=tier, table=table))
     placed = _placed_event(order, actor, now)
     claim = None
     if key is not None:
@@ -380,7 +374,7 @@ async def _place_in_one_statement(
             raise NotFound("no such customer", code="customer_not_found")
         first = await idempotency.first_resource(session, scope=scope, key=key, digest=digest)
         return await get_order(session, first, viewer=actor), False
-    tiers.put((actor.customer_id, day), tier)
+    tiers.put(tier_key, tier)
     order.currency = outcome.currency
     target = OrderStatus.CONFIRMED if outcome.confirmed else OrderStatus.ON_HOLD
     order_transition(OrderStatus.PLACED, target)
@@ -515,7 +509,10 @@ async def recheck_held_orders(
     confirmed = []
     for order in held:
         depot = await depot_info(session, order.depot_id)
-        price = await price_on(session, depot=depot, product_code=order.product_code, day=order.delivery_date)
+        product = await product_info(session, order.product_code)
+        price = await pricing.unit_price(
+            session, customer_id=customer_id, depot=depot, product=product, day=order.delivery_date
+        )
         await _confirm_or_hold(session, order, account, price=price, now=now, actor=None, rules=rules)
         if order.status == OrderStatus.CONFIRMED:
             confirmed.append(order)

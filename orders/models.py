@@ -46,15 +46,51 @@ class Depot(IdMixin, Base):
 
 
 class Price(IdMixin, Base):
+    """A list price: it holds from `valid_from` until the next price of the same depot and product."""
+
     __tablename__ = "prices"
-    __table_args__ = (UniqueConstraint("depot_id", "product_code", "date"),)
+    __table_args__ = (UniqueConstraint("depot_id", "product_code", "valid_from"),)
 
     depot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("depots.id", ondelete="CASCADE"))
     product_code: Mapped[str] = mapped_column(ForeignKey("products.code"))
-    date: Mapped[date] = mapped_column(Date)
+    valid_from: Mapped[date] = mapped_column(Date)
     price_per_litre_minor: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ContractPrice(IdMixin, Base):
+    """A customer's contract for a product (at one depot, or at every depot when `depot_id` is empty) from
+    `valid_from` to `valid_to` (both included; open-ended without it): either a fixed price per litre that
+    replaces the list price, or a discount per litre off it. The whole list of a customer is replaced at once."""
+
+    __tablename__ = "contract_prices"
+    __table_args__ = (
+        CheckConstraint(
+            "(price_per_litre_minor IS NULL) <> (discount_per_litre_minor IS NULL)", name="price_or_discount"
+        ),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="valid_period"),
+    )
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer_accounts.id", ondelete="CASCADE"), index=True)
+    product_code: Mapped[str] = mapped_column(ForeignKey("products.code"))
+    depot_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("depots.id", ondelete="CASCADE"))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    price_per_litre_minor: Mapped[int | None]
+    discount_per_litre_minor: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[uuid.UUID | None]
+
+
+class TierBand(Base):
+    """One band of the volume tier table: customers with at least `from_tonnes` over the last 365 days (and less
+    than the next band's) get `discount_bps` off the gross price. Band 0 starts at 0 t."""
+
+    __tablename__ = "tier_bands"
+
+    from_tonnes: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    discount_bps: Mapped[int]
 
 
 class CustomerAccount(IdMixin, Base):

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import record_audit
 from core.auth import Principal, Role
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.events import record_event
@@ -76,7 +77,7 @@ async def set_depots(
     now: datetime,
 ) -> list[Depot]:
     """Replace a rack operator's depots (ids or codes). Any user's list may be emptied; only a rack operator's
-    may hold depots. A change is recorded as a `rack_depots_changed` event of the user."""
+    may hold depots. A change is recorded as a `rack_depots_changed` event of the user and in the audit trail."""
     # The user's row is locked so two changes at once record true befores and afters.
     user = await session.get(User, user_id, with_for_update=True)
     if user is None:
@@ -100,6 +101,16 @@ async def set_depots(
         at=now,
         actor=actor,
         data={"before": sorted(map(str, before)), "after": sorted(map(str, after))},
+    )
+    record_audit(
+        session,
+        actor=actor,
+        subject_type="user",
+        subject_id=user.id,
+        action="rack_depots_changed",
+        at=now,
+        before={"depot_ids": sorted(map(str, before))},
+        after={"depot_ids": sorted(map(str, after))},
     )
     await session.flush()
     return chosen

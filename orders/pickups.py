@@ -18,9 +18,9 @@ from core.ids import new_reference
 from core.settings import OrderRules
 from orders import schemas as s
 from orders.accounts import get_customer
-from orders.catalogue import get_depot, get_product, price_on
+from orders.catalogue import get_depot, get_product
 from orders.models import Depot, PickupBooking
-from orders.pricing import price_breakdown
+from orders.pricing import fixed_breakdown, price_breakdown, unit_price
 from orders.rules import (
     PICKUP_TAKES_PLACE,
     PickupStatus,
@@ -29,6 +29,7 @@ from orders.rules import (
     check_quantity,
     check_slot_free,
     credit_allows,
+    litres_from,
     pickup_transition,
 )
 
@@ -83,7 +84,8 @@ async def list_slots(
     ]
 
 
-def pickup_out(booking: PickupBooking) -> s.PickupOut:
+def pickup_out(booking: PickupBooking, *, density_kg_m3: float) -> s.PickupOut:
+    """The booking as the API shows it, its price per litre and per tonne (the product's density)."""
     tz = zone(booking.timezone)
     return s.PickupOut(
         id=booking.id,
@@ -98,15 +100,7 @@ def pickup_out(booking: PickupBooking) -> s.PickupOut:
         vehicle_plate=booking.vehicle_plate,
         driver_name=booking.driver_name,
         driver_phone=booking.driver_phone,
-        price=s.PriceBreakdown(
-            currency=booking.currency,
-            price_per_litre_minor=booking.price_per_litre_minor,
-            gross_minor=booking.gross_minor,
-            tier=booking.tier,
-            discount_bps=booking.discount_bps,
-            discount_minor=booking.discount_minor,
-            amount_minor=booking.amount_minor,
-        ),
+        price=fixed_breakdown(booking, density_kg_m3=density_kg_m3),
         cancel_reason=booking.cancel_reason,
         loaded_litres_observed=booking.loaded_litres_observed,
         loaded_litres_net=booking.loaded_litres_net,
@@ -165,8 +159,11 @@ async def book_pickup(
 
     plate = check_plate(data.vehicle_plate)
     phone = check_phone(data.driver_phone)
-    check_quantity(data.quantity_litres, rules=rules)
     product = await get_product(session, data.product_code)
+    litres = litres_from(
+        quantity_litres=data.quantity_litres, quantity_kg=data.quantity_kg, density_kg_m3=product.density_kg_m3
+    )
+    check_quantity(litres, rules=rules)
     # The depot's row lock serialises bookings at one depot, so the last place of a slot goes to one request.
     depot = await get_depot(session, data.depot_id, lock=True)
     if product.code not in {p.code for p in depot.products}:
@@ -186,9 +183,9 @@ async def book_pickup(
         raise InvalidInput("this slot has already started", code="slot_in_past", field="slot_start")
     taken = (await _taken(session, depot.id, [slot[0]])).get(slot[0], 0)
     check_slot_free(taken=taken, capacity=depot.loading_bays)
-    price = await price_on(session, depot=depot, product_code=product.code, day=local_day)
+    unit = await unit_price(session, customer_id=actor.customer_id, depot=depot, product=product, day=local_day)
     breakdown = await price_breakdown(
-        session, customer_id=actor.customer_id, price=price, litres=data.quantity_litres, now=now, rules=rules
+        session, customer_id=actor.customer_id, unit=unit, litres=litres, now=now, rules=rules
     )
     account = await get_customer(session, actor.customer_id, lock=True)
     if not credit_allows(
@@ -207,7 +204,7 @@ async def book_pickup(
         customer_id=account.id,
         depot_id=depot.id,
         product_code=product.code,
-        quantity_litres=data.quantity_litres,
+        quantity_litres=litres,
         slot_start=slot[0],
         slot_end=slot[1],
         timezone=depot.timezone,
@@ -218,6 +215,7 @@ async def book_pickup(
         gross_minor=breakdown.gross_minor,
         tier=breakdown.tier,
         discount_bps=breakdown.discount_bps,
+        discount_per_litre_minor=breakdown.discount_per_litre_minor,
         discount_minor=breakdown.discount_minor,
         amount_minor=breakdown.amount_minor,
         currency=breakdown.currency,

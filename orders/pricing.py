@@ -1,4 +1,5 @@
-"""Price of a quantity: the day's price × litres − the customer's discounts.
+"""Price of a quantity: the unit price (the list price in force, or the customer's fixed contract price) × litres
+− the customer's discounts (a contract's amount per litre and the volume tier's percentage).
 
 `amounts` is the one rule that turns a fixed unit price and discounts into money: quotes, orders, bookings, and the
 charges for what actually left the tanker or the rack all call it, so they cannot drift apart.
@@ -7,16 +8,21 @@ charges for what actually left the tanker or the rack all call it, so they canno
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import OrderRules
-from core.units import apply_bps
+from core.units import apply_bps, litres_to_kg, per_tonne
 from orders import schemas as s
 from orders.accounts import tier_of_the_day
-from orders.cache import PriceInfo
+from orders.cache import TierTable
+from orders.catalogue import Named, price_on
+from orders.contracts import contract_on
 from orders.models import CustomerAccount
+from orders.tiers import tier_table
 
 
 def amounts(
@@ -29,19 +35,65 @@ def amounts(
     return gross, discount, gross - discount
 
 
-def breakdown(*, price: PriceInfo, litres: int, tier: int, rules: OrderRules) -> s.PriceBreakdown:
-    discount_bps = rules.tier_discounts_bps[tier]
-    gross, discount, _ = amounts(
-        price_per_litre_minor=price.price_per_litre_minor, litres=litres, discount_bps=discount_bps
+class Dense(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def density_kg_m3(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UnitPrice:
+    """What a litre of a product costs one customer at a depot on a day, before the volume tier: the list price in
+    force (from its `valid_from`) or the customer's fixed contract price, and its contract's discount per litre."""
+
+    price_per_litre_minor: int
+    discount_per_litre_minor: int
+    currency: str
+    density_kg_m3: float
+
+
+async def unit_price(
+    session: AsyncSession, *, customer_id: uuid.UUID, depot: Named, product: Dense, day: date
+) -> UnitPrice:
+    """The customer's unit price; no list price in force is 422 `not_on_sale`, even under a contract."""
+    listed = await price_on(session, depot=depot, product_code=product.code, day=day)
+    contract = await contract_on(
+        session, customer_id=customer_id, depot_id=depot.id, product_code=product.code, day=day
+    )
+    price, discount = listed.price_per_litre_minor, 0
+    if contract is not None and contract.price_per_litre_minor is not None:
+        price = contract.price_per_litre_minor
+    if contract is not None and contract.discount_per_litre_minor is not None:
+        discount = contract.discount_per_litre_minor
+    return UnitPrice(
+        price_per_litre_minor=price,
+        discount_per_litre_minor=discount,
+        currency=listed.currency,
+        density_kg_m3=product.density_kg_m3,
+    )
+
+
+def breakdown(*, unit: UnitPrice, litres: int, tier: int, table: TierTable) -> s.PriceBreakdown:
+    discount_bps = table.discount_bps(tier)
+    gross, discount, amount = amounts(
+        price_per_litre_minor=unit.price_per_litre_minor,
+        litres=litres,
+        discount_bps=discount_bps,
+        discount_per_litre_minor=unit.discount_per_litre_minor,
     )
     return s.PriceBreakdown(
-        currency=price.currency,
-        price_per_litre_minor=price.price_per_litre_minor,
+        currency=unit.currency,
+        price_per_litre_minor=unit.price_per_litre_minor,
+        price_per_tonne_minor=per_tonne(unit.price_per_litre_minor, unit.density_kg_m3),
+        quantity_litres=litres,
+        quantity_kg=litres_to_kg(litres, unit.density_kg_m3),
         gross_minor=gross,
         tier=tier,
         discount_bps=discount_bps,
+        discount_per_litre_minor=unit.discount_per_litre_minor,
         discount_minor=discount,
-        amount_minor=gross - discount,
+        amount_minor=amount,
     )
 
 
@@ -49,7 +101,7 @@ async def price_breakdown(
     session: AsyncSession,
     *,
     customer_id: uuid.UUID,
-    price: PriceInfo,
+    unit: UnitPrice,
     litres: int,
     now: datetime,
     rules: OrderRules,
@@ -57,4 +109,45 @@ async def price_breakdown(
 ) -> s.PriceBreakdown:
     """With `account` (row-locked by the caller) the day's tier is also stored on it; see `tier_of_the_day`."""
     tier = await tier_of_the_day(session, customer_id, now=now, rules=rules, account=account)
-    return breakdown(price=price, litres=litres, tier=tier, rules=rules)
+    return breakdown(unit=unit, litres=litres, tier=tier, table=await tier_table(session))
+
+
+class Priced(Protocol):
+    """An order or a pickup booking with its price fixed."""
+
+    @property
+    def quantity_litres(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def price_per_litre_minor(self) -> int: ...
+    @property
+    def gross_minor(self) -> int: ...
+    @property
+    def tier(self) -> int: ...
+    @property
+    def discount_bps(self) -> int: ...
+    @property
+    def discount_per_litre_minor(self) -> int: ...
+    @property
+    def discount_minor(self) -> int: ...
+    @property
+    def amount_minor(self) -> int: ...
+
+
+def fixed_breakdown(priced: Priced, *, density_kg_m3: float | None) -> s.PriceBreakdown:
+    """The breakdown of a price fixed earlier, as stored; per tonne and in kilograms with the product's density."""
+    litres = priced.quantity_litres
+    return s.PriceBreakdown(
+        currency=priced.currency,
+        price_per_litre_minor=priced.price_per_litre_minor,
+        price_per_tonne_minor=None if density_kg_m3 is None else per_tonne(priced.price_per_litre_minor, density_kg_m3),
+        quantity_litres=litres,
+        quantity_kg=None if density_kg_m3 is None else litres_to_kg(litres, density_kg_m3),
+        gross_minor=priced.gross_minor,
+        tier=priced.tier,
+        discount_bps=priced.discount_bps,
+        discount_per_litre_minor=priced.discount_per_litre_minor,
+        discount_minor=priced.discount_minor,
+        amount_minor=priced.amount_minor,
+    )

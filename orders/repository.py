@@ -75,7 +75,7 @@ WITH claim AS (
         id, reference, customer_id, site_id, depot_id, product_code, quantity_litres, quantity_kg, delivery_date,
         timezone, window_start, window_end, price_per_litre_minor, gross_minor, tier, discount_bps, discount_minor,
         amount_minor, currency, status, hold_reason, preferred_driver_id, note, created_by, created_at,
-        updated_at, confirmed_at, version
+        updated_at, confirmed_at, version, discount_per_litre_minor
     )
     SELECT $5::uuid, $11::varchar, $7::uuid, $12::uuid, $13::uuid, $14::varchar, $15::bigint, $16::bigint,
         $17::date, $18::varchar, $19::timestamptz, $20::timestamptz, $21::bigint, $22::bigint, $9::bigint,
@@ -83,7 +83,7 @@ WITH claim AS (
         CASE WHEN account.confirmed THEN $25::varchar ELSE $26::varchar END,
         CASE WHEN account.confirmed THEN NULL ELSE $27::varchar END,
         $28::uuid, $29::text, $30::uuid, $6::timestamptz, $6::timestamptz,
-        CASE WHEN account.confirmed THEN $6::timestamptz END, $31::bigint
+        CASE WHEN account.confirmed THEN $6::timestamptz END, $31::bigint, $40::bigint
     FROM account
 ), new_events AS (
     INSERT INTO events (
@@ -135,6 +135,7 @@ class PlacedOrder:
     updated_at: datetime
     version: int
     tier: int = 0
+    discount_per_litre_minor: int = 0  # a contract's, beside the tier's percentage
     hold_reason: str | None = None
     cancel_reason: str | None = None
     confirmed_at: datetime | None = None
@@ -193,6 +194,7 @@ def _arguments(
         f"order_{OrderStatus.CONFIRMED}",
         f"order_{OrderStatus.ON_HOLD}",
         HOLD_EVENT_REASON,
+        order.discount_per_litre_minor,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -12,6 +11,7 @@ from core.errors import Conflict, InvalidInput
 from core.hours import WeeklyHours, within
 from core.settings import OrderRules
 from core.statemachine import check_transition
+from core.units import kg_to_litres
 
 
 class OrderStatus(StrEnum):
@@ -80,9 +80,38 @@ def credit_allows(*, open_amount_minor: int, credit_limit_minor: int, amount_min
     return open_amount_minor + amount_minor <= credit_limit_minor
 
 
-def tier_for(yearly_kg: int, rules: OrderRules) -> int:
-    """Tier index from the yearly volume: 0 (under 20 t) … 4 (over 500 t)."""
-    return bisect_right(rules.tier_upper_bounds_t, yearly_kg // 1000)
+def litres_from(*, quantity_litres: int | None, quantity_kg: int | None, density_kg_m3: float) -> int:
+    """The quantity in standard litres, given in litres or in kilograms (exactly one of them)."""
+    if (quantity_litres is None) == (quantity_kg is None):
+        raise InvalidInput(
+            "give exactly one of quantity_litres and quantity_kg",
+            code="quantity_required",
+            field="quantity_litres",
+        )
+    if quantity_litres is not None:
+        return quantity_litres
+    assert quantity_kg is not None
+    return kg_to_litres(quantity_kg, density_kg_m3)
+
+
+MAX_TIER_BANDS = 20
+
+
+def check_tier_bands(bands: list[tuple[int, int]]) -> None:
+    """A tier table: at least one band, the first from 0 t, strictly ascending."""
+    if not bands:
+        raise InvalidInput("give at least one band", code="empty_request")
+    if len(bands) > MAX_TIER_BANDS:
+        raise InvalidInput(f"at most {MAX_TIER_BANDS} bands", code="too_many_items")
+    if bands[0][0] != 0:
+        raise InvalidInput("the first band starts at 0 t", code="tiers_start_at_zero", field="[0].from_tonnes")
+    for index in range(1, len(bands)):
+        if bands[index][0] <= bands[index - 1][0]:
+            raise InvalidInput(
+                "bands go up: each starts above the one before",
+                code="tiers_not_ascending",
+                field=f"[{index}].from_tonnes",
+            )
 
 
 def check_quantity(litres: int, *, rules: OrderRules, tank_capacity_litres: int | None = None) -> None:

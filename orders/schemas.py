@@ -80,19 +80,58 @@ class DepotOut(msgspec.Struct):
     pump_rate_l_per_min: int
 
 
+PricePerLitre = Annotated[int, msgspec.Meta(gt=0, le=100_000, examples=[780])]
+
+
 class PriceIn(Input):
+    """A list price from `valid_from` on, until a later one of the same depot and product."""
+
     depot_id: uuid.UUID
     product_code: ProductCode
-    date: date
-    price_per_litre_minor: Annotated[int, msgspec.Meta(gt=0, le=100_000, examples=[780])]
+    price_per_litre_minor: PricePerLitre
+    valid_from: date | None = None
+    date: Annotated[date | None, msgspec.Meta(description="the former name of valid_from, still accepted")] = None
 
 
 class PriceOut(msgspec.Struct):
     depot_id: uuid.UUID
     product_code: str
-    date: date
+    valid_from: date
     price_per_litre_minor: int
+    price_per_tonne_minor: int
     currency: str
+
+
+class ContractPriceIn(Input):
+    """A fixed price per litre (replaces the list price) or a discount per litre (off it): exactly one."""
+
+    product_code: ProductCode
+    valid_from: date
+    depot_id: uuid.UUID | None = None
+    valid_to: Annotated[date | None, msgspec.Meta(description="the last day, included; open-ended when absent")] = None
+    price_per_litre_minor: PricePerLitre | None = None
+    discount_per_litre_minor: Annotated[int, msgspec.Meta(gt=0, le=100_000, examples=[20])] | None = None
+
+
+class ContractPriceOut(msgspec.Struct):
+    product_code: str
+    depot_id: uuid.UUID | None
+    valid_from: date
+    valid_to: date | None
+    price_per_litre_minor: int | None
+    discount_per_litre_minor: int | None
+
+
+class TierBandIn(Input):
+    from_tonnes: Annotated[int, msgspec.Meta(ge=0, le=10_000_000, description="yearly net tonnes, at least")]
+    discount_bps: Annotated[int, msgspec.Meta(ge=0, le=10_000, description="basis points off the gross price")]
+
+
+class TierBandOut(msgspec.Struct):
+    tier: int
+    from_tonnes: int
+    to_tonnes: int | None  # the next band's start (excluded); None for the last band
+    discount_bps: int
 
 
 # --- accounts ----------------------------------------------------------------------------------------------
@@ -204,11 +243,18 @@ class QuoteIn(Input):
 
 
 class PriceBreakdown(msgspec.Struct):
+    """The unit price per litre and per tonne (at the standard temperature), the quantity in both units, and the
+    discounts: the volume tier's percentage and a contract's amount per litre."""
+
     currency: str
     price_per_litre_minor: int
+    price_per_tonne_minor: int | None  # None only where the product's density is not at hand
+    quantity_litres: int
+    quantity_kg: int | None
     gross_minor: int
     tier: int
     discount_bps: int
+    discount_per_litre_minor: int
     discount_minor: int
     amount_minor: int
 
@@ -297,11 +343,12 @@ class SlotOut(msgspec.Struct):
 class PickupIn(Input):
     depot_id: uuid.UUID
     product_code: ProductCode
-    quantity_litres: Litres
     slot_start: Annotated[datetime, msgspec.Meta(tz=True, description="ISO 8601 with offset")]
     vehicle_plate: Annotated[str, msgspec.Meta(min_length=2, max_length=16, examples=["沪A12345"])]
     driver_name: ShortText
     driver_phone: Annotated[str, msgspec.Meta(min_length=7, max_length=24, examples=["13800138000"])]
+    quantity_litres: Litres | None = None
+    quantity_kg: Kilograms | None = None
 
 
 class PickupOut(msgspec.Struct):

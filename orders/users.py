@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import record_audit
 from core.auth import Principal, Role, check_new_password, hash_password_async, verify_password_async
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.models import AuthSession, User
+from orders.accounts import audited_user
 
 # Customer users belong to a customer account: a role change never turns staff into a customer or back.
 CHANGEABLE_ROLES = frozenset({Role.ADMIN, Role.DISPATCHER, Role.DRIVER, Role.RACK_OPERATOR})
@@ -78,6 +80,15 @@ async def change_password(
     check_new_password(new_password, field="new_password")
     user.password_hash = await hash_password_async(new_password)
     await end_sessions(session, user_id=user.id, reason="password_changed", now=now, keep=actor.session_id)
+    record_audit(
+        session,
+        actor=actor,
+        subject_type="user",
+        subject_id=user.id,
+        customer_id=user.customer_id,
+        action="password_changed",
+        at=now,
+    )
     await session.flush()
     return user
 
@@ -86,6 +97,7 @@ async def update_user(
     session: AsyncSession,
     *,
     user_id: uuid.UUID,
+    actor: Principal,
     now: datetime,
     is_active: bool | None = None,
     role: Role | None = None,
@@ -93,6 +105,7 @@ async def update_user(
     phone: str | None = None,
 ) -> tuple[User, bool]:
     """Change a user (admin). Deactivation or a new role ends all its sessions; the answer says whether they ended.
+    A change is audited with the fields that changed, before and after.
 
     The last active admin can be neither deactivated nor demoted: the admins' rows are locked while counting, so
     two admins demoting each other at once cannot both succeed."""
@@ -105,6 +118,7 @@ async def update_user(
     new_role = role is not None and role != user.role
     if user.role == Role.ADMIN and user.is_active and (deactivated or new_role):
         await _keep_one_admin(session, leaving=user.id)
+    before = audited_user(user)
     if is_active is not None:
         user.is_active = is_active
     if role is not None:
@@ -113,12 +127,33 @@ async def update_user(
         user.display_name = display_name
     if phone is not None:
         user.phone = phone
+    _audit_change(session, user, before=before, actor=actor, now=now)
     ended = deactivated or new_role
     if ended:
         reason = "deactivated" if deactivated else "role_changed"
         await end_sessions(session, user_id=user.id, reason=reason, now=now)
     await session.flush()
     return user, ended
+
+
+def _audit_change(
+    session: AsyncSession, user: User, *, before: dict[str, object], actor: Principal, now: datetime
+) -> None:
+    after = audited_user(user)
+    changed = sorted(key for key in after if after[key] != before[key])
+    if not changed:
+        return
+    record_audit(
+        session,
+        actor=actor,
+        subject_type="user",
+        subject_id=user.id,
+        customer_id=user.customer_id,
+        action="role_changed" if "role" in changed else "user_changed",
+        at=now,
+        before={key: before[key] for key in changed},
+        after={key: after[key] for key in changed},
+    )
 
 
 async def _keep_one_admin(session: AsyncSession, *, leaving: uuid.UUID) -> None:

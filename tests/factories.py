@@ -54,7 +54,9 @@ class World:
         lat: float = 31.35,
         lon: float = 121.58,
         products: list[str] | None = None,
+        priced: bool = True,
     ) -> dict[str, Any]:
+        """A depot open 06:00-22:00 every day, with prices from the frozen clock's day on (unless not `priced`)."""
         code = code or f"d-{uuid.uuid4().hex[:8]}"
         depot = ok(
             await self.client.post(
@@ -72,17 +74,17 @@ class World:
                 },
             )
         )
-        prices = [
+        prices = [  # from the frozen clock's day on, until replaced
             {
                 "depot_id": depot["id"],
                 "product_code": code_,
-                "date": (FIRST_DAY + timedelta(days=d)).isoformat(),
+                "valid_from": FIRST_DAY.isoformat(),
                 "price_per_litre_minor": 780 + 25 * i,
             }
-            for d in range(0, 12)  # 2030-01-07 .. 2030-01-18; the 20th stays unpriced
             for i, code_ in enumerate(depot["products"])
         ]
-        ok(await self.client.put("/api/v1/prices", headers=self.h("admin"), json=prices))
+        if priced:
+            ok(await self.client.put("/api/v1/prices", headers=self.h("admin"), json=prices))
         return depot
 
     async def new_customer(
@@ -380,8 +382,8 @@ async def shared_trip_day(  # type: ignore[no-untyped-def]
     Sites get distinct coordinates with four decimals (so a leak of one of them in an answer can be searched for)."""
     lat, lon = where
     depot = await world.new_depot(bays=3, lat=lat, lon=lon, code=f"st-{uuid.uuid4().hex[:6]}")
-    price = {"depot_id": depot["id"], "product_code": "diesel-0", "date": day, "price_per_litre_minor": 800}
-    ok(await world.client.put("/api/v1/prices", headers=world.h("admin"), json=[price]))  # `day` may be past the usual
+    price = {"depot_id": depot["id"], "product_code": "diesel-0", "valid_from": day, "price_per_litre_minor": 800}
+    ok(await world.client.put("/api/v1/prices", headers=world.h("admin"), json=[price]))
     tankers = await new_fleet(world, depot, tankers=2)
     tankers += await new_fleet(world, depot, tankers=1, expired_licence=True)
     for tanker in tankers[:2]:  # each with its own driver (else drivers are handed out in order of name)

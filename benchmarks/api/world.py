@@ -103,14 +103,14 @@ async def seed(url: str, settings: Settings, *, customers: int, now: datetime) -
                 s.PriceIn(
                     depot_id=depot.id,
                     product_code=product.code,
-                    date=tomorrow + timedelta(days=d),
+                    valid_from=tomorrow + timedelta(days=d),
                     price_per_litre_minor=780 + 25 * i,
                 )
                 for depot in depots
                 for i, product in enumerate(depot.products)
                 for d in range(PRICE_DAYS)
             ]
-            await catalogue.set_prices(session, prices=prices, currency=settings.rules.currency)
+            await catalogue.set_prices(session, prices=prices, currency=settings.rules.currency, actor=None, now=now)
             staff = Principal(id=admin.id, username=admin.username, role=Role.ADMIN)
             for n in range(customers):
                 account, user = await create_customer(

@@ -163,7 +163,7 @@ async def seed(url: str, settings: Settings, *, now: datetime, orders: int, tank
                     s.PriceIn(
                         depot_id=depot.id,
                         product_code=code,
-                        date=tomorrow + timedelta(days=d - 1),
+                        valid_from=tomorrow + timedelta(days=d - 1),
                         price_per_litre_minor=base + 3 * k + 5 * (d > 0),
                     )
                     for k, depot in enumerate(depots)
@@ -171,6 +171,8 @@ async def seed(url: str, settings: Settings, *, now: datetime, orders: int, tank
                     for d in range(PRICE_DAYS)
                 ],
                 currency=settings.rules.currency,
+                actor=None,
+                now=now,
             )
 
             # The fleet: tankers in turn over the depots and types, each paired with its driver for the day.

@@ -212,11 +212,15 @@ async def _codes(
     await catalogue.set_prices(
         session,
         prices=[
-            s.PriceIn(depot_id=d.id, product_code="diesel-0", date=today + timedelta(days=k), price_per_litre_minor=790)
+            s.PriceIn(
+                depot_id=d.id, product_code="diesel-0", valid_from=today + timedelta(days=k), price_per_litre_minor=790
+            )
             for d in made
             for k in range(3)
         ],
         currency=settings.rules.currency,
+        actor=None,
+        now=now,
     )
     # An operator acts only at its own depots: the bench's rack operator works at every bench depot.
     rack_user = await session.scalar(select(User.id).where(User.username == "bench-rack"))

@@ -39,7 +39,17 @@ def test_customer_quotes_orders_and_sees_the_timeline(server: Server, browser: A
     page.wait_for_selector("#quote .total")
     assert "¥62,800.00" in page.inner_text("#quote .total")  # 8000 L at tomorrow's demo price, 7.85 per litre
     assert error.inner_text() == ""
+    # Per litre and per tonne: 785 fen / L at 835 kg/m³ is 785 × 1,000,000 / 835 = 940,119.76 fen / t.
+    assert "¥7.85 / L · ¥9,401.20 / t" in page.inner_text("#quote")
+    assert "8,000 L ≈ 6.68 t" in page.inner_text("#quote")
     shoot(page, "04-quote")
+
+    # The same quantity asked in tonnes: 6,680 kg are 8,000 L at that density.
+    page.select_option("select[name=quantity_unit]", "t")
+    page.fill("input[name=quantity_litres]", "6.68")
+    page.click("text=Get the price")
+    page.wait_for_selector("#quote .total")
+    assert "¥62,800.00" in page.inner_text("#quote .total") and "8,000 L" in page.inner_text("#quote")
 
     before = server.get("/orders", "fleet1")["total"]
     page.dblclick("#confirm")  # a double tap
@@ -79,6 +89,11 @@ def test_language_switch_is_remembered(server: Server, browser: Any) -> None:
     page.wait_for_selector("h1:text-is('订购配送')")
     assert page.input_value("input[name=quantity_litres]") == "4321"
     shoot(page, "08-order-form-zh")
+    # Customers in China read prices per tonne and per litre: 元/吨 and 元/升.
+    page.fill("input[name=quantity_litres]", "5000")
+    page.click("text=查看价格")
+    page.wait_for_selector("#quote .total")
+    assert "7.85 元/升 · 9,401.20 元/吨" in page.inner_text("#quote")
     watch.assert_clean()
 
 

@@ -190,8 +190,9 @@ def test_an_operator_with_one_depot_goes_straight_to_it_and_one_with_none_is_tol
     depot = server.all_day_depot
     solo, nowhere = f"rack-solo-{uuid.uuid4().hex[:6]}", f"rack-none-{uuid.uuid4().hex[:6]}"
     for username, depot_ids in ((solo, [depot["id"]]), (nowhere, [])):
-        body = {"username": username, "password": "demo", "role": "rack_operator", "depot_ids": depot_ids}
-        server.send("POST", "/users", "admin", body)
+        server.passwords[username] = f"rack-{uuid.uuid4().hex[:12]}"  # a person's password: 10 characters at least
+        body = {"username": username, "password": server.passwords[username], "role": "rack_operator"}
+        server.send("POST", "/users", "admin", body | {"depot_ids": depot_ids})
 
     page, watch = new_page(browser)
     page.set_viewport_size(TABLET)

@@ -94,7 +94,13 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/depots/{depot_id}"): Access(EVERYONE),
     ("GET", "/depots/{depot_id}/slots"): Access(EVERYONE),
     ("GET", "/prices"): Access(EVERYONE),
+    ("GET", "/prices/history"): Access(EVERYONE),
     ("PUT", "/prices"): Access(STAFF),
+    # pricing: a customer's contract prices (read by the customer itself), the tier table (written by admins)
+    ("GET", "/customers/{customer_id}/contract-prices"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("PUT", "/customers/{customer_id}/contract-prices"): Access(ONLY_ADMIN),
+    ("GET", "/settings/tiers"): Access(EVERYONE),
+    ("PUT", "/settings/tiers"): Access(ONLY_ADMIN),
     # accounts
     ("POST", "/customers"): Access(ONLY_ADMIN),
     ("GET", "/customers"): Access(STAFF),
@@ -305,6 +311,8 @@ class Walk:
 BODIES: dict[tuple[str, str], Callable[[Walk], Any]] = {
     ("POST", "/auth/token"): lambda w: {"username": w.a.username, "password": PASSWORD},
     ("PUT", "/prices"): lambda w: [],
+    ("PUT", "/settings/tiers"): lambda w: [],  # refused (empty): the walk never changes the shared tier table
+    ("PUT", "/customers/{customer_id}/contract-prices"): lambda w: [],
     ("POST", "/sites"): lambda w: site_body(f"walk site {uuid.uuid4().hex[:6]}"),
     ("POST", "/customers/{customer_id}/payments"): lambda w: {"amount_minor": 1, "reference": "walk"},
     ("POST", "/applications/{application_id}/approve"): lambda w: {"credit_limit_minor": 1_000_000},

@@ -74,7 +74,6 @@ async def test_order_in_kilograms_is_stored_in_litres(world) -> None:
         ({"window_start": "04:00", "window_end": "07:00"}, 422, "outside_receiving_hours"),
         ({"window_start": "12:00", "window_end": "09:00"}, 422, "invalid_window"),
         ({"window_start": "09:00", "window_end": "09:15"}, 422, "window_too_short"),
-        ({"delivery_date": "2030-01-20"}, 422, "not_on_sale"),
         ({"delivery_date": "2030-03-20"}, 422, "too_far_ahead"),
         ({"product_code": "petrol-95"}, 422, "unknown_product"),
         ({"site_id": "00000000-0000-7000-8000-000000000000"}, 404, "site_not_found"),

@@ -148,7 +148,7 @@ async def test_the_last_active_admin_can_be_neither_disabled_nor_demoted(app) ->
     """Run against the real service in a transaction that sees every other admin disabled, then rolled back."""
     import sqlalchemy as sa
 
-    from core.auth import Role
+    from core.auth import Principal, Role
     from core.db import create_engine, session_factory
     from core.errors import Conflict
     from core.models import User
@@ -169,10 +169,11 @@ async def test_the_last_active_admin_can_be_neither_disabled_nor_demoted(app) ->
                 .where(User.role == "admin", User.id.not_in([admin.id, other.id]))
                 .values(is_active=False)
             )
-            await users.update_user(session, user_id=other.id, now=now, is_active=False)  # another admin is left
+            actor = Principal(id=admin.id, username=admin.username, role=Role.ADMIN)
+            await users.update_user(session, user_id=other.id, actor=actor, now=now, is_active=False)  # one is left
             for change in ({"is_active": False}, {"role": Role.DISPATCHER}):
                 with pytest.raises(Conflict) as refused_change:
-                    await users.update_user(session, user_id=admin.id, now=now, **change)  # type: ignore[arg-type]
+                    await users.update_user(session, user_id=admin.id, actor=actor, now=now, **change)  # type: ignore[arg-type]
                 assert refused_change.value.code == "last_admin"
             await session.rollback()
     finally:

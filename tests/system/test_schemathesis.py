@@ -51,7 +51,11 @@ async def tokens(world, served):  # type: ignore[no-untyped-def]
         return str(ok(httpx.post(f"{served.base}/api/v1/auth/token", json=body))["access_token"])
 
     customer = await world.new_customer()
-    return {"admin": login(world.usernames["admin"]), "customer": login(customer.username)}
+    # Generated admin requests replace the one shared tier table: the other tests get it back as it was.
+    tiers = ok(await world.client.get("/api/v1/settings/tiers", headers=world.h("admin")))
+    yield {"admin": login(world.usernames["admin"]), "customer": login(customer.username)}
+    kept = [{"from_tonnes": b["from_tonnes"], "discount_bps": b["discount_bps"]} for b in tiers]
+    ok(await world.client.put("/api/v1/settings/tiers", headers=world.h("admin"), json=kept))
 
 
 def _document() -> dict:  # type: ignore[type-arg]

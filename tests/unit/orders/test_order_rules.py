@@ -10,6 +10,7 @@ import pytest
 from core.errors import Conflict, InvalidInput, InvalidTransition
 from core.hours import HoursEntry
 from core.settings import OrderRules
+from orders.cache import TierTable
 from orders.rules import (
     ORDER_TRANSITIONS,
     OrderStatus,
@@ -22,7 +23,6 @@ from orders.rules import (
     credit_allows,
     order_transition,
     pickup_transition,
-    tier_for,
 )
 
 RULES = OrderRules()
@@ -93,7 +93,8 @@ def test_credit_boundary_is_inclusive() -> None:
     ("kg", "tier"), [(0, 0), (19_999, 0), (20_000, 1), (49_999, 1), (50_000, 2), (100_000, 3), (500_000, 4)]
 )
 def test_yearly_volume_tiers(kg: int, tier: int) -> None:
-    assert tier_for(kg, RULES) == tier
+    table = TierTable(bands=((0, 0), (20, 100), (50, 200), (100, 300), (500, 400)))  # the seeded bands
+    assert table.tier_for(kg) == tier
 
 
 def test_quantity_bounds_and_tank_capacity() -> None:

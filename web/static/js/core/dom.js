@@ -1,5 +1,5 @@
 // Small DOM helpers: elements are built with text nodes, never from HTML strings of user data.
-import { currentLang } from "./i18n.js";
+import { currentLang, t } from "./i18n.js";
 
 /**
  * h("button", {class: "btn", onclick: fn, "aria-label": "..."}, "text", child, [more])
@@ -70,9 +70,19 @@ export function money(minor, currency = "CNY") {
   );
 }
 
-export function pricePerLitre(minor, currency = "CNY") {
-  const options = { style: "currency", currency, currencyDisplay: "narrowSymbol", minimumFractionDigits: 2 };
-  return new Intl.NumberFormat(currentLang(), options).format(minor / 100);
+/**
+ * A unit price per litre and per tonne, as customers in China read prices: "7.80 元/升 · 9,341.32 元/吨" (the
+ * dictionaries name the currency, yuan: the only one prices are published in).
+ */
+export function unitPrices(perLitreMinor, perTonneMinor) {
+  const twoDecimals = new Intl.NumberFormat(currentLang(), { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const shown = (minor, key) => t(key, { n: twoDecimals.format(minor / 100) });
+  const perLitre = shown(perLitreMinor, "price.per_litre");
+  return perTonneMinor == null ? perLitre : `${perLitre} · ${shown(perTonneMinor, "price.per_tonne")}`;
+}
+
+export function tonnes(kg) {
+  return t("unit.tonnes", { n: number(kg / 1000, 3) });
 }
 
 export function number(n, digits = 0) {

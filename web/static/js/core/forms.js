@@ -143,3 +143,20 @@ export async function busy(form, work) {
     for (const b of buttons) b.removeAttribute("aria-disabled");
   }
 }
+
+/** Litres or tonnes: the quantity field's unit (the API takes `quantity_litres` or `quantity_kg`). */
+export function quantityUnit(quantity) {
+  const unit = select("quantity_unit", [
+    { value: "L", label: t("order.unit_litres") },
+    { value: "t", label: t("order.unit_tonnes") },
+  ]);
+  unit.addEventListener("change", () => {
+    quantity.step = unit.value === "t" ? "0.001" : "1";
+  });
+  return unit;
+}
+
+export function quantityBody(quantity, unit) {
+  const value = Number.parseFloat(quantity.value) || 0;
+  return unit.value === "t" ? { quantity_kg: Math.round(value * 1000) } : { quantity_litres: Math.round(value) };
+}

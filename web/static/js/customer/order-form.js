@@ -1,8 +1,18 @@
 // Quote and order: the price is shown before the order is confirmed; refusals appear next to their field.
 import { allPages, api } from "../core/api.js";
 import { loadProducts, productName } from "../core/catalogue.js";
-import { h, isoDay, litres, money, number, pricePerLitre } from "../core/dom.js";
-import { IdempotencyKeys, busy, checkRequired, clearErrors, field, select, showError } from "../core/forms.js";
+import { h, isoDay, litres, money, number, tonnes, unitPrices } from "../core/dom.js";
+import {
+  IdempotencyKeys,
+  busy,
+  checkRequired,
+  clearErrors,
+  field,
+  quantityBody,
+  quantityUnit,
+  select,
+  showError,
+} from "../core/forms.js";
 import { t } from "../core/i18n.js";
 import { banner, setTitle } from "../core/shell.js";
 import { details, emptyState, errorState, pageHeader } from "../core/ui.js";
@@ -21,11 +31,14 @@ function quotePanel(quote) {
     h("h2", {}, t("quote.title")),
     details([
       ["quote.depot", `${quote.depot.name} (${number(quote.depot.distance_km, 1)} km)`],
-      ["quote.quantity", `${litres(quote.quantity_litres)} ≈ ${number(quote.quantity_kg)} kg`],
-      ["quote.unit_price", `${pricePerLitre(p.price_per_litre_minor, p.currency)} / L`],
+      ["quote.quantity", `${litres(quote.quantity_litres)} ≈ ${tonnes(quote.quantity_kg)}`],
+      ["quote.unit_price", unitPrices(p.price_per_litre_minor, p.price_per_tonne_minor)],
       ["quote.gross", money(p.gross_minor, p.currency)],
+      p.discount_per_litre_minor
+        ? ["quote.contract_discount", `− ${unitPrices(p.discount_per_litre_minor, null)}`]
+        : null,
       p.discount_minor ? ["quote.discount", `− ${money(p.discount_minor, p.currency)}`] : ["quote.discount", ""],
-    ]),
+    ].filter(Boolean)),
     h("p", { class: "total" }, h("span", {}, t("quote.total")), h("strong", {}, money(p.amount_minor, p.currency))),
     quote.within_credit
       ? null
@@ -62,12 +75,13 @@ export async function orderFormView(main, _params, ctx) {
   const quantity = h("input", {
     name: "quantity_litres",
     type: "number",
-    inputmode: "numeric",
-    min: "1",
+    inputmode: "decimal",
+    min: "0",
     step: "1",
     required: true,
     value: "5000",
   });
+  const unit = quantityUnit(quantity);
   const date = h("input", { name: "delivery_date", type: "date", required: true, value: isoDay(1), min: isoDay(0) });
   const start = select("window_start", halfHours(0, 23 * 60 + 30), { value: "09:00" });
   const end = select("window_end", halfHours(30, 24 * 60), { value: "12:00" });
@@ -79,7 +93,7 @@ export async function orderFormView(main, _params, ctx) {
     { class: "card form", novalidate: true },
     field("order.site", site),
     field("order.product", product),
-    field("order.quantity", quantity, { hint: "order.quantity_hint" }),
+    h("div", { class: "row" }, field("order.quantity", quantity, { hint: "order.quantity_hint" }), field("order.unit", unit)),
     field("order.date", date),
     h("div", { class: "row" }, field("order.window_start", start), field("order.window_end", end)),
     field("order.note", note),
@@ -92,12 +106,7 @@ export async function orderFormView(main, _params, ctx) {
   let quoted = null;
 
   function quoteBody() {
-    return {
-      site_id: site.value,
-      product_code: product.value,
-      quantity_litres: Number.parseInt(quantity.value, 10) || 0,
-      delivery_date: date.value,
-    };
+    return { site_id: site.value, product_code: product.value, ...quantityBody(quantity, unit), delivery_date: date.value };
   }
 
   function orderBody() {

@@ -1,8 +1,18 @@
 // Book a loading slot at a depot for the customer's own truck: a slot picker with the places left.
 import { api } from "../core/api.js";
 import { loadDepots, loadProducts, productName } from "../core/catalogue.js";
-import { h, isoDay, money, pricePerLitre, time, uid } from "../core/dom.js";
-import { IdempotencyKeys, busy, checkRequired, clearErrors, field, select, showError } from "../core/forms.js";
+import { h, isoDay, money, time, uid, unitPrices } from "../core/dom.js";
+import {
+  IdempotencyKeys,
+  busy,
+  checkRequired,
+  clearErrors,
+  field,
+  quantityBody,
+  quantityUnit,
+  select,
+  showError,
+} from "../core/forms.js";
 import { t } from "../core/i18n.js";
 import { banner, setTitle } from "../core/shell.js";
 import { errorState, pageHeader } from "../core/ui.js";
@@ -53,7 +63,8 @@ export async function pickupFormView(main, _params, ctx) {
 
   const depot = select("depot_id", depots.map((d) => ({ value: d.id, label: d.name })));
   const product = h("select", { name: "product_code", required: true });
-  const quantity = h("input", { name: "quantity_litres", type: "number", inputmode: "numeric", min: "1", value: "10000", required: true });
+  const quantity = h("input", { name: "quantity_litres", type: "number", inputmode: "decimal", min: "0", step: "1", value: "10000", required: true });
+  const unit = quantityUnit(quantity);
   const date = h("input", { name: "date", type: "date", required: true, min: isoDay(0), value: isoDay(1) });
   const slots = h("div", { class: "slots", role: "radiogroup", "aria-labelledby": "slots-legend" });
   const slotError = h("p", { class: "field-error", id: "slot-error", dataset: { errorFor: "slot_start" } });
@@ -73,7 +84,7 @@ export async function pickupFormView(main, _params, ctx) {
     { class: "card form", novalidate: true },
     field("pickup.depot", depot),
     field("order.product", product),
-    field("order.quantity", quantity),
+    h("div", { class: "row" }, field("order.quantity", quantity), field("order.unit", unit)),
     estimate,
     field("pickup.date", date),
     slotBox,
@@ -98,14 +109,17 @@ export async function pickupFormView(main, _params, ctx) {
     );
   }
 
+  /** The list price of the chosen day (before discounts) for the quantity asked, in litres or in tonnes. */
   function showEstimate() {
-    const litresWanted = Number.parseInt(quantity.value, 10);
+    const wanted = quantityBody(quantity, unit);
+    const density = products.find((p) => p.code === product.value)?.density_kg_m3;
+    const litresWanted = wanted.quantity_litres ?? (density ? Math.round((wanted.quantity_kg * 1000) / density) : 0);
     if (!price || !litresWanted) {
       estimate.textContent = "";
       return;
     }
     estimate.textContent = t("pickup.estimate", {
-      unit: pricePerLitre(price.price_per_litre_minor, price.currency),
+      unit: unitPrices(price.price_per_litre_minor, price.price_per_tonne_minor),
       total: money(price.price_per_litre_minor * litresWanted, price.currency),
     });
   }
@@ -136,6 +150,7 @@ export async function pickupFormView(main, _params, ctx) {
   product.addEventListener("change", loadSlots);
   date.addEventListener("change", () => date.value && loadSlots());
   quantity.addEventListener("input", showEstimate);
+  unit.addEventListener("change", showEstimate);
   fillProducts();
   await loadSlots();
 
@@ -151,7 +166,7 @@ export async function pickupFormView(main, _params, ctx) {
     const body = {
       depot_id: depot.value,
       product_code: product.value,
-      quantity_litres: Number.parseInt(quantity.value, 10) || 0,
+      ...quantityBody(quantity, unit),
       slot_start: chosen.value,
       vehicle_plate: plate.value.trim(),
       driver_name: driver.value.trim(),
