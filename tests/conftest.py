@@ -281,9 +281,11 @@ async def served_over_http(app, client) -> AsyncIterator[str]:  # type: ignore[n
     while not server.started:
         assert not running.done(), running.exception()
         await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    running.result(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:  # a failed test must stop the server too, or closing its test client waits for ever
+        server.should_exit = True
+        running.result(timeout=10)
 
 
 @pytest.fixture
