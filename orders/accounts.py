@@ -201,10 +201,10 @@ def _change_credit_limit(
     record_audit(
         session,
         actor=actor,
-        subject_type="credit_limit",
+        subject_type="customer",
         subject_id=credit.customer_id,
         customer_id=credit.customer_id,
-        action="update",
+        action="credit_limit_changed",
         at=now,
         before={"credit_limit_minor": before},
         after={"credit_limit_minor": limit_minor},

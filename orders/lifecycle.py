@@ -170,7 +170,7 @@ def schedule(
     driver_id: uuid.UUID | None,
     eta: datetime,
     at: datetime,
-    actor: Principal,
+    actor: Principal | None,
     data: dict[str, Any],
 ) -> Event:
     """On a published plan's trip (again, when a newer plan carries it). Publishing is not a change the customer
