@@ -35,6 +35,7 @@ from orders.rules import (
     check_delivery_date,
     check_delivery_window,
     check_quantity,
+    order_transition,
 )
 
 
@@ -418,6 +419,8 @@ async def cancel_order(
     order = await get_order(session, order_id, viewer=actor)
     if actor.role not in (Role.CUSTOMER, Role.ADMIN, Role.DISPATCHER):
         raise NotFound("no such order", code="order_not_found")
+    # Refused before any lock: an order on the road is locked by its trip's moves, which lock the account after it.
+    order_transition(order.status, OrderStatus.CANCELLED)
     await lifecycle.lock_credit(session, order.customer_id)  # before the order, as the re-check of held orders
     order = await get_order(session, order_id, viewer=actor, lock=True)
     await lifecycle.cancel_order(session, order, reason=reason, actor=actor, now=now)

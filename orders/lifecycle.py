@@ -12,8 +12,10 @@ Money follows the status (money.ledger, always under the credit account's row lo
   net litres at the standard temperature x the price fixed at confirmation - the discounts fixed with it, through
   `orders.pricing.amounts` (`_charge_line`), so the driver and the rack price alike.
 
-Locks: the credit account before the order or booking wherever both are taken (the order path's statement, the
-re-check of held orders and the cancellation do), so two of them never wait for each other.
+Locks, so that two flows never wait for each other: an order's credit account is locked before the order by the
+flows that decide on credit (the order path's statement, the re-check of held orders, a cancellation), while the
+road locks the order first (a cancellation refuses an order on the road before it takes any lock); a booking is
+locked before its credit account by every flow.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from orders.models import Order, PickupBooking
 from orders.pricing import amounts
 from orders.rules import ORDER_HOLDS_CREDIT, PickupStatus
 from tests.conftest import T0
-from tests.factories import ok, shared_trip_day
+from tests.factories import bearer, new_fleet, ok, plan_and_wait, shared_trip_day
 from tests.integration.test_pickups_api import SLOT, booking
 
 pytestmark = pytest.mark.integration
@@ -302,3 +302,56 @@ async def test_tiers_count_what_was_delivered_and_loaded_not_what_was_ordered(wo
     ordered = ok(await customer.order(delivery_date="2030-01-10"), 201)["price"]
     assert (ordered["tier"], ordered["discount_bps"]) == (1, 100)
     assert ok(await world.client.get(f"/api/v1/customers/{customer.id}", headers=customer.h))["tier"] == 1
+
+
+@pytest.mark.slow
+async def test_an_order_split_over_two_trips_is_charged_once_when_its_last_part_is_delivered(
+    world, worker, clock, db
+) -> None:  # type: ignore[no-untyped-def]
+    """12,000 L for a tanker of 8,000 L: the plan splits the order over two trips. The first part delivered leaves
+    it en route and uncharged; the second delivers it, charged once for both parts."""
+    day, where = "2030-01-24", (36.0611, 103.8343)  # Lanzhou: no other test's depot is nearer
+    depot = await world.new_depot(bays=2, lat=where[0], lon=where[1], code=f"lz-{uuid.uuid4().hex[:6]}")
+    price = {"depot_id": depot["id"], "product_code": "diesel-0", "date": day, "price_per_litre_minor": 800}
+    ok(await world.client.put("/api/v1/prices", headers=world.h("admin"), json=[price]))
+    [tanker] = await new_fleet(world, depot, tankers=1, compartments=[4000, 4000])
+    customer = await world.new_customer(lat=where[0] + 0.02, lon=where[1] + 0.02)
+    order = ok(
+        await customer.order(delivery_date=day, quantity_litres=12_000, window_start="06:00", window_end="22:00"), 201
+    )
+    assert order["depot_id"] == depot["id"]
+    job = await plan_and_wait(world, worker, day, depot["id"])
+    assert job["status"] == "succeeded", job
+    ok(await world.client.post(f"/api/v1/plans/{job['plan_id']}/publish", headers=world.h("dispatcher"), json={}))
+    plan = ok(await world.client.get(f"/api/v1/plans/{job['plan_id']}", headers=world.h("dispatcher")))
+    parts = sorted(
+        ((trip, stop) for route in plan["routes"] for trip in route["trips"] for stop in trip["stops"]),
+        key=lambda part: part[0]["load_start"],
+    )
+    assert [stop["order_id"] for _, stop in parts] == [order["id"]] * 2 and parts[0][0]["id"] != parts[1][0]["id"]
+
+    driver, rack = bearer(tanker["driver_token"]), (await world.new_rack_operator(depot["id"])).h
+    for number, (trip, stop) in enumerate(parts, start=1):
+        clock.set(datetime.fromisoformat(trip["load_start"]))
+        code = ok(await world.client.get(f"/api/v1/driver/trips/{trip['id']}/code", headers=driver))
+        loaded = {"token": code["token"], "depot_id": depot["id"], "loaded_litres_observed": stop["litres"]}
+        loaded |= {"temperature_c": 15.0, "vehicle_plate": tanker["plate"]}
+        ok(await world.client.post("/api/v1/rack/redeem", headers=rack, json=loaded))
+        receipt = ok(await world.client.get(f"/api/v1/orders/{order['id']}/receipt-code", headers=customer.h))
+        delivered = {"delivered_litres_observed": stop["litres"], "temperature_c": 15.0}
+        done = ok(
+            await world.client.post(
+                f"/api/v1/stops/{stop['id']}/deliver",
+                headers=driver,
+                json={**delivered, "receipt_token": receipt["token"]},
+            )
+        )
+        if number == 1:
+            assert done["order_status"] == "en_route" and await charges_of(db, customer.id) == []
+            assert (await assert_consistent(db, customer.id)).open_orders_minor == order["price"]["amount_minor"]
+    assert done["order_status"] == "delivered"
+    [charge] = await charges_of(db, customer.id)
+    assert (charge.observed_litres, charge.net_litres) == (12_000, 12_000)  # at 15 °C the net litres are the metered
+    assert charged(charge)[1:] == amounts(price_per_litre_minor=800, litres=12_000, discount_bps=0)
+    settled = await assert_consistent(db, customer.id)
+    assert (settled.open_orders_minor, settled.balance_minor) == (0, charge.amount_minor)
