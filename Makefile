@@ -21,7 +21,7 @@ PORT ?= 8000
 help:
 	@echo "make demo   set up and run the service with demo data (SQLite, embedded worker)"
 	@echo "make test   set up and run every test tier this machine can run, then lint"
-	@echo "make lint   ruff, mypy, import-linter"
+	@echo "make lint   ruff, mypy, import-linter, who may write statuses, prices and balances"
 	@echo "make bench-api | bench-routing | bench-money   benchmarks (not tests)"
 
 # Debian libraries the Python packages load at run time: Pango for WeasyPrint (invoice and statement PDFs) and
@@ -76,11 +76,13 @@ test: venv system-deps web-assets browser
 	fi
 	$(MAKE) lint
 
+# ... and the owners of statuses, prices and balances (tests/unit/test_ownership.py reads the source).
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_ownership.py
 
 bench-api: venv
 	$(BIN)/python -m benchmarks.bench_api

@@ -17,9 +17,10 @@ from core.ids import new_id
 from dispatch import schemas as s
 from dispatch.builder import DayContext
 from dispatch.models import Plan, PlanJob, PlanStop, PlanTrip, PlanUnassigned
+from dispatch.states import JOB_ACTIVE, JobStatus, PlanStatus, move_job
 from orders.catalogue import get_depot
 
-ACTIVE = ("queued", "running")
+ACTIVE = tuple(str(x) for x in JOB_ACTIVE)
 REASON_WORDS = {
     "no_vehicle_class": "No tanker small enough for this site (vehicle size limit) is on duty.",
     "window_unreachable": "No tanker can reach the site within its receiving hours and get back within its shift.",
@@ -86,7 +87,7 @@ async def request_plan(
         date=data.date,
         depot_id=data.depot_id,
         time_limit_s=data.time_limit_s,
-        status="queued",
+        status=str(JobStatus.QUEUED),
         created_by=actor.id,
         created_at=now,
     )
@@ -137,8 +138,9 @@ async def cancel_job(session: AsyncSession, job_id: uuid.UUID, *, now: datetime)
     if job.status not in ACTIVE:
         raise Conflict(f"the job is already {job.status}", code="job_finished")
     job.cancel_requested = True
-    if job.status == "queued":
-        job.status, job.finished_at = "cancelled", now
+    if job.status == JobStatus.QUEUED:
+        move_job(job, JobStatus.CANCELLED)
+        job.finished_at = now
     await session.flush()
     return job
 
@@ -147,11 +149,13 @@ async def start_job(session: AsyncSession, job_id: uuid.UUID, *, now: datetime) 
     """Claim a queued job for this worker (or a running one whose worker died); None when there is nothing to do."""
     job = await get_job(session, job_id, lock=True)
     if job.cancel_requested and job.status in ACTIVE:
-        job.status, job.finished_at = "cancelled", now
+        move_job(job, JobStatus.CANCELLED)
+        job.finished_at = now
         return None
     if job.status not in ACTIVE:
         return None  # a duplicate delivery of a finished job: idempotent no-op
-    job.status, job.attempts, job.started_at, job.heartbeat_at = "running", job.attempts + 1, now, now
+    move_job(job, JobStatus.RUNNING)
+    job.attempts, job.started_at, job.heartbeat_at = job.attempts + 1, now, now
     job.progress, job.error = 0.0, None
     await session.flush()
     return job
@@ -161,13 +165,14 @@ def progress_update(job_id: uuid.UUID, *, progress: float, best_cost: int | None
     values: dict[str, object] = {"progress": progress, "heartbeat_at": now}
     if best_cost is not None:
         values["best_cost_minor"] = best_cost
-    return update(PlanJob).where(PlanJob.id == job_id, PlanJob.status == "running").values(**values)
+    return update(PlanJob).where(PlanJob.id == job_id, PlanJob.status == JobStatus.RUNNING).values(**values)
 
 
 async def fail_job(session: AsyncSession, job_id: uuid.UUID, *, error: str, now: datetime) -> None:
     job = await get_job(session, job_id, lock=True)
     if job.status in ACTIVE:
-        job.status, job.error, job.finished_at = "failed", error[:2000], now
+        move_job(job, JobStatus.FAILED)
+        job.error, job.finished_at = error[:2000], now
 
 
 async def store_plan(
@@ -175,9 +180,10 @@ async def store_plan(
 ) -> Plan | None:
     """Save the solved day as a draft plan, unless the job was cancelled while the solver ran."""
     job = await get_job(session, job_id, lock=True)
-    if job.cancel_requested or job.status != "running":
+    if job.cancel_requested or job.status != JobStatus.RUNNING:
         if job.status in ACTIVE:
-            job.status, job.finished_at = "cancelled", now
+            move_job(job, JobStatus.CANCELLED)
+            job.finished_at = now
         return None
     solution = result.solution
     plan = Plan(
@@ -185,7 +191,7 @@ async def store_plan(
         date=context.day,
         depot_id=job.depot_id,
         scope=str(job.depot_id) if job.depot_id else "all",
-        status="draft",
+        status=str(PlanStatus.DRAFT),
         cost_minor=solution.cost_minor,
         distance_m=solution.distance_m,
         driving_s=0,
@@ -202,7 +208,8 @@ async def store_plan(
     session.add(plan)
     await session.flush()
     await _store_rows(session, plan, context, solution)
-    job.status, job.plan_id, job.progress, job.finished_at = "succeeded", plan.id, 1.0, now
+    move_job(job, JobStatus.SUCCEEDED)
+    job.plan_id, job.progress, job.finished_at = plan.id, 1.0, now
     job.best_cost_minor = solution.cost_minor
     await session.flush()
     return plan

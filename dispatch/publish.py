@@ -17,9 +17,11 @@ from core.errors import Conflict, ServiceUnavailable
 from core.events import record_event
 from dispatch.models import Plan, PlanStop, PlanTrip, Tanker
 from dispatch.planning import get_plan
+from dispatch.states import PlanStatus, move_plan
 from dispatch.views import stale_orders
+from orders import lifecycle
 from orders.models import Order
-from orders.rules import OrderStatus, order_transition
+from orders.rules import OrderStatus
 
 UNSCHEDULABLE = (OrderStatus.CANCELLED, OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.ON_HOLD)
 
@@ -41,7 +43,7 @@ async def publish(
     provider: routing.MatrixProvider | None = None,
 ) -> Plan:
     plan = await get_plan(session, plan_id, lock=True)
-    if plan.status != "draft":
+    if plan.status != PlanStatus.DRAFT:
         raise Conflict(f"the plan is {plan.status}; only a draft can be published", code="plan_not_draft")
     try:
         violations = await asyncio.to_thread(check_plan, plan, provider)  # a big day takes a while: not on the loop
@@ -58,21 +60,22 @@ async def publish(
             stale_orders=[str(x) for x in stale],
         )
     overlapping = [plan.scope, "all"] if plan.scope != "all" else None
-    stmt = select(Plan).where(Plan.date == plan.date, Plan.status == "published")
+    stmt = select(Plan).where(Plan.date == plan.date, Plan.status == PlanStatus.PUBLISHED)
     if overlapping is not None:
         stmt = stmt.where(Plan.scope.in_(overlapping))
     previous = (await session.scalars(stmt.with_for_update())).all()
     in_plan = await _stops_with_orders(session, plan)
     planned_ids = {order.id for _, _, order in in_plan}
     for old in previous:
-        old.status = "superseded"
+        move_plan(old, PlanStatus.SUPERSEDED)
         await _unschedule(session, old, keep=planned_ids, actor=actor, now=now)
     # Trips already loaded or under way move over to the new plan unchanged (same ids for driver and rack).
     frozen = [uuid.UUID(x) for x in plan.order_versions.get("frozen_trips", [])]
     if frozen:
         await session.execute(update(PlanTrip).where(PlanTrip.id.in_(frozen)).values(plan_id=plan.id))
         await session.execute(update(PlanStop).where(PlanStop.trip_id.in_(frozen)).values(plan_id=plan.id))
-    plan.status, plan.published_at, plan.published_by, plan.outdated = "published", now, actor.id, False
+    move_plan(plan, PlanStatus.PUBLISHED)
+    plan.published_at, plan.published_by, plan.outdated = now, actor.id, False
     try:
         await session.flush()  # the partial unique index: one published plan per day
     except IntegrityError as error:
@@ -83,26 +86,14 @@ async def publish(
             continue  # forced publish of a stale plan: a cancelled order is not re-activated
         if order.status not in (OrderStatus.CONFIRMED, OrderStatus.SCHEDULED):
             continue  # loaded / en route: its trip is under way and keeps it
-        order_transition(order.status, OrderStatus.SCHEDULED)
-        previous_status = order.status
-        order.status, order.tanker_id, order.driver_id, order.eta = (
-            str(OrderStatus.SCHEDULED),
-            trip.tanker_id,
-            trip.driver_id,
-            stop.arrival,
-        )
-        order.updated_at = now
-        # Publishing is not a change the customer made: the plan's own fingerprint stays valid.
-        record_event(
+        lifecycle.schedule(
             session,
-            subject_type="order",
-            subject_id=order.id,
-            customer_id=order.customer_id,
-            type="order_scheduled",
+            order,
+            tanker_id=trip.tanker_id,
+            driver_id=trip.driver_id,
+            eta=stop.arrival,
             at=now,
             actor=actor,
-            from_status=previous_status,
-            to_status=str(OrderStatus.SCHEDULED),
             data={
                 "plan_id": str(plan.id),
                 "trip_id": str(trip.id),
@@ -150,18 +141,6 @@ async def _unschedule(
     for _, _, order in await _stops_with_orders(session, plan):
         if order.id in keep or order.status != OrderStatus.SCHEDULED:
             continue
-        order_transition(order.status, OrderStatus.CONFIRMED)
-        order.status, order.tanker_id, order.driver_id, order.eta = str(OrderStatus.CONFIRMED), None, None, None
-        order.updated_at = now
-        record_event(
-            session,
-            subject_type="order",
-            subject_id=order.id,
-            customer_id=order.customer_id,
-            type="order_unscheduled",
-            at=now,
-            actor=actor,
-            from_status=str(OrderStatus.SCHEDULED),
-            to_status=str(OrderStatus.CONFIRMED),
-            reason="a newer plan for the day does not carry this order",
+        lifecycle.unschedule(
+            session, order, at=now, actor=actor, reason="a newer plan for the day does not carry this order"
         )

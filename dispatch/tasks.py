@@ -26,6 +26,7 @@ from dispatch.builder import build_day
 from dispatch.models import PlanJob
 from dispatch.planning import fail_job, progress_update, start_job, store_plan
 from dispatch.roads import matrix_provider as matrix_provider  # still imported from here by callers
+from dispatch.states import JobStatus, move_job
 
 log = logging.getLogger("diesel.dispatch")
 PROGRESS_EVERY_S = 1.0
@@ -150,20 +151,21 @@ async def reap(*, stale_s: int | None = None, database_url: str | None = None) -
             running = (
                 await session.scalars(
                     select(PlanJob)
-                    .where(PlanJob.status == "running", PlanJob.heartbeat_at < stale_before)
+                    .where(PlanJob.status == JobStatus.RUNNING, PlanJob.heartbeat_at < stale_before)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
             for job in running:
                 if job.attempts >= MAX_ATTEMPTS:
-                    job.status, job.finished_at = "failed", now
+                    move_job(job, JobStatus.FAILED)
+                    job.finished_at = now
                     job.error = f"The planning worker stopped {job.attempts} times without finishing; giving up."
                 else:
-                    job.status = "queued"
+                    move_job(job, JobStatus.QUEUED)
                     resend.append(str(job.id))
             queued = (
                 await session.scalars(
-                    select(PlanJob.id).where(PlanJob.status == "queued", PlanJob.created_at < stale_before)
+                    select(PlanJob.id).where(PlanJob.status == JobStatus.QUEUED, PlanJob.created_at < stale_before)
                 )
             ).all()
             resend += [str(i) for i in queued if str(i) not in resend]

@@ -88,6 +88,18 @@ def release(account: CreditAccount, amount_minor: int, *, now: datetime) -> None
     account.updated_at = now
 
 
+def set_credit_limit(account: CreditAccount, credit_limit_minor: int, *, now: datetime) -> None:
+    """A new credit limit. A prepaid account has none: it draws on what was paid in. The caller holds the lock."""
+    if account.kind == "prepaid" and credit_limit_minor != 0:
+        raise InvalidInput(
+            "a prepaid account has no credit limit: it orders against what was paid in",
+            code="prepaid_account",
+            field="credit_limit_minor",
+        )
+    account.credit_limit_minor = credit_limit_minor
+    account.updated_at = now
+
+
 def post(
     session: AsyncSession,
     account: CreditAccount,
@@ -170,7 +182,7 @@ async def charge(
         pickup_id=line.pickup_id,
         note=line.document_number,
     )
-    await session.flush([account, entry])  # the entry's id is drawn at insert
+    await session.flush()  # the entry's id is drawn at insert
     record = Charge(
         customer_id=account.customer_id,
         ledger_entry_id=entry.id,

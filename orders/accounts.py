@@ -16,18 +16,18 @@ from core.auth import Principal, Role, hash_password_async
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.events import record_event
 from core.hours import HoursEntry, validate_hours, zone
+from core.ids import new_id
 from core.models import User
 from core.settings import OrderRules
 from money import ledger
-from money.models import Payment
+from money.models import Charge, CreditAccount, Payment
+from money.states import LedgerKind
 from orders import cache
 from orders import schemas as s
 from orders.cache import SiteInfo
-from orders.models import Application, CustomerAccount, Order, Product, Site
-from orders.rules import ORDER_HOLDS_CREDIT, OrderStatus
+from orders.models import Application, CustomerAccount, Site
+from orders.rules import ApplicationStatus
 from orders.tiers import tier_table
-
-COUNTS_FOR_VOLUME = frozenset(ORDER_HOLDS_CREDIT | {OrderStatus.DELIVERED})
 
 
 async def get_customer(
@@ -48,19 +48,12 @@ async def get_customer(
 async def yearly_volume_kg(
     session: AsyncSession, customer_id: uuid.UUID, *, now: datetime, until: datetime | None = None
 ) -> int:
-    """Kilograms ordered in the 365 days before `now` (orders that hold credit or were delivered)."""
-    conditions = [
-        Order.customer_id == customer_id,
-        Order.created_at >= now - timedelta(days=365),
-        Order.status.in_([str(x) for x in COUNTS_FOR_VOLUME]),
-    ]
+    """Kilograms delivered to the customer or loaded at the rack for it in the 365 days from `now` back: the net
+    mass (at the standard temperature) of its charges, deliveries and pickups alike, not what was ordered."""
+    conditions = [Charge.customer_id == customer_id, Charge.at >= now - timedelta(days=365)]
     if until is not None:
-        conditions.append(Order.created_at < until)
-    kg = await session.scalar(
-        select(func.coalesce(func.sum(Order.quantity_litres * Product.density_kg_m3 / 1000), 0))
-        .join(Product, Product.code == Order.product_code)
-        .where(*conditions)
-    )
+        conditions.append(Charge.at < until)
+    kg = await session.scalar(select(func.coalesce(func.sum(Charge.net_kg), 0)).where(*conditions))
     return int(kg or 0)
 
 
@@ -78,12 +71,13 @@ async def tier_of_the_day(
 ) -> int:
     """The discount tier that prices the customer's orders and bookings today (UTC day).
 
-    It comes from the yearly volume as it stood at the start of the day: orders of the 365 days before today's
-    00:00 UTC, placed in the bands of the tier table (orders/tiers.py). The first order of a day computes it and
-    stores it on the account (`tier`, `tier_day`), so every later one reads it from the account row instead of
-    summing the customer's orders again; a customer who crosses a tier boundary gets the new discount from the
-    next day on (a new tier table forgets the stored tiers at once). Pass `account` only when the caller
-    holds its row lock (the stored tier is written with it); otherwise the row is only read.
+    It comes from the yearly volume as it stood at the start of the day: what was delivered and loaded in the 365
+    days before today's 00:00 UTC. The first order of a day computes it and stores it on the account (`tier`,
+    `tier_day`), so every later one reads it from the account row instead of summing the customer's charges
+    again (placed in the bands of the tier table, orders/tiers.py: a new table forgets the stored tiers at once);
+    a customer who crosses a tier boundary gets the new discount from the next day on. Pass `account`
+    only when the caller holds the customer's credit account lock (orders write the stored tier under it);
+    otherwise the row is only read.
     """
     day = tier_day(now)
     if account is not None:
@@ -109,15 +103,16 @@ async def customer_out(
     session: AsyncSession, account: CustomerAccount, *, now: datetime, rules: OrderRules
 ) -> s.CustomerOut:
     volume = await yearly_volume_kg(session, account.id, now=now)
+    credit = await ledger.get_account(session, account.id)
     return s.CustomerOut(
         id=account.id,
         name=account.name,
         tax_id=account.tax_id,
         contact_name=account.contact_name,
         contact_phone=account.contact_phone,
-        credit_limit_minor=account.credit_limit_minor,
-        open_amount_minor=account.open_amount_minor,
-        available_credit_minor=max(0, account.credit_limit_minor - account.open_amount_minor),
+        credit_limit_minor=credit.credit_limit_minor,
+        open_amount_minor=credit.open_orders_minor + credit.balance_minor,
+        available_credit_minor=max(0, ledger.available_minor(credit)),
         currency=account.currency,
         # The tier that prices today's orders (from the volume at the start of the day), next to the live volume.
         tier=await tier_of_the_day(session, account.id, now=now, rules=rules),
@@ -140,8 +135,6 @@ async def create_customer(
         tax_id=data.tax_id,
         contact_name=data.contact_name,
         contact_phone=data.contact_phone,
-        credit_limit_minor=data.credit_limit_minor,
-        open_amount_minor=0,
         currency=currency,
         referred_by_id=referred_by_id,
         created_at=now,
@@ -175,6 +168,8 @@ async def list_customers(session: AsyncSession, *, limit: int, offset: int) -> t
 async def update_customer(
     session: AsyncSession, *, customer_id: uuid.UUID, data: s.CustomerPatch, now: datetime, actor: Principal
 ) -> CustomerAccount:
+    # The credit account first: the order path locks it before the customer row (orders/repository.py).
+    credit = await ledger.get_account(session, customer_id, lock=True) if data.credit_limit_minor is not None else None
     account = await get_customer(session, customer_id, lock=True)
     if data.name is not None:
         account.name = data.name
@@ -182,45 +177,79 @@ async def update_customer(
         account.contact_name = data.contact_name
     if data.contact_phone is not None:
         account.contact_phone = data.contact_phone
-    if data.credit_limit_minor is not None and data.credit_limit_minor != account.credit_limit_minor:
-        record_event(
-            session,
-            subject_type="customer",
-            subject_id=account.id,
-            customer_id=account.id,
-            type="credit_limit_changed",
-            at=now,
-            actor=actor,
-            data={"from": account.credit_limit_minor, "to": data.credit_limit_minor},
-        )
-        account.credit_limit_minor = data.credit_limit_minor
+    if credit is not None and data.credit_limit_minor is not None:
+        _change_credit_limit(session, credit, data.credit_limit_minor, now=now, actor=actor)
     await session.flush()
     return account
+
+
+def _change_credit_limit(
+    session: AsyncSession, credit: CreditAccount, limit_minor: int, *, now: datetime, actor: Principal
+) -> None:
+    """A new limit on the customer's credit account (money), with its event and its audit record."""
+    before = credit.credit_limit_minor
+    if limit_minor == before:
+        return
+    ledger.set_credit_limit(credit, limit_minor, now=now)
+    record_event(
+        session,
+        subject_type="customer",
+        subject_id=credit.customer_id,
+        customer_id=credit.customer_id,
+        type="credit_limit_changed",
+        at=now,
+        actor=actor,
+        data={"from": before, "to": limit_minor},
+    )
+    record_audit(
+        session,
+        actor=actor,
+        subject_type="customer",
+        subject_id=credit.customer_id,
+        customer_id=credit.customer_id,
+        action="credit_limit_changed",
+        at=now,
+        before={"credit_limit_minor": before},
+        after={"credit_limit_minor": limit_minor},
+    )
 
 
 async def record_payment(
     session: AsyncSession, *, customer_id: uuid.UUID, data: s.PaymentIn, now: datetime, actor: Principal
 ) -> CustomerAccount:
-    account = await get_customer(session, customer_id, lock=True)
-    if data.amount_minor > account.open_amount_minor:
+    """A payment received: a `payment` entry in the ledger, which lowers the balance (and frees as much credit).
+    At most what the customer owes and has open (balance + open orders)."""
+    credit = await ledger.get_account(session, customer_id, lock=True)
+    account = await get_customer(session, customer_id)
+    open_amount = credit.open_orders_minor + credit.balance_minor
+    if data.amount_minor > open_amount:
         raise InvalidInput(
-            f"the payment ({data.amount_minor}) is larger than the open amount ({account.open_amount_minor})",
+            f"the payment ({data.amount_minor}) is larger than the open amount ({open_amount})",
             code="overpayment",
             field="amount_minor",
         )
-    session.add(
-        Payment(
-            customer_id=account.id,
-            amount_minor=data.amount_minor,
-            currency=account.currency,
-            received_on=now.date(),
-            method="bank_transfer",
-            reference=data.reference,
-            recorded_by=actor.id,
-            recorded_at=now,
-        )
+    payment = Payment(
+        id=new_id(),
+        customer_id=account.id,
+        amount_minor=data.amount_minor,
+        currency=credit.currency,
+        received_on=now.date(),
+        method="bank_transfer",
+        reference=data.reference,
+        recorded_by=actor.id,
+        recorded_at=now,
     )
-    account.open_amount_minor -= data.amount_minor
+    session.add(payment)
+    ledger.post(
+        session,
+        credit,
+        kind=LedgerKind.PAYMENT,
+        amount_minor=-data.amount_minor,
+        at=now,
+        actor_id=actor.id,
+        payment_id=payment.id,
+        note=data.reference,
+    )
     record_event(
         session,
         subject_type="customer",
@@ -352,7 +381,7 @@ async def ensure_username_free(session: AsyncSession, username: str, *, pending_
     if pending_applications:
         pending = await session.scalar(
             select(Application.id).where(
-                func.lower(Application.username) == username.lower(), Application.status == "pending"
+                func.lower(Application.username) == username.lower(), Application.status == ApplicationStatus.PENDING
             )
         )
     if taken is not None or pending is not None:
@@ -430,126 +459,3 @@ async def referral_code_for(session: AsyncSession, user_id: uuid.UUID) -> str:
         user.referral_code = secrets.token_hex(4).upper()
         await session.flush()
     return user.referral_code
-
-
-# --- applications ------------------------------------------------------------------------------------------
-
-
-def application_out(app: Application) -> s.ApplicationOut:
-    return s.ApplicationOut(
-        id=app.id,
-        status=app.status,
-        company_name=app.company_name,
-        tax_id=app.tax_id,
-        contact_name=app.contact_name,
-        contact_phone=app.contact_phone,
-        username=app.username,
-        site=msgspec.convert(app.site, s.SiteIn),
-        referred_by_id=app.referred_by_id,
-        reason=app.reason,
-        customer_id=app.customer_id,
-        created_at=app.created_at,
-    )
-
-
-async def submit_application(
-    session: AsyncSession, *, data: s.ApplicationIn, default_tz: str, now: datetime
-) -> Application:
-    """Accepted whether or not the username is free: telling an anonymous caller would let anybody list the staff's
-    usernames. A clash shows when an admin approves (409 `username_taken`, to the admin), who rejects with a reason."""
-    # Validate the site now, so the applicant hears about bad hours before an admin looks at it.
-    new_site(data.site, customer_id=uuid.uuid4(), default_tz=default_tz, now=now)
-    referred_by = None
-    if data.referral_code:
-        referred_by = await session.scalar(select(User.id).where(User.referral_code == data.referral_code.upper()))
-        if referred_by is None:
-            raise InvalidInput("unknown referral code", code="unknown_referral_code", field="referral_code")
-    app = Application(
-        company_name=data.company_name,
-        tax_id=data.tax_id.upper(),
-        contact_name=data.contact_name,
-        contact_phone=data.contact_phone,
-        username=data.username,
-        password_hash=await hash_password_async(data.password),
-        site=msgspec.to_builtins(data.site),
-        referral_code=data.referral_code.upper() if data.referral_code else None,
-        referred_by_id=referred_by,
-        status="pending",
-        created_at=now,
-    )
-    session.add(app)
-    await session.flush()
-    return app
-
-
-async def _pending_application(session: AsyncSession, application_id: uuid.UUID) -> Application:
-    stmt = select(Application).where(Application.id == application_id).with_for_update()
-    app = (await session.execute(stmt)).scalar_one_or_none()
-    if app is None:
-        raise NotFound("no such application", code="application_not_found")
-    if app.status != "pending":
-        raise Conflict(f"the application is already {app.status}", code="application_decided")
-    return app
-
-
-async def approve_application(
-    session: AsyncSession,
-    *,
-    application_id: uuid.UUID,
-    credit_limit_minor: int,
-    currency: str,
-    default_tz: str,
-    now: datetime,
-    actor: Principal,
-) -> Application:
-    app = await _pending_application(session, application_id)
-    account = await create_customer(
-        session,
-        data=s.CustomerIn(
-            name=app.company_name,
-            credit_limit_minor=credit_limit_minor,
-            tax_id=app.tax_id,
-            contact_name=app.contact_name,
-            contact_phone=app.contact_phone,
-        ),
-        currency=currency,
-        now=now,
-        actor=actor,
-        referred_by_id=app.referred_by_id,
-    )
-    session.add(new_site(msgspec.convert(app.site, s.SiteIn), customer_id=account.id, default_tz=default_tz, now=now))
-    # Against users only: of two pending applications for one username, the first approved gets it.
-    await create_user(
-        session,
-        username=app.username,
-        password_hash=app.password_hash,
-        role=Role.CUSTOMER,
-        customer_id=account.id,
-        display_name=app.contact_name,
-        now=now,
-        actor=actor,
-        pending_applications=False,
-    )
-    app.status, app.customer_id, app.decided_at, app.decided_by = "approved", account.id, now, actor.id
-    await session.flush()
-    return app
-
-
-async def reject_application(
-    session: AsyncSession, *, application_id: uuid.UUID, reason: str, now: datetime, actor: Principal
-) -> Application:
-    app = await _pending_application(session, application_id)
-    app.status, app.reason, app.decided_at, app.decided_by = "rejected", reason, now, actor.id
-    await session.flush()
-    return app
-
-
-async def list_applications(
-    session: AsyncSession, *, status: str | None, limit: int, offset: int
-) -> tuple[Sequence[Application], int]:
-    stmt = select(Application)
-    count = select(func.count()).select_from(Application)
-    if status:
-        stmt, count = stmt.where(Application.status == status), count.where(Application.status == status)
-    rows = (await session.scalars(stmt.order_by(Application.created_at).limit(limit).offset(offset))).all()
-    return rows, await session.scalar(count) or 0

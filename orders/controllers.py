@@ -19,7 +19,7 @@ from core.hours import zone
 from core.idempotency import check_key
 from core.schemas import MAX_OFFSET, MAX_PAGE_SIZE, Page
 from core.settings import Settings
-from orders import accounts, catalogue, contracts, delivery, pickups, tiers
+from orders import accounts, applications, catalogue, contracts, delivery, pickups, tiers
 from orders import schemas as s
 from orders.models import Order, PickupBooking
 
@@ -295,15 +295,17 @@ class AccountsController(Controller):
     ) -> s.ApplicationOut:
         # Each application hashes a password (argon2, 64 MiB): a stranger may send only a few.
         await request.app.state.application_limit.hit(request.client.host if request.client else "unknown")
-        app = await accounts.submit_application(db_session, data=data, default_tz=settings.default_timezone, now=now)
-        return accounts.application_out(app)
+        app = await applications.submit_application(
+            db_session, data=data, default_tz=settings.default_timezone, now=now
+        )
+        return applications.application_out(app)
 
     @get("/applications", guards=[ADMIN], summary="Applications (admin)")
     async def list_applications(
         self, db_session: Db, limit: Limit = 50, offset: Offset = 0, status: FromQuery[str | None] = None
     ) -> Page[s.ApplicationOut]:
-        rows, total = await accounts.list_applications(db_session, status=status, limit=limit, offset=offset)
-        return Page(items=[accounts.application_out(a) for a in rows], total=total, limit=limit, offset=offset)
+        rows, total = await applications.list_applications(db_session, status=status, limit=limit, offset=offset)
+        return Page(items=[applications.application_out(a) for a in rows], total=total, limit=limit, offset=offset)
 
     @post("/applications/{application_id:uuid}/approve", guards=[ADMIN], status_code=HTTP_200_OK)
     async def approve(
@@ -316,7 +318,7 @@ class AccountsController(Controller):
         settings: Conf,
     ) -> s.ApplicationOut:
         """Open the account, its first site and its first user (admin)."""
-        app = await accounts.approve_application(
+        app = await applications.approve_application(
             db_session,
             application_id=application_id,
             credit_limit_minor=data.credit_limit_minor,
@@ -325,7 +327,7 @@ class AccountsController(Controller):
             now=now,
             actor=request.user,
         )
-        return accounts.application_out(app)
+        return applications.application_out(app)
 
     @post("/applications/{application_id:uuid}/reject", guards=[ADMIN], status_code=HTTP_200_OK)
     async def reject(
@@ -337,10 +339,10 @@ class AccountsController(Controller):
         now: Now,
     ) -> s.ApplicationOut:
         """Reject an application with a reason (admin)."""
-        app = await accounts.reject_application(
+        app = await applications.reject_application(
             db_session, application_id=application_id, reason=data.reason, now=now, actor=request.user
         )
-        return accounts.application_out(app)
+        return applications.application_out(app)
 
 
 async def _order_out(session: AsyncSession, order: Order) -> s.OrderOut:

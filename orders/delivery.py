@@ -14,29 +14,27 @@ from core import idempotency
 from core.auth import Principal, Role
 from core.db import after_commit
 from core.errors import InvalidInput, NotFound
-from core.events import events_committed, record_event
+from core.events import events_committed
 from core.hours import zone
 from core.ids import new_id, new_reference
 from core.models import Event
 from core.settings import OrderRules
 from core.units import litres_to_kg
-from orders import cache, pricing, repository
+from money import ledger
+from money.models import CreditAccount
+from orders import cache, lifecycle, pricing, repository
 from orders import schemas as s
-from orders.accounts import get_customer, get_site, site_info, tier_day, tier_of_the_day
+from orders.accounts import get_site, site_info, tier_day, tier_of_the_day
 from orders.cache import ProductInfo, SiteInfo
 from orders.catalogue import depot_info, product_info, serving_depot
 from orders.models import CustomerAccount, Order
 from orders.pricing import UnitPrice, price_breakdown
 from orders.repository import PlacedOrder
 from orders.rules import (
-    HOLD_EVENT_REASON,
-    HOLD_REASON,
-    ORDER_HOLDS_CREDIT,
     OrderStatus,
     check_delivery_date,
     check_delivery_window,
     check_quantity,
-    credit_allows,
     litres_from,
     order_transition,
 )
@@ -62,8 +60,8 @@ async def quote(
     breakdown = await price_breakdown(
         session, customer_id=site.customer_id, unit=unit, litres=litres, now=now, rules=rules
     )
-    account = await get_customer(session, site.customer_id)
-    available = max(0, account.credit_limit_minor - account.open_amount_minor)
+    credit = await ledger.get_account(session, site.customer_id)
+    available = max(0, ledger.available_minor(credit))
     return s.QuoteOut(
         site_id=site.id,
         product_code=product.code,
@@ -115,46 +113,19 @@ def _hhmm_end(at: datetime, day: date) -> str:
     return "24:00" if at.date() > day and at.time() == time(0) else at.strftime("%H:%M")
 
 
-def _set_status(
-    session: AsyncSession,
-    order: Order,
-    target: OrderStatus,
-    *,
-    now: datetime,
-    actor: Principal | None,
-    reason: str | None = None,
-    event_type: str | None = None,
-) -> Event:
-    order_transition(order.status, target)
-    previous = order.status
-    order.status = str(target)
-    order.updated_at = now
-    order.version += 1
-    return record_event(
-        session,
-        subject_type="order",
-        subject_id=order.id,
-        customer_id=order.customer_id,
-        type=event_type or f"order_{target}",
-        at=now,
-        actor=actor,
-        from_status=previous,
-        to_status=str(target),
-        reason=reason,
-    )
-
-
 async def _confirm_or_hold(
     session: AsyncSession,
     order: Order,
-    account: CustomerAccount,
+    customer: CustomerAccount,
+    credit: CreditAccount,
     *,
     price: UnitPrice,
     now: datetime,
     actor: Principal | None,
     rules: OrderRules,
 ) -> Event | None:
-    """Fix the price and confirm when credit allows; otherwise hold. The caller holds the account's row lock.
+    """Price the order (the day's price, the customer's tier of the day) and confirm it when credit allows;
+    otherwise hold (orders.lifecycle). The caller holds the credit account's row lock.
 
     Returns the event of the status change (None when a held order stays held)."""
     breakdown = await price_breakdown(
@@ -164,22 +135,9 @@ async def _confirm_or_hold(
         litres=order.quantity_litres,
         now=now,
         rules=rules,
-        account=account,
+        account=customer,
     )
-    _set_price(order, breakdown)
-    if credit_allows(
-        open_amount_minor=account.open_amount_minor,
-        credit_limit_minor=account.credit_limit_minor,
-        amount_minor=order.amount_minor,
-    ):
-        account.open_amount_minor += order.amount_minor
-        order.hold_reason = None
-        order.confirmed_at = now
-        return _set_status(session, order, OrderStatus.CONFIRMED, now=now, actor=actor)
-    if order.status != OrderStatus.ON_HOLD:
-        order.hold_reason = HOLD_REASON
-        return _set_status(session, order, OrderStatus.ON_HOLD, now=now, actor=actor, reason=HOLD_EVENT_REASON)
-    return None
+    return lifecycle.confirm_or_hold(session, order, credit=credit, breakdown=breakdown, now=now, actor=actor)
 
 
 async def place_order(
@@ -322,16 +280,6 @@ def _placed_event(order: Order | PlacedOrder, actor: Principal, now: datetime) -
     )
 
 
-def _set_price(order: Order | PlacedOrder, breakdown: s.PriceBreakdown) -> None:
-    order.price_per_litre_minor = breakdown.price_per_litre_minor
-    order.gross_minor = breakdown.gross_minor
-    order.tier = breakdown.tier
-    order.discount_bps = breakdown.discount_bps
-    order.discount_per_litre_minor = breakdown.discount_per_litre_minor
-    order.discount_minor = breakdown.discount_minor
-    order.amount_minor = breakdown.amount_minor
-
-
 async def _place_in_one_statement(
     session: AsyncSession,
     *,
@@ -355,7 +303,7 @@ async def _place_in_one_statement(
     if not known:
         tier = await tier_of_the_day(session, actor.customer_id, now=now, rules=rules)
     order = PlacedOrder(**fields)
-    _set_price(order, pricing.breakdown(unit=price, litres=order.quantity_litres, tier=tier, table=table))
+    lifecycle.fix_price(order, pricing.breakdown(unit=price, litres=order.quantity_litres, tier=tier, table=table))
     placed = _placed_event(order, actor, now)
     claim = None
     if key is not None:
@@ -376,23 +324,7 @@ async def _place_in_one_statement(
         return await get_order(session, first, viewer=actor), False
     tiers.put(tier_key, tier)
     order.currency = outcome.currency
-    target = OrderStatus.CONFIRMED if outcome.confirmed else OrderStatus.ON_HOLD
-    order_transition(OrderStatus.PLACED, target)
-    order.status, order.version = str(target), repository.DECIDED_VERSION
-    order.hold_reason = None if outcome.confirmed else HOLD_REASON
-    order.confirmed_at = now if outcome.confirmed else None
-    decided = Event(
-        id=decided_id,
-        subject_type="order",
-        subject_id=order.id,
-        customer_id=order.customer_id,
-        type=f"order_{target}",
-        at=now,
-        actor_role="system",
-        from_status=str(OrderStatus.PLACED),
-        to_status=str(target),
-        reason=None if outcome.confirmed else HOLD_EVENT_REASON,
-    )
+    decided = lifecycle.decided_in_one_statement(order, confirmed=outcome.confirmed, event_id=decided_id, now=now)
     after_commit(session, lambda: events_committed([placed, decided]))
     return order, True
 
@@ -413,8 +345,8 @@ async def _place_in_unit_of_work(
     claim = None
     if key is not None:
         claim = idempotency.record_values(scope=scope, key=key, digest=digest, resource_id=order_id)
-    # The account's row lock serialises credit decisions: two orders that together exceed the limit cannot
-    # both be confirmed.
+    # The credit account's row lock serialises credit decisions: two orders that together exceed the available
+    # credit cannot both be confirmed.
     claimed, found = await repository.claim_and_lock(
         session, claim=claim, site_id=data.site_id, customer_id=actor.customer_id
     )
@@ -424,12 +356,12 @@ async def _place_in_unit_of_work(
         return await get_order(session, first, viewer=actor), False
     if found is None:
         raise NotFound("no such site", code="site_not_found", field="site_id")
-    _, account = found
-    site = await site_info(session, data.site_id, customer_id=account.id)  # read by claim_and_lock already
+    _, customer, credit = found
+    site = await site_info(session, data.site_id, customer_id=customer.id)  # read by claim_and_lock already
     fields, price = await _draft(session, order_id=order_id, data=data, actor=actor, site=site, now=now, rules=rules)
-    order = Order(**(fields | {"currency": account.currency}))
+    order = Order(**(fields | {"currency": credit.currency}))
     session.add(_placed_event(order, actor, now))
-    await _confirm_or_hold(session, order, account, price=price, now=now, actor=None, rules=rules)
+    await _confirm_or_hold(session, order, customer, credit, price=price, now=now, actor=None, rules=rules)
     await repository.save_placed_order(session, order)
     return order, True
 
@@ -480,15 +412,11 @@ async def cancel_order(
     order = await get_order(session, order_id, viewer=actor)
     if actor.role not in (Role.CUSTOMER, Role.ADMIN, Role.DISPATCHER):
         raise NotFound("no such order", code="order_not_found")
-    account = await get_customer(session, order.customer_id, lock=True)
+    # Refused before any lock: an order on the road is locked by its trip's moves, which lock the account after it.
+    order_transition(order.status, OrderStatus.CANCELLED)
+    await lifecycle.lock_credit(session, order.customer_id)  # before the order, as the re-check of held orders
     order = await get_order(session, order_id, viewer=actor, lock=True)
-    held_credit = order.status in ORDER_HOLDS_CREDIT
-    _set_status(session, order, OrderStatus.CANCELLED, now=now, actor=actor, reason=reason)
-    order.cancel_reason = reason
-    # Off its trip: no tanker, driver or ETA to show (tracking and share links show nothing of the tanker).
-    order.tanker_id, order.driver_id, order.eta = None, None, None
-    if held_credit:
-        account.open_amount_minor -= order.amount_minor
+    await lifecycle.cancel_order(session, order, reason=reason, actor=actor, now=now)
     await session.flush()
     return order
 
@@ -497,7 +425,9 @@ async def recheck_held_orders(
     session: AsyncSession, *, customer_id: uuid.UUID, now: datetime, rules: OrderRules
 ) -> list[Order]:
     """After a payment or a higher limit: confirm held orders oldest first while credit allows."""
-    account = await get_customer(session, customer_id, lock=True)
+    credit = await lifecycle.lock_credit(session, customer_id)
+    customer = await session.get(CustomerAccount, customer_id)  # its tier of the day is stored with the first
+    assert customer is not None  # the credit account's own customer
     held = (
         await session.scalars(
             select(Order)
@@ -513,7 +443,7 @@ async def recheck_held_orders(
         price = await pricing.unit_price(
             session, customer_id=customer_id, depot=depot, product=product, day=order.delivery_date
         )
-        await _confirm_or_hold(session, order, account, price=price, now=now, actor=None, rules=rules)
+        await _confirm_or_hold(session, order, customer, credit, price=price, now=now, actor=None, rules=rules)
         if order.status == OrderStatus.CONFIRMED:
             confirmed.append(order)
     await session.flush()

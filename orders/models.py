@@ -94,16 +94,15 @@ class TierBand(Base):
 
 
 class CustomerAccount(IdMixin, Base):
+    """A customer: who it is and its discount tier. Its money (credit limit, open orders, balance) is its
+    `money.models.CreditAccount` (same id), written only by money."""
+
     __tablename__ = "customer_accounts"
-    __table_args__ = (CheckConstraint("credit_limit_minor >= 0", name="credit_limit_not_negative"),)
 
     name: Mapped[str] = mapped_column(String(200))
     tax_id: Mapped[str | None] = mapped_column(String(40))
     contact_name: Mapped[str | None] = mapped_column(String(120))
     contact_phone: Mapped[str | None] = mapped_column(String(32))
-    credit_limit_minor: Mapped[int] = mapped_column(default=0)
-    # Confirmed but not yet paid: orders and bookings add, payments and cancellations take away.
-    open_amount_minor: Mapped[int] = mapped_column(default=0)
     currency: Mapped[str] = mapped_column(String(3))
     referred_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL", use_alter=True)

@@ -11,13 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import idempotency
 from core.auth import Principal, Role
-from core.errors import Conflict, InvalidInput, NotFound
-from core.events import record_event
+from core.errors import InvalidInput, NotFound
 from core.hours import HoursEntry, local_windows, zone
 from core.ids import new_reference
 from core.settings import OrderRules
+from orders import lifecycle
 from orders import schemas as s
-from orders.accounts import get_customer
 from orders.catalogue import get_depot, get_product
 from orders.models import Depot, PickupBooking
 from orders.pricing import fixed_breakdown, price_breakdown, unit_price
@@ -28,9 +27,7 @@ from orders.rules import (
     check_plate,
     check_quantity,
     check_slot_free,
-    credit_allows,
     litres_from,
-    pickup_transition,
 )
 
 
@@ -110,31 +107,6 @@ def pickup_out(booking: PickupBooking, *, density_kg_m3: float) -> s.PickupOut:
     )
 
 
-def _set_status(
-    session: AsyncSession,
-    booking: PickupBooking,
-    target: PickupStatus,
-    *,
-    now: datetime,
-    actor: Principal | None,
-    reason: str | None = None,
-) -> None:
-    pickup_transition(booking.status, target)
-    previous, booking.status, booking.updated_at = booking.status, str(target), now
-    record_event(
-        session,
-        subject_type="pickup",
-        subject_id=booking.id,
-        customer_id=booking.customer_id,
-        type=f"pickup_{target}",
-        at=now,
-        actor=actor,
-        from_status=previous,
-        to_status=str(target),
-        reason=reason,
-    )
-
-
 async def book_pickup(
     session: AsyncSession,
     *,
@@ -187,21 +159,9 @@ async def book_pickup(
     breakdown = await price_breakdown(
         session, customer_id=actor.customer_id, unit=unit, litres=litres, now=now, rules=rules
     )
-    account = await get_customer(session, actor.customer_id, lock=True)
-    if not credit_allows(
-        open_amount_minor=account.open_amount_minor,
-        credit_limit_minor=account.credit_limit_minor,
-        amount_minor=breakdown.amount_minor,
-    ):
-        raise Conflict(
-            "this booking would take the account over its credit limit",
-            code="credit_limit",
-            field="quantity_litres",
-        )
-    account.open_amount_minor += breakdown.amount_minor
     booking = PickupBooking(
         reference=new_reference("PU", local_day),
-        customer_id=account.id,
+        customer_id=actor.customer_id,
         depot_id=depot.id,
         product_code=product.code,
         quantity_litres=litres,
@@ -211,31 +171,12 @@ async def book_pickup(
         vehicle_plate=plate,
         driver_name=data.driver_name,
         driver_phone=phone,
-        price_per_litre_minor=breakdown.price_per_litre_minor,
-        gross_minor=breakdown.gross_minor,
-        tier=breakdown.tier,
-        discount_bps=breakdown.discount_bps,
-        discount_per_litre_minor=breakdown.discount_per_litre_minor,
-        discount_minor=breakdown.discount_minor,
-        amount_minor=breakdown.amount_minor,
-        currency=breakdown.currency,
-        status=str(PickupStatus.BOOKED),
         created_by=actor.id,
         created_at=now,
         updated_at=now,
     )
-    session.add(booking)
-    await session.flush()
-    record_event(
-        session,
-        subject_type="pickup",
-        subject_id=booking.id,
-        customer_id=booking.customer_id,
-        type="pickup_booked",
-        at=now,
-        actor=actor,
-        to_status=str(PickupStatus.BOOKED),
-    )
+    # Priced, its amount reserved on the credit account, or refused (409 credit_limit).
+    await lifecycle.book(session, booking, breakdown=breakdown, now=now, actor=actor)
     if record is not None:
         idempotency.complete(record, resource_id=booking.id, status_code=201)
     await session.flush()
@@ -277,26 +218,11 @@ async def list_pickups(
     return rows, total
 
 
-async def _release(
-    session: AsyncSession,
-    booking: PickupBooking,
-    target: PickupStatus,
-    *,
-    now: datetime,
-    actor: Principal | None,
-    reason: str,
-) -> None:
-    account = await get_customer(session, booking.customer_id, lock=True)
-    _set_status(session, booking, target, now=now, actor=actor, reason=reason)
-    account.open_amount_minor -= booking.amount_minor
-
-
 async def cancel_pickup(
     session: AsyncSession, *, booking_id: uuid.UUID, reason: str, actor: Principal, now: datetime
 ) -> PickupBooking:
     booking = await get_pickup(session, booking_id, viewer=actor, lock=True)
-    await _release(session, booking, PickupStatus.CANCELLED, now=now, actor=actor, reason=reason)
-    booking.cancel_reason = reason
+    await lifecycle.release_pickup(session, booking, PickupStatus.CANCELLED, now=now, actor=actor, reason=reason)
     await session.flush()
     return booking
 
@@ -314,7 +240,7 @@ async def expire_no_shows(session: AsyncSession, *, now: datetime, grace: timede
         )
     ).all()
     for booking in stale:
-        await _release(
+        await lifecycle.release_pickup(
             session,
             booking,
             PickupStatus.EXPIRED,

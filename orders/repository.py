@@ -31,6 +31,7 @@ from core.db import raw_pool
 from core.errors import Conflict, ServiceUnavailable
 from core.ids import new_reference
 from core.models import Event
+from money.models import CreditAccount
 from orders.models import CustomerAccount, Order, Site
 from orders.rules import HOLD_EVENT_REASON, HOLD_REASON, OrderStatus
 
@@ -48,28 +49,36 @@ UNREACHABLE = (
 
 # --- PostgreSQL: one statement ------------------------------------------------------------------------------
 
-# Claim the key, lock the account and decide on credit, write the order, its two events and the account.
+# Claim the key, lock the customer's credit account and decide on credit, write the order, its two events, the
+# reservation and the day's tier. This is money.ledger.reserve in SQL (the order path's one exception to "money
+# writes money", so that an order stays one round trip): open orders grow by the amount when the available credit
+# (limit - open orders - balance) covers it, otherwise the order is held and the account is left as it was.
 # All CTEs see one snapshot, but the row lock of `account` waits for a concurrent order of the same customer
 # and then reads the row as that order left it (READ COMMITTED re-reads a locked row): credit decisions are
-# serialised per account exactly as with SELECT … FOR UPDATE in a transaction. Without a claimed key (a retry)
-# or without the account, `account` is empty and nothing is written.
+# serialised per account exactly as with SELECT … FOR UPDATE in a transaction. The customer row is written (after
+# the credit row, the order every path locks them in) only by the day's first order, which stores the day's tier.
+# Without a claimed key (a retry) or without the account, `account` is empty and nothing is written.
 _PLACE_ORDER = """
 WITH claim AS (
     INSERT INTO idempotency_records (id, scope, key, request_hash, resource_id, status_code, created_at)
     SELECT $1::uuid, $2::varchar, $3::varchar, $4::varchar, $5::uuid, 201, $6::timestamptz
-    WHERE $3::varchar IS NOT NULL AND EXISTS (SELECT FROM customer_accounts WHERE id = $7::uuid)
+    WHERE $3::varchar IS NOT NULL AND EXISTS (SELECT FROM credit_accounts WHERE customer_id = $7::uuid)
     ON CONFLICT (scope, key) DO NOTHING
     RETURNING 1
 ), account AS (
-    SELECT id, currency, open_amount_minor + $8::bigint <= credit_limit_minor AS confirmed
-    FROM customer_accounts
-    WHERE id = $7::uuid AND ($3::varchar IS NULL OR EXISTS (SELECT FROM claim))
+    SELECT customer_id AS id, currency,
+        open_orders_minor + balance_minor + $8::bigint <= credit_limit_minor AS confirmed
+    FROM credit_accounts
+    WHERE customer_id = $7::uuid AND ($3::varchar IS NULL OR EXISTS (SELECT FROM claim))
     FOR UPDATE
-), debit AS (
+), reserve AS (
+    UPDATE credit_accounts AS c
+    SET open_orders_minor = c.open_orders_minor + $8::bigint, updated_at = $6::timestamptz
+    FROM account WHERE c.customer_id = account.id AND account.confirmed
+), day_tier AS (
     UPDATE customer_accounts AS a
-    SET open_amount_minor = a.open_amount_minor + CASE WHEN account.confirmed THEN $8::bigint ELSE 0 END,
-        tier = $9::bigint, tier_day = $10::date
-    FROM account WHERE a.id = account.id
+    SET tier = $9::bigint, tier_day = $10::date
+    FROM account WHERE a.id = account.id AND a.tier_day IS DISTINCT FROM $10::date
 ), new_order AS (
     INSERT INTO orders (
         id, reference, customer_id, site_id, depot_id, product_code, quantity_litres, quantity_kg, delivery_date,
@@ -267,10 +276,13 @@ async def _send_in_session(
             raise
 
     outcome = await _drawing_references(order, send)
-    # The statement changed the account behind the ORM's back: a copy the unit of work loaded is read again.
-    account = session.identity_map.get(session.identity_key(CustomerAccount, order.customer_id))
-    if account is not None:
-        session.expire(account, ["open_amount_minor", "tier", "tier_day"])
+    # The statement changed the accounts behind the ORM's back: a copy the unit of work loaded is read again.
+    credit = session.identity_map.get(session.identity_key(CreditAccount, order.customer_id))
+    if credit is not None:
+        session.expire(credit, ["open_orders_minor", "updated_at"])
+    customer = session.identity_map.get(session.identity_key(CustomerAccount, order.customer_id))
+    if customer is not None:
+        session.expire(customer, ["tier", "tier_day"])
     return outcome
 
 
@@ -298,23 +310,25 @@ async def _drawing_references(order: PlacedOrder, send: Callable[[], Awaitable[O
 # --- SQLite: the same steps in the unit of work -------------------------------------------------------------
 
 _SITE_AND_LOCKED_ACCOUNT = (
-    select(Site, CustomerAccount)
+    select(Site, CustomerAccount, CreditAccount)
     .join(CustomerAccount, CustomerAccount.id == Site.customer_id)
+    .join(CreditAccount, CreditAccount.customer_id == Site.customer_id)
     .where(Site.id == bindparam("site_id"), Site.customer_id == bindparam("customer_id"))
-    .with_for_update(of=CustomerAccount)
+    .with_for_update(of=CreditAccount)
 )
 
 
 async def claim_and_lock(
     session: AsyncSession, *, claim: dict[str, Any] | None, site_id: uuid.UUID, customer_id: uuid.UUID
-) -> tuple[bool, tuple[Site, CustomerAccount] | None]:
+) -> tuple[bool, tuple[Site, CustomerAccount, CreditAccount] | None]:
     """Take the idempotency key (`claim`: `idempotency.record_values`, or None without a key), then read the
-    customer's own site with its account (row-locked where the database has row locks; SQLite's write
-    transaction holds the whole database). Returns (claimed, found); not claimed: the key was used before."""
+    customer's own site with its account and credit account (the latter row-locked where the database has row
+    locks; SQLite's write transaction holds the whole database). Returns (claimed, found); not claimed: the key
+    was used before."""
     if claim is not None and not await idempotency.insert_if_new(session, claim):
         return False, None
     row = (await session.execute(_SITE_AND_LOCKED_ACCOUNT, {"site_id": site_id, "customer_id": customer_id})).first()
-    return True, (row[0], row[1]) if row is not None else None
+    return True, (row[0], row[1], row[2]) if row is not None else None
 
 
 async def save_placed_order(session: AsyncSession, order: Order) -> None:

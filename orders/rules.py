@@ -71,13 +71,27 @@ def pickup_transition(current: str, target: PickupStatus) -> None:
     check_transition(PICKUP_TRANSITIONS, PickupStatus(current), target, subject="pickup booking")
 
 
+class ApplicationStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+_A = ApplicationStatus
+APPLICATION_TRANSITIONS: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {
+    _A.PENDING: frozenset({_A.APPROVED, _A.REJECTED}),
+    _A.APPROVED: frozenset(),
+    _A.REJECTED: frozenset(),
+}
+
+
+def application_transition(current: str, target: ApplicationStatus) -> None:
+    check_transition(APPLICATION_TRANSITIONS, ApplicationStatus(current), target, subject="application")
+
+
 # Why an order is held on credit: its `hold_reason`, and the reason of its `order_on_hold` event.
 HOLD_REASON = "credit_limit"
 HOLD_EVENT_REASON = "credit_limit: the order would take the account over its credit limit"
-
-
-def credit_allows(*, open_amount_minor: int, credit_limit_minor: int, amount_minor: int) -> bool:
-    return open_amount_minor + amount_minor <= credit_limit_minor
 
 
 def litres_from(*, quantity_litres: int | None, quantity_kg: int | None, density_kg_m3: float) -> int:

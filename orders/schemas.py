@@ -159,11 +159,21 @@ class CustomerOut(msgspec.Struct):
     contact_name: str | None
     contact_phone: str | None
     credit_limit_minor: int
-    open_amount_minor: int
-    available_credit_minor: int
+    open_amount_minor: Annotated[
+        int,
+        msgspec.Meta(
+            description="what the account has open: confirmed orders and bookings not yet delivered or loaded, "
+            "plus the ledger's balance (charged and not yet paid; negative when paid in advance)"
+        ),
+    ]
+    available_credit_minor: Annotated[
+        int, msgspec.Meta(description="credit limit - open amount, never below 0: what a new order may take")
+    ]
     currency: str
     tier: int
-    yearly_volume_kg: int
+    yearly_volume_kg: Annotated[
+        int, msgspec.Meta(description="net kilograms delivered and loaded at the rack in the last 365 days")
+    ]
     created_at: datetime
 
 

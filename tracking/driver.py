@@ -13,11 +13,12 @@ from core.auth import Principal, Role
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.events import record_event
 from core.hours import zone
+from core.ids import new_id
 from core.settings import Settings
-from core.units import apply_bps
 from dispatch.models import Driver, Plan, PlanStop, PlanTrip, Tanker
+from dispatch.states import STOP_FINISHED, PlanStatus, StopStatus, TripStatus, move_stop, move_trip
 from dispatch.views import routes_out
-from orders.accounts import get_customer
+from orders import lifecycle
 from orders.models import Order, Product, Site
 from orders.rules import OrderStatus
 from routing import GeodesicProvider
@@ -27,7 +28,7 @@ from tracking.keys import KeyRing
 from tracking.models import Delivery, IssuedCode, Position
 from tracking.positions import LatestPosition, PositionStore
 from tracking.rack import issue_code
-from tracking.trips import set_order_status, trip_orders
+from tracking.trips import trip_orders
 from tracking.volume import correct_volume
 
 ETA_PROVIDER = GeodesicProvider()
@@ -100,12 +101,13 @@ async def trip_code(
 
 
 async def depart(session: AsyncSession, *, trip: PlanTrip, actor: Principal, at: datetime) -> None:
-    if trip.status != "loaded":
+    if trip.status != TripStatus.LOADED:
         raise Conflict(f"the trip is {trip.status}: it leaves once loaded at the rack", code="trip_not_loaded")
-    trip.status, trip.departed_at = "en_route", at
+    move_trip(trip, TripStatus.EN_ROUTE)
+    trip.departed_at = at
     for order in await trip_orders(session, trip, lock=True):
         if order.status == OrderStatus.LOADED:
-            set_order_status(session, order, OrderStatus.EN_ROUTE, at=at, actor=actor)
+            lifecycle.depart(session, order, at=at, actor=actor)
     record_event(
         session,
         subject_type="trip",
@@ -113,8 +115,8 @@ async def depart(session: AsyncSession, *, trip: PlanTrip, actor: Principal, at:
         type="trip_departed",
         at=at,
         actor=actor,
-        from_status="loaded",
-        to_status="en_route",
+        from_status=str(TripStatus.LOADED),
+        to_status=str(TripStatus.EN_ROUTE),
     )
 
 
@@ -146,13 +148,14 @@ async def arrive(
     session: AsyncSession, *, stop_id: uuid.UUID, driver: Driver, actor: Principal, now: datetime
 ) -> s.StopActionOut:
     stop, trip, order = await _own_stop(session, stop_id, driver)
-    if trip.status == "loaded":
+    if trip.status == TripStatus.LOADED:
         await depart(session, trip=trip, actor=actor, at=now)  # arriving means the trip has left
-    if trip.status != "en_route":
+    if trip.status != TripStatus.EN_ROUTE:
         raise Conflict("load the trip at the rack first", code="trip_not_loaded")
-    if stop.status != "planned":
+    if stop.status != StopStatus.PLANNED:
         raise Conflict(f"the stop is already {stop.status}", code="stop_done")
-    stop.status, stop.arrived_at = "arrived", now
+    move_stop(stop, StopStatus.ARRIVED)
+    stop.arrived_at = now
     record_event(
         session,
         subject_type="order",
@@ -200,12 +203,7 @@ async def deliver(
     now: datetime,
 ) -> s.StopActionOut:
     stop, trip, order = await _own_stop(session, stop_id, driver)
-    if stop.status in ("delivered", "failed"):
-        raise Conflict(f"the stop is already {stop.status}", code="stop_done")
-    if trip.status == "loaded":
-        await depart(session, trip=trip, actor=actor, at=now)
-    if trip.status != "en_route":
-        raise Conflict("load the trip at the rack first", code="trip_not_loaded")
+    await _on_the_road(session, stop, trip, actor=actor, now=now)
     if (data.receipt_token is None) == (data.no_receipt_reason is None):
         raise InvalidInput(
             "give either the customer's receipt code or a reason why there is none (with a photo or signature)",
@@ -245,37 +243,31 @@ async def deliver(
             code="over_delivery",
             field="delivered_litres_observed",
         )
-    session.add(
-        Delivery(
-            stop_id=stop.id,
-            order_id=order.id,
-            delivered_litres_observed=data.delivered_litres_observed,
-            temperature_c=data.temperature_c,
-            vcf=str(corrected.vcf),
-            net_litres=corrected.net_litres,
-            meter_start=data.meter_start,
-            meter_end=data.meter_end,
-            proof="receipt" if receipt_hash else "reason",
-            receipt_token_hash=receipt_hash,
-            no_receipt_reason=data.no_receipt_reason,
-            evidence=data.evidence,
-            delivered_at=now,
-            driver_id=driver.id,
-        )
+    delivery = Delivery(
+        id=new_id(),
+        stop_id=stop.id,
+        order_id=order.id,
+        delivered_litres_observed=data.delivered_litres_observed,
+        temperature_c=data.temperature_c,
+        vcf=str(corrected.vcf),
+        net_litres=corrected.net_litres,
+        meter_start=data.meter_start,
+        meter_end=data.meter_end,
+        proof="receipt" if receipt_hash else "reason",
+        receipt_token_hash=receipt_hash,
+        no_receipt_reason=data.no_receipt_reason,
+        evidence=data.evidence,
+        delivered_at=now,
+        driver_id=driver.id,
     )
-    stop.status, stop.finished_at = "delivered", now
-    # The customer pays for what was delivered (net litres) at the price fixed at confirmation.
-    account = await get_customer(session, order.customer_id, lock=True)
-    gross = order.price_per_litre_minor * corrected.net_litres
-    amount = gross - apply_bps(gross, order.discount_bps)
-    account.open_amount_minor += amount - order.amount_minor
-    order.gross_minor, order.discount_minor, order.amount_minor = gross, apply_bps(gross, order.discount_bps), amount
-    set_order_status(
+    session.add(delivery)
+    move_stop(stop, StopStatus.DELIVERED)
+    stop.finished_at = now
+    await _finish_order_if_done(
         session,
         order,
-        OrderStatus.DELIVERED,
-        at=now,
         actor=actor,
+        at=now,
         data={
             "net_litres": corrected.net_litres,
             "observed_litres": data.delivered_litres_observed,
@@ -301,24 +293,74 @@ async def fail(
     session: AsyncSession, *, stop_id: uuid.UUID, reason: str, driver: Driver, actor: Principal, now: datetime
 ) -> s.StopActionOut:
     stop, trip, order = await _own_stop(session, stop_id, driver)
-    if stop.status in ("delivered", "failed"):
-        raise Conflict(f"the stop is already {stop.status}", code="stop_done")
-    if trip.status == "loaded":
-        await depart(session, trip=trip, actor=actor, at=now)
-    stop.status, stop.finished_at, stop.fail_reason = "failed", now, reason
-    account = await get_customer(session, order.customer_id, lock=True)
-    account.open_amount_minor -= order.amount_minor  # nothing delivered, nothing owed
-    set_order_status(session, order, OrderStatus.FAILED, at=now, actor=actor, reason=reason)
+    await _on_the_road(session, stop, trip, actor=actor, now=now)
+    move_stop(stop, StopStatus.FAILED)
+    stop.finished_at, stop.fail_reason = now, reason
+    await _finish_order_if_done(session, order, actor=actor, at=now, fail_reason=reason)
     await _finish_trip_if_done(session, trip, actor=actor, at=now)
     await session.flush()
     return s.StopActionOut(stop_id=stop.id, order_id=order.id, stop_status=stop.status, order_status=order.status)
 
 
+async def _on_the_road(
+    session: AsyncSession, stop: PlanStop, trip: PlanTrip, *, actor: Principal, now: datetime
+) -> None:
+    """A stop is delivered or fails once: from a trip that left the rack (one loaded and not yet departed
+    leaves now)."""
+    if stop.status in STOP_FINISHED:
+        raise Conflict(f"the stop is already {stop.status}", code="stop_done")
+    if trip.status == TripStatus.LOADED:
+        await depart(session, trip=trip, actor=actor, at=now)
+    if trip.status != TripStatus.EN_ROUTE:
+        raise Conflict("load the trip at the rack first", code="trip_not_loaded")
+
+
+async def _finish_order_if_done(
+    session: AsyncSession,
+    order: Order,
+    *,
+    actor: Principal,
+    at: datetime,
+    data: dict[str, object] | None = None,
+    fail_reason: str | None = None,
+) -> None:
+    """Once every stop of the order in the published plan is done (an order split over several trips has more
+    than one), it is delivered and charged for what its stops delivered, or it failed when none did."""
+    await session.flush()  # the stop just delivered or failed, and its delivery, must be seen below
+    # Two parts of a split order finished at once: the second to take this lock sees the first's stop done.
+    await session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
+    stops = (
+        await session.scalars(
+            select(PlanStop.status)
+            .join(Plan, Plan.id == PlanStop.plan_id)
+            .where(PlanStop.order_id == order.id, Plan.status == PlanStatus.PUBLISHED)
+        )
+    ).all()
+    if any(status not in STOP_FINISHED for status in stops):
+        return
+    delivered = (
+        await session.scalars(select(Delivery).where(Delivery.order_id == order.id).order_by(Delivery.delivered_at))
+    ).all()
+    if not delivered:
+        await lifecycle.fail(session, order, reason=fail_reason or "nothing was delivered", at=at, actor=actor)
+        return
+    parts = [
+        lifecycle.Measured(
+            document_number=str(d.id),
+            observed_litres=d.delivered_litres_observed,
+            temperature_c=d.temperature_c,
+            net_litres=d.net_litres,
+        )
+        for d in delivered
+    ]
+    await lifecycle.deliver(session, order, parts=parts, at=at, actor=actor, data=data or {})
+
+
 async def _finish_trip_if_done(session: AsyncSession, trip: PlanTrip, *, actor: Principal, at: datetime) -> None:
     await session.flush()  # the stop just delivered or failed must be seen by the query below
     statuses = (await session.scalars(select(PlanStop.status).where(PlanStop.trip_id == trip.id))).all()
-    if all(x in ("delivered", "failed") for x in statuses):
-        trip.status = "done"
+    if all(x in STOP_FINISHED for x in statuses):
+        move_trip(trip, TripStatus.DONE)
         record_event(
             session,
             subject_type="trip",
@@ -326,8 +368,8 @@ async def _finish_trip_if_done(session: AsyncSession, trip: PlanTrip, *, actor: 
             type="trip_done",
             at=at,
             actor=actor,
-            from_status="en_route",
-            to_status="done",
+            from_status=str(TripStatus.EN_ROUTE),
+            to_status=str(TripStatus.DONE),
         )
 
 

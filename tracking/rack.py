@@ -16,15 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
 from core.errors import Conflict, InvalidInput, NotFound
-from core.events import record_event
 from core.ids import new_reference
 from core.settings import CodeSettings
-from core.units import apply_bps
 from dispatch.models import Plan, PlanTrip
-from orders.accounts import get_customer
+from dispatch.states import PlanStatus, TripStatus
+from orders import lifecycle
 from orders.models import Depot, PickupBooking, Product
 from orders.operators import RackScope
-from orders.rules import PickupStatus, pickup_transition
+from orders.rules import PickupStatus
 from tracking import codes
 from tracking import schemas as s
 from tracking.keys import KeyRing
@@ -237,9 +236,9 @@ async def _check_trip(session: AsyncSession, checked: _Checked, trip_id: uuid.UU
         checked.reasons.append("unknown_code")
         return
     plan_status = await session.scalar(select(Plan.status).where(Plan.id == trip.plan_id))
-    if trip.status != "planned":
+    if trip.status != TripStatus.PLANNED:
         checked.reasons.append("already_used")
-    elif plan_status != "published":
+    elif plan_status != PlanStatus.PUBLISHED:
         checked.reasons.append("cancelled")  # the plan was superseded: the driver must fetch the new code
 
 
@@ -400,25 +399,18 @@ async def _redeem_checked(
     session.add(ticket)
     await session.flush()  # the unique code id is the last word on "exactly once"
     # The account is charged for what was loaded, not for what was booked.
-    account = await get_customer(session, booking.customer_id, lock=True)
-    new_gross = booking.price_per_litre_minor * corrected.net_litres
-    new_amount = new_gross - apply_bps(new_gross, booking.discount_bps)
-    account.open_amount_minor += new_amount - booking.amount_minor
-    booking.gross_minor, booking.amount_minor = new_gross, new_amount
-    pickup_transition(booking.status, PickupStatus.COMPLETED)
-    previous, booking.status = booking.status, str(PickupStatus.COMPLETED)
-    booking.loaded_litres_observed, booking.loaded_litres_net = observed, corrected.net_litres
-    booking.ticket_number, booking.updated_at = ticket.ticket_number, now
-    record_event(
+    await lifecycle.loaded_at_the_rack(
         session,
-        subject_type="pickup",
-        subject_id=booking.id,
-        customer_id=booking.customer_id,
-        type="pickup_completed",
+        booking,
+        lifecycle.Measured(
+            document_number=ticket.ticket_number,
+            observed_litres=observed,
+            temperature_c=temperature_c,
+            net_litres=corrected.net_litres,
+        ),
         at=at,
+        now=now,
         actor=actor,
-        from_status=previous,
-        to_status=str(PickupStatus.COMPLETED),
         data={
             "ticket_number": ticket.ticket_number,
             "observed_litres": observed,

@@ -13,39 +13,13 @@ from core.errors import InvalidInput
 from core.events import record_event
 from core.ids import new_reference
 from dispatch.models import PlanStop, PlanTrip
+from dispatch.states import TripStatus, move_trip
+from orders import lifecycle
 from orders.models import Order, Product
-from orders.rules import OrderStatus, order_transition
+from orders.rules import OrderStatus
 from tracking import codes
 from tracking.models import IssuedCode, LoadingTicket
 from tracking.volume import correct_volume
-
-
-def set_order_status(
-    session: AsyncSession,
-    order: Order,
-    target: OrderStatus,
-    *,
-    at: datetime,
-    actor: Principal | None,
-    reason: str | None = None,
-    data: dict[str, object] | None = None,
-) -> None:
-    """Order moves made on the road. They do not bump the order's version: a plan stays current."""
-    order_transition(order.status, target)
-    previous, order.status, order.updated_at = order.status, str(target), at
-    record_event(
-        session,
-        subject_type="order",
-        subject_id=order.id,
-        customer_id=order.customer_id,
-        type=f"order_{target}",
-        at=at,
-        actor=actor,
-        from_status=previous,
-        to_status=str(target),
-        reason=reason,
-        data=data,
-    )
 
 
 async def trip_orders(session: AsyncSession, trip: PlanTrip, *, lock: bool = False) -> list[Order]:
@@ -128,13 +102,13 @@ async def redeem_trip(
         ticket.vcf = factors[0].split(":", 1)[1]
     session.add(ticket)
     await session.flush()
-    trip.status, trip.loaded_at = "loaded", at
+    move_trip(trip, TripStatus.LOADED)
+    trip.loaded_at = at
     for order in await trip_orders(session, trip, lock=True):
         if order.status == OrderStatus.SCHEDULED:
-            set_order_status(
+            lifecycle.load(
                 session,
                 order,
-                OrderStatus.LOADED,
                 at=at,
                 actor=actor,
                 data={"ticket_number": ticket.ticket_number, "trip_id": str(trip.id)},
@@ -146,8 +120,8 @@ async def redeem_trip(
         type="trip_loaded",
         at=at,
         actor=actor,
-        from_status="planned",
-        to_status="loaded",
+        from_status=str(TripStatus.PLANNED),
+        to_status=str(TripStatus.LOADED),
         data={"ticket_number": ticket.ticket_number, "net_litres": net, "observed_litres": observed},
     )
     await session.flush()

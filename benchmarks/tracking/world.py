@@ -14,9 +14,10 @@ plan would leave them (running the planner is not what is measured here).
   (placed with `place_order`, then marked en route on that tanker): a batch of positions recomputes their ETAs.
 * **Orders to read**: `orders` more confirmed orders, one per customer (round robin).
 
-Orders are placed in that transaction after the bookings have locked and written the customers' accounts: the
-order's one statement joins it (orders/repository.py), where on a connection of its own it waited for those locks
-for ever and seeding hung.
+Orders are placed in that transaction after the bookings have locked and written the customers' credit accounts:
+the order's one statement joins it (orders/repository.py), where on a connection of its own it waited for those
+locks for ever and seeding hung. Orders go on the road through orders.lifecycle (scheduled, loaded, en route), as
+publishing and the rack would move them.
 * **Webhooks** (optional): a share of the customers subscribe a local URL to all their events.
 """
 
@@ -43,7 +44,7 @@ from core.settings import Settings, async_database_url
 from dispatch import fleet
 from dispatch import schemas as ds
 from dispatch.models import Plan, PlanStop, PlanTrip
-from orders import accounts, catalogue, operators, pickups
+from orders import accounts, catalogue, lifecycle, operators, pickups
 from orders import schemas as s
 from orders.delivery import place_order
 from orders.models import Order
@@ -353,8 +354,12 @@ async def _on_the_road(
         for k, readable in enumerate(mine):
             order = await session.get(Order, readable.order_id)
             assert order is not None
-            order.status, order.tanker_id, order.driver_id = "en_route", tanker.id, driver.id
             at = now + timedelta(hours=1 + k)
+            lifecycle.schedule(
+                session, order, tanker_id=tanker.id, driver_id=driver.id, eta=at, at=now, actor=None, data={}
+            )
+            lifecycle.load(session, order, at=now, actor=None, data={"trip_id": str(trip.id)})
+            lifecycle.depart(session, order, at=now, actor=None)
             session.add(
                 PlanStop(
                     trip_id=trip.id,

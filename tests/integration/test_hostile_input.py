@@ -216,12 +216,12 @@ class Ctx:
             counts["sum of prices"] = (
                 await conn.execute(sa.text("SELECT coalesce(sum(price_per_litre_minor), 0) FROM prices"))
             ).scalar_one()
-            counts["sum of open amounts and limits"] = (
+            counts["sum of open orders, balances and limits"] = (
                 (
                     await conn.execute(
                         sa.text(
-                            "SELECT coalesce(sum(open_amount_minor), 0), coalesce(sum(credit_limit_minor), 0) "
-                            "FROM customer_accounts"
+                            "SELECT coalesce(sum(open_orders_minor), 0), coalesce(sum(balance_minor), 0), "
+                            "coalesce(sum(credit_limit_minor), 0) FROM credit_accounts"
                         )
                     )
                 )

@@ -258,11 +258,6 @@ async def test_credit_listeners_run_inside_the_payment_s_unit_of_work(world, app
     assert listed["total"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the order path still decides credit from customer_accounts.open_amount_minor, which a ledger payment "
-    "does not move; passes once orders reserve credit through money.ledger (the lifecycle work): remove this mark then",
-)
 async def test_a_payment_confirms_an_order_held_on_credit(world, app) -> None:
     customer = await world.new_customer(credit=5_000_000)
     first = ok(await customer.order(quantity_litres=5000), 201)

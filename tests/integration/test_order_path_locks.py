@@ -24,6 +24,7 @@ from core.auth import Principal, Role
 from core.db import close_raw_pool, create_engine, session_factory, unit_of_work
 from core.models import User
 from core.settings import async_database_url
+from money.models import CreditAccount
 from orders import schemas as s
 from orders.delivery import place_order
 from orders.models import CustomerAccount, Order
@@ -53,9 +54,11 @@ async def _principal(engine: AsyncEngine, customer) -> Principal:  # type: ignor
     return Principal(id=user_id, username=customer.username, role=Role.CUSTOMER, customer_id=uuid.UUID(customer.id))
 
 
-async def _locked_account(session, customer_id: uuid.UUID) -> CustomerAccount:  # type: ignore[no-untyped-def]
-    stmt = sa.select(CustomerAccount).where(CustomerAccount.id == customer_id).with_for_update()
-    return (await session.execute(stmt)).scalar_one()
+async def _locked_accounts(session, customer_id: uuid.UUID) -> tuple[CustomerAccount, CreditAccount]:  # type: ignore[no-untyped-def]
+    """The customer's credit account and customer row, locked in the order the order path locks them."""
+    credit = sa.select(CreditAccount).where(CreditAccount.customer_id == customer_id).with_for_update()
+    customer = sa.select(CustomerAccount).where(CustomerAccount.id == customer_id).with_for_update()
+    return (await session.execute(customer)).scalar_one(), (await session.execute(credit)).scalar_one()
 
 
 async def test_an_order_placed_in_a_unit_of_work_that_locked_the_account_joins_it(
@@ -68,16 +71,16 @@ async def test_an_order_placed_in_a_unit_of_work_that_locked_the_account_joins_i
 
     async def place(*, then_fail: bool) -> uuid.UUID:
         async with unit_of_work(factory) as session:
-            account = await _locked_account(session, actor.customer_id)
+            account, credit = await _locked_accounts(session, actor.customer_id)
             account.contact_name = "Touched Before-Ordering"  # a write of the unit of work, flushed by the order
-            before = account.open_amount_minor
+            before = credit.open_orders_minor
             order, created = await place_order(
                 session, data=data, actor=actor, idempotency_key=None, now=clock.now(), rules=settings.rules
             )
             assert created and order.status == "confirmed"
             # The unit of work sees what the statement wrote, not the copy it had loaded.
-            again = await _locked_account(session, actor.customer_id)
-            assert again.open_amount_minor == before + order.amount_minor
+            _, again = await _locked_accounts(session, actor.customer_id)
+            assert again.open_orders_minor == before + order.amount_minor
             if then_fail:
                 raise RuntimeError("the unit of work fails after the order")
             return order.id
@@ -102,7 +105,9 @@ async def test_an_account_locked_elsewhere_answers_503_account_busy_and_writes_n
     ok(await customer.order(), 201)  # this process now has the site, price and tier: the next order is warm
     async with engine.connect() as holder:
         await holder.execute(
-            sa.select(CustomerAccount.id).where(CustomerAccount.id == uuid.UUID(customer.id)).with_for_update()
+            sa.select(CreditAccount.customer_id)
+            .where(CreditAccount.customer_id == uuid.UUID(customer.id))
+            .with_for_update()
         )
         started = asyncio.get_running_loop().time()
         busy = await asyncio.wait_for(customer.order(key="busy-account"), NEVER_HANGS_S)
@@ -130,7 +135,7 @@ async def test_a_reference_drawn_twice_inside_a_unit_of_work_is_drawn_again(
     monkeypatch.setattr(delivery, "new_reference", lambda prefix, day: first["reference"])  # the first draw
     monkeypatch.setattr(repository, "new_reference", lambda prefix, day: f"DO-FRESH-{uuid.uuid4().hex[:6]}")
     async with unit_of_work(session_factory(engine)) as session:
-        await _locked_account(session, actor.customer_id)
+        await _locked_accounts(session, actor.customer_id)
         order, _ = await asyncio.wait_for(
             place_order(
                 session,

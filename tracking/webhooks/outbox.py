@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.models import Event
 from tracking.webhooks.models import OutboxCursor, Webhook, WebhookDelivery
 from tracking.webhooks.service import WEBHOOK_SUBJECTS, wants
+from tracking.webhooks.states import DeliveryStatus
 
 CURSOR = "webhooks"
 _UUID7_VERSION_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
@@ -85,7 +86,7 @@ async def create_deliveries(session: AsyncSession, *, now: datetime, overlap_s: 
             webhook_id=hook.id,
             event_id=event.id,
             event_type=event.type,
-            status="pending",
+            status=str(DeliveryStatus.PENDING),
             attempts=0,
             next_attempt_at=now,
             created_at=now,
@@ -106,7 +107,7 @@ async def lost_deliveries(
     rows = await session.scalars(
         select(WebhookDelivery.id)
         .where(
-            WebhookDelivery.status == "pending",
+            WebhookDelivery.status == DeliveryStatus.PENDING,
             WebhookDelivery.next_attempt_at < stale,
             or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now),
         )

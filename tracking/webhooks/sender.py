@@ -26,6 +26,7 @@ from tracking.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
 from tracking.webhooks.pinning import PinnedTransport, Refused, Resolver, resolve_target, system_resolver
 from tracking.webhooks.schemas import event_payload
 from tracking.webhooks.service import signature_header, signing_secrets
+from tracking.webhooks.states import DeliveryStatus, move_delivery
 
 log = logging.getLogger("diesel.webhooks")
 USER_AGENT = "DieselDirect-Webhooks/1"
@@ -69,7 +70,7 @@ async def claim(
             update(WebhookDelivery)
             .where(
                 WebhookDelivery.id == delivery_id,
-                WebhookDelivery.status == "pending",
+                WebhookDelivery.status == DeliveryStatus.PENDING,
                 WebhookDelivery.next_attempt_at <= now + timedelta(seconds=1),
                 or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now),
             )
@@ -108,7 +109,7 @@ async def claim(
 async def seconds_until_due(session: AsyncSession, delivery_id: uuid.UUID, *, now: datetime) -> float | None:
     """For a message that arrived early: how long until the delivery is due (None: nothing to wait for)."""
     delivery = await session.get(WebhookDelivery, delivery_id)
-    if delivery is None or delivery.status != "pending" or delivery.next_attempt_at is None:
+    if delivery is None or delivery.status != DeliveryStatus.PENDING or delivery.next_attempt_at is None:
         return None
     wait = (delivery.next_attempt_at - now).total_seconds()
     return wait if wait > 1 else None
@@ -179,9 +180,11 @@ async def record(
     delivery.last_status_code, delivery.last_error = outcome.status_code, outcome.error
     retry_in: float | None = None
     if outcome.ok:
-        delivery.status, delivery.delivered_at, delivery.next_attempt_at = "delivered", now, None
+        move_delivery(delivery, DeliveryStatus.DELIVERED)
+        delivery.delivered_at, delivery.next_attempt_at = now, None
     elif outcome.permanent or delivery.attempts >= settings.max_attempts:
-        delivery.status, delivery.next_attempt_at = "failed", None
+        move_delivery(delivery, DeliveryStatus.FAILED)
+        delivery.next_attempt_at = None
     else:
         retry_in = settings.backoff(delivery.attempts)
         delivery.next_attempt_at = now + timedelta(seconds=retry_in)

@@ -23,6 +23,7 @@ from tracking.webhooks import schemas as s
 from tracking.webhooks.addresses import IPNetwork, is_numeric_host, literal_address, refusal
 from tracking.webhooks.crypto import SecretCipher, SecretUnreadable, webhook_context
 from tracking.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
+from tracking.webhooks.states import DeliveryStatus
 
 log = logging.getLogger("diesel.webhooks")
 
@@ -254,7 +255,7 @@ async def list_deliveries(
 ) -> list[s.DeliveryOut]:
     conditions = [WebhookDelivery.webhook_id == webhook.id]
     if status is not None:
-        if status not in ("pending", "delivered", "failed"):
+        if status not in DeliveryStatus.__members__.values():
             raise InvalidInput(f"unknown status '{status}'", code="invalid_status", field="status")
         conditions.append(WebhookDelivery.status == status)
     deliveries = (
@@ -305,7 +306,7 @@ def delivery_out(delivery: WebhookDelivery, attempts: list[s.AttemptOut]) -> s.D
         attempts=delivery.attempts,
         last_status_code=delivery.last_status_code,
         last_error=delivery.last_error,
-        next_attempt_at=delivery.next_attempt_at if delivery.status == "pending" else None,
+        next_attempt_at=delivery.next_attempt_at if delivery.status == DeliveryStatus.PENDING else None,
         delivered_at=delivery.delivered_at,
         created_at=delivery.created_at,
         attempt_log=attempts,

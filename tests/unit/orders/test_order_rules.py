@@ -10,6 +10,8 @@ import pytest
 from core.errors import Conflict, InvalidInput, InvalidTransition
 from core.hours import HoursEntry
 from core.settings import OrderRules
+from money.ledger import available_minor, credit_allows
+from money.models import CreditAccount
 from orders.cache import TierTable
 from orders.rules import (
     ORDER_TRANSITIONS,
@@ -20,7 +22,6 @@ from orders.rules import (
     check_plate,
     check_quantity,
     check_slot_free,
-    credit_allows,
     order_transition,
     pickup_transition,
 )
@@ -85,8 +86,18 @@ def test_pickup_moves() -> None:
 
 
 def test_credit_boundary_is_inclusive() -> None:
-    assert credit_allows(open_amount_minor=60, credit_limit_minor=100, amount_minor=40)
-    assert not credit_allows(open_amount_minor=60, credit_limit_minor=100, amount_minor=41)
+    account = CreditAccount(credit_limit_minor=100, open_orders_minor=50, balance_minor=10)
+    assert credit_allows(account, 40)
+    assert not credit_allows(account, 41)
+
+
+def test_a_prepaid_account_orders_against_what_was_paid_in() -> None:
+    prepaid = CreditAccount(kind="prepaid", credit_limit_minor=0, open_orders_minor=30, balance_minor=-100)
+    assert available_minor(prepaid) == 70
+    assert credit_allows(prepaid, 70) and not credit_allows(prepaid, 71)
+    assert not credit_allows(
+        CreditAccount(kind="prepaid", credit_limit_minor=0, open_orders_minor=0, balance_minor=0), 1
+    )
 
 
 @pytest.mark.parametrize(
