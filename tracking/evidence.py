@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import re
 import struct
+import threading
+from collections.abc import Iterator
 
-from PIL import Image
+from PIL import Image, ImageFile
 
 from core.errors import InvalidInput
 
@@ -133,9 +136,24 @@ def _jpeg_end(raw: bytes) -> int | None:
     return None
 
 
+# WeasyPrint (invoice PDFs, in this process too) sets Pillow's process-wide LOAD_TRUNCATED_IMAGES when imported,
+# which makes `load()` fill a broken pixel stream with grey instead of failing: evidence is decoded strictly.
+_strict_decoding = threading.Lock()
+
+
+@contextlib.contextmanager
+def _truncated_images_refused() -> Iterator[None]:
+    with _strict_decoding:
+        before, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = before
+
+
 def _decode(raw: bytes, image_format: str) -> None:
     try:
-        with Image.open(io.BytesIO(raw), formats=[image_format]) as image:
+        with _truncated_images_refused(), Image.open(io.BytesIO(raw), formats=[image_format]) as image:
             width, height = image.size  # from the header: nothing decoded yet
             if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE) or width * height > MAX_PIXELS:
                 raise refuse(
