@@ -11,6 +11,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import record_audit
 from core.auth import Principal, Role, hash_password_async
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.events import record_event
@@ -119,6 +120,7 @@ async def customer_out(
         tier=await tier_of_the_day(session, account.id, now=now, rules=rules),
         yearly_volume_kg=volume,
         created_at=account.created_at,
+        manager_id=account.manager_id,
     )
 
 
@@ -229,6 +231,67 @@ async def record_payment(
     )
     await session.flush()
     return account
+
+
+# --- account managers --------------------------------------------------------------------------------------
+
+
+async def active_manager(session: AsyncSession, user_id: uuid.UUID, *, field: str = "user_id") -> User:
+    """A user who may own customers: active, staff, flagged as an account manager."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user", code="user_not_found", field=field)
+    if not (user.manager and user.is_active and user.role != Role.CUSTOMER):
+        raise InvalidInput("this user is not an active account manager", code="not_a_manager", field=field)
+    return user
+
+
+async def assign_manager(
+    session: AsyncSession,
+    *,
+    account: CustomerAccount,
+    manager_id: uuid.UUID | None,
+    now: datetime,
+    actor: Principal | None,
+    reason: str,
+    data: dict[str, object] | None = None,
+) -> bool:
+    """Give the customer (row locked by the caller) another account manager (None: nobody). Both managers are told
+    by a `customer_reassigned` event (notifications read it); the change is audited. False when nothing changed.
+
+    `reason`: manual | application | ladder | unmanaged."""
+    if manager_id is not None:
+        await active_manager(session, manager_id)
+    previous = account.manager_id
+    if previous == manager_id:
+        return False
+    account.manager_id = manager_id
+    details = {"from_manager_id": previous, "to_manager_id": manager_id, "reason": reason, **(data or {})}
+    plain = {key: str(value) if isinstance(value, uuid.UUID) else value for key, value in details.items()}
+    record_event(
+        session,
+        subject_type="customer",
+        subject_id=account.id,
+        customer_id=account.id,
+        type="customer_reassigned",
+        at=now,
+        actor=actor,
+        reason=reason,
+        data=plain,
+    )
+    record_audit(
+        session,
+        actor=actor,
+        subject_type="customer",
+        subject_id=account.id,
+        customer_id=account.id,
+        action="manager_changed",
+        at=now,
+        before={"manager_id": previous},
+        after={"manager_id": manager_id, "reason": reason},
+    )
+    await session.flush()
+    return True
 
 
 # --- sites -------------------------------------------------------------------------------------------------
@@ -396,7 +459,7 @@ async def referral_code_for(session: AsyncSession, user_id: uuid.UUID) -> str:
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound("no such user", code="user_not_found")
-    if user.role not in (Role.ADMIN, Role.DISPATCHER):
+    if user.role not in (Role.ADMIN, Role.DISPATCHER) and not (user.manager and user.role != Role.CUSTOMER):
         raise Forbidden("only account managers have a referral code", code="no_referral_code")
     if user.referral_code is None:
         user.referral_code = secrets.token_hex(4).upper()
@@ -407,7 +470,7 @@ async def referral_code_for(session: AsyncSession, user_id: uuid.UUID) -> str:
 # --- applications ------------------------------------------------------------------------------------------
 
 
-def application_out(app: Application) -> s.ApplicationOut:
+def application_out(app: Application, *, manager_id: uuid.UUID | None = None) -> s.ApplicationOut:
     return s.ApplicationOut(
         id=app.id,
         status=app.status,
@@ -421,6 +484,7 @@ def application_out(app: Application) -> s.ApplicationOut:
         reason=app.reason,
         customer_id=app.customer_id,
         created_at=app.created_at,
+        manager_id=manager_id,
     )
 
 
@@ -473,8 +537,17 @@ async def approve_application(
     default_tz: str,
     now: datetime,
     actor: Principal,
+    manager_id: uuid.UUID | None = None,
 ) -> Application:
+    """Open the account with its first site and user. Its account manager: `manager_id`, or else the referrer
+    when the referrer is an active account manager."""
     app = await _pending_application(session, application_id)
+    if manager_id is not None:
+        await active_manager(session, manager_id, field="manager_id")
+    elif app.referred_by_id is not None:
+        referrer = await session.get(User, app.referred_by_id)
+        if referrer is not None and referrer.manager and referrer.is_active:
+            manager_id = referrer.id
     account = await create_customer(
         session,
         data=s.CustomerIn(
@@ -502,6 +575,10 @@ async def approve_application(
         pending_applications=False,
     )
     app.status, app.customer_id, app.decided_at, app.decided_by = "approved", account.id, now, actor.id
+    if manager_id is not None:
+        await assign_manager(
+            session, account=account, manager_id=manager_id, now=now, actor=actor, reason="application"
+        )
     await session.flush()
     return app
 
