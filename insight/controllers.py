@@ -36,8 +36,10 @@ Req = Request[Principal, Any, Any]
 DateFrom = Annotated[date | None, QueryParameter(name="from", description="first local day (YYYY-MM-DD), included")]
 DateTo = Annotated[date | None, QueryParameter(name="to", description="last local day (YYYY-MM-DD), included")]
 ManagerFilter = Annotated[uuid.UUID | None, QueryParameter(description="one manager's customers (admin, finance)")]
-GroupBy = Literal["customer", "depot", "product", "manager"]
-Period = Literal["day", "week", "month"]
+GroupBy = Annotated[Literal["customer", "depot", "product", "manager"], QueryParameter(description="what a row is")]
+Period = Annotated[
+    Literal["day", "week", "month"], QueryParameter(description="local day, week (from Monday) or month")
+]
 CSV = "text/csv; charset=utf-8"
 Keys = NamedDependency[KeyRing]
 

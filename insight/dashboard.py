@@ -140,7 +140,8 @@ async def reactivation(session: AsyncSession, *, manager_id: uuid.UUID, now: dat
     ).all()
     if not visits:
         return s.Reactivation(dormant_visited=0, won_back=0, pending=0, rate=None)
-    next_orders = await _orders_after(session, {cid for cid, _, _ in visits}, since=min(at for _, _, at in visits))
+    customers = {cid for cid, _, _ in visits}
+    next_orders = await _orders_after(session, customers, since=min(at for _, _, at in visits), until=now)
     won_back = pending = 0
     for customer_id, _, visited_at in visits:
         following = [at for at in next_orders[customer_id] if at > visited_at]
@@ -154,7 +155,7 @@ async def reactivation(session: AsyncSession, *, manager_id: uuid.UUID, now: dat
 
 
 async def _orders_after(
-    session: AsyncSession, customer_ids: set[uuid.UUID], *, since: datetime
+    session: AsyncSession, customer_ids: set[uuid.UUID], *, since: datetime, until: datetime
 ) -> dict[uuid.UUID, list[datetime]]:
     found: dict[uuid.UUID, list[datetime]] = defaultdict(list)
     for model, counts in (
@@ -163,7 +164,7 @@ async def _orders_after(
     ):
         rows = await session.execute(
             select(model.customer_id, model.created_at).where(
-                model.customer_id.in_(customer_ids), model.created_at > since, counts
+                model.customer_id.in_(customer_ids), model.created_at > since, model.created_at <= until, counts
             )
         )
         for customer_id, at in rows.all():
