@@ -67,7 +67,8 @@ async def run_ladder(session: AsyncSession, *, now: datetime) -> LadderResult:
         kg = volumes.get(customer_id, 0)
         band = rules.band_of(kg)
         seen = bands.get(customer_id)
-        changed = seen is not None and seen.band != band.label
+        previous = seen.band if seen is not None else None
+        changed = previous is not None and previous != band.label
         unmanaged = manager_id not in managers
         crossed += changed
         _remember(session, seen, customer_id=customer_id, band=band.label, kg=kg, now=now)
@@ -88,7 +89,7 @@ async def run_ladder(session: AsyncSession, *, now: datetime) -> LadderResult:
             now=now,
             actor=None,
             reason="ladder" if changed else "unmanaged",
-            data={"from_band": seen.band if seen else None, "to_band": band.label, "net_kg": kg},
+            data={"from_band": previous, "to_band": band.label, "net_kg": kg},
         )
         if moved:
             reassigned += 1
