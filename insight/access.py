@@ -31,7 +31,7 @@ async def viewer_of(session: AsyncSession, principal: Principal, *, also_all: fr
     is_manager = bool(user is not None and user.is_active and user.manager and principal.role != Role.CUSTOMER)
     sees_all = principal.role in also_all
     if not (sees_all or is_manager):
-        raise Forbidden("only account managers, admins and finance see this", code="not_a_manager")
+        raise Forbidden("only account managers, admins and finance see this", code="forbidden")
     return Viewer(id=principal.id, role=principal.role, is_manager=is_manager, sees_all=sees_all)
 
 

@@ -46,7 +46,7 @@ async def record_visit(
     same day returns the first visit of that manager at that site. `site_id`, when the app knows which site the
     manager meant, must be the code's site."""
     if not viewer.is_manager:
-        raise Forbidden("only account managers record visits", code="not_a_manager")
+        raise Forbidden("only account managers record visits", code="forbidden")
     check = visit_codes.verify(token, keyring=keyring)
     if not check.ok or check.site_id is None or check.token_hash is None:
         raise InvalidInput(

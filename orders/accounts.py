@@ -460,7 +460,7 @@ async def referral_code_for(session: AsyncSession, user_id: uuid.UUID) -> str:
     if user is None:
         raise NotFound("no such user", code="user_not_found")
     if user.role not in (Role.ADMIN, Role.DISPATCHER) and not (user.manager and user.role != Role.CUSTOMER):
-        raise Forbidden("only account managers have a referral code", code="no_referral_code")
+        raise Forbidden("only account managers have a referral code", code="forbidden")
     if user.referral_code is None:
         user.referral_code = secrets.token_hex(4).upper()
         await session.flush()
