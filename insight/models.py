@@ -48,3 +48,32 @@ class CustomerBand(Base):
     net_kg: Mapped[int]
     since: Mapped[datetime]
     checked_at: Mapped[datetime]
+
+
+class SalesMonth(IdMixin, Base):
+    """Charges summed per local month, customer, depot and product (insight.rollup): the sales report's months and
+    the volume windows' whole months read these instead of every charge. Holds the months before
+    `RollupState.through`; later charges are read live."""
+
+    __tablename__ = "sales_months"
+    __table_args__ = (Index("ix_sales_months_month_customer", "month", "customer_id"),)
+
+    month: Mapped[date] = mapped_column(Date)  # its first day, in the deployment's time zone
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer_accounts.id", ondelete="CASCADE"))
+    depot_id: Mapped[uuid.UUID | None]
+    product_code: Mapped[str] = mapped_column(String(32))
+    product_name: Mapped[str] = mapped_column(String(120))
+    net_litres: Mapped[int]
+    net_kg: Mapped[int]
+    amount_minor: Mapped[int]
+    charges: Mapped[int]
+
+
+class RollupState(Base):
+    """How far a rollup goes: `sales_months` holds every month before `through` (a month's first day)."""
+
+    __tablename__ = "rollup_state"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    through: Mapped[date] = mapped_column(Date)
+    refreshed_at: Mapped[datetime]

@@ -12,12 +12,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, select, true
+from sqlalchemy import Select, and_, case, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Event
 from dispatch.models import PlanStop
-from insight import rules
+from insight import rollup, rules
+from insight.models import SalesMonth
 from insight.rules import Band
 from money.models import Charge, Invoice
 from money.states import InvoiceStatus
@@ -103,29 +104,49 @@ def scope_ids(manager_id: uuid.UUID | None) -> Select[Any]:
 
 
 async def volumes(
-    session: AsyncSession, *, customers: Select[Any] | None, windows: Windows
+    session: AsyncSession, *, customers: Select[Any] | None, windows: Windows, tz: ZoneInfo
 ) -> dict[uuid.UUID, Volumes]:
     """Net kilograms per customer over the last 365 days, this quarter so far and the same part of the same quarter
-    last year, in one pass over the charges of those fifteen months."""
-
-    def within(start: datetime, end: datetime) -> Any:
-        return func.coalesce(func.sum(case((and_(Charge.at >= start, Charge.at < end), Charge.net_kg))), 0)
-
-    start = min(windows.year_start, windows.last_year_start)
-    stmt = (
-        select(
-            Charge.customer_id,
-            within(windows.year_start, windows.now),
-            within(windows.quarter.start, windows.now),
-            within(windows.last_year_start, windows.last_year_end),
-        )
-        .where(Charge.at >= start, Charge.at < windows.now)
-        .group_by(Charge.customer_id)
+    last year: whole months from the monthly rollup, the days around them from the charges (insight.rollup)."""
+    through = await rollup.rolled_through(session)
+    spans = (
+        (windows.year_start, windows.now),
+        (windows.quarter.start, windows.now),
+        (windows.last_year_start, windows.last_year_end),
     )
-    if customers is not None:
-        stmt = stmt.where(Charge.customer_id.in_(customers))
-    rows = (await session.execute(stmt)).all()
-    return {row[0]: Volumes(int(row[1]), int(row[2]), int(row[3])) for row in rows}
+    splits = [rollup.split(start, end, through=through, tz=tz) for start, end in spans]
+    totals: dict[uuid.UUID, list[int]] = defaultdict(lambda: [0, 0, 0])
+    months = sorted({m for part in splits for m in part.months})
+    if months:
+        columns = [func.sum(case((SalesMonth.month.in_(part.months), SalesMonth.net_kg), else_=0)) for part in splits]
+        stmt: Any = (
+            select(SalesMonth.customer_id, *columns)
+            .where(SalesMonth.month.in_(months))
+            .group_by(SalesMonth.customer_id)
+        )
+        if customers is not None:
+            stmt = stmt.where(SalesMonth.customer_id.in_(customers))
+        _add(totals, (await session.execute(stmt)).all())
+    ranges = [r for part in splits for r in part.live]
+    if ranges:
+        columns = [func.sum(case((_during(part.live), Charge.net_kg), else_=0)) for part in splits]
+        stmt = select(Charge.customer_id, *columns).where(_during(ranges)).group_by(Charge.customer_id)
+        if customers is not None:
+            stmt = stmt.where(Charge.customer_id.in_(customers))
+        _add(totals, (await session.execute(stmt)).all())
+    return {cid: Volumes(*kg) for cid, kg in totals.items()}
+
+
+def _during(ranges: Sequence[tuple[datetime, datetime]]) -> Any:
+    if not ranges:
+        return false()
+    return or_(*(and_(Charge.at >= start, Charge.at < end) for start, end in ranges))
+
+
+def _add(totals: dict[uuid.UUID, list[int]], rows: Sequence[Any]) -> None:
+    for customer_id, *kgs in rows:
+        for index, kg in enumerate(kgs):
+            totals[customer_id][index] += int(kg or 0)
 
 
 async def recent_orders(
@@ -181,7 +202,7 @@ async def customer_insights(
         )
     ).all()
     windows = Windows.at(now, tz)
-    by_customer = await volumes(session, customers=None if manager_id is None else customers, windows=windows)
+    by_customer = await volumes(session, customers=None if manager_id is None else customers, windows=windows, tz=tz)
     marks = await recent_orders(session, customers=customers)
     insights = []
     for customer_id, name, manager in accounts:

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import InvalidInput
 from core.models import User
 from dispatch.models import PlanStop
-from insight import rules
+from insight import rollup, rules
 from insight import schemas as s
+from insight.models import SalesMonth
 from money.models import Charge
 from orders.models import CustomerAccount, Depot, Order
 from tracking.models import Delivery
@@ -52,16 +53,35 @@ def _bucket(session: AsyncSession, period: str, tz: ZoneInfo, start: datetime) -
     return func.date(Charge.at, shift, *modifiers)
 
 
-def _grouping(group_by: str) -> tuple[Any, Any, list[tuple[Any, Any]]]:
-    """(key column, label column, outer joins) of a grouping."""
+def _grouping(group_by: str, source: type[Charge] | type[SalesMonth]) -> tuple[Any, Any, list[tuple[Any, Any]]]:
+    """(key column, label column, outer joins) of a grouping of charges or of their monthly rollup."""
     if group_by == "customer":
-        return Charge.customer_id, func.max(CustomerAccount.name), []
+        return source.customer_id, func.max(CustomerAccount.name), []
     if group_by == "depot":
-        return Charge.depot_id, func.max(Depot.name), [(Depot, Depot.id == Charge.depot_id)]
+        return source.depot_id, func.max(Depot.name), [(Depot, Depot.id == source.depot_id)]
     if group_by == "product":
-        return Charge.product_code, func.max(Charge.product_name), []
+        return source.product_code, func.max(source.product_name), []
     label = func.max(func.coalesce(User.display_name, User.username))
     return CustomerAccount.manager_id, label, [(User, User.id == CustomerAccount.manager_id)]
+
+
+def _totals(source: type[Charge] | type[SalesMonth]) -> list[Any]:
+    count = func.sum(SalesMonth.charges) if source is SalesMonth else func.count()
+    return [func.sum(source.net_litres), func.sum(source.net_kg), func.sum(source.amount_minor), count]
+
+
+def _summed(
+    bucket: Any, group_by: str, source: type[Charge] | type[SalesMonth], manager_id: uuid.UUID | None
+) -> Select[Any]:
+    key, label, joins = _grouping(group_by, source)
+    stmt: Select[Any] = select(bucket, key, label, *_totals(source)).join(
+        CustomerAccount, CustomerAccount.id == source.customer_id
+    )
+    for model, on in joins:
+        stmt = stmt.outerjoin(model, on)
+    if manager_id is not None:
+        stmt = stmt.where(CustomerAccount.manager_id == manager_id)
+    return stmt.group_by(bucket, key)
 
 
 async def sales(
@@ -78,36 +98,27 @@ async def sales(
     assignment). Grouping by manager also uses today's assignment."""
     check_range(first, last)
     start, end = rules.local_range(first, last, tz)
-    bucket = _bucket(session, period, tz, start).label("bucket")
-    key, label, joins = _grouping(group_by)
-    stmt: Select[Any] = select(
-        bucket,
-        key,
-        label,
-        func.sum(Charge.net_litres),
-        func.sum(Charge.net_kg),
-        func.sum(Charge.amount_minor),
-        func.count(),
-    ).join(CustomerAccount, CustomerAccount.id == Charge.customer_id)
-    for model, on in joins:
-        stmt = stmt.outerjoin(model, on)
-    stmt = stmt.where(Charge.at >= start, Charge.at < end).group_by(bucket, key)
-    if manager_id is not None:
-        stmt = stmt.where(CustomerAccount.manager_id == manager_id)
-    rows = [
-        s.SalesRow(
-            period_start=day if isinstance(day, date) else date.fromisoformat(str(day)),
-            key=None if key_value is None else str(key_value),
-            label=label_value,
-            net_litres=int(litres),
-            net_kg=int(kg),
-            net_tonnes=rules.tonnes(int(kg)),
-            amount_minor=int(amount),
-            charges=int(count),
-        )
-        for day, key_value, label_value, litres, kg, amount, count in (await session.execute(stmt)).all()
-    ]
-    rows.sort(key=lambda r: (r.period_start, -r.net_kg, r.key or ""))
+    # By month, whole months come from the monthly rollup (insight.rollup); everything else from the charges.
+    through = await rollup.rolled_through(session) if period == "month" else None
+    parts = rollup.split(start, end, through=through, tz=tz)
+    found: list[Any] = []
+    if parts.months:
+        stmt = _summed(SalesMonth.month.label("bucket"), group_by, SalesMonth, manager_id)
+        found += (await session.execute(stmt.where(SalesMonth.month.in_(parts.months)))).all()
+    for live_start, live_end in parts.live:
+        stmt = _summed(_bucket(session, period, tz, live_start).label("bucket"), group_by, Charge, manager_id)
+        found += (await session.execute(stmt.where(Charge.at >= live_start, Charge.at < live_end))).all()
+    merged: dict[tuple[date, str | None], s.SalesRow] = {}
+    for day, key_value, label_value, litres, kg, amount, count in found:
+        period_start = day if isinstance(day, date) else date.fromisoformat(str(day))
+        key = None if key_value is None else str(key_value)
+        row = merged.setdefault((period_start, key), s.SalesRow(period_start, key, label_value, 0, 0, 0.0, 0, 0))
+        row.net_litres += int(litres)
+        row.net_kg += int(kg)
+        row.net_tonnes = rules.tonnes(row.net_kg)
+        row.amount_minor += int(amount)
+        row.charges += int(count)
+    rows = sorted(merged.values(), key=lambda r: (r.period_start, -r.net_kg, r.key or ""))
     kg_total = sum(r.net_kg for r in rows)
     return s.SalesOut(
         group_by=group_by,

@@ -160,3 +160,53 @@ async def test_deliveries_on_time_share_and_lateness(world, app) -> None:
         )
     )
     assert only_the_5th["summary"]["deliveries"] == 1
+
+
+async def test_the_monthly_rollup_gives_the_same_figures_and_is_what_months_are_read_from(world, app) -> None:
+    """The rollup is shared by the whole database: the test removes it again, whatever happens."""
+    import uuid
+
+    from sqlalchemy import delete, update
+
+    from insight import rollup
+    from insight.models import RollupState, SalesMonth
+    from tests.conftest import T0
+    from tests.insight_factories import SHANGHAI
+    from tests.money_factories import money_session
+
+    manager, first, _second, _ = await sales_world(world, app)
+    params = {"group_by": "customer", "period": "month", "from": "2029-12-01"}  # December whole
+    live = table(await sales(world, manager, **params))
+    live_insight = ok(await world.client.get(f"{API}/analytics/customers", headers=manager.h))["items"]
+    try:
+        async with money_session(app) as session:
+            assert await rollup.refresh(session, now=T0, tz=SHANGHAI) >= 1
+        assert table(await sales(world, manager, **params)) == live
+        assert ok(await world.client.get(f"{API}/analytics/customers", headers=manager.h))["items"] == live_insight
+        # December is read from the rollup now: a (deliberately wrong) rollup row shows in the report ...
+        async with money_session(app) as session:
+            await session.execute(
+                update(SalesMonth)
+                .where(SalesMonth.customer_id == uuid.UUID(first.customer.id))
+                .values(net_kg=SalesMonth.net_kg + 1_000_000)
+            )
+        december = table(await sales(world, manager, **params))[0]
+        assert december[3] == 1_001_000
+        tampered = ok(await world.client.get(f"{API}/analytics/customers", headers=manager.h))["items"]
+        assert next(i["net_kg"] for i in tampered if i["customer_id"] == first.customer.id) == 1_006_000
+        # ... and a charge recorded late for a closed month is counted when the rollup runs next.
+        await first.charges((local(2029, 12, 15), 100), litres=120, amount=96_000)
+        async with money_session(app) as session:
+            assert await rollup.refresh(session, now=T0, tz=SHANGHAI) == 1
+        assert table(await sales(world, manager, **params))[0] == (
+            "2029-12-01",
+            first.customer.id,
+            1_320,
+            1_100,
+            1_056_000,
+            2,
+        )
+    finally:
+        async with money_session(app) as session:
+            await session.execute(delete(SalesMonth))
+            await session.execute(delete(RollupState))

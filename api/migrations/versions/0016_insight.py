@@ -1,4 +1,4 @@
-"""insight: account managers on users and customers, the quote log, visits, the ladder's bands
+"""insight: account managers on users and customers, the quote log, visits, the ladder's bands, monthly sales
 
 Revision ID: 0016
 Revises: 0013
@@ -83,9 +83,37 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint('customer_id', name=op.f('pk_customer_bands')),
     )
+    op.create_table(
+        'sales_months',
+        sa.Column('month', sa.Date(), nullable=False),
+        sa.Column('customer_id', sa.Uuid(), nullable=False),
+        sa.Column('depot_id', sa.Uuid(), nullable=True),
+        sa.Column('product_code', sa.String(length=32), nullable=False),
+        sa.Column('product_name', sa.String(length=120), nullable=False),
+        sa.Column('net_litres', sa.BigInteger(), nullable=False),
+        sa.Column('net_kg', sa.BigInteger(), nullable=False),
+        sa.Column('amount_minor', sa.BigInteger(), nullable=False),
+        sa.Column('charges', sa.BigInteger(), nullable=False),
+        sa.Column('id', sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ['customer_id'], ['customer_accounts.id'],
+            name=op.f('fk_sales_months_customer_id_customer_accounts'), ondelete='CASCADE',
+        ),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_sales_months')),
+    )
+    op.create_index('ix_sales_months_month_customer', 'sales_months', ['month', 'customer_id'], unique=False)
+    op.create_table(
+        'rollup_state',
+        sa.Column('name', sa.String(length=40), nullable=False),
+        sa.Column('through', sa.Date(), nullable=False),
+        sa.Column('refreshed_at', core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('name', name=op.f('pk_rollup_state')),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('rollup_state')
+    op.drop_table('sales_months')
     op.drop_table('customer_bands')
     op.drop_table('visits')
     op.drop_table('quote_log')
