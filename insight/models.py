@@ -9,6 +9,10 @@ from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, IdMixin, utcnow
+from money.models import Charge
+
+# The reports read charges by time across every customer (sales of the last days): money indexes them by customer.
+Index("ix_charges_at", Charge.at)
 
 
 class Visit(IdMixin, Base):

@@ -31,6 +31,7 @@ from tracking.models import Delivery
 NOT_AN_ORDER = (str(OrderStatus.CANCELLED), str(OrderStatus.ON_HOLD))
 PICKUP_COUNTS = (str(PickupStatus.BOOKED), str(PickupStatus.LOADING), str(PickupStatus.COMPLETED))
 OPEN_INVOICE = (str(InvoiceStatus.ISSUED), str(InvoiceStatus.PART_PAID))
+LATEST_ORDER_AHEAD = timedelta(days=62)
 REASONS = (
     "held_on_credit",
     "failed_delivery",
@@ -280,7 +281,13 @@ async def _late_deliveries(
             select(Order.customer_id, Delivery.delivered_at)
             .join(Order, Order.id == Delivery.order_id)
             .outerjoin(PlanStop, PlanStop.id == Delivery.stop_id)
-            .where(Order.customer_id.in_(ids), Delivery.delivered_at >= earliest, arrival > Order.window_end)
+            .where(
+                Order.customer_id.in_(ids),
+                # Orders are placed at most a month ahead: older ones were delivered before `earliest`.
+                Order.created_at >= earliest - LATEST_ORDER_AHEAD,
+                Delivery.delivered_at >= earliest,
+                arrival > Order.window_end,
+            )
         )
     ).all()
     return {cid for cid, delivered_at in rows if delivered_at >= since[cid]}

@@ -102,6 +102,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_sales_months')),
     )
     op.create_index('ix_sales_months_month_customer', 'sales_months', ['month', 'customer_id'], unique=False)
+    op.create_index('ix_charges_at', 'charges', ['at'], unique=False)
     op.create_table(
         'rollup_state',
         sa.Column('name', sa.String(length=40), nullable=False),
@@ -113,6 +114,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('rollup_state')
+    op.drop_index('ix_charges_at', table_name='charges')
     op.drop_table('sales_months')
     op.drop_table('customer_bands')
     op.drop_table('visits')
