@@ -30,7 +30,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -47,7 +47,7 @@ TARGET_MS = 300.0
 DAYS = 730
 PRODUCTS = (("diesel-0", "0号柴油", 835.0), ("diesel-m10", "-10号柴油", 830.0))
 LEVELS = (("station_employee", 0), ("station", 20_000), ("area", 50_000), ("city", 100_000), ("region", 500_000))
-LEVEL_SHARE = {"station_employee": 0.35, "station": 0.25, "area": 0.2, "city": 0.12, "region": 0.08}
+CUSTOMERS_PER_MANAGER = 50
 
 
 @dataclass
@@ -144,11 +144,13 @@ def seed(url: str, *, customers: int, orders: int, seed_: int) -> World:
             delivery_rows.append((uuid.uuid4(), stop, order_id, litres, 21.0, "0.99500", net_litres, "reason", "bench",
                                   delivered))  # fmt: skip
 
-    # Managers per level, customers given to the managers of their band's level in turn (as the ladder would).
-    managers_total = max(10, customers // 50)
-    by_level: dict[str, list[uuid.UUID]] = {}
-    for name, share in LEVEL_SHARE.items():
-        by_level[name] = [uuid.uuid4() for _ in range(max(2, round(managers_total * share)))]
+    # Each level has a manager per CUSTOMERS_PER_MANAGER customers of its band (at least one), and customers go to
+    # the managers of their band's level in turn, as the ladder spreads them (the fewest customers first).
+    in_level = Counter(level_of(yearly_kg[c]) for c in ids)
+    by_level = {
+        name: [uuid.uuid4() for _ in range(max(1, math.ceil(in_level[name] / CUSTOMERS_PER_MANAGER)))]
+        for name, _ in LEVELS
+    }
     manager_of = {}
     turn: dict[str, int] = defaultdict(int)
     for customer in ids:
@@ -286,10 +288,14 @@ def seed(url: str, *, customers: int, orders: int, seed_: int) -> World:
             invoices,
         )
         visits = []
+        visited = set()
         for customer in ids:
-            for v in range(rng.choice((0, 0, 1, 2, 4))):
+            for _ in range(rng.choice((0, 0, 1, 2, 4))):
                 at = now - timedelta(days=rng.uniform(1, 360))
-                day = at.astimezone(TZ).date() - timedelta(days=v)  # never two on one day
+                day = at.astimezone(TZ).date()
+                if (customer, day) in visited:
+                    continue  # one visit per manager, site and day
+                visited.add((customer, day))
                 row = (uuid.uuid4(), manager_of[customer], sites[customer], customer, day, at, None, "x" * 64)
                 visits.append((*row, None, None, at))
         copy(
@@ -366,8 +372,13 @@ async def measure(url: str, world: World, *, requests: int) -> tuple[list[Row], 
         class Admin:
             id, username, role, customer_id = world.admin_id, "bench-admin", "admin", None
 
-        async with unit_of_work(app.state.session_factory) as session:
-            token = await issue_token(session, app.state.jwt_auth, Admin(), timedelta(hours=2))
+        # An engine of its own: the app's pool belongs to the test client's event loop.
+        engine = create_engine(settings.db.url, null_pool=True)
+        try:
+            async with unit_of_work(session_factory(engine)) as session:
+                token = await issue_token(session, app.state.jwt_auth, Admin(), timedelta(hours=2))
+        finally:
+            await engine.dispose()
         headers = {"Authorization": f"Bearer {token}"}
 
         async def timed(part: str, paths: list[str], *, target: bool) -> None:

@@ -5,6 +5,7 @@ dormant-customer radar with the likely reasons found in our own data."""
 from __future__ import annotations
 
 import uuid
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, false, func, or_, select, true
+from sqlalchemy import Select, and_, case, false, func, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Event
@@ -31,7 +32,6 @@ from tracking.models import Delivery
 NOT_AN_ORDER = (str(OrderStatus.CANCELLED), str(OrderStatus.ON_HOLD))
 PICKUP_COUNTS = (str(PickupStatus.BOOKED), str(PickupStatus.LOADING), str(PickupStatus.COMPLETED))
 OPEN_INVOICE = (str(InvoiceStatus.ISSUED), str(InvoiceStatus.PART_PAID))
-LATEST_ORDER_AHEAD = timedelta(days=62)
 REASONS = (
     "held_on_credit",
     "failed_delivery",
@@ -47,6 +47,8 @@ class OrderMark:
     at: datetime
     depot_id: uuid.UUID
     product_code: str
+    id: uuid.UUID
+    delivered: bool  # an order delivered by our tankers (not a pickup)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,33 +162,40 @@ async def recent_orders(
     )
     found: dict[uuid.UUID, list[OrderMark]] = defaultdict(list)
     for model, counts in sources:
+        delivered = model is Order
         conditions = [counts] if before is None else [counts, model.created_at < before]
         if session.get_bind().dialect.name == "postgresql":
             # An index probe per customer ((customer_id, created_at) indexes), however long its history.
             last = (
-                select(model.created_at, model.depot_id, model.product_code)
+                select(model.created_at, model.depot_id, model.product_code, model.id)
                 .where(model.customer_id == CustomerAccount.id, *conditions)
                 .order_by(model.created_at.desc())
                 .limit(count)
                 .lateral()
             )
             stmt: Select[Any] = (
-                select(CustomerAccount.id, last.c.created_at, last.c.depot_id, last.c.product_code)
+                select(CustomerAccount.id, last.c.created_at, last.c.depot_id, last.c.product_code, last.c.id)
                 .join(last, true())
                 .where(CustomerAccount.id.in_(customers))
             )
         else:
             rank = func.row_number().over(partition_by=model.customer_id, order_by=model.created_at.desc())
             ranked = (
-                select(model.customer_id, model.created_at, model.depot_id, model.product_code, rank.label("rank"))
+                select(
+                    model.customer_id,
+                    model.created_at,
+                    model.depot_id,
+                    model.product_code,
+                    model.id,
+                    rank.label("rank"),
+                )
                 .where(model.customer_id.in_(customers), *conditions)
                 .subquery()
             )
-            stmt = select(ranked.c.customer_id, ranked.c.created_at, ranked.c.depot_id, ranked.c.product_code).where(
-                ranked.c.rank <= count
-            )
-        for customer_id, at, depot_id, product_code in (await session.execute(stmt)).all():
-            found[customer_id].append(OrderMark(at, depot_id, product_code))
+            columns = (ranked.c.customer_id, ranked.c.created_at, ranked.c.depot_id, ranked.c.product_code, ranked.c.id)
+            stmt = select(*columns).where(ranked.c.rank <= count)
+        for customer_id, at, depot_id, product_code, order_id in (await session.execute(stmt)).all():
+            found[customer_id].append(OrderMark(at, depot_id, product_code, order_id, delivered))
     return {cid: sorted(marks, key=lambda m: m.at)[-count:] for cid, marks in found.items()}
 
 
@@ -239,7 +248,7 @@ async def find_reasons(
     found: dict[uuid.UUID, set[str]] = defaultdict(set)
     for customer_id, reason in await _order_events(session, ids, earliest, since):
         found[customer_id].add(reason)
-    for customer_id in await _late_deliveries(session, ids, earliest, since):
+    for customer_id in await _late_deliveries(session, dormant, since):
         found[customer_id].add("late_delivery")
     for customer_id in await _price_rises(session, dormant, now=now, tz=tz):
         found[customer_id].add("price_rise")
@@ -272,22 +281,19 @@ async def _order_events(
 
 
 async def _late_deliveries(
-    session: AsyncSession, ids: list[uuid.UUID], earliest: datetime, since: dict[uuid.UUID, datetime]
+    session: AsyncSession, dormant: Sequence[CustomerInsight], since: dict[uuid.UUID, datetime]
 ) -> set[uuid.UUID]:
-    """Deliveries whose tanker arrived after the promised window ended (tracking's records)."""
+    """Deliveries of its last orders whose tanker arrived after the promised window ended (tracking's records)."""
+    order_ids = [o.id for d in dormant for o in d.orders if o.delivered]
+    if not order_ids:
+        return set()
     arrival = func.coalesce(PlanStop.arrived_at, Delivery.delivered_at)
     rows = (
         await session.execute(
             select(Order.customer_id, Delivery.delivered_at)
             .join(Order, Order.id == Delivery.order_id)
             .outerjoin(PlanStop, PlanStop.id == Delivery.stop_id)
-            .where(
-                Order.customer_id.in_(ids),
-                # Orders are placed at most a month ahead: older ones were delivered before `earliest`.
-                Order.created_at >= earliest - LATEST_ORDER_AHEAD,
-                Delivery.delivered_at >= earliest,
-                arrival > Order.window_end,
-            )
+            .where(Delivery.order_id.in_(order_ids), arrival > Order.window_end)
         )
     ).all()
     return {cid for cid, delivered_at in rows if delivered_at >= since[cid]}
@@ -296,31 +302,65 @@ async def _late_deliveries(
 async def _price_rises(
     session: AsyncSession, dormant: Sequence[CustomerInsight], *, now: datetime, tz: ZoneInfo
 ) -> set[uuid.UUID]:
-    """The price in force for the customer's usual depot and product is higher today than on its last order's day."""
+    """The price in force for the customer's usual depot and product is higher today than on its last order's day
+    (a price holds until the next one is published)."""
     today = now.astimezone(tz).date()
-    cache: dict[tuple[uuid.UUID, str, date], int | None] = {}
-
-    async def price(depot_id: uuid.UUID, product_code: str, day: date) -> int | None:
-        key = (depot_id, product_code, day)
-        if key not in cache:
-            cache[key] = await session.scalar(
-                select(Price.price_per_litre_minor)
-                .where(Price.depot_id == depot_id, Price.product_code == product_code, Price.date <= day)
-                .order_by(Price.date.desc())
-                .limit(1)
-            )
-        return cache[key]
-
-    rose = set()
+    wanted: dict[uuid.UUID, tuple[tuple[uuid.UUID, str], date]] = {}
     for insight in dormant:
         usual = Counter((o.depot_id, o.product_code) for o in insight.orders)
         # The most frequent pair; among equals, the one ordered last.
-        depot_id, product_code = max(usual, key=lambda pair: (usual[pair], _last_use(insight.orders, pair)))
-        then = await price(depot_id, product_code, _last(insight).astimezone(tz).date())
-        current = await price(depot_id, product_code, today)
+        pair = max(usual, key=lambda p: (usual[p], _last_use(insight.orders, p)))
+        wanted[insight.customer_id] = (pair, _last(insight).astimezone(tz).date())
+    history = await _price_history(
+        session, {pair for pair, _ in wanted.values()}, since=min(d for _, d in wanted.values()), until=today
+    )
+    rose = set()
+    for customer_id, (pair, day) in wanted.items():
+        then, current = _in_force(history[pair], day), _in_force(history[pair], today)
         if then is not None and current is not None and current > then:
-            rose.add(insight.customer_id)
+            rose.add(customer_id)
     return rose
+
+
+async def _price_history(
+    session: AsyncSession, pairs: set[tuple[uuid.UUID, str]], *, since: date, until: date
+) -> dict[tuple[uuid.UUID, str], list[tuple[date, int]]]:
+    """Each pair's prices from the one in force on `since` to `until`, by date."""
+    depots = {depot for depot, _ in pairs}
+    products = {product for _, product in pairs}
+    keys = (Price.depot_id, Price.product_code)
+    base = (
+        select(*keys, func.max(Price.date).label("date"))
+        .where(Price.depot_id.in_(depots), Price.product_code.in_(products), Price.date <= since)
+        .group_by(*keys)
+        .subquery()
+    )
+    rows = (
+        await session.execute(
+            select(*keys, Price.date, Price.price_per_litre_minor).where(
+                Price.depot_id.in_(depots),
+                Price.product_code.in_(products),
+                Price.date <= until,
+                or_(
+                    Price.date > since,
+                    tuple_(Price.depot_id, Price.product_code, Price.date).in_(
+                        select(base.c.depot_id, base.c.product_code, base.c.date)
+                    ),
+                ),
+            )
+        )
+    ).all()
+    history: dict[tuple[uuid.UUID, str], list[tuple[date, int]]] = defaultdict(list)
+    for depot_id, product_code, day, price in rows:
+        history[(depot_id, product_code)].append((day, price))
+    for prices in history.values():
+        prices.sort()
+    return history
+
+
+def _in_force(prices: Sequence[tuple[date, int]], day: date) -> int | None:
+    at = bisect_right(prices, (day, 2**63)) - 1
+    return prices[at][1] if at >= 0 else None
 
 
 def _last_use(orders: Sequence[OrderMark], pair: tuple[uuid.UUID, str]) -> datetime:
