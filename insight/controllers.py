@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -52,9 +53,21 @@ def _floor(settings: Settings) -> timedelta:
     return timedelta(days=settings.insight.dormant_floor_days)
 
 
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+
+
+def _day(value: date | None, field: str) -> date | None:
+    """Days the business can have: anything else is a mistake (and year 1 or 9999 cannot be shifted a year)."""
+    if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+        raise InvalidInput(
+            f"{field} must lie between {FIRST_DAY} and {LAST_DAY}", code="date_out_of_range", field=field
+        )
+    return value
+
+
 def _days(date_from: date | None, date_to: date | None, *, today: date, default_days: int) -> tuple[date, date]:
-    last = date_to or today
-    return date_from or last - timedelta(days=default_days - 1), last
+    last = _day(date_to, "to") or today
+    return _day(date_from, "from") or last - timedelta(days=default_days - 1), last
 
 
 def _file(body: bytes, media_type: str, filename: str) -> Response[bytes]:
@@ -305,6 +318,7 @@ class VisitsController(Controller):
         summary="Record a visit by scanning the site's code (account managers)",
         description="201 for a new visit; 200 with the same visit when the manager scans the same site again that "
         "day. A code we did not sign, or changed, is refused (422 `visit_code_refused` with `reasons`).",
+        responses={200: ResponseSpec(data_container=s.VisitOut, description="scanned again that day: the first visit")},
     )
     async def record_visit(
         self, data: JSONBody[s.VisitIn], request: Req, db_session: Db, now: Now, settings: Conf, signing_keys: Keys
@@ -338,6 +352,7 @@ class VisitsController(Controller):
     ) -> Page[s.VisitOut]:
         viewer = await viewer_of(db_session, request.user)
         tz = _tz(settings)
+        date_from, date_to = _day(date_from, "from"), _day(date_to, "to")
         start = rules.local_range(date_from, date_from, tz)[0] if date_from else None
         end = rules.local_range(date_to, date_to, tz)[1] if date_to else None
         rows, total = await visits.list_visits(

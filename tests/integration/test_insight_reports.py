@@ -127,6 +127,11 @@ async def test_sales_as_csv_and_xlsx_and_who_may_ask(world, app) -> None:
         f"{API}/analytics/sales", headers=manager.h, params={**params, "from": "2030-02-01"}
     )
     assert backwards.status_code == 422 and backwards.json()["code"] == "invalid_range"
+    for path in ("sales", "deliveries", "referrals"):
+        ancient = await world.client.get(f"{API}/analytics/{path}", headers=manager.h, params={"from": "0001-01-01"})
+        assert ancient.status_code == 422 and ancient.json()["code"] == "date_out_of_range", path
+    ancient = await world.client.get(f"{API}/visits", headers=manager.h, params={"to": "9999-12-31"})
+    assert ancient.status_code == 422 and ancient.json()["field"] == "to"
 
 
 async def test_deliveries_on_time_share_and_lateness(world, app) -> None:
