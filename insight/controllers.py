@@ -92,12 +92,12 @@ class ManagersController(Controller):
     )
     async def set_manager(
         self, customer_id: FromPath[uuid.UUID], data: JSONBody[s.ManagerIn], request: Req, db_session: Db, now: Now
-    ) -> dict[str, Any]:
+    ) -> s.CustomerManagerOut:
         account = await accounts.get_customer(db_session, customer_id, lock=True)
         await accounts.assign_manager(
             db_session, account=account, manager_id=data.user_id, now=now, actor=request.user, reason="manual"
         )
-        return {"customer_id": str(account.id), "manager_id": str(account.manager_id) if account.manager_id else None}
+        return s.CustomerManagerOut(customer_id=account.id, manager_id=account.manager_id)
 
     @post(
         "/analytics/ladder",

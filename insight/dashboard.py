@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Role
@@ -207,7 +207,7 @@ async def referrals(session: AsyncSession, *, start: datetime, end: datetime) ->
     people = (
         await session.scalars(
             select(User).where(
-                and_(User.role != str(Role.CUSTOMER)),
+                User.role != str(Role.CUSTOMER),
                 User.manager.is_(True) | User.id.in_(list(signed)) | User.id.in_(list(owned)),
             )
         )

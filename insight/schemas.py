@@ -17,6 +17,11 @@ class ManagerIn(Input):
     user_id: uuid.UUID | None  # null: the customer has no account manager
 
 
+class CustomerManagerOut(msgspec.Struct):
+    customer_id: uuid.UUID
+    manager_id: uuid.UUID | None
+
+
 class VisitIn(Input):
     token: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
     note: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
