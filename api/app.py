@@ -36,6 +36,7 @@ from core.errors import DomainError, InvalidInput
 from core.settings import Settings, get_settings
 from core.signing import KeyRing
 from dispatch.controllers import FleetController, PlanningController
+from insight.controllers import AnalyticsController, ManagersController, VisitsController
 from money import credit
 from money.controllers import BalancesController, InvoicesController, PaymentsController
 from money.document_controllers import DocumentsController, StatementsController
@@ -203,6 +204,9 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             BalancesController,
             InvoicesController,
             PaymentsController,
+            ManagersController,
+            AnalyticsController,
+            VisitsController,
         ],
     )
     app = Litestar(

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.operators import DepotIds
 from api.ratelimit import LoginThrottle
 from api.sessions import SessionGuard
-from core.auth import MIN_PASSWORD_LENGTH, Principal, Role, roles_guard, verify_password_async
+from core.auth import MIN_PASSWORD_LENGTH, ManagerLevel, Principal, Role, roles_guard, verify_password_async
 from core.errors import Unauthorized
 from core.models import User
 from core.schemas import Page
@@ -63,6 +63,8 @@ class UserPatch(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     role: Role | None = None
     display_name: Annotated[str, msgspec.Meta(max_length=120)] | None = None
     phone: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    manager: bool | None = None  # an account manager (any staff role)
+    manager_level: ManagerLevel | None = None  # its level on the responsibility ladder
 
 
 class PasswordChangeIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -80,6 +82,8 @@ class UserOut(msgspec.Struct):
     created_at: datetime
     is_active: bool = True
     phone: str | None = None
+    manager: bool = False
+    manager_level: str | None = None
 
 
 class MeOut(msgspec.Struct):
@@ -99,6 +103,8 @@ def user_out(user: User) -> UserOut:
         created_at=user.created_at,
         is_active=user.is_active,
         phone=user.phone,
+        manager=user.manager,
+        manager_level=user.manager_level,
     )
 
 
@@ -206,6 +212,8 @@ def client_address(request: Request[Any, Any, Any]) -> str:
 
 ADMIN = roles_guard(Role.ADMIN)
 STAFF = roles_guard(Role.ADMIN, Role.DISPATCHER)
+# Account managers may have any staff role: the service checks the user's `manager` flag.
+ANY_STAFF = roles_guard(*(role for role in Role if role != Role.CUSTOMER))
 
 
 class AuthController(Controller):
@@ -286,7 +294,7 @@ class AuthController(Controller):
             customer = {"id": str(account.id), "name": account.name}
         return MeOut(user=user_out(user), role=user.role, customer=customer)
 
-    @get("/me/referral.svg", guards=[STAFF], media_type="image/svg+xml", summary="QR code of my sign-up link")
+    @get("/me/referral.svg", guards=[ANY_STAFF], media_type="image/svg+xml", summary="QR code of my sign-up link")
     async def referral_qr(self, request: Request[Principal, Any, Any], db_session: Db) -> Response[bytes]:
         code = await accounts.referral_code_for(db_session, request.user.id)
         link = f"{str(request.base_url).rstrip('/')}/app/customer/apply?ref={code}"
@@ -320,7 +328,7 @@ class AuthController(Controller):
         "/users/{user_id:uuid}",
         guards=[ADMIN],
         status_code=HTTP_200_OK,
-        summary="Change a user: active, role, name, phone (admin)",
+        summary="Change a user: active, role, name, phone, account manager and its level (admin)",
         description="Disabling a user or giving it another role ends all its logins at once. The last active "
         "admin can be neither disabled nor demoted (409 `last_admin`).",
     )
@@ -340,6 +348,8 @@ class AuthController(Controller):
             role=data.role,
             display_name=data.display_name,
             phone=data.phone,
+            manager=data.manager,
+            manager_level=data.manager_level,
         )
         if ended:
             await _guard(request).revoked(db_session, user_id=user.id)

@@ -3,6 +3,7 @@
 from core import models as core_models
 from core.db import Base
 from dispatch import models as dispatch_models
+from insight import models as insight_models
 from money import models as money_models
 from orders import models as orders_models
 from tracking import models as tracking_models
@@ -12,6 +13,7 @@ metadata = Base.metadata
 __all__ = [
     "core_models",
     "dispatch_models",
+    "insight_models",
     "metadata",
     "money_models",
     "orders_models",

@@ -28,6 +28,17 @@ class Role(StrEnum):
 STAFF = frozenset({Role.ADMIN, Role.DISPATCHER})
 
 
+class ManagerLevel(StrEnum):
+    """An account manager's level on the responsibility ladder (PRODUCT.md): who owns customers of which yearly
+    volume, from a station's employee (under 20 t) to the regional company (over 500 t)."""
+
+    STATION_EMPLOYEE = "station_employee"
+    STATION = "station"
+    AREA = "area"
+    CITY = "city"
+    REGION = "region"
+
+
 class Principal(msgspec.Struct, frozen=True):
     """Who is calling: taken from the verified bearer token; its login session (`session_id`) is checked to be
     still open on every request (api/sessions.py)."""

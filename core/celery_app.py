@@ -10,10 +10,18 @@ import sqlite3
 from pathlib import Path
 
 from celery import Celery
+from celery.schedules import crontab
 
 from core.settings import get_settings, private_dir
 
-TASK_MODULES = ["orders.tasks", "dispatch.tasks", "tracking.tasks", "tracking.webhooks.tasks", "money.tasks"]
+TASK_MODULES = [
+    "orders.tasks",
+    "dispatch.tasks",
+    "tracking.tasks",
+    "tracking.webhooks.tasks",
+    "money.tasks",
+    "insight.tasks",
+]
 
 
 def create_celery() -> Celery:
@@ -45,6 +53,8 @@ def create_celery() -> Celery:
             "purge-old-positions": {"task": "tracking.purge_positions", "schedule": 3600.0},
             "webhooks-outbox": {"task": "tracking.webhooks_outbox", "schedule": 3.0},
             "reap-stale-invoice-runs": {"task": "money.reap_invoice_runs", "schedule": 60.0},
+            # The responsibility ladder once a day, at 03:00 in China (19:00 UTC), after the day's deliveries.
+            "responsibility-ladder": {"task": "insight.ladder", "schedule": crontab(minute=0, hour=19)},
         },
     )
     if settings.broker.broker_url.startswith("sqla+sqlite:///"):

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, IdMixin, utcnow
@@ -26,6 +26,10 @@ class User(IdMixin, Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     referral_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # An account manager (any staff role may be one) owns customers; its level on the responsibility ladder
+    # (station_employee | station | area | city | region) decides which customers the ladder gives it (insight/).
+    manager: Mapped[bool] = mapped_column(default=False, server_default=false())
+    manager_level: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

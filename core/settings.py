@@ -108,6 +108,14 @@ class LiveSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class InsightSettings:
+    """Account managers' view (insight/)."""
+
+    # A customer with fewer than 3 orders is quiet after this many days without an order (others: 2x their rhythm).
+    dormant_floor_days: int = 30
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
     db: DatabaseSettings
@@ -117,6 +125,7 @@ class Settings:
     documents: DocumentSettings = field(default_factory=DocumentSettings)
     rules: OrderRules = field(default_factory=OrderRules)
     live: LiveSettings = field(default_factory=LiveSettings)
+    insight: InsightSettings = field(default_factory=InsightSettings)
     default_timezone: str = "Asia/Shanghai"
     standard_temperature_c: int = 15
     max_body_bytes: int = 256 * 1024
@@ -291,6 +300,7 @@ def load_settings() -> Settings:
         live=LiveSettings(
             streams_per_user=_int("LIVE_STREAMS_PER_USER", 10), recheck_s=max(1, _int("LIVE_RECHECK_S", 60))
         ),
+        insight=InsightSettings(dormant_floor_days=max(1, _int("DORMANT_FLOOR_DAYS", 30))),
         default_timezone=_env("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         standard_temperature_c=_int("STANDARD_TEMPERATURE_C", 15),
         max_body_bytes=_int("MAX_BODY_BYTES", 256 * 1024),

@@ -118,6 +118,7 @@ async def customer_out(
         tier=await tier_of_the_day(session, account.id, now=now, rules=rules),
         yearly_volume_kg=volume,
         created_at=account.created_at,
+        manager_id=account.manager_id,
     )
 
 
@@ -262,6 +263,67 @@ async def record_payment(
     )
     await session.flush()
     return account
+
+
+# --- account managers --------------------------------------------------------------------------------------
+
+
+async def active_manager(session: AsyncSession, user_id: uuid.UUID, *, field: str = "user_id") -> User:
+    """A user who may own customers: active, staff, flagged as an account manager."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user", code="user_not_found", field=field)
+    if not (user.manager and user.is_active and user.role != Role.CUSTOMER):
+        raise InvalidInput("this user is not an active account manager", code="not_a_manager", field=field)
+    return user
+
+
+async def assign_manager(
+    session: AsyncSession,
+    *,
+    account: CustomerAccount,
+    manager_id: uuid.UUID | None,
+    now: datetime,
+    actor: Principal | None,
+    reason: str,
+    data: dict[str, object] | None = None,
+) -> bool:
+    """Give the customer (row locked by the caller) another account manager (None: nobody). Both managers are told
+    by a `customer_reassigned` event (notifications read it); the change is audited. False when nothing changed.
+
+    `reason`: manual | application | ladder | unmanaged."""
+    if manager_id is not None:
+        await active_manager(session, manager_id)
+    previous = account.manager_id
+    if previous == manager_id:
+        return False
+    account.manager_id = manager_id
+    details = {"from_manager_id": previous, "to_manager_id": manager_id, "reason": reason, **(data or {})}
+    plain = {key: str(value) if isinstance(value, uuid.UUID) else value for key, value in details.items()}
+    record_event(
+        session,
+        subject_type="customer",
+        subject_id=account.id,
+        customer_id=account.id,
+        type="customer_reassigned",
+        at=now,
+        actor=actor,
+        reason=reason,
+        data=plain,
+    )
+    record_audit(
+        session,
+        actor=actor,
+        subject_type="customer",
+        subject_id=account.id,
+        customer_id=account.id,
+        action="manager_changed",
+        at=now,
+        before={"manager_id": previous},
+        after={"manager_id": manager_id, "reason": reason},
+    )
+    await session.flush()
+    return True
 
 
 # --- sites -------------------------------------------------------------------------------------------------
@@ -453,8 +515,8 @@ async def referral_code_for(session: AsyncSession, user_id: uuid.UUID) -> str:
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound("no such user", code="user_not_found")
-    if user.role not in (Role.ADMIN, Role.DISPATCHER):
-        raise Forbidden("only account managers have a referral code", code="no_referral_code")
+    if user.role not in (Role.ADMIN, Role.DISPATCHER) and not (user.manager and user.role != Role.CUSTOMER):
+        raise Forbidden("only account managers have a referral code", code="forbidden")
     if user.referral_code is None:
         user.referral_code = secrets.token_hex(4).upper()
         await session.flush()

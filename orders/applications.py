@@ -16,12 +16,12 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.models import User
 from orders import lifecycle
 from orders import schemas as s
-from orders.accounts import create_customer, create_user, new_site
+from orders.accounts import active_manager, assign_manager, create_customer, create_user, new_site
 from orders.models import Application
 from orders.rules import ApplicationStatus
 
 
-def application_out(app: Application) -> s.ApplicationOut:
+def application_out(app: Application, *, manager_id: uuid.UUID | None = None) -> s.ApplicationOut:
     return s.ApplicationOut(
         id=app.id,
         status=app.status,
@@ -35,6 +35,7 @@ def application_out(app: Application) -> s.ApplicationOut:
         reason=app.reason,
         customer_id=app.customer_id,
         created_at=app.created_at,
+        manager_id=manager_id,
     )
 
 
@@ -87,6 +88,7 @@ async def approve_application(
     default_tz: str,
     now: datetime,
     actor: Principal,
+    manager_id: uuid.UUID | None = None,
 ) -> Application:
     app = await _pending_application(session, application_id)
     account = await create_customer(
@@ -117,6 +119,17 @@ async def approve_application(
         pending_applications=False,
     )
     lifecycle.decide_application(app, ApplicationStatus.APPROVED, now=now, actor=actor, customer_id=account.id)
+    # Its account manager: the one named, or else the referrer when the referrer is an active account manager.
+    if manager_id is not None:
+        await active_manager(session, manager_id, field="manager_id")
+    elif app.referred_by_id is not None:
+        referrer = await session.get(User, app.referred_by_id)
+        if referrer is not None and referrer.manager and referrer.is_active:
+            manager_id = referrer.id
+    if manager_id is not None:
+        await assign_manager(
+            session, account=account, manager_id=manager_id, now=now, actor=actor, reason="application"
+        )
     await session.flush()
     return app
 

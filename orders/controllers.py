@@ -326,8 +326,10 @@ class AccountsController(Controller):
             default_tz=settings.default_timezone,
             now=now,
             actor=request.user,
+            manager_id=data.manager_id,
         )
-        return applications.application_out(app)
+        account = await accounts.get_customer(db_session, app.customer_id) if app.customer_id else None
+        return applications.application_out(app, manager_id=account.manager_id if account else None)
 
     @post("/applications/{application_id:uuid}/reject", guards=[ADMIN], status_code=HTTP_200_OK)
     async def reject(

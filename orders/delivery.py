@@ -27,7 +27,7 @@ from orders import schemas as s
 from orders.accounts import get_site, site_info, tier_day, tier_of_the_day
 from orders.cache import ProductInfo, SiteInfo
 from orders.catalogue import depot_info, product_info, serving_depot
-from orders.models import CustomerAccount, Order
+from orders.models import CustomerAccount, Order, QuoteRecord
 from orders.pricing import UnitPrice, price_breakdown
 from orders.repository import PlacedOrder
 from orders.rules import (
@@ -62,6 +62,19 @@ async def quote(
     )
     credit = await ledger.get_account(session, site.customer_id)
     available = max(0, ledger.available_minor(credit))
+    # Kept for the account manager: quotes that never became orders are a sign of a customer going elsewhere.
+    session.add(
+        QuoteRecord(
+            customer_id=site.customer_id,
+            site_id=site.id,
+            depot_id=depot.id,
+            product_code=product.code,
+            quantity_litres=litres,
+            price_per_litre_minor=breakdown.price_per_litre_minor,
+            at=now,
+            user_id=actor.id,
+        )
+    )
     return s.QuoteOut(
         site_id=site.id,
         product_code=product.code,

@@ -107,12 +107,32 @@ class CustomerAccount(IdMixin, Base):
     referred_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL", use_alter=True)
     )
+    # The account manager who owns the customer (orders.accounts.assign_manager; the ladder in insight/ moves it).
+    manager_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", use_alter=True), index=True
+    )
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The discount tier of the UTC day `tier_day`, computed from the yearly volume by the day's first order
     # (orders.accounts.tier_of_the_day), so orders do not sum the customer's history every time.
     tier: Mapped[int] = mapped_column(default=0, server_default="0")
     tier_day: Mapped[date | None] = mapped_column(Date)
+
+
+class QuoteRecord(IdMixin, Base):
+    """A price asked for (POST /quotes): quotes that never became orders tell an account manager something."""
+
+    __tablename__ = "quote_log"
+    __table_args__ = (Index("ix_quote_log_customer_at", "customer_id", "at"),)
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer_accounts.id", ondelete="CASCADE"))
+    site_id: Mapped[uuid.UUID]
+    depot_id: Mapped[uuid.UUID]
+    product_code: Mapped[str] = mapped_column(String(32))
+    quantity_litres: Mapped[int]
+    price_per_litre_minor: Mapped[int]
+    at: Mapped[datetime]
+    user_id: Mapped[uuid.UUID | None]
 
 
 class Site(IdMixin, Base):

@@ -175,6 +175,7 @@ class CustomerOut(msgspec.Struct):
         int, msgspec.Meta(description="net kilograms delivered and loaded at the rack in the last 365 days")
     ]
     created_at: datetime
+    manager_id: uuid.UUID | None = None
 
 
 class PaymentIn(Input):
@@ -231,10 +232,13 @@ class ApplicationOut(msgspec.Struct):
     reason: str | None
     customer_id: uuid.UUID | None
     created_at: datetime
+    manager_id: uuid.UUID | None = None  # the new customer's account manager, once approved
 
 
 class ApproveIn(Input):
     credit_limit_minor: MinorAmount
+    # The account manager of the new customer; by default the referrer, when the referrer is a manager.
+    manager_id: uuid.UUID | None = None
 
 
 class RejectIn(Input):

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_audit
-from core.auth import Principal, Role, check_new_password, hash_password_async, verify_password_async
+from core.auth import ManagerLevel, Principal, Role, check_new_password, hash_password_async, verify_password_async
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.models import AuthSession, User
 from orders.accounts import audited_user
@@ -103,6 +103,8 @@ async def update_user(
     role: Role | None = None,
     display_name: str | None = None,
     phone: str | None = None,
+    manager: bool | None = None,
+    manager_level: ManagerLevel | None = None,
 ) -> tuple[User, bool]:
     """Change a user (admin). Deactivation or a new role ends all its sessions; the answer says whether they ended.
     A change is audited with the fields that changed, before and after.
@@ -128,6 +130,7 @@ async def update_user(
     if phone is not None:
         user.phone = phone
     _audit_change(session, user, before=before, actor=actor, now=now)
+    _set_manager(session, user, manager=manager, level=manager_level, actor=actor, now=now)
     ended = deactivated or new_role
     if ended:
         reason = "deactivated" if deactivated else "role_changed"
@@ -154,6 +157,40 @@ def _audit_change(
         before={key: before[key] for key in changed},
         after={key: after[key] for key in changed},
     )
+
+
+def _set_manager(
+    session: AsyncSession,
+    user: User,
+    *,
+    manager: bool | None,
+    level: ManagerLevel | None,
+    actor: Principal | None,
+    now: datetime,
+) -> None:
+    """Make a staff user an account manager (or not) and set its level on the ladder; audited. A manager who
+    stops being one keeps its customers until the ladder (or an admin) gives them to another."""
+    before = {"manager": user.manager, "manager_level": user.manager_level}
+    if (manager or level is not None) and user.role == Role.CUSTOMER:
+        raise InvalidInput(
+            "a customer user cannot be an account manager", code="customer_cannot_manage", field="manager"
+        )
+    if manager is not None:
+        user.manager = manager
+    if level is not None:
+        user.manager_level = str(level)
+    after = {"manager": user.manager, "manager_level": user.manager_level}
+    if after != before:
+        record_audit(
+            session,
+            actor=actor,
+            subject_type="user",
+            subject_id=user.id,
+            action="manager_changed",
+            at=now,
+            before=before,
+            after=after,
+        )
 
 
 async def _keep_one_admin(session: AsyncSession, *, leaving: uuid.UUID) -> None:

@@ -80,6 +80,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/auth/logout"): Access(EVERYONE),
     ("GET", "/me"): Access(EVERYONE),
     ("POST", "/me/password"): Access(EVERYONE),
+    # Admins, dispatchers and account managers (any staff role with the `manager` flag: none in the walk).
     ("GET", "/me/referral.svg"): Access(STAFF),
     ("POST", "/users"): Access(ONLY_ADMIN),
     ("GET", "/users"): Access(ONLY_ADMIN),
@@ -216,6 +217,20 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/payments/unmatched"): Access(MONEY),
     ("POST", "/payments/unmatched/{line_id}/assign"): Access(MONEY),
     ("POST", "/payments/unmatched/{line_id}/ignore"): Access(MONEY),
+    # account managers (insight): admin and finance see every customer's figures; an account manager (any staff
+    # role with the `manager` flag, none in the walk) sees its own (tests/integration/test_insight_*.py)
+    ("PUT", "/customers/{customer_id}/manager"): Access(ONLY_ADMIN),
+    ("POST", "/analytics/ladder"): Access(ONLY_ADMIN),
+    ("GET", "/analytics/customers"): Access(MONEY),
+    ("GET", "/analytics/managers/{manager_id}/dashboard"): Access(MONEY),
+    ("GET", "/analytics/referrals"): Access(MONEY),
+    ("GET", "/analytics/sales"): Access(MONEY),
+    ("GET", "/analytics/sales.csv"): Access(MONEY),
+    ("GET", "/analytics/sales.xlsx"): Access(MONEY),
+    ("GET", "/analytics/deliveries"): Access(frozenset({ADMIN, FINANCE, DISPATCHER})),
+    ("GET", "/sites/{site_id}/visit-code.svg"): Access(STAFF),
+    ("GET", "/visits"): Access(MONEY),
+    ("POST", "/visits"): Access(frozenset()),  # account managers only
 }
 # Streams answer 406 `event_stream_required` unless asked for text/event-stream: the walk never opens one.
 STREAMS = {("GET", "/orders/{order_id}/live"), ("GET", "/dispatch/live")}
@@ -336,6 +351,8 @@ BODIES: dict[tuple[str, str], Callable[[Walk], Any]] = {
     ("POST", "/stops/{stop_id}/fail"): lambda w: {"reason": "authorisation walk"},
     ("POST", "/webhooks"): lambda w: {"url": "https://example.com/walk", "events": ["*"]},
     ("POST", "/invoices/verify"): lambda w: {"token": "NOT-A-SEAL"},
+    ("PUT", "/customers/{customer_id}/manager"): lambda w: {"user_id": None},
+    ("POST", "/visits"): lambda w: {"token": "NOT-A-VISIT-CODE"},
 }
 
 
@@ -405,6 +422,7 @@ async def walk(world, worker, app) -> Walk:  # type: ignore[no-untyped-def]
         "payment_id": payment["id"],
         "run_id": run["id"],
         "line_id": str(uuid.uuid4()),  # an unmatched bank line: staff-side, an unknown id shows the guard
+        "manager_id": str(uuid.uuid4()),  # no such manager: staff-side, an unknown id shows the guard
     }
     secrets = [
         *(a.id, a.site["id"], a.site["name"], str(a.site["lat"]), str(a.site["lon"])),
