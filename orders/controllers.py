@@ -26,9 +26,16 @@ STAFF = roles_guard(Role.ADMIN, Role.DISPATCHER)
 ADMIN = roles_guard(Role.ADMIN)
 CUSTOMER = roles_guard(Role.CUSTOMER)
 CUSTOMER_OR_STAFF = roles_guard(Role.CUSTOMER, Role.ADMIN, Role.DISPATCHER)
+# Finance handles the accounts' money, so it reads the accounts too (and nothing of dispatch).
+CUSTOMER_READERS = roles_guard(Role.ADMIN, Role.DISPATCHER, Role.FINANCE)
+CUSTOMER_OR_READERS = roles_guard(Role.CUSTOMER, Role.ADMIN, Role.DISPATCHER, Role.FINANCE)
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="items per page")]
 Offset = Annotated[
     int, QueryParameter(ge=0, le=MAX_OFFSET, description="items to skip (narrow the filters to go deeper)")
+]
+Search = Annotated[
+    str | None,
+    QueryParameter(max_length=100, description="part of a name, tax id, contact or phone (any case)"),
 ]
 Db = NamedDependency[AsyncSession]
 Now = NamedDependency[datetime]
@@ -102,15 +109,15 @@ class AccountsController(Controller):
         )
         return await accounts.customer_out(db_session, account, now=now, rules=settings.rules)
 
-    @get("/customers", guards=[STAFF], summary="Customer accounts (staff)")
+    @get("/customers", guards=[CUSTOMER_READERS], summary="Customer accounts (staff and finance)")
     async def list_customers(
-        self, db_session: Db, now: Now, settings: Conf, limit: Limit = 50, offset: Offset = 0
+        self, db_session: Db, now: Now, settings: Conf, limit: Limit = 50, offset: Offset = 0, q: Search = None
     ) -> Page[s.CustomerOut]:
-        rows, total = await accounts.list_customers(db_session, limit=limit, offset=offset)
+        rows, total = await accounts.list_customers(db_session, limit=limit, offset=offset, search=q)
         items = [await accounts.customer_out(db_session, a, now=now, rules=settings.rules) for a in rows]
         return Page(items=items, total=total, limit=limit, offset=offset)
 
-    @get("/customers/{customer_id:uuid}", guards=[CUSTOMER_OR_STAFF], summary="A customer account with credit")
+    @get("/customers/{customer_id:uuid}", guards=[CUSTOMER_OR_READERS], summary="A customer account with credit")
     async def get_customer(
         self, customer_id: FromPath[uuid.UUID], request: Req, db_session: Db, now: Now, settings: Conf
     ) -> s.CustomerOut:

@@ -97,8 +97,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("PUT", "/prices"): Access(STAFF),
     # accounts
     ("POST", "/customers"): Access(ONLY_ADMIN),
-    ("GET", "/customers"): Access(STAFF),
-    ("GET", "/customers/{customer_id}"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("GET", "/customers"): Access(STAFF | {FINANCE}),
+    ("GET", "/customers/{customer_id}"): Access(CUSTOMER_OR_STAFF | {FINANCE}, scoped=True),
     ("PATCH", "/customers/{customer_id}"): Access(ONLY_ADMIN),
     ("POST", "/customers/{customer_id}/payments"): Access(ONLY_ADMIN),
     ("POST", "/sites"): Access(CUSTOMER_OR_STAFF),
