@@ -402,9 +402,10 @@ class PickupsController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
         status: FromQuery[str | None] = None,
+        customer_id: Annotated[uuid.UUID | None, QueryParameter(description="staff: one account's bookings")] = None,
     ) -> Page[s.PickupOut]:
         rows, total = await pickups.list_pickups(
-            db_session, viewer=request.user, status=status, limit=limit, offset=offset
+            db_session, viewer=request.user, status=status, limit=limit, offset=offset, customer_id=customer_id
         )
         return Page(items=[pickups.pickup_out(b) for b in rows], total=total, limit=limit, offset=offset)
 

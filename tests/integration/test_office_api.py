@@ -132,3 +132,18 @@ async def test_an_admin_resets_a_password_and_every_login_of_the_user_ends(world
     resets = [e for e in trail["items"] if e["action"] == "password_reset"]
     assert len(resets) == 1 and resets[0]["before"] is None and resets[0]["after"] is None
     assert RESET_PASSWORD not in str(trail)
+
+
+async def test_staff_list_one_accounts_pickups_and_a_customer_only_ever_its_own(world) -> None:
+    from tests.integration.test_pickups_api import booking
+
+    depot = await world.new_depot(bays=4)
+    first, second = await world.new_customer(), await world.new_customer()
+    mine = ok(await world.client.post(f"{API}/pickups", headers=first.h, json=booking(depot["id"])), 201)
+    theirs = ok(await world.client.post(f"{API}/pickups", headers=second.h, json=booking(depot["id"])), 201)
+    staff = ok(await world.client.get(f"{API}/pickups", headers=world.h("admin"), params={"customer_id": first.id}))
+    assert [p["id"] for p in staff["items"]] == [mine["id"]] and staff["total"] == 1
+    # A customer naming another account still sees its own bookings only.
+    own = ok(await world.client.get(f"{API}/pickups", headers=first.h, params={"customer_id": second.id}))
+    assert [p["id"] for p in own["items"]] == [mine["id"]]
+    assert theirs["id"] not in {p["id"] for p in own["items"]}
