@@ -222,6 +222,10 @@ class AccountsController(Controller):
         rows, total = await accounts.list_applications(db_session, status=status, limit=limit, offset=offset)
         return Page(items=[accounts.application_out(a) for a in rows], total=total, limit=limit, offset=offset)
 
+    @get("/applications/{application_id:uuid}", guards=[ADMIN], summary="One application (admin)")
+    async def get_application(self, application_id: FromPath[uuid.UUID], db_session: Db) -> s.ApplicationOut:
+        return accounts.application_out(await accounts.get_application(db_session, application_id))
+
     @post("/applications/{application_id:uuid}/approve", guards=[ADMIN], status_code=HTTP_200_OK)
     async def approve(
         self,

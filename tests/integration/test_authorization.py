@@ -106,6 +106,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/sites/{site_id}"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("POST", "/applications"): Access(EVERYONE, public=True),
     ("GET", "/applications"): Access(ONLY_ADMIN),
+    ("GET", "/applications/{application_id}"): Access(ONLY_ADMIN),
     ("POST", "/applications/{application_id}/approve"): Access(ONLY_ADMIN),
     ("POST", "/applications/{application_id}/reject"): Access(ONLY_ADMIN),
     # quotes and delivery orders (the body names A's site, so B is refused with 404)

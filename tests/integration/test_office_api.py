@@ -147,3 +147,19 @@ async def test_staff_list_one_accounts_pickups_and_a_customer_only_ever_its_own(
     own = ok(await world.client.get(f"{API}/pickups", headers=first.h, params={"customer_id": second.id}))
     assert [p["id"] for p in own["items"]] == [mine["id"]]
     assert theirs["id"] not in {p["id"] for p in own["items"]}
+
+
+async def test_an_application_is_read_alone_before_and_after_its_decision(world) -> None:
+    from tests.integration.test_accounts_api import application
+
+    applied = ok(await world.client.post(f"{API}/applications", json=application(f"ap-{uuid.uuid4().hex[:6]}")), 201)
+    url = f"{API}/applications/{applied['id']}"
+    pending = ok(await world.client.get(url, headers=world.h("admin")))
+    assert pending["status"] == "pending" and pending["company_name"] == applied["company_name"]
+    assert "password" not in pending and pending["site"]["name"]
+    assert (await world.client.get(url, headers=world.h("dispatcher"))).status_code == 403
+    ok(await world.client.post(f"{url}/reject", headers=world.h("admin"), json={"reason": "no tax record"}))
+    rejected = ok(await world.client.get(url, headers=world.h("admin")))
+    assert rejected["status"] == "rejected" and rejected["reason"] == "no tax record"
+    unknown = await world.client.get(f"{API}/applications/{uuid.uuid4()}", headers=world.h("admin"))
+    assert unknown.status_code == 404 and unknown.json()["code"] == "application_not_found"
