@@ -331,6 +331,12 @@ class AuthController(Controller):
         items = [user_out(u, depot_ids=depots.get(u.id, []) if u.role == Role.RACK_OPERATOR else None) for u in rows]
         return Page(items=items, total=total, limit=limit, offset=offset)
 
+    @get("/users/{user_id:uuid}", guards=[ADMIN], summary="One user (admin); a rack operator with its depots")
+    async def get_user(self, user_id: FromPath[uuid.UUID], db_session: Db) -> UserOut:
+        user = await users.get_user(db_session, user_id)
+        depots = await users.depots_by_user(db_session, [user.id]) if user.role == Role.RACK_OPERATOR else None
+        return user_out(user, depot_ids=None if depots is None else depots.get(user.id, []))
+
     @put(
         "/users/{user_id:uuid}",
         guards=[ADMIN],

@@ -83,6 +83,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/me/referral.svg"): Access(STAFF),
     ("POST", "/users"): Access(ONLY_ADMIN),
     ("GET", "/users"): Access(ONLY_ADMIN),
+    ("GET", "/users/{user_id}"): Access(ONLY_ADMIN),
     ("PUT", "/users/{user_id}/depots"): Access(ONLY_ADMIN),
     ("GET", "/audit"): Access(ONLY_ADMIN),
     ("PUT", "/users/{user_id}"): Access(ONLY_ADMIN),

@@ -163,3 +163,16 @@ async def test_an_application_is_read_alone_before_and_after_its_decision(world)
     assert rejected["status"] == "rejected" and rejected["reason"] == "no tax record"
     unknown = await world.client.get(f"{API}/applications/{uuid.uuid4()}", headers=world.h("admin"))
     assert unknown.status_code == 404 and unknown.json()["code"] == "application_not_found"
+
+
+async def test_one_user_is_read_with_its_depots_by_an_admin_only(world) -> None:
+    depot = world.depots["main"]["id"]
+    operator_id, operator = await new_user(world, "rack_operator", depot_ids=[depot])
+    read = ok(await world.client.get(f"{API}/users/{operator_id}", headers=world.h("admin")))
+    assert (read["username"], read["role"], read["depot_ids"]) == (operator, "rack_operator", [depot])
+    driver_id, _ = await new_user(world, "driver")
+    assert ok(await world.client.get(f"{API}/users/{driver_id}", headers=world.h("admin")))["depot_ids"] is None
+    own = bearer(await world.login(operator))
+    assert (await world.client.get(f"{API}/users/{operator_id}", headers=own)).status_code == 403
+    missing = await world.client.get(f"{API}/users/{uuid.uuid4()}", headers=world.h("admin"))
+    assert missing.status_code == 404 and missing.json()["code"] == "user_not_found"
