@@ -46,6 +46,12 @@ export function monthLabel(seconds) {
   return dateLabel(seconds, { year: "numeric", month: "short" });
 }
 
+/** A month under an axis: its short name, with the year on January. */
+export function monthTick(seconds) {
+  const january = new Date(seconds * 1000).getUTCMonth() === 0;
+  return dateLabel(seconds, january ? { year: "2-digit", month: "short" } : { month: "short" });
+}
+
 function figuresTable({ caption, columns, rows }) {
   return h(
     "table",
@@ -73,11 +79,23 @@ function legend(series) {
 /**
  * A chart with its figures:
  *   chart({title, kind: "line" | "step" | "bar", x: [...], xLabel: (x) => text, series: [{label, values}], format})
- * `x` are numbers: seconds since the epoch for a time axis (`time: true`, the default for line and step), or the
- * positions 0..n-1 of categories (bars), named by `xLabel`. `format` writes a value (axis, tooltip, table).
+ * `x` are seconds since the epoch for a time axis (`time: true`, the default for line and step), or categories
+ * (bars), named by `xLabel` in the table and by `tick` (shorter, default `xLabel`) under the axis. `format` writes a
+ * value (axis and table). `titleShown: false` leaves the title to a heading above (it still names the figure).
  * Returns {element, destroy}; the canvas is drawn once the element is in the page, and follows its width.
  */
-export function chart({ title, kind = "line", x, xLabel, series, format = String, time = kind !== "bar", height = 240 }) {
+export function chart({
+  title,
+  kind = "line",
+  x,
+  xLabel,
+  tick = xLabel,
+  series,
+  format = String,
+  time = kind !== "bar",
+  height = 240,
+  titleShown = true,
+}) {
   const id = uid("chart");
   const plot = h("div", { class: "chart-plot", role: "img", "aria-label": title });
   const table = figuresTable({
@@ -89,7 +107,7 @@ export function chart({ title, kind = "line", x, xLabel, series, format = String
   const element = h(
     "figure",
     { class: "chart", id },
-    h("figcaption", { class: "chart-title" }, title),
+    h("figcaption", { class: titleShown ? "chart-title" : "visually-hidden" }, title),
     series.length > 1 ? legend(series) : null,
     plot,
     details,
@@ -106,17 +124,24 @@ export function chart({ title, kind = "line", x, xLabel, series, format = String
       legend: { show: false },
       cursor: { drag: { x: false, y: false }, points: { show: !bars } },
       scales: {
-        x: bars ? { time: false, range: [-0.5, x.length - 0.5] } : { time },
+        x: bars ? { time: false, range: [-0.5, x.length - 0.5] } : { time, range: () => xRange() },
         y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.08 : 1] },
       },
       axes: [
         {
           stroke: "#4d5b54",
           grid: { show: false },
+          space: 64, // px between ticks, so that labels never overlap
           splits: bars ? () => x.map((_, i) => i) : undefined,
-          values: (_u, splits) => splits.map((v) => (bars ? xLabel(x[v] ?? v) : xLabel(v))),
+          values: (_u, splits) => splits.map((v) => (bars ? tick(x[v] ?? v) : tick(v))),
         },
-        { stroke: "#4d5b54", grid: { stroke: "#e3e8e5" }, size: 70, values: (_u, splits) => splits.map(format) },
+        {
+          stroke: "#4d5b54",
+          grid: { stroke: "#e3e8e5" },
+          // As wide as the longest label (money is long: "-¥40,000.00").
+          size: (_u, values) => (values?.length ? Math.max(48, Math.max(...values.map((v) => String(v).length)) * 7.5 + 20) : 48),
+          values: (_u, splits) => splits.map(format),
+        },
       ],
       series: [
         {},
@@ -153,6 +178,13 @@ export function chart({ title, kind = "line", x, xLabel, series, format = String
       if (instance && Math.abs(next - instance.width) > 2) instance.setSize({ width: next, height });
     });
     observer.observe(plot);
+  }
+
+  /** The x range of a line: its points, and a day either side when there is only one. */
+  function xRange() {
+    const low = Math.min(...x);
+    const high = Math.max(...x);
+    return low === high ? [low - 86_400, high + 86_400] : [low, high];
   }
 
   function bars(values) {

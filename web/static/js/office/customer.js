@@ -3,8 +3,8 @@
 // loads on its own: a part the role may not see, or the server does not have yet, says so and the rest works.
 import { api, session } from "../core/api.js";
 import { loadProducts } from "../core/catalogue.js";
-import { chart, epochSeconds, monthLabel } from "../core/charts.js";
-import { dateTime, day, h, litres, money, number } from "../core/dom.js";
+import { chart, epochSeconds, monthLabel, monthTick } from "../core/charts.js";
+import { dateTime, day, h, isoDay, litres, money, number } from "../core/dom.js";
 import { busy, clearErrors, field, showError } from "../core/forms.js";
 import { t } from "../core/i18n.js";
 import { banner, setTitle } from "../core/shell.js";
@@ -146,8 +146,10 @@ function volumeChart(id) {
       kind: "bar",
       x: months,
       xLabel: (m) => monthLabel(epochSeconds(`${m}-01`)),
+      tick: (m) => monthTick(epochSeconds(`${m}-01`)),
       series: [{ label: t("office.net_tonnes"), values }],
       format: (v) => `${number(v, 1)} t`,
+      titleShown: false,
     });
     return [figure.element, capped ? h("p", { class: "small muted" }, t("office.latest_orders_only")) : null];
   });
@@ -160,17 +162,22 @@ function balanceChart(id) {
     const since = `${isoMonth(11)}-01T00:00:00+08:00`;
     const { items } = await firstItems(`/customers/${id}/ledger${qs({ from: since })}`);
     if (!items.length) return h("p", { class: "muted" }, t("office.no_entries"));
-    // One point per day: the balance after the day's last entry.
-    const byDay = new Map();
-    for (const entry of items) byDay.set(entry.at.slice(0, 10), entry.balance_minor / 100);
-    const days = [...byDay.keys()];
+    // One point per day (the balance after the day's last entry), from the balance before the first entry of
+    // the twelve months to today's.
+    const byDay = new Map([[`${isoMonth(11)}-01`, (items[0].balance_minor - items[0].amount_minor) / 100]]);
+    const localDay = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit" });
+    for (const entry of items) byDay.set(localDay.format(new Date(entry.at)), entry.balance_minor / 100);
+    byDay.set(isoDay(0), items.at(-1).balance_minor / 100);
+    const days = [...byDay.keys()].sort();
     const figure = chart({
       title: t("office.balance_over_time"),
       kind: "step",
       x: days.map(epochSeconds),
       xLabel: (s) => day(new Date(s * 1000).toISOString().slice(0, 10)),
+      tick: monthTick,
       series: [{ label: t("office.balance"), values: days.map((d) => byDay.get(d)) }],
       format: (v) => money(Math.round(v * 100)),
+      titleShown: false,
     });
     return figure.element;
   });
@@ -229,7 +236,12 @@ async function overviewTab(main, customer, ctx) {
       ["office.customer_since", day(customer.created_at.slice(0, 10))],
     ]), admin ? creditForm(customer, ctx) : null, billingForm(customer.id, ctx),
     admin ? h("p", {}, h("a", { href: `${BASE}/prices/contracts?customer=${customer.id}&name=${encodeURIComponent(customer.name)}` }, t("office.contract_prices"))) : null)),
-    h("div", { class: "columns" }, card(t("office.monthly_volume"), volumeChart(customer.id)), card(t("office.balance_over_time"), balanceChart(customer.id))),
+    h(
+      "div",
+      { class: "columns" },
+      card(t("office.monthly_volume"), volumeChart(customer.id)),
+      card(t("office.balance_over_time"), balanceChart(customer.id)),
+    ),
     h("div", { class: "columns" }, sitesCard(customer.id), usersCard(customer.id)),
   );
 }

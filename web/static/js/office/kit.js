@@ -366,7 +366,7 @@ export function customerPicker(labelKey, { name = "customer_id", value = "", lab
       const kept = select.value;
       select.replaceChildren(
         h("option", { value: "" }, page.total ? none : t("office.no_customer_found")),
-        page.items.map((c) => h("option", { value: c.id, selected: c.id === kept }, c.name)),
+        ...page.items.map((c) => h("option", { value: c.id, selected: c.id === kept }, c.name)),
       );
       if (page.items.length === 1 && text) select.value = page.items[0].id;
       select.dispatchEvent(new Event("change", { bubbles: true }));

@@ -1,0 +1,386 @@
+"""The back office in a real browser: an admin publishes prices valid from today and a customer's order five days
+out is priced; an application is approved and the new customer orders; finance runs invoices (the progress bar
+to the end) and records a payment (one, however often the button is pressed) that releases a held order; every
+page passes axe in English and Chinese without console errors, with screenshots at 1440 px and 768 px."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.e2e.browser import DESKTOP, SCREENSHOTS, SHANGHAI, Server, login, new_page
+from tests.e2e.test_accessibility import AXE, _describe, _violations
+
+pytestmark = pytest.mark.e2e
+TABLET = {"width": 768, "height": 1024}
+# Parts of the office built against the API contract of work not merged here (analytics, visits, price history,
+# contract prices, the tier table) answer 404 and say "not available": the browser logs each such answer.
+NOT_MERGED_YET = (404,)
+EVERY_DAY = [1, 2, 3, 4, 5, 6, 7]
+
+
+def today() -> date:
+    return datetime.now(SHANGHAI).date()
+
+
+def shoot_office(page: Any, name: str) -> None:
+    """Screenshots at desktop (1440 px) and tablet (768 px) width, after checking nothing overflows sideways."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    original = page.viewport_size
+    for label, size in (("desktop", DESKTOP), ("tablet", TABLET)):
+        page.set_viewport_size(size)
+        page.wait_for_timeout(250)  # charts follow their box's width
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{name}: the page is {overflow} px wider than a {size['width']} px screen"
+        page.screenshot(path=str(SCREENSHOTS / f"office-{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(original)
+
+
+def office(
+    browser: Any, server: Server, username: str = "admin", *, lang: str = "en", refused: tuple[int, ...] = (), **context: Any
+) -> tuple[Any, Any]:
+    """A desktop page logged in to the office; `refused`: statuses of refusals the test provokes on purpose."""
+    page, watch = new_page(browser, allowed_statuses=NOT_MERGED_YET + refused, **context)
+    page.set_viewport_size(DESKTOP)
+    login(page, server, username, lang=lang)
+    page.wait_for_url("**/app/office**")
+    return page, watch
+
+
+def ready(page: Any) -> None:
+    page.wait_for_selector("main:not([aria-busy]) h1")
+    page.wait_for_selector("main [aria-busy]", state="detached")
+
+
+def new_staff(server: Server, role: str) -> str:
+    username = f"{role[:4]}-{uuid.uuid4().hex[:6]}"
+    password = f"pw-{uuid.uuid4().hex}"
+    server.send("POST", "/users", "admin", {"username": username, "password": password, "role": role})
+    server.passwords[username] = password
+    return username
+
+
+def new_customer(server: Server, *, credit_minor: int, lat: float, lon: float) -> dict[str, Any]:
+    """An account with one user and one site (open round the clock) at (lat, lon), made through the API."""
+    suffix = uuid.uuid4().hex[:6]
+    account = server.send("POST", "/customers", "admin", {"name": f"办公室测试 Office Test {suffix}", "credit_limit_minor": credit_minor})
+    username = f"office-{suffix}"
+    server.passwords[username] = f"pw-{uuid.uuid4().hex}"
+    body = {"username": username, "password": server.passwords[username], "role": "customer", "customer_id": account["id"]}
+    server.send("POST", "/users", "admin", body)
+    site = server.send(
+        "POST",
+        "/sites",
+        username,
+        {
+            "name": f"Yard {suffix}",
+            "address": "8 Test Road",
+            "lat": lat,
+            "lon": lon,
+            "tank_capacity_litres": 40_000,
+            "receiving_hours": [{"days": EVERY_DAY, "open": "00:00", "close": "24:00"}],
+        },
+    )
+    return {**account, "username": username, "site": site}
+
+
+def order_body(site_id: str, day: date, litres: int = 5000) -> dict[str, Any]:
+    return {
+        "site_id": site_id,
+        "product_code": "diesel-0",
+        "quantity_litres": litres,
+        "delivery_date": day.isoformat(),
+        "window_start": "09:00",
+        "window_end": "12:00",
+    }
+
+
+def post(server: Server, path: str, username: str, body: Any) -> Any:
+    headers = {"Authorization": f"Bearer {server.token(username)}", "Idempotency-Key": str(uuid.uuid4())}
+    return server.http.post(path, json=body, headers=headers)
+
+
+def pick_customer(page: Any, scope: str, name: str) -> None:
+    """Find a customer by name in a picker: typing narrows the choice to it."""
+    page.fill(f"{scope} input[type=search]", name)
+    page.wait_for_selector(f"{scope} select[name=customer_id] option:text-is('{name}')", state="attached")
+    page.select_option(f"{scope} select[name=customer_id]", label=name)
+
+
+def prices_hold_until_replaced(server: Server) -> bool:
+    """Whether this server keeps a price from its first day on (the pricing work), or only for that one day."""
+    return any("valid_from" in p for p in server.get("/prices", "admin"))
+
+
+# ------------------------------------------------------------------ prices
+
+
+def test_admin_publishes_prices_valid_from_today_and_an_order_five_days_out_is_priced(
+    server: Server, browser: Any
+) -> None:
+    # A depot far from the others, without any price yet: whatever prices it, it is this publication.
+    depot = server.send(
+        "POST",
+        "/depots",
+        "admin",
+        {
+            "code": f"e2e-hz-{uuid.uuid4().hex[:4]}",
+            "name": "Hangzhou Depot 杭州油库",
+            "lat": 30.27,
+            "lon": 120.15,
+            "timezone": "Asia/Shanghai",
+            "opening_hours": [{"days": EVERY_DAY, "open": "00:00", "close": "24:00"}],
+            "loading_bays": 2,
+            "products": ["diesel-0", "diesel-m10"],
+        },
+    )
+    customer = new_customer(server, credit_minor=100_000_000, lat=30.28, lon=120.16)
+    five_days_out = today() + timedelta(days=5)
+    quote = {k: v for k, v in order_body(customer["site"]["id"], five_days_out).items() if not k.startswith("window")}
+    refused = post(server, "/quotes", customer["username"], quote)
+    assert refused.status_code == 422 and refused.json()["code"] == "not_on_sale", refused.text
+
+    page, watch = office(browser, server)
+    page.click("#nav a:has-text('Prices')")
+    ready(page)
+    assert page.input_value("input[name=valid_from]") == today().isoformat()
+    cell = f"input[name='price:{depot['id']}:diesel-0']"
+    other = f"input[name='price:{depot['id']}:diesel-m10']"
+    # A price that is not an amount is refused next to its cell, in words.
+    page.fill(other, "8.1.2")
+    page.click("#publish")
+    error = page.locator(f".field-error[data-error-for='price:{depot['id']}:diesel-m10']")
+    error.wait_for()
+    assert "two decimals" in error.inner_text()
+    assert page.get_attribute(other, "aria-invalid") == "true"
+    page.fill(other, "7.92")
+    page.fill(cell, "7.66")
+    assert "/ t" in page.inner_text(f"td[data-product='diesel-0']:has({cell}) .per-tonne")
+    shoot_office(page, "01-prices-edited")
+    page.click("#publish")
+    page.wait_for_selector("#banner.banner-ok:has-text('published')")
+    page.wait_for_selector(f"{cell}[value='7.66']")
+    assert page.get_attribute(f"td:has({cell}) .chip", "data-change") == "new"
+    shoot_office(page, "02-prices-published")
+    in_force = {(p["depot_id"], p["product_code"]): p for p in server.get("/prices", "admin")}
+    assert in_force[(depot["id"], "diesel-0")]["price_per_litre_minor"] == 766
+    watch.assert_clean()
+
+    if not prices_hold_until_replaced(server):
+        pytest.xfail("a price holds until replaced (valid_from) only with the pricing work (m5), not merged here")
+    order = post(server, "/orders", customer["username"], order_body(customer["site"]["id"], five_days_out))
+    assert order.status_code == 201, order.text
+    assert order.json()["price"]["price_per_litre_minor"] == 766
+    assert order.json()["price"]["amount_minor"] == 5000 * 766
+
+
+# ------------------------------------------------------------------ applications
+
+
+def test_an_application_is_approved_in_the_office_and_the_new_customer_orders(server: Server, browser: Any) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    company = f"闵行物流 Minhang Haulage {suffix}"
+    password = f"pw-{uuid.uuid4().hex}"
+    applied = server.http.post(
+        "/applications",
+        json={
+            "company_name": company,
+            "tax_id": f"913101{suffix.upper()}X",
+            "contact_name": "Zhou Min 周敏",
+            "contact_phone": "13911112222",
+            "username": f"minhang-{suffix}",
+            "password": password,
+            "site": {
+                "name": "Minhang yard 闵行堆场",
+                "address": "88 Jianchuan Road, Shanghai",
+                "lat": 31.32,
+                "lon": 121.56,
+                "tank_capacity_litres": 30_000,
+                "receiving_hours": [{"days": EVERY_DAY, "open": "06:00", "close": "22:00"}],
+            },
+        },
+    )
+    assert applied.status_code == 201, applied.text
+
+    page, watch = office(browser, server)
+    page.click("[data-figure='office.waiting_applications']")
+    ready(page)
+    page.click(f"a:has-text('{company}')")
+    page.wait_for_selector("#approve")
+    shoot_office(page, "03-application")
+    # A credit limit that is not an amount: refused next to the field, and nothing is opened.
+    page.fill("#approve input[name=credit_limit_minor]", "20,000.555")
+    page.click("#approve button[type=submit]")
+    error = page.locator("#approve .field-error[data-error-for=credit_limit_minor]")
+    error.wait_for()
+    assert error.inner_text().strip()
+    assert server.get(f"/applications/{applied.json()['id']}", "admin")["status"] == "pending"
+    page.fill("#approve input[name=credit_limit_minor]", "200000")
+    page.click("#approve button[type=submit]")
+    page.wait_for_url("**/app/office/customers/*")
+    page.wait_for_selector(f"h1:has-text('{company}')")
+    page.wait_for_selector("#banner.banner-ok")
+    page.wait_for_selector("[data-figure=available] .figure-value:has-text('200,000.00')")
+    shoot_office(page, "04-new-customer")
+
+    # The new customer logs in and orders.
+    server.passwords[f"minhang-{suffix}"] = password
+    username = f"minhang-{suffix}"
+    site = server.all("/sites", username)[0]
+    order = post(server, "/orders", username, order_body(site["id"], today() + timedelta(days=1)))
+    assert order.status_code == 201, order.text
+    assert order.json()["status"] == "confirmed"
+
+    page.click("a:has-text('Orders and pickups')")
+    page.wait_for_selector(f"td:has-text('{order.json()['reference']}')")
+    watch.assert_clean()
+
+
+# ------------------------------------------------------------------ finance
+
+
+def held_order(server: Server) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A customer whose order waits on credit: ¥10,000 of credit, an order of about ¥39,000."""
+    customer = new_customer(server, credit_minor=1_000_000, lat=31.31, lon=121.52)
+    order = post(server, "/orders", customer["username"], order_body(customer["site"]["id"], today() + timedelta(days=1)))
+    assert order.status_code == 201, order.text
+    assert order.json()["status"] == "on_hold" and order.json()["hold_reason"] == "credit_limit"
+    return customer, order.json()
+
+
+def record_payment(page: Any, customer: dict[str, Any], amount: str, reference: str) -> None:
+    page.click("#nav a:has-text('Finance')")
+    ready(page)
+    page.click(".tabs a:has-text('Payments')")
+    page.wait_for_selector("#record-payment")
+    pick_customer(page, "#record-payment", customer["name"])
+    page.fill("#record-payment input[name=amount_minor]", amount)
+    page.fill("#record-payment input[name=reference]", reference)
+    page.dblclick("#record-payment button[type=submit]")  # a double click records one payment
+    page.wait_for_url("**/app/office/finance/payments/*")
+    page.wait_for_selector("#banner.banner-ok")
+
+
+def test_finance_runs_invoices_to_the_end_of_the_progress_bar_and_records_one_payment(
+    server: Server, browser: Any
+) -> None:
+    finance = new_staff(server, "finance")
+    customer, _ = held_order(server)
+    page, watch = office(browser, server, finance, refused=(422, 403))
+    assert page.url.endswith("/app/office")  # finance lands in the office too
+    page.click("#nav a:has-text('Finance')")
+    page.wait_for_selector("#invoice-run")
+    assert page.input_value("#invoice-run input[name=period_end]") == (today() - timedelta(days=1)).isoformat()
+    # Today's period is not over: the refusal is shown next to the day.
+    page.fill("#invoice-run input[name=period_end]", today().isoformat())
+    page.click("#invoice-run button[type=submit]")
+    page.locator("#invoice-run .field-error[data-error-for=period_end]").wait_for()
+    assert page.get_attribute("#invoice-run input[name=period_end]", "aria-invalid") == "true"
+
+    page.fill("#invoice-run input[name=period_end]", (today() - timedelta(days=1)).isoformat())
+    page.click("#invoice-run button[type=submit]")
+    page.wait_for_selector(".run-progress progress")
+    page.wait_for_selector(".run-progress[data-status=succeeded]", timeout=60_000)
+    bar = page.locator(".run-progress progress")
+    assert bar.get_attribute("value") == bar.get_attribute("max")
+    page.wait_for_selector("#banner.banner-ok:has-text('Invoice run finished')")
+    page.wait_for_selector(".paged .chip[data-status=succeeded]")
+    shoot_office(page, "05-invoice-run")
+
+    reference = f"E2E-{uuid.uuid4().hex[:6]}"
+    record_payment(page, customer, "40000", reference)
+    assert "40,000.00" in page.inner_text("h1")
+    payments = server.get(f"/payments?customer_id={customer['id']}", finance)
+    assert payments["total"] == 1 and payments["items"][0]["reference"] == reference
+    assert payments["items"][0]["amount_minor"] == 4_000_000
+    shoot_office(page, "06-payment")
+    balance = server.get(f"/customers/{customer['id']}/balance", finance)
+    assert balance["prepaid_minor"] == 4_000_000
+
+    # The customer's page draws its charts with the bundled library under the pages' strict policy.
+    page.click(f"a.customer-link:has-text('{customer['name']}')")
+    page.wait_for_selector("#balance-chart .chart-plot canvas")
+    page.wait_for_selector("[data-figure=available] .figure-value:has-text('50,000.00')")  # ¥10,000 + ¥40,000 prepaid
+    # Finance sees nothing of dispatch: the volume from the orders, the sites and the users say so.
+    page.wait_for_selector("#volume-chart [data-unavailable='403']")
+    assert page.locator("main [data-unavailable='403']").count() == 3
+    shoot_office(page, "06-customer-after-payment")
+    watch.assert_clean()
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="held orders are released by the ledger's credit (a payment's prepaid amount counts) only with the "
+    "order lifecycle work (m1), not merged here: today the re-check reads the orders' open amount",
+)
+def test_a_payment_recorded_in_the_office_releases_a_held_order(server: Server, browser: Any) -> None:
+    finance = new_staff(server, "finance")
+    customer, order = held_order(server)
+    page, watch = office(browser, server, finance)
+    record_payment(page, customer, "40000", f"E2E-{uuid.uuid4().hex[:6]}")
+    deadline = time.monotonic() + 10
+    status = "on_hold"
+    while time.monotonic() < deadline and status == "on_hold":
+        status = server.get(f"/orders/{order['id']}", "admin")["status"]
+        time.sleep(0.3)
+    assert status == "confirmed"
+    watch.assert_clean()
+
+
+# ------------------------------------------------------------------ every page: axe, both languages, screenshots
+
+PAGES = [
+    ("07-overview", ""),
+    ("08-price-history", "prices/history"),
+    ("09-tiers", "prices/tiers"),
+    ("10-applications", "applications"),
+    ("11-customers", "customers"),
+    ("12-customer", "customers/{customer}"),
+    ("13-customer-money", "customers/{customer}?tab=money"),
+    ("14-customer-ledger", "customers/{customer}?tab=ledger"),
+    ("15-invoices", "finance/invoices"),
+    ("16-payments", "finance/payments"),
+    ("17-bank", "finance/bank"),
+    ("18-statements", "finance/statements?customer={customer}"),
+    ("19-users", "users"),
+    ("20-rack-operator", "users/{rack1}"),
+    ("21-audit", "audit"),
+    ("22-insight", "insight"),
+    ("23-sales", "insight/sales"),
+]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_office_pages_are_accessible_in_both_languages(server: Server, browser: Any, lang: str) -> None:
+    if not AXE.is_file():
+        pytest.skip("axe-core is not installed (npm ci)")
+    fleet1 = server.get("/me", "fleet1")["customer"]["id"]
+    rack1 = server.get("/me", "rack1")["user"]["id"]
+    page, watch = office(browser, server, lang=lang, bypass_csp=True)
+    for name, path in PAGES:
+        page.goto(f"{server.url}/app/office/{path.format(customer=fleet1, rack1=rack1)}")
+        ready(page)
+        if name == "12-customer":  # the admin sees the volume drawn by the bundled chart library
+            page.wait_for_selector("#volume-chart .chart-plot canvas")
+        page.wait_for_timeout(300)
+        found = _violations(page)
+        assert not found, f"{path} ({lang}): {_describe(found)}"
+        if lang == "en" or name in ("12-customer", "07-overview"):
+            shoot_office(page, f"{name}-{lang}")
+    # The bank statement import with its matching shown for review.
+    page.goto(f"{server.url}/app/office/finance/bank")
+    ready(page)
+    csv = "date,amount,reference,payer_name\n" f"{today().isoformat()},1234.56,NO-SUCH-CODE,Unknown Trading Co\n"
+    page.set_input_files("#bank-import input[name=file]", {"name": "statement.csv", "mimeType": "text/csv", "buffer": csv.encode()})
+    page.click("#bank-import button[type=submit]")
+    page.wait_for_selector("#import-result")
+    page.wait_for_selector(".paged [data-assign]")
+    page.locator(".paged [data-assign]").first.click()
+    page.wait_for_selector(".assign-panel")
+    assert not (found := _violations(page)), _describe(found)
+    shoot_office(page, f"24-bank-import-{lang}")
+    watch.assert_clean()
