@@ -41,7 +41,13 @@ def shoot_office(page: Any, name: str) -> None:
 
 
 def office(
-    browser: Any, server: Server, username: str = "admin", *, lang: str = "en", refused: tuple[int, ...] = (), **context: Any
+    browser: Any,
+    server: Server,
+    username: str = "admin",
+    *,
+    lang: str = "en",
+    refused: tuple[int, ...] = (),
+    **context: Any,
 ) -> tuple[Any, Any]:
     """A desktop page logged in to the office; `refused`: statuses of refusals the test provokes on purpose."""
     page, watch = new_page(browser, allowed_statuses=NOT_MERGED_YET + refused, **context)
@@ -49,6 +55,15 @@ def office(
     login(page, server, username, lang=lang)
     page.wait_for_url("**/app/office**")
     return page, watch
+
+
+def log_in_here(page: Any, server: Server, username: str) -> None:
+    """Log in on the login page already shown (it keeps its `next`)."""
+    page.wait_for_selector("input[name=username]")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", server.password(username))
+    page.click("form button[type=submit]")
+    page.wait_for_url(lambda url: "/app/login" not in url)
 
 
 def ready(page: Any) -> None:
@@ -67,10 +82,17 @@ def new_staff(server: Server, role: str) -> str:
 def new_customer(server: Server, *, credit_minor: int, lat: float, lon: float) -> dict[str, Any]:
     """An account with one user and one site (open round the clock) at (lat, lon), made through the API."""
     suffix = uuid.uuid4().hex[:6]
-    account = server.send("POST", "/customers", "admin", {"name": f"办公室测试 Office Test {suffix}", "credit_limit_minor": credit_minor})
+    account = server.send(
+        "POST", "/customers", "admin", {"name": f"办公室测试 Office Test {suffix}", "credit_limit_minor": credit_minor}
+    )
     username = f"office-{suffix}"
     server.passwords[username] = f"pw-{uuid.uuid4().hex}"
-    body = {"username": username, "password": server.passwords[username], "role": "customer", "customer_id": account["id"]}
+    body = {
+        "username": username,
+        "password": server.passwords[username],
+        "role": "customer",
+        "customer_id": account["id"],
+    }
     server.send("POST", "/users", "admin", body)
     site = server.send(
         "POST",
@@ -114,6 +136,32 @@ def pick_customer(page: Any, scope: str, name: str) -> None:
 def prices_hold_until_replaced(server: Server) -> bool:
     """Whether this server keeps a price from its first day on (the pricing work), or only for that one day."""
     return any("valid_from" in p for p in server.get("/prices", "admin"))
+
+
+# ------------------------------------------------------------------ landing
+
+
+def test_an_admin_lands_in_the_office_and_reaches_the_other_apps(server: Server, browser: Any) -> None:
+    page, watch = office(browser, server)
+    assert page.url.endswith("/app/office")
+    page.wait_for_selector("[data-figure='office.waiting_applications']")
+    page.click("#nav a:has-text('Dispatch')")
+    page.wait_for_url("**/app/dispatcher")
+    page.wait_for_selector("main:not([aria-busy]) h1")
+    # A link to another app the admin may use survives the login page.
+    other, other_watch = new_page(browser, allowed_statuses=NOT_MERGED_YET)
+    other.goto(f"{server.url}/app/rack")
+    other.wait_for_url("**/app/login?next=*")
+    log_in_here(other, server, "admin")
+    other.wait_for_url("**/app/rack**")
+    # Finance may use the office only: a link elsewhere lands it in the office.
+    finance = new_staff(server, "finance")
+    third, third_watch = new_page(browser, allowed_statuses=NOT_MERGED_YET)
+    third.goto(f"{server.url}/app/login?next=/app/dispatcher")
+    log_in_here(third, server, finance)
+    third.wait_for_url("**/app/office")
+    for w in (watch, other_watch, third_watch):
+        w.assert_clean()
 
 
 # ------------------------------------------------------------------ prices
@@ -246,7 +294,9 @@ def test_an_application_is_approved_in_the_office_and_the_new_customer_orders(se
 def held_order(server: Server) -> tuple[dict[str, Any], dict[str, Any]]:
     """A customer whose order waits on credit: ¥10,000 of credit, an order of about ¥39,000."""
     customer = new_customer(server, credit_minor=1_000_000, lat=31.31, lon=121.52)
-    order = post(server, "/orders", customer["username"], order_body(customer["site"]["id"], today() + timedelta(days=1)))
+    order = post(
+        server, "/orders", customer["username"], order_body(customer["site"]["id"], today() + timedelta(days=1))
+    )
     assert order.status_code == 201, order.text
     assert order.json()["status"] == "on_hold" and order.json()["hold_reason"] == "credit_limit"
     return customer, order.json()
@@ -374,8 +424,10 @@ def test_office_pages_are_accessible_in_both_languages(server: Server, browser: 
     # The bank statement import with its matching shown for review.
     page.goto(f"{server.url}/app/office/finance/bank")
     ready(page)
-    csv = "date,amount,reference,payer_name\n" f"{today().isoformat()},1234.56,NO-SUCH-CODE,Unknown Trading Co\n"
-    page.set_input_files("#bank-import input[name=file]", {"name": "statement.csv", "mimeType": "text/csv", "buffer": csv.encode()})
+    csv = f"date,amount,reference,payer_name\n{today().isoformat()},1234.56,NO-SUCH-CODE,Unknown Trading Co\n"
+    page.set_input_files(
+        "#bank-import input[name=file]", {"name": "statement.csv", "mimeType": "text/csv", "buffer": csv.encode()}
+    )
     page.click("#bank-import button[type=submit]")
     page.wait_for_selector("#import-result")
     page.wait_for_selector(".paged [data-assign]")
@@ -383,4 +435,76 @@ def test_office_pages_are_accessible_in_both_languages(server: Server, browser: 
     page.wait_for_selector(".assign-panel")
     assert not (found := _violations(page)), _describe(found)
     shoot_office(page, f"24-bank-import-{lang}")
+    watch.assert_clean()
+
+
+# ------------------------------------------------------------------ insight, against the analytics contract
+
+
+def test_insight_pages_draw_what_the_analytics_contract_answers(server: Server, browser: Any) -> None:
+    """The analytics API is another piece of work: its answers, shaped as API.md says, are served here by the test
+    (the page cannot tell), and the office draws them with the bundled charts under the pages' policy."""
+    import json
+
+    fleet1 = server.get("/me", "fleet1")["customer"]["id"]
+    quiet = {"since": (today() - timedelta(days=20)).isoformat(), "reasons": ["failed_delivery", "price_rise"]}
+    customers = [
+        {
+            "customer_id": fleet1,
+            "tier_band": band,
+            "net_tonnes_365d": tonnes,
+            "trend": {"this_quarter_tonnes": tonnes / 4, "same_quarter_last_year_tonnes": tonnes / 5},
+            "last_order_at": "2026-11-20T02:00:00Z",
+            "usual_interval_days": 9.5,
+            "visit_due": index % 2 == 0,
+            "dormant": quiet if index == 0 else None,
+        }
+        for index, (band, tonnes) in enumerate([("<20t", 12.0), ("20-50t", 33.0), ("100-500t", 240.0)])
+    ]
+    weeks = [(today() - timedelta(days=7 * k)).isoformat() for k in range(6, 0, -1)]
+    sales = [
+        {"period_start": w, "label": label, "net_tonnes": 10.0 + i + k}
+        for k, w in enumerate(weeks)
+        for i, label in enumerate(["Diesel 0#", "Diesel -10#"])
+    ]
+    deliveries = {
+        "on_time_share": 0.925,
+        "deliveries": 40,
+        "lateness": [
+            {"label": "on time", "count": 37},
+            {"label": "< 30 min", "count": 2},
+            {"label": "> 30 min", "count": 1},
+        ],
+    }
+
+    def answer(route: Any) -> None:
+        path = route.request.url.split("/api/v1", 1)[1].split("?", 1)[0]
+        query = route.request.url.split("?", 1)[1] if "?" in route.request.url else ""
+        if path == "/analytics/customers":
+            items = [c for c in customers if c["dormant"]] if "dormant=true" in query else customers
+            body: Any = {"items": items, "total": len(items), "limit": 50, "offset": 0}
+        elif path == "/analytics/sales":
+            body = {"items": sales, "total": len(sales), "limit": 500, "offset": 0}
+        else:
+            body = deliveries
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page, watch = office(browser, server)
+    page.route("**/api/v1/analytics/**", answer)
+    page.goto(f"{server.url}/app/office/insight")
+    ready(page)
+    page.wait_for_selector(".insight-overview .chart-plot canvas")
+    assert page.locator(".insight-overview figure").count() == 2
+    assert "33" in page.inner_text(".top-ten")
+    page.wait_for_selector(".paged .reasons li")
+    assert "A failed delivery" in page.inner_text(".paged .reasons")
+    shoot_office(page, "25-insight-contract")
+    page.click(".tabs a:has-text('Sales')")
+    page.wait_for_selector(".report .chart-plot canvas")
+    assert page.locator(".report .chart-legend li").count() == 2
+    shoot_office(page, "26-sales-contract")
+    page.click(".tabs a:has-text('Deliveries')")
+    page.wait_for_selector("[data-figure=on_time] .figure-value:has-text('92.5')")
+    page.wait_for_selector(".report .chart-plot canvas")
+    shoot_office(page, "27-deliveries-contract")
     watch.assert_clean()

@@ -81,7 +81,7 @@ function legend(series) {
  *   chart({title, kind: "line" | "step" | "bar", x: [...], xLabel: (x) => text, series: [{label, values}], format})
  * `x` are seconds since the epoch for a time axis (`time: true`, the default for line and step), or categories
  * (bars), named by `xLabel` in the table and by `tick` (shorter, default `xLabel`) under the axis. `format` writes a
- * value (axis and table). `titleShown: false` leaves the title to a heading above (it still names the figure).
+ * value (axis and table); `integers: true` for counts. `titleShown: false` leaves the title to a heading above (it still names the figure).
  * Returns {element, destroy}; the canvas is drawn once the element is in the page, and follows its width.
  */
 export function chart({
@@ -95,6 +95,7 @@ export function chart({
   time = kind !== "bar",
   height = 240,
   titleShown = true,
+  integers = false,
 }) {
   const id = uid("chart");
   const plot = h("div", { class: "chart-plot", role: "img", "aria-label": title });
@@ -141,6 +142,8 @@ export function chart({
           // As wide as the longest label (money is long: "-¥40,000.00").
           size: (_u, values) => (values?.length ? Math.max(48, Math.max(...values.map((v) => String(v).length)) * 7.5 + 20) : 48),
           values: (_u, splits) => splits.map(format),
+          // Counts step by whole numbers (never "0, 0, 1, 1").
+          incrs: integers ? [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 50_000, 100_000] : undefined,
         },
       ],
       series: [

@@ -59,7 +59,7 @@ function bandCharts(customers) {
   return h(
     "div",
     { class: "columns" },
-    chart({ title: t("office.customers_by_band"), kind: "bar", x: BANDS, xLabel: label, series: [{ label: t("office.customers_count"), values: count }], format: (v) => number(v) }).element,
+    chart({ title: t("office.customers_by_band"), kind: "bar", x: BANDS, xLabel: label, series: [{ label: t("office.customers_count"), values: count }], format: (v) => number(v), integers: true }).element,
     chart({
       title: t("office.trend_by_band"),
       kind: "bar",
@@ -233,7 +233,7 @@ export async function deliveriesView(main, _params, ctx) {
       buckets.length
         ? card(
             t("office.lateness"),
-            chart({ title: t("office.lateness"), kind: "bar", x: buckets.map(label), xLabel: (x) => x, series: [{ label: t("office.deliveries_count"), values: buckets.map((b) => Number(first(b, "count", "deliveries") ?? 0)) }], format: (v) => number(v) }).element,
+            chart({ title: t("office.lateness"), kind: "bar", x: buckets.map(label), xLabel: (x) => x, series: [{ label: t("office.deliveries_count"), values: buckets.map((b) => Number(first(b, "count", "deliveries") ?? 0)) }], format: (v) => number(v), integers: true }).element,
           )
         : null,
     ];

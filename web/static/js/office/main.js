@@ -7,10 +7,13 @@ import { applicationView, applicationsView } from "./applications.js";
 import { auditView } from "./audit.js";
 import { customerView } from "./customer.js";
 import { customersView } from "./customers.js";
-import { bankView, invoiceView, invoicesView, paymentView, paymentsView, runsView, statementsView } from "./finance.js";
+import { bankView } from "./bank.js";
+import { runsView, statementsView } from "./finance.js";
+import { invoiceView, invoicesView } from "./invoices.js";
 import { deliveriesView, insightView, salesView, visitsView } from "./insight.js";
 import { BASE } from "./kit.js";
 import { overviewView } from "./overview.js";
+import { paymentView, paymentsView } from "./payments.js";
 import { contractsView, priceHistoryView, pricesView, tiersView } from "./prices.js";
 import { userView, usersView } from "./users.js";
 
