@@ -601,3 +601,21 @@ def test_finance_invoices_a_charge_credits_a_line_allocates_a_payment_and_saves_
     assert Path(download.path()).read_bytes().startswith(b"%PDF-")
     shoot_office(page, "30-customer-money")
     watch.assert_clean()
+
+
+def test_a_customer_list_exported_to_csv_keeps_a_strangers_formula_as_text(server: Server, browser: Any) -> None:
+    """Names come from online applications: one that starts like a formula stays text in the spreadsheet."""
+    marker = uuid.uuid4().hex[:6]
+    name = f'=HYPERLINK("http://evil.example/{marker}","click")'
+    server.send("POST", "/customers", "admin", {"name": name, "credit_limit_minor": 0})
+    page, watch = office(browser, server)
+    page.goto(f"{server.url}/app/office/customers?q={marker}")
+    ready(page)
+    page.wait_for_selector(f"a.customer-link:has-text('{marker}')")
+    with page.expect_download() as saved:
+        page.click("button:has-text('Export CSV')")
+    text = Path(saved.value.path()).read_text(encoding="utf-8-sig")
+    rows = text.splitlines()
+    assert rows[0].startswith("Company,") and len(rows) == 2
+    assert rows[1].startswith("\"'=HYPERLINK(")
+    watch.assert_clean()

@@ -188,7 +188,7 @@ function filterControl(spec, value) {
  *               filters: [{name, key, type: "search"|"select"|"date", options?}], exports: [{key, path(filters),
  *               filename(filters)}], csv: {columns: [[header, (item) => value]], filename()} (a CSV made here for
  *               lists the API has no spreadsheet of), query: URLSearchParams (initial filters, kept in the address
- *               bar), emptyKey})
+ *               bar), emptyKey, onLoad(filters) after each page})
  * Returns {element, reload()}.
  */
 export function pagedTable({
@@ -202,6 +202,7 @@ export function pagedTable({
   emptyKey = "office.none",
   pageSize = PAGE_SIZE,
   rowClass,
+  onLoad,
 }) {
   const titleId = uid("table-title");
   const initial = query || new URLSearchParams();
@@ -297,6 +298,7 @@ export function pagedTable({
     previous.disabled = offset <= 0;
     next.disabled = shownTo >= page.total;
     pager.hidden = page.total <= pageSize;
+    onLoad?.(values());
     return page;
   }
 
@@ -452,7 +454,9 @@ export function perTonne(perLitreMinor, density) {
 }
 
 function csvCell(value) {
-  const text = value === null || value === undefined ? "" : String(value);
+  let text = value === null || value === undefined ? "" : String(value);
+  // A name typed by a stranger (an online application) must not become a formula in a spreadsheet.
+  if (/^[=+\-@\t\r]/.test(text) && !/^-?\d+(\.\d+)?$/.test(text)) text = `'${text}`;
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

@@ -225,13 +225,21 @@ export async function priceHistoryView(main, _params, ctx) {
       },
     ],
     load: pageOf("/prices/history"),
+    onLoad: (filters) => drawChart(filters.depot_id || depots[0]?.id),
   });
   const chartBox = h("div", { class: "chart-box" });
   main.append(table.element, card(t("office.price_chart"), chartBox));
+  let drawn = null;
   await table.reload();
+  drawChart(depots[0]?.id); // the list may be unavailable: the chart says so too
 
-  const { depot_id: depotId = depots[0]?.id } = table.values();
-  fill(chartBox, async () => {
+  function drawChart(depotId) {
+    if (!depotId || depotId === drawn) return;
+    drawn = depotId;
+    fill(chartBox, () => priceChart(depotId));
+  }
+
+  async function priceChart(depotId) {
     const page = await api(`/prices/history?depot_id=${depotId}&limit=500`);
     const points = [...page.items].reverse();
     const days = [...new Set(points.map((p) => p.valid_from || p.date))].sort();
@@ -255,7 +263,7 @@ export async function priceHistoryView(main, _params, ctx) {
       format: (v) => number(v, 2),
     });
     return figure.element;
-  });
+  }
 }
 
 // ------------------------------------------------------------------ contract prices
