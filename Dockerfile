@@ -1,6 +1,6 @@
 # Diesel Direct: one image for the API, the worker and the scheduler.
 
-# The browser apps' QR decoder, bundled from npm at build time (never fetched from a CDN at run time).
+# The browser apps' QR decoder and chart library, bundled from npm at build time (never fetched from a CDN at run time).
 FROM node:20-slim AS web
 WORKDIR /src
 COPY package.json package-lock.json ./

@@ -46,12 +46,13 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed
 
-# The browser apps' vendored QR decoder (zxing-wasm from npm, bundled by esbuild; never fetched at run time).
-web/static/vendor/zxing-reader.js: package.json package-lock.json web/build.mjs
+# The browser apps' vendored code: the QR decoder (zxing-wasm) and the chart library (uPlot), from npm, bundled
+# by esbuild; never fetched at run time.
+web/static/vendor/zxing-reader.js web/static/vendor/uplot.js &: package.json package-lock.json web/build.mjs web/vendor-src/*.js
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && npm run --silent build; \
-	else echo "npm not found: the rack app will offer typed codes only (install Node.js for camera scanning)"; fi
+	else echo "npm not found: the rack app will offer typed codes only, the office its figures as tables (install Node.js)"; fi
 
-web-assets: web/static/vendor/zxing-reader.js
+web-assets: web/static/vendor/zxing-reader.js web/static/vendor/uplot.js
 
 # Debian's Chromium for the end-to-end tests (Playwright drives it by its path; it never downloads a browser).
 browser:

@@ -16,7 +16,7 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AuthenticationResult
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy import func, select
@@ -30,7 +30,7 @@ from core.errors import Unauthorized
 from core.models import User
 from core.schemas import Page
 from orders import accounts, operators, users
-from orders.controllers import Conf, Db, Limit, Now, Offset
+from orders.controllers import Conf, Db, Limit, Now, Offset, Search
 
 Password = Annotated[
     str, msgspec.Meta(min_length=MIN_PASSWORD_LENGTH, max_length=200, description="at least 10 characters")
@@ -65,6 +65,7 @@ class UserPatch(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     phone: Annotated[str, msgspec.Meta(max_length=32)] | None = None
     manager: bool | None = None  # an account manager (any staff role)
     manager_level: ManagerLevel | None = None  # its level on the responsibility ladder
+    password: Password | None = None  # a reset by the admin: every login of the user ends
 
 
 class PasswordChangeIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -84,6 +85,7 @@ class UserOut(msgspec.Struct):
     phone: str | None = None
     manager: bool = False
     manager_level: str | None = None
+    depot_ids: list[uuid.UUID] | None = None  # a rack operator's depots, in the user list
 
 
 class MeOut(msgspec.Struct):
@@ -92,7 +94,7 @@ class MeOut(msgspec.Struct):
     customer: dict[str, Any] | None
 
 
-def user_out(user: User) -> UserOut:
+def user_out(user: User, *, depot_ids: list[uuid.UUID] | None = None) -> UserOut:
     return UserOut(
         id=user.id,
         username=user.username,
@@ -105,6 +107,7 @@ def user_out(user: User) -> UserOut:
         phone=user.phone,
         manager=user.manager,
         manager_level=user.manager_level,
+        depot_ids=depot_ids,
     )
 
 
@@ -319,18 +322,37 @@ class AuthController(Controller):
             await operators.set_depots(db_session, user_id=user.id, depots=data.depot_ids, actor=request.user, now=now)
         return user_out(user)
 
-    @get("/users", guards=[ADMIN], summary="Users (admin)")
-    async def list_users(self, db_session: Db, limit: Limit = 50, offset: Offset = 0) -> Page[UserOut]:
-        rows, total = await users.list_users(db_session, limit=limit, offset=offset)
-        return Page(items=[user_out(u) for u in rows], total=total, limit=limit, offset=offset)
+    @get("/users", guards=[ADMIN], summary="Users (admin), by username")
+    async def list_users(
+        self,
+        db_session: Db,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        role: FromQuery[Role | None] = None,
+        customer_id: FromQuery[uuid.UUID | None] = None,
+        active: FromQuery[bool | None] = None,
+        q: Search = None,
+    ) -> Page[UserOut]:
+        """Rack operators carry their `depot_ids`. `q`: part of the username, name or phone (any case)."""
+        where = users.UserFilter(role=role, customer_id=customer_id, is_active=active, search=q)
+        rows, total = await users.list_users(db_session, limit=limit, offset=offset, where=where)
+        depots = await users.depots_by_user(db_session, [u.id for u in rows if u.role == Role.RACK_OPERATOR])
+        items = [user_out(u, depot_ids=depots.get(u.id, []) if u.role == Role.RACK_OPERATOR else None) for u in rows]
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    @get("/users/{user_id:uuid}", guards=[ADMIN], summary="One user (admin); a rack operator with its depots")
+    async def get_user(self, user_id: FromPath[uuid.UUID], db_session: Db) -> UserOut:
+        user = await users.get_user(db_session, user_id)
+        depots = await users.depots_by_user(db_session, [user.id]) if user.role == Role.RACK_OPERATOR else None
+        return user_out(user, depot_ids=None if depots is None else depots.get(user.id, []))
 
     @put(
         "/users/{user_id:uuid}",
         guards=[ADMIN],
         status_code=HTTP_200_OK,
-        summary="Change a user: active, role, name, phone, account manager and its level (admin)",
-        description="Disabling a user or giving it another role ends all its logins at once. The last active "
-        "admin can be neither disabled nor demoted (409 `last_admin`).",
+        summary="Change a user: active, role, name, phone, password, account manager and its level (admin)",
+        description="Disabling a user, giving it another role or a new `password` (a reset) ends all its logins "
+        "at once. The last active admin can be neither disabled nor demoted (409 `last_admin`).",
     )
     async def update_user(
         self,
@@ -351,6 +373,11 @@ class AuthController(Controller):
             manager=data.manager,
             manager_level=data.manager_level,
         )
+        if data.password is not None:
+            await users.reset_password(
+                db_session, user_id=user.id, new_password=data.password, actor=request.user, now=datetime.now(UTC)
+            )
+            ended = True
         if ended:
             await _guard(request).revoked(db_session, user_id=user.id)
         return user_out(user)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_audit
@@ -158,12 +158,27 @@ async def create_customer(
     return account
 
 
-async def list_customers(session: AsyncSession, *, limit: int, offset: int) -> tuple[Sequence[CustomerAccount], int]:
-    total = await session.scalar(select(func.count()).select_from(CustomerAccount)) or 0
-    rows = (
-        await session.scalars(select(CustomerAccount).order_by(CustomerAccount.name).limit(limit).offset(offset))
-    ).all()
+async def list_customers(
+    session: AsyncSession, *, limit: int, offset: int, search: str | None = None
+) -> tuple[Sequence[CustomerAccount], int]:
+    """Accounts by name; `search` keeps those whose name, tax id, contact or phone contains it (any case)."""
+    condition = _customer_matches(search) if search and search.strip() else true()
+    total = await session.scalar(select(func.count()).select_from(CustomerAccount).where(condition)) or 0
+    stmt = select(CustomerAccount).where(condition).order_by(CustomerAccount.name, CustomerAccount.id)
+    rows = (await session.scalars(stmt.limit(limit).offset(offset))).all()
     return rows, total
+
+
+def _customer_matches(search: str) -> ColumnElement[bool]:
+    # LIKE's own wildcards in what a person typed are literal characters here.
+    pattern = "%" + search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    columns = (
+        CustomerAccount.name,
+        CustomerAccount.tax_id,
+        CustomerAccount.contact_name,
+        CustomerAccount.contact_phone,
+    )
+    return or_(*(func.lower(column).like(pattern, escape="\\") for column in columns))
 
 
 async def update_customer(

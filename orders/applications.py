@@ -69,6 +69,13 @@ async def submit_application(
     return app
 
 
+async def get_application(session: AsyncSession, application_id: uuid.UUID) -> Application:
+    app = await session.get(Application, application_id)
+    if app is None:
+        raise NotFound("no such application", code="application_not_found")
+    return app
+
+
 async def _pending_application(session: AsyncSession, application_id: uuid.UUID) -> Application:
     stmt = select(Application).where(Application.id == application_id).with_for_update()
     app = (await session.execute(stmt)).scalar_one_or_none()

@@ -27,9 +27,16 @@ STAFF = roles_guard(Role.ADMIN, Role.DISPATCHER)
 ADMIN = roles_guard(Role.ADMIN)
 CUSTOMER = roles_guard(Role.CUSTOMER)
 CUSTOMER_OR_STAFF = roles_guard(Role.CUSTOMER, Role.ADMIN, Role.DISPATCHER)
+# Finance handles the accounts' money, so it reads the accounts too (and nothing of dispatch).
+CUSTOMER_READERS = roles_guard(Role.ADMIN, Role.DISPATCHER, Role.FINANCE)
+CUSTOMER_OR_READERS = roles_guard(Role.CUSTOMER, Role.ADMIN, Role.DISPATCHER, Role.FINANCE)
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="items per page")]
 Offset = Annotated[
     int, QueryParameter(ge=0, le=MAX_OFFSET, description="items to skip (narrow the filters to go deeper)")
+]
+Search = Annotated[
+    str | None,
+    QueryParameter(max_length=100, description="part of a name, tax id, contact or phone (any case)"),
 ]
 Db = NamedDependency[AsyncSession]
 Now = NamedDependency[datetime]
@@ -192,15 +199,15 @@ class AccountsController(Controller):
         )
         return await accounts.customer_out(db_session, account, now=now, rules=settings.rules)
 
-    @get("/customers", guards=[STAFF], summary="Customer accounts (staff)")
+    @get("/customers", guards=[CUSTOMER_READERS], summary="Customer accounts (staff and finance)")
     async def list_customers(
-        self, db_session: Db, now: Now, settings: Conf, limit: Limit = 50, offset: Offset = 0
+        self, db_session: Db, now: Now, settings: Conf, limit: Limit = 50, offset: Offset = 0, q: Search = None
     ) -> Page[s.CustomerOut]:
-        rows, total = await accounts.list_customers(db_session, limit=limit, offset=offset)
+        rows, total = await accounts.list_customers(db_session, limit=limit, offset=offset, search=q)
         items = [await accounts.customer_out(db_session, a, now=now, rules=settings.rules) for a in rows]
         return Page(items=items, total=total, limit=limit, offset=offset)
 
-    @get("/customers/{customer_id:uuid}", guards=[CUSTOMER_OR_STAFF], summary="A customer account with credit")
+    @get("/customers/{customer_id:uuid}", guards=[CUSTOMER_OR_READERS], summary="A customer account with credit")
     async def get_customer(
         self, customer_id: FromPath[uuid.UUID], request: Req, db_session: Db, now: Now, settings: Conf
     ) -> s.CustomerOut:
@@ -306,6 +313,10 @@ class AccountsController(Controller):
     ) -> Page[s.ApplicationOut]:
         rows, total = await applications.list_applications(db_session, status=status, limit=limit, offset=offset)
         return Page(items=[applications.application_out(a) for a in rows], total=total, limit=limit, offset=offset)
+
+    @get("/applications/{application_id:uuid}", guards=[ADMIN], summary="One application (admin)")
+    async def get_application(self, application_id: FromPath[uuid.UUID], db_session: Db) -> s.ApplicationOut:
+        return applications.application_out(await applications.get_application(db_session, application_id))
 
     @post("/applications/{application_id:uuid}/approve", guards=[ADMIN], status_code=HTTP_200_OK)
     async def approve(
@@ -502,9 +513,10 @@ class PickupsController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
         status: FromQuery[str | None] = None,
+        customer_id: Annotated[uuid.UUID | None, QueryParameter(description="staff: one account's bookings")] = None,
     ) -> Page[s.PickupOut]:
         rows, total = await pickups.list_pickups(
-            db_session, viewer=request.user, status=status, limit=limit, offset=offset
+            db_session, viewer=request.user, status=status, limit=limit, offset=offset, customer_id=customer_id
         )
         density = await catalogue.densities(db_session, (b.product_code for b in rows))
         items = [pickups.pickup_out(b, density_kg_m3=density[b.product_code]) for b in rows]

@@ -196,11 +196,20 @@ async def get_pickup(
 
 
 async def list_pickups(
-    session: AsyncSession, *, viewer: Principal, status: str | None, limit: int, offset: int
+    session: AsyncSession,
+    *,
+    viewer: Principal,
+    status: str | None,
+    limit: int,
+    offset: int,
+    customer_id: uuid.UUID | None = None,
 ) -> tuple[Sequence[PickupBooking], int]:
+    """Newest slot first; a customer sees its own, staff everyone's or one account's (`customer_id`)."""
     conditions = []
     if viewer.role == Role.CUSTOMER:
         conditions.append(PickupBooking.customer_id == viewer.customer_id)
+    elif customer_id is not None:
+        conditions.append(PickupBooking.customer_id == customer_id)
     if status is not None:
         if status not in PickupStatus.__members__.values():
             raise InvalidInput(f"unknown status '{status}'", code="invalid_status", field="status")

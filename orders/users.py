@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_audit
 from core.auth import ManagerLevel, Principal, Role, check_new_password, hash_password_async, verify_password_async
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from core.models import AuthSession, User
+from core.models import AuthSession, User, UserDepot
 from orders.accounts import audited_user
 
 # Customer users belong to a customer account: a role change never turns staff into a customer or back.
@@ -59,10 +60,81 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = Fa
     return user
 
 
-async def list_users(session: AsyncSession, *, limit: int, offset: int) -> tuple[Sequence[User], int]:
-    total = await session.scalar(select(func.count()).select_from(User)) or 0
-    rows = (await session.scalars(select(User).order_by(User.username, User.id).limit(limit).offset(offset))).all()
-    return rows, total
+@dataclass(frozen=True)
+class UserFilter:
+    """What the user list keeps: a role, one customer account's users, active or not, a part of the name."""
+
+    role: str | None = None
+    customer_id: uuid.UUID | None = None
+    is_active: bool | None = None
+    search: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.role:
+            found.append(User.role == self.role)
+        if self.customer_id:
+            found.append(User.customer_id == self.customer_id)
+        if self.is_active is not None:
+            found.append(User.is_active.is_(self.is_active))
+        if self.search and self.search.strip():
+            # LIKE's own wildcards in what a person typed are literal characters here.
+            text = self.search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{text}%"
+            found.append(
+                or_(
+                    func.lower(User.username).like(pattern, escape="\\"),
+                    func.lower(User.display_name).like(pattern, escape="\\"),
+                    func.lower(User.phone).like(pattern, escape="\\"),
+                )
+            )
+        return found
+
+
+async def list_users(
+    session: AsyncSession, *, limit: int, offset: int, where: UserFilter | None = None
+) -> tuple[Sequence[User], int]:
+    conditions = (where or UserFilter()).conditions()
+    total = await session.scalar(select(func.count()).select_from(User).where(*conditions)) or 0
+    stmt = select(User).where(*conditions).order_by(User.username, User.id).limit(limit).offset(offset)
+    return (await session.scalars(stmt)).all(), total
+
+
+async def depots_by_user(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The depots of each of these users (rack operators'), in one query for a page of users."""
+    found: dict[uuid.UUID, list[uuid.UUID]] = {}
+    if not user_ids:
+        return found
+    rows = await session.execute(
+        select(UserDepot.user_id, UserDepot.depot_id)
+        .where(UserDepot.user_id.in_(user_ids))
+        .order_by(UserDepot.depot_id)
+    )
+    for user_id, depot_id in rows:
+        found.setdefault(user_id, []).append(depot_id)
+    return found
+
+
+async def reset_password(
+    session: AsyncSession, *, user_id: uuid.UUID, new_password: str, actor: Principal, now: datetime
+) -> User:
+    """An administrator sets a user's password (a forgotten one): every login of the user ends at once. The
+    audit trail says who reset it and when, never the password."""
+    user = await get_user(session, user_id, lock=True)
+    check_new_password(new_password, field="password")
+    user.password_hash = await hash_password_async(new_password)
+    await end_sessions(session, user_id=user.id, reason="password_reset", now=now)
+    record_audit(
+        session,
+        actor=actor,
+        subject_type="user",
+        subject_id=user.id,
+        customer_id=user.customer_id,
+        action="password_reset",
+        at=now,
+    )
+    await session.flush()
+    return user
 
 
 async def change_password(

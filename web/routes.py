@@ -83,6 +83,7 @@ APPS = {
         App("rack", "Loading rack", body_class="wide"),
         App("dispatcher", "Dispatcher", body_class="wide"),
         App("driver", "Driver"),
+        App("office", "Back office", body_class="wide"),
     )
 }
 

@@ -90,3 +90,26 @@ def test_the_decoder_bundle_is_built_when_npm_ran() -> None:
         pytest.skip("npm ci && npm run build has not run here")
     assert (vendor / "zxing-reader.js").stat().st_size < 200_000
     assert (vendor / "zxing_reader.wasm").stat().st_size < 1_500_000
+
+
+def test_the_chart_bundle_is_built_small_and_runs_under_the_pages_policy() -> None:
+    """uPlot is bundled from npm (never a CDN): no eval or Function (script-src has no 'unsafe-eval'), no style
+    attributes or <style> elements (style-src has no 'unsafe-inline'; it styles through the CSSOM, which the policy
+    allows), and its stylesheet is served from here."""
+    vendor = STATIC_DIR / "vendor"
+    if not (Path(__file__).resolve().parents[2] / "node_modules").is_dir():
+        pytest.skip("npm ci && npm run build has not run here")
+    bundle = (vendor / "uplot.js").read_text(encoding="utf-8")
+    assert len(bundle) < 80_000
+    for forbidden in (
+        "eval(",
+        "new Function",
+        'setAttribute("style"',
+        "innerHTML",
+        'createElement("style")',
+        "cssText",
+    ):
+        assert forbidden not in bundle, forbidden
+    assert (vendor / "uplot.css").stat().st_size < 10_000
+    charts = (JS_DIR / "core" / "charts.js").read_text(encoding="utf-8")
+    assert 'const VENDOR = "/static/vendor"' in charts

@@ -84,6 +84,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/me/referral.svg"): Access(STAFF),
     ("POST", "/users"): Access(ONLY_ADMIN),
     ("GET", "/users"): Access(ONLY_ADMIN),
+    ("GET", "/users/{user_id}"): Access(ONLY_ADMIN),
     ("PUT", "/users/{user_id}/depots"): Access(ONLY_ADMIN),
     ("GET", "/audit"): Access(ONLY_ADMIN),
     ("PUT", "/users/{user_id}"): Access(ONLY_ADMIN),
@@ -104,8 +105,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("PUT", "/settings/tiers"): Access(ONLY_ADMIN),
     # accounts
     ("POST", "/customers"): Access(ONLY_ADMIN),
-    ("GET", "/customers"): Access(STAFF),
-    ("GET", "/customers/{customer_id}"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("GET", "/customers"): Access(STAFF | {FINANCE}),
+    ("GET", "/customers/{customer_id}"): Access(CUSTOMER_OR_STAFF | {FINANCE}, scoped=True),
     ("PATCH", "/customers/{customer_id}"): Access(ONLY_ADMIN),
     ("POST", "/customers/{customer_id}/payments"): Access(ONLY_ADMIN),
     ("POST", "/sites"): Access(CUSTOMER_OR_STAFF),
@@ -113,6 +114,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/sites/{site_id}"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("POST", "/applications"): Access(EVERYONE, public=True),
     ("GET", "/applications"): Access(ONLY_ADMIN),
+    ("GET", "/applications/{application_id}"): Access(ONLY_ADMIN),
     ("POST", "/applications/{application_id}/approve"): Access(ONLY_ADMIN),
     ("POST", "/applications/{application_id}/reject"): Access(ONLY_ADMIN),
     # quotes and delivery orders (the body names A's site, so B is refused with 404)

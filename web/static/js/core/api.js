@@ -52,13 +52,15 @@ async function problemOf(response) {
 }
 
 /**
- * Call the API. `body` is sent as JSON; `as` is "json" (default), "text" or "blob".
+ * Call the API. `body` is sent as JSON (a FormData as a multipart upload); `as` is "json" (default), "text" or "blob".
  * Throws ApiError; a 401 on anything but the login itself sends the user to the login page.
  */
 export async function api(path, { method = "GET", body, headers = {}, as = "json", signal } = {}) {
   const init = { method, headers: { Accept: "application/json", ...headers }, signal };
   if (session.token) init.headers.Authorization = `Bearer ${session.token}`;
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body; // a file upload: the browser writes the multipart boundary itself
+  } else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
@@ -94,15 +96,36 @@ export async function allPages(path, { pageSize = 500 } = {}) {
   }
 }
 
+/** The apps each role may open, its home first (an admin lands in the back office and may go to the others). */
+const APPS_OF = {
+  customer: ["/app/customer"],
+  rack_operator: ["/app/rack"],
+  dispatcher: ["/app/dispatcher"],
+  admin: ["/app/office", "/app/dispatcher", "/app/rack"],
+  finance: ["/app/office"],
+  driver: ["/app/driver"],
+};
+
+export function appsOf(role) {
+  return APPS_OF[role] || [];
+}
+
 /** The home page of each role's app. */
 export function homeOf(role) {
-  return (
-    {
-      customer: "/app/customer",
-      rack_operator: "/app/rack",
-      dispatcher: "/app/dispatcher",
-      admin: "/app/dispatcher",
-      driver: "/app/driver",
-    }[role] || "/app/login"
-  );
+  return appsOf(role)[0] || "/app/login";
+}
+
+/**
+ * Save what the API answers at `path` (a PDF, CSV or XLSX) as a file: the answer needs the bearer token, which a
+ * plain link cannot send, so it is fetched and handed to the browser as a download.
+ */
+export async function download(path, filename) {
+  const blob = await api(path, { as: "blob", headers: { Accept: "*/*" } });
+  const url = URL.createObjectURL(blob);
+  const link = Object.assign(document.createElement("a"), { href: url, download: filename, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  return blob;
 }

@@ -1,5 +1,5 @@
 // Log in: POST /auth/token, keep the token in sessionStorage, go to the role's app (or back where we came from).
-import { api, homeOf, session } from "../core/api.js";
+import { api, appsOf, homeOf, session } from "../core/api.js";
 import { h, keepingValues } from "../core/dom.js";
 import { busy, clearErrors, field, showError } from "../core/forms.js";
 import { onLangChange, t } from "../core/i18n.js";
@@ -7,8 +7,9 @@ import { initShell, setTitle } from "../core/shell.js";
 
 function safeNext(role) {
   const next = new URLSearchParams(location.search).get("next");
-  // Only a path of this site, and only into the app of the role that logged in.
-  if (next && next.startsWith(homeOf(role)) && !next.startsWith("//")) return next;
+  // Only a path of this site, and only into an app the role that logged in may use.
+  const allowed = appsOf(role).some((app) => next === app || next?.startsWith(`${app}/`) || next?.startsWith(`${app}?`));
+  if (next && allowed && !next.startsWith("//")) return next;
   return homeOf(role);
 }
 
