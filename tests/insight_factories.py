@@ -169,7 +169,7 @@ class History:
                 Price(
                     depot_id=uuid.UUID(self.depot["id"]),
                     product_code=product,
-                    date=day,
+                    valid_from=day,
                     price_per_litre_minor=price_per_litre_minor,
                     currency="CNY",
                 )
