@@ -4,9 +4,9 @@ from core import models as core_models
 from core.db import Base
 from dispatch import models as dispatch_models
 from money import models as money_models
+from notify.webhooks import models as webhook_models
 from orders import models as orders_models
 from tracking import models as tracking_models
-from tracking.webhooks import models as webhook_models
 
 metadata = Base.metadata
 __all__ = [

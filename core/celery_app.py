@@ -13,7 +13,7 @@ from celery import Celery
 
 from core.settings import get_settings, private_dir
 
-TASK_MODULES = ["orders.tasks", "dispatch.tasks", "tracking.tasks", "tracking.webhooks.tasks", "money.tasks"]
+TASK_MODULES = ["orders.tasks", "dispatch.tasks", "tracking.tasks", "notify.webhooks.tasks", "money.tasks"]
 
 
 def create_celery() -> Celery:
@@ -43,7 +43,7 @@ def create_celery() -> Celery:
                 "schedule": float(settings.broker.reaper_interval_s),
             },
             "purge-old-positions": {"task": "tracking.purge_positions", "schedule": 3600.0},
-            "webhooks-outbox": {"task": "tracking.webhooks_outbox", "schedule": 3.0},
+            "webhooks-outbox": {"task": "notify.webhooks_outbox", "schedule": 3.0},
             "reap-stale-invoice-runs": {"task": "money.reap_invoice_runs", "schedule": 60.0},
         },
     )

@@ -45,11 +45,11 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from core.clock import SystemClock, stopped_within
 from core.errors import TooManyRequests
-from core.events import on_events_committed
+from core.events import on_events_committed, on_positions_committed
 from core.models import Event
 from core.settings import LiveSettings, Settings
-from tracking.webhooks.outbox import uuid7_floor, uuid7_time
-from tracking.webhooks.schemas import EventPayload, event_payload
+from notify.webhooks.outbox import uuid7_floor, uuid7_time
+from notify.webhooks.schemas import EventPayload, event_payload
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -164,6 +164,7 @@ def _listen() -> None:
         sa_event.listen(Session, "after_commit", _publish_committed)
         sa_event.listen(Session, "after_transaction_end", _discard)
         on_events_committed(_publish_events)
+        on_positions_committed(publish_positions)
         _listening = True
 
 

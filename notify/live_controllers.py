@@ -18,9 +18,9 @@ from core.auth import Principal, Role, roles_guard
 from core.errors import DomainError
 from core.models import Event
 from core.schemas import Problem
+from notify.live import DISPATCH_CHANNEL, LivePlugin, StreamViewer, order_channel
+from notify.webhooks.schemas import event_payload
 from orders.delivery import get_order
-from tracking.live import DISPATCH_CHANNEL, LivePlugin, StreamViewer, order_channel
-from tracking.webhooks.schemas import event_payload
 
 Db = NamedDependency[AsyncSession]
 Live = NamedDependency[LivePlugin]
