@@ -39,6 +39,7 @@ from dispatch.controllers import FleetController, PlanningController
 from money import credit
 from money.controllers import BalancesController, InvoicesController, PaymentsController
 from money.document_controllers import DocumentsController, StatementsController
+from notify.controllers import NotificationsController
 from notify.live import live_plugin
 from notify.live_controllers import LiveController
 from notify.webhooks.config import webhook_settings
@@ -198,6 +199,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             WebhooksController,
             ShareController,
             LiveController,
+            NotificationsController,
             DocumentsController,
             StatementsController,
             BalancesController,

@@ -4,6 +4,7 @@ from core import models as core_models
 from core.db import Base
 from dispatch import models as dispatch_models
 from money import models as money_models
+from notify import models as notify_models
 from notify.webhooks import models as webhook_models
 from orders import models as orders_models
 from tracking import models as tracking_models
@@ -14,6 +15,7 @@ __all__ = [
     "dispatch_models",
     "metadata",
     "money_models",
+    "notify_models",
     "orders_models",
     "tracking_models",
     "webhook_models",

@@ -13,7 +13,14 @@ from celery import Celery
 
 from core.settings import get_settings, private_dir
 
-TASK_MODULES = ["orders.tasks", "dispatch.tasks", "tracking.tasks", "notify.webhooks.tasks", "money.tasks"]
+TASK_MODULES = [
+    "orders.tasks",
+    "dispatch.tasks",
+    "tracking.tasks",
+    "notify.webhooks.tasks",
+    "notify.tasks",
+    "money.tasks",
+]
 
 
 def create_celery() -> Celery:
@@ -44,6 +51,7 @@ def create_celery() -> Celery:
             },
             "purge-old-positions": {"task": "tracking.purge_positions", "schedule": 3600.0},
             "webhooks-outbox": {"task": "notify.webhooks_outbox", "schedule": 3.0},
+            "notifications-outbox": {"task": "notify.notifications_outbox", "schedule": 2.0},
             "reap-stale-invoice-runs": {"task": "money.reap_invoice_runs", "schedule": 60.0},
         },
     )

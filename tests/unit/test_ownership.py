@@ -2,7 +2,7 @@
 
 * a `status` is assigned only by the module that owns that lifecycle's state machine: orders, pickup bookings and
   applications by orders/lifecycle.py, planning jobs, plans, trips and stops by dispatch/states.py, webhook
-  deliveries by notify/webhooks/states.py, money's documents by money;
+  deliveries by notify/webhooks/states.py, notifications by notify/states.py, money's documents by money;
 * the prices and amounts of orders and bookings only by orders/lifecycle.py (and money, which has amounts of its
   own);
 * the money columns of credit accounts (`balance_minor`, `open_orders_minor`, `credit_limit_minor`) only by money;
@@ -28,7 +28,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("api", "core", "money", "orders", "dispatch", "tracking", "notify", "web")
 
-STATUS_OWNERS = ("orders/lifecycle.py", "dispatch/states.py", "notify/webhooks/states.py", "money/")
+STATUS_OWNERS = ("orders/lifecycle.py", "dispatch/states.py", "notify/webhooks/states.py", "notify/states.py", "money/")
 PRICE_FIELDS = frozenset(
     {
         "price_per_litre_minor",
