@@ -134,6 +134,8 @@ class ProviderState:
     unavailable_for: int = 0  # answer this many SMS requests with 503 first (the provider is down)
     tokens_issued: list[str] = field(default_factory=list)
     revoked: set[str] = field(default_factory=set)  # tokens WeChat no longer takes (errcode 40001)
+    first_sms_at: float | None = None  # time.perf_counter() of the first and the last SMS accepted
+    last_sms_at: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -230,6 +232,8 @@ class ProviderServer:
         )
         with self.state.lock:
             self.state.sms.append(sms)
+            self.state.last_sms_at = time.perf_counter()
+            self.state.first_sms_at = self.state.first_sms_at or self.state.last_sms_at
             serial = f"2433:{len(self.state.sms)}"
         return 200, {
             "Response": {
