@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -106,22 +106,22 @@ class NotificationsController(Controller):
         return live.stream(user_channel(request.user.id), stream_viewer(request))
 
     @get(
-        "/me/repeat-order",
+        "/me/repeat-order/{repeat_token:str}",
         guards=[CUSTOMER],
         summary="The order form as my last order (from a day's-price message's link)",
-        description="`token`: the `repeat` parameter of the link. 404 `repeat_link_invalid` when it was altered, "
-        "has expired or belongs to another account.",
+        description="`repeat_token`: the `repeat` parameter of the link. 404 `repeat_link_not_found` when it was "
+        "altered, has expired or belongs to another account.",
     )
     async def repeat_order(
         self,
+        repeat_token: Annotated[str, PathParameter(max_length=600)],
         request: Req,
         db_session: Db,
         now: Now,
         settings: Conf,
-        token: Annotated[str, QueryParameter(max_length=600)],
     ) -> s.RepeatOrderOut:
         order_id = open_repeat_token(
-            token, customer_id=request.user.customer_id, now=now, secret_key=settings.auth.secret_key
+            repeat_token, customer_id=request.user.customer_id, now=now, secret_key=settings.auth.secret_key
         )
         order = await get_order(db_session, order_id, viewer=request.user)
         return s.RepeatOrderOut(

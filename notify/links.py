@@ -49,7 +49,7 @@ def repeat_link(token: str, *, base_url: str | None) -> str:
 
 def open_repeat_token(token: str, *, customer_id: uuid.UUID | None, now: datetime, secret_key: str) -> uuid.UUID:
     """The order a link names, when the link is intact, unexpired and the caller's account's; else 404."""
-    gone = NotFound("this link is not valid (altered, expired or not yours)", code="repeat_link_invalid")
+    gone = NotFound("this link is not valid (altered, expired or not yours)", code="repeat_link_not_found")
     try:
         payload_part, signature_part = token.split(".")
         payload, signature = _unb64(payload_part), _unb64(signature_part)

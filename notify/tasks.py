@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from notify.config import NotifySettings, notify_settings
 from notify.facts import Context
 
 Enqueue = Callable[[str, list[str]], Any]
+log = logging.getLogger("diesel.notify")
 
 
 def _enqueue(channel: str, ids: list[str]) -> None:
@@ -102,6 +104,13 @@ async def send_batch(
     """One attempt at each of the notifications (those still due); returns how many were sent. A failed one waits
     for its backoff and the next outbox pass queues it again."""
     settings = settings or notify_settings()
+    if channel not in available_channels(settings):
+        # Not configured in this worker: leave them queued, untouched (no attempt used); the outbox queues them
+        # again after `stale_after_s`, for a worker that can send them.
+        log.warning(
+            "%d %s notifications left for another worker: %s is not configured here", len(ids), channel, channel
+        )
+        return 0
     clock = clock or SystemClock()
     engine = create_engine(database_url or get_settings().db.url, null_pool=True)
     factory = session_factory(engine)

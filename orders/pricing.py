@@ -181,7 +181,7 @@ async def net_prices(
     codes = sorted({code for _, code in pairs})
     listed = await _list_prices(session, depots=sorted({d for d, _ in pairs}), codes=codes, day=day)
     rows = await session.execute(select(Product.code, Product.density_kg_m3).where(Product.code.in_(codes)))
-    densities = {code: density for code, density in rows.all()}
+    densities = {code: density for code, density in rows.all()}  # noqa: C416 - dict(Result) reads it as a mapping
     customers = sorted({customer_id for customer_id, _, _ in wanted})
     contracts = await _contracts(session, customers=customers, codes=codes, day=day)
     tiers = await tiers_of_the_day(session, customers, now=now)

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import hashlib
@@ -373,11 +372,3 @@ def provider_env(smtp: SmtpSink | None, providers: ProviderServer) -> dict[str, 
     if smtp is not None:
         env.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "SMTP_STARTTLS": "false"})
     return env
-
-
-async def wait_until(predicate: Any, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.05)

@@ -31,7 +31,6 @@ from tests.notify_fakes import (
     ProviderServer,
     SmtpSink,
     provider_env,
-    wait_until,
 )
 
 pytestmark = pytest.mark.integration
@@ -460,14 +459,14 @@ async def test_the_days_price_carries_each_customers_own_net_price_and_a_link_to
         assert sms.params[2:] == [price.params["values"]["per_tonne"], price.params["values"]["per_litre"]]
 
         token = price.link.split("repeat=")[1]
-        form = ok(await world.client.get(f"{API}/me/repeat-order", headers=customer.h, params={"token": token}))
+        form = ok(await world.client.get(f"{API}/me/repeat-order/{token}", headers=customer.h))
         assert (form["quantity_litres"], form["window_start"], form["product_code"]) == (6000, "10:00", "diesel-0")
         assert form["site_id"] == customer.site["id"]
     # The link is bound to its account and cannot be altered.
-    stolen = await world.client.get(f"{API}/me/repeat-order", headers=plain.h, params={"token": token})
-    assert (stolen.status_code, stolen.json()["code"]) == (404, "repeat_link_invalid")
+    stolen = await world.client.get(f"{API}/me/repeat-order/{token}", headers=plain.h)
+    assert (stolen.status_code, stolen.json()["code"]) == (404, "repeat_link_not_found")
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
-    altered = await world.client.get(f"{API}/me/repeat-order", headers=contracted.h, params={"token": forged})
+    altered = await world.client.get(f"{API}/me/repeat-order/{forged}", headers=contracted.h)
     assert altered.status_code == 404
 
 
@@ -482,11 +481,14 @@ async def test_the_real_worker_sends_through_the_providers(
     address, number, openid = f"w-{uuid.uuid4().hex[:6]}@acme.test", phone(), "oWorker" + uuid.uuid4().hex[:20]
     await choose(customer, channels=channels(email=address, sms=number, wechat=openid), language="en")
     order = ok(await customer.order(), 201)
-    # The outbox pass queues on the real broker (the worker's beat would run it every 2 s).
-    result = await outbox_pass(database_url=settings.db.url, settings=notify, app_settings=settings)
-    assert result.queued >= 3
-
-    await wait_until(lambda: smtp.to(address) and providers.sms_to(number) and providers.wechat_to(openid), 90)
+    # The outbox pass queues on the real broker, every second as the worker's beat would (every 2 s). Another
+    # worker of the test session, without these providers, leaves what it cannot send queued for this one.
+    quick = replace(notify, stale_after_s=1)
+    deadline = time.monotonic() + 90
+    while not (smtp.to(address) and providers.sms_to(number) and providers.wechat_to(openid)):
+        assert time.monotonic() < deadline, "the worker did not send them"
+        await outbox_pass(database_url=settings.db.url, settings=quick, app_settings=settings)
+        await asyncio.sleep(1)
     assert smtp.to(address)[0].subject == f"Order {order['reference']} confirmed"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
