@@ -16,13 +16,13 @@ PYTHON ?= $(shell \
 DATA_DIR ?= ./var
 PORT ?= 8000
 
-.PHONY: help venv system-deps web-assets browser demo test test-unit test-integration test-e2e lint bench-api bench-routing bench-tracking bench-load bench-dispatch bench-money bench-office clean
+.PHONY: help venv system-deps web-assets browser demo test test-unit test-integration test-e2e lint bench-api bench-routing bench-tracking bench-load bench-dispatch bench-money bench-office bench-notify clean
 
 help:
 	@echo "make demo   set up and run the service with demo data (SQLite, embedded worker)"
 	@echo "make test   set up and run every test tier this machine can run, then lint"
 	@echo "make lint   ruff, mypy, import-linter, who may write statuses, prices and balances"
-	@echo "make bench-api | bench-routing | bench-money | bench-office   benchmarks (not tests)"
+	@echo "make bench-api | bench-routing | bench-money | bench-office | bench-notify   benchmarks (not tests)"
 
 # Debian libraries the Python packages load at run time: Pango for WeasyPrint (invoice and statement PDFs) and
 # the Noto CJK fonts the PDFs' Chinese is set in. Installed when root; otherwise said what is missing.
@@ -105,6 +105,10 @@ bench-money: venv
 # of two years on PostgreSQL; see benchmarks/README.md.
 bench-office: venv
 	$(BIN)/python -m benchmarks.bench_office
+
+# The day's price by SMS to 20,000 customers through the worker and a local SMS provider; see benchmarks/README.md.
+bench-notify: venv
+	$(BIN)/python -m benchmarks.bench_notify
 
 $(BIN)/.bench-installed: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev,osrm,bench]'

@@ -40,6 +40,11 @@ from insight.controllers import AnalyticsController, ManagersController, VisitsC
 from money import credit
 from money.controllers import BalancesController, InvoicesController, PaymentsController
 from money.document_controllers import DocumentsController, StatementsController
+from notify.controllers import NotificationsController
+from notify.live import live_plugin
+from notify.live_controllers import LiveController
+from notify.webhooks.config import webhook_settings
+from notify.webhooks.controllers import WebhooksController
 from orders import delivery
 from orders.controllers import (
     AccountsController,
@@ -51,12 +56,8 @@ from orders.controllers import (
 from tracking.controllers import CodesController, RackController
 from tracking.driver_controllers import DriverController, OrderTrackingController
 from tracking.keystore import keyring_for
-from tracking.live import live_plugin
-from tracking.live_controllers import LiveController
 from tracking.positions import MemoryPositionStore, PositionStore, RedisPositionStore
 from tracking.share_controllers import ShareController
-from tracking.webhooks.config import webhook_settings
-from tracking.webhooks.controllers import WebhooksController
 from web.routes import web_router
 
 API_PREFIX = "/api/v1"
@@ -199,6 +200,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             WebhooksController,
             ShareController,
             LiveController,
+            NotificationsController,
             DocumentsController,
             StatementsController,
             BalancesController,

@@ -272,7 +272,7 @@ def worker(concurrency: int, beat: bool, loglevel: str, parent_pid: int | None) 
 
         end_with_parent(parent_pid)
     from core.celery_app import celery_app
-    from tracking.webhooks.config import webhook_settings
+    from notify.webhooks.config import webhook_settings
 
     webhook_settings()  # read now: a mistyped WEBHOOK_ALLOWED_NETWORKS stops the worker here, not every delivery
 

@@ -5,9 +5,10 @@ from core.db import Base
 from dispatch import models as dispatch_models
 from insight import models as insight_models
 from money import models as money_models
+from notify import models as notify_models
+from notify.webhooks import models as webhook_models
 from orders import models as orders_models
 from tracking import models as tracking_models
-from tracking.webhooks import models as webhook_models
 
 metadata = Base.metadata
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "insight_models",
     "metadata",
     "money_models",
+    "notify_models",
     "orders_models",
     "tracking_models",
     "webhook_models",

@@ -18,7 +18,8 @@ TASK_MODULES = [
     "orders.tasks",
     "dispatch.tasks",
     "tracking.tasks",
-    "tracking.webhooks.tasks",
+    "notify.webhooks.tasks",
+    "notify.tasks",
     "money.tasks",
     "insight.tasks",
 ]
@@ -51,7 +52,8 @@ def create_celery() -> Celery:
                 "schedule": float(settings.broker.reaper_interval_s),
             },
             "purge-old-positions": {"task": "tracking.purge_positions", "schedule": 3600.0},
-            "webhooks-outbox": {"task": "tracking.webhooks_outbox", "schedule": 3.0},
+            "webhooks-outbox": {"task": "notify.webhooks_outbox", "schedule": 3.0},
+            "notifications-outbox": {"task": "notify.notifications_outbox", "schedule": 2.0},
             "reap-stale-invoice-runs": {"task": "money.reap_invoice_runs", "schedule": 60.0},
             # The responsibility ladder once a day, at 03:00 in China (19:00 UTC), after the day's deliveries.
             "responsibility-ladder": {"task": "insight.ladder", "schedule": crontab(minute=0, hour=19)},

@@ -58,3 +58,19 @@ def events_committed(events: Sequence[Event]) -> None:
     """Events a hot path wrote with its own statement have committed: tell the listeners (live push)."""
     for listener in _committed_listeners:
         listener(events)
+
+
+PositionsListener = Callable[[Sequence[Any]], None]
+_positions_listeners: list[PositionsListener] = []
+
+
+def on_positions_committed(listener: PositionsListener) -> None:
+    """Be told of tanker positions once they are stored (live push draws them on the dispatch console's map)."""
+    if listener not in _positions_listeners:
+        _positions_listeners.append(listener)
+
+
+def positions_committed(positions: Sequence[Any]) -> None:
+    """Tanker positions have committed: tell the listeners. Tracking stores positions; notify pushes them."""
+    for listener in _positions_listeners:
+        listener(positions)

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.audit import record_audit
 from core.auth import Principal, Role
 from core.errors import InvalidInput, NotFound
+from core.events import record_event
 from core.ids import new_id
 from money.ledger import split_vat
 from money.models import Charge, CreditAccount, CreditNote, CreditNoteLine, Invoice, InvoiceLine
@@ -172,6 +174,23 @@ async def invoice_customer(
         )
     await session.execute(insert(Invoice), invoices)
     await session.execute(insert(InvoiceLine), lines)
+    for invoice in invoices:  # the customer hears of each (notify reads the event log)
+        record_event(
+            session,
+            subject_type="invoice",
+            subject_id=cast(uuid.UUID, invoice["id"]),
+            customer_id=customer_id,
+            type="invoice_issued",
+            at=now,
+            actor=actor,
+            to_status=str(InvoiceStatus.ISSUED),
+            data={
+                "number": invoice["number"],
+                "total_minor": invoice["total_minor"],
+                "currency": invoice["currency"],
+                "due_date": cast(date, invoice["due_date"]).isoformat(),
+            },
+        )
     record_audit(
         session,
         actor=actor,

@@ -20,6 +20,7 @@ from core import idempotency
 from core.audit import record_audit
 from core.auth import Principal, Role
 from core.errors import Conflict, InvalidInput, NotFound
+from core.events import record_event
 from core.ids import new_id
 from money import credit, ledger
 from money.invoicing import get_invoice, outstanding_minor, visible_customer
@@ -143,6 +144,21 @@ async def add_payment(
     allocated = []
     if data.allocate:
         allocated = await _allocate_in_order(session, payment, invoices_first=invoices_first, actor=actor, now=now)
+    record_event(  # the customer hears of it (notify reads the event log)
+        session,
+        subject_type="payment",
+        subject_id=payment.id,
+        customer_id=payment.customer_id,
+        type="payment_received",
+        at=now,
+        actor=actor,
+        data={
+            "amount_minor": payment.amount_minor,
+            "currency": payment.currency,
+            "received_on": payment.received_on.isoformat(),
+            "method": payment.method,
+        },
+    )
     record_audit(
         session,
         actor=actor,

@@ -99,6 +99,42 @@ async def tier_of_the_day(
     return tier
 
 
+async def tiers_of_the_day(
+    session: AsyncSession, customer_ids: Sequence[uuid.UUID], *, now: datetime
+) -> dict[uuid.UUID, int]:
+    """`tier_of_the_day` of many customers at once, without storing anything: the stored tier where it is today's,
+    else the yearly volume at the start of the day in one grouped sum (e.g. the day's price to every customer)."""
+    day = tier_day(now)
+    start = datetime.combine(day, time(0), UTC)
+    table = await tier_table(session)
+    tiers: dict[uuid.UUID, int] = {}
+    for chunk in _chunks(list(dict.fromkeys(customer_ids)), 500):
+        rows = await session.execute(
+            select(CustomerAccount.id, CustomerAccount.tier_day, CustomerAccount.tier).where(
+                CustomerAccount.id.in_(chunk)
+            )
+        )
+        stale = []
+        for customer_id, cached_day, cached_tier in rows.all():
+            if cached_day == day:
+                tiers[customer_id] = cached_tier
+            else:
+                stale.append(customer_id)
+        if stale:
+            volumes = await session.execute(
+                select(Charge.customer_id, func.coalesce(func.sum(Charge.net_kg), 0))
+                .where(Charge.customer_id.in_(stale), Charge.at >= start - timedelta(days=365), Charge.at < start)
+                .group_by(Charge.customer_id)
+            )
+            kg = {customer_id: int(total or 0) for customer_id, total in volumes.all()}
+            tiers.update({customer_id: table.tier_for(kg.get(customer_id, 0)) for customer_id in stale})
+    return tiers
+
+
+def _chunks(items: list[uuid.UUID], size: int) -> list[list[uuid.UUID]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 async def customer_out(
     session: AsyncSession, account: CustomerAccount, *, now: datetime, rules: OrderRules
 ) -> s.CustomerOut:

@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.audit import record_audit
 from core.auth import Principal
 from core.errors import Conflict, InvalidInput, NotFound
+from core.events import record_event
 from core.hours import HoursEntry, validate_hours, zone
+from core.ids import new_id
 from core.units import per_tonne
 from orders import cache
 from orders import schemas as s
@@ -197,7 +199,7 @@ async def set_prices(
         key: _audited(await _in_force(session, depot_id=key[0], product_code=key[1], day=key[2])) for key in wanted
     }
     cache.invalidate(session, "prices")
-    stored = []
+    stored, changed = [], []
     for (depot_id, product_code, day), price_per_litre_minor in wanted.items():
         price = await session.scalar(
             select(Price).where(Price.depot_id == depot_id, Price.product_code == product_code, Price.valid_from == day)
@@ -218,8 +220,31 @@ async def set_prices(
                 before=before,
                 after=after,
             )
+        if before != after:
+            changed.append(price)
         stored.append(price)
     await session.flush()
+    if changed:  # the day's price reaches the customers (notify reads the event log)
+        record_event(
+            session,
+            subject_type="price",
+            subject_id=new_id(),  # this publication
+            type="prices_published",
+            at=now,
+            actor=actor,
+            data={
+                "currency": currency,
+                "prices": [
+                    {
+                        "depot_id": str(p.depot_id),
+                        "product_code": p.product_code,
+                        "valid_from": p.valid_from.isoformat(),
+                        "price_per_litre_minor": p.price_per_litre_minor,
+                    }
+                    for p in changed
+                ],
+            },
+        )
     return stored
 
 

@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, Role, roles_guard
 from core.db import after_commit
+from core.events import positions_committed
 from core.hours import zone
 from core.settings import Settings
 from orders.delivery import get_order
 from tracking import driver as service
-from tracking import live, qr
+from tracking import qr
 from tracking import schemas as s
 from tracking.keystore import keyring_for
 from tracking.order_view import order_tracking
@@ -86,7 +87,7 @@ class DriverController(Controller):
             db_session, driver=driver, positions=data, store=store, now=now, actor=request.user
         )
         # The dispatch console's live map (published after the commit like every other live event).
-        after_commit(db_session, lambda: live.publish_positions(data))
+        after_commit(db_session, lambda: positions_committed(data))
         return accepted
 
     @post("/stops/{stop_id:uuid}/arrive", status_code=HTTP_200_OK, summary="Arrived at the site")

@@ -44,15 +44,15 @@ from core.settings import Settings, async_database_url
 from dispatch import fleet
 from dispatch import schemas as ds
 from dispatch.models import Plan, PlanStop, PlanTrip
+from notify.webhooks import schemas as ws
+from notify.webhooks.crypto import cipher_for
+from notify.webhooks.service import create_webhook
 from orders import accounts, catalogue, lifecycle, operators, pickups
 from orders import schemas as s
 from orders.delivery import place_order
 from orders.models import Order
 from tracking import rack
 from tracking.keystore import keyring_for
-from tracking.webhooks import schemas as ws
-from tracking.webhooks.crypto import cipher_for
-from tracking.webhooks.service import create_webhook
 
 SLOT_MINUTES = 5
 BAYS = 100  # the most a depot may have

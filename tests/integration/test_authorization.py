@@ -29,6 +29,7 @@ from typing import Any
 import jwt
 import pytest
 from litestar.routes import HTTPRoute
+from sqlalchemy import select
 
 from tests.conftest import T0
 from tests.factories import EVERY_DAY, PASSWORD, Customer, SharedTrip, bearer, ok, shared_trip_day
@@ -179,6 +180,15 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("DELETE", "/webhooks/{webhook_id}"): Access(ONLY_CUSTOMER, scoped=True),
     ("GET", "/webhooks/{webhook_id}/deliveries"): Access(ONLY_CUSTOMER, scoped=True),
     ("POST", "/webhooks/{webhook_id}/rotate-secret"): Access(ONLY_CUSTOMER, scoped=True),
+    # notifications: a customer user's own settings and inbox; the outbox for admins
+    ("GET", "/me/notification-settings"): Access(ONLY_CUSTOMER),
+    ("PUT", "/me/notification-settings"): Access(ONLY_CUSTOMER),
+    ("GET", "/me/notifications"): Access(ONLY_CUSTOMER),
+    ("POST", "/me/notifications/{notification_id}/read"): Access(ONLY_CUSTOMER, scoped=True),
+    ("POST", "/me/notifications/read-all"): Access(ONLY_CUSTOMER),
+    ("GET", "/me/notifications/live"): Access(ONLY_CUSTOMER),
+    ("GET", "/me/repeat-order/{repeat_token}"): Access(ONLY_CUSTOMER, scoped=True),
+    ("GET", "/notifications"): Access(ONLY_ADMIN),
     # share links: made by the order's customer or staff, read by anyone holding the link
     ("POST", "/orders/{order_id}/share"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("GET", "/orders/{order_id}/share"): Access(CUSTOMER_OR_STAFF, scoped=True),
@@ -235,7 +245,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/visits"): Access(frozenset()),  # account managers only
 }
 # Streams answer 406 `event_stream_required` unless asked for text/event-stream: the walk never opens one.
-STREAMS = {("GET", "/orders/{order_id}/live"), ("GET", "/dispatch/live")}
+STREAMS = {("GET", "/orders/{order_id}/live"), ("GET", "/dispatch/live"), ("GET", "/me/notifications/live")}
 # A share link is a capability: it shows the order's reference to whoever holds it, on purpose.
 SHOWS_REFERENCE_BY_DESIGN = {("GET", "/share/{token}")}
 # Logout ends the token that calls it: the walk calls it with a second login of the same user.
@@ -352,10 +362,44 @@ BODIES: dict[tuple[str, str], Callable[[Walk], Any]] = {
     },
     ("POST", "/stops/{stop_id}/fail"): lambda w: {"reason": "authorisation walk"},
     ("POST", "/webhooks"): lambda w: {"url": "https://example.com/walk", "events": ["*"]},
+    ("PUT", "/me/notification-settings"): lambda w: {"channels": {"web": True}, "events": ["*"]},
     ("POST", "/invoices/verify"): lambda w: {"token": "NOT-A-SEAL"},
     ("PUT", "/customers/{customer_id}/manager"): lambda w: {"user_id": None},
     ("POST", "/visits"): lambda w: {"token": "NOT-A-VISIT-CODE"},
 }
+
+
+async def notification_of(app: Any, customer: Any, order_id: str) -> tuple[str, str]:
+    """An in-app notification of A's user (as the outbox stores it) and a "same as last time" link to A's order."""
+    from core.models import User
+    from notify.links import repeat_token
+    from notify.models import Notification
+
+    async with money_session(app) as session:
+        user = await session.scalar(select(User).where(User.username == customer.username))
+        assert user is not None
+        notification = Notification(
+            source_key=f"walk-{uuid.uuid4()}",
+            user_id=user.id,
+            customer_id=uuid.UUID(customer.id),
+            channel="web",
+            kind="order_confirmed",
+            language="en",
+            title="Order confirmed",
+            body="walk",
+            status="sent",
+            created_at=T0,
+        )
+        session.add(notification)
+        await session.flush()
+        notification_id = str(notification.id)
+    token = repeat_token(
+        order_id=uuid.UUID(order_id),
+        customer_id=uuid.UUID(customer.id),
+        now=T0,
+        secret_key=app.state.settings.auth.secret_key,
+    )
+    return notification_id, token
 
 
 # The walk's own day (no other test plans it) and depot: Wuhan, far from every other test's depots and sites.
@@ -401,6 +445,7 @@ async def walk(world, worker, app) -> Walk:  # type: ignore[no-untyped-def]
         )
         credit_note = await money_credit(session, billed, [(billed.lines[0], 100)], issue_date=date(2030, 1, 7), at=T0)
     payment = await pay(world, app, a.id, 100, reference="walk payment")
+    notification_id, repeat_token = await notification_of(app, a, order["id"])
     run = await run_invoices(world, app, period_end="2029-12-31", customer_id=a.id)
     ids = {
         "customer_id": a.id,
@@ -425,6 +470,8 @@ async def walk(world, worker, app) -> Walk:  # type: ignore[no-untyped-def]
         "run_id": run["id"],
         "line_id": str(uuid.uuid4()),  # an unmatched bank line: staff-side, an unknown id shows the guard
         "manager_id": str(uuid.uuid4()),  # no such manager: staff-side, an unknown id shows the guard
+        "notification_id": notification_id,
+        "repeat_token": repeat_token,
     }
     secrets = [
         *(a.id, a.site["id"], a.site["name"], str(a.site["lat"]), str(a.site["lon"])),

@@ -202,7 +202,9 @@ async def test_the_monthly_rollup_gives_the_same_figures_and_is_what_months_are_
         # ... and a charge recorded late for a closed month is counted when the rollup runs next.
         await first.charges((local(2029, 12, 15), 100), litres=120, amount=96_000)
         async with money_session(app) as session:
-            assert await rollup.refresh(session, now=T0, tz=SHANGHAI) >= 1  # December, and any month another test charged
+            assert (
+                await rollup.refresh(session, now=T0, tz=SHANGHAI) >= 1
+            )  # December, and any month another test charged
         assert table(await sales(world, manager, **params))[0] == (
             "2029-12-01",
             first.customer.id,

@@ -64,7 +64,7 @@ def private_database(tmp_path: Path) -> Iterator[str]:
 def test_0009_encrypts_existing_secrets_and_0008_gets_them_back(private_database: str) -> None:
     from api.migrate import downgrade, upgrade
     from core.settings import load_settings
-    from tracking.webhooks.crypto import cipher_for, webhook_context
+    from notify.webhooks.crypto import cipher_for, webhook_context
 
     upgrade(private_database, "0008")
     customer_id, hook_ids = uuid.uuid4(), [uuid.uuid4(), uuid.uuid4()]

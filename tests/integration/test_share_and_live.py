@@ -294,14 +294,15 @@ async def test_the_dispatch_console_sees_new_orders_live(world, http) -> None:
 
 
 async def test_position_batches_reach_the_console(world, http) -> None:
-    from tracking import live
+    """Tracking stores positions and tells core; live push (notify) hears it and draws them on the console."""
+    from core.events import positions_committed
     from tracking.positions import LatestPosition
 
     tanker = str(uuid.uuid4())
     async with http.stream("GET", "/api/v1/dispatch/live", headers=world.h("dispatcher")) as response:
         stream = EventStream(response)
         assert (await stream.next())["event"] == "ready"
-        live.publish_positions([LatestPosition(tanker_id=tanker, lat=31.2, lon=121.5, recorded_at="2030-01-07T01:00Z")])
+        positions_committed([LatestPosition(tanker_id=tanker, lat=31.2, lon=121.5, recorded_at="2030-01-07T01:00Z")])
         while True:
             message = await stream.next()
             if message.get("event") == "positions" and tanker in message["data"]:
@@ -425,7 +426,7 @@ async def test_only_committed_events_are_published(database_url) -> None:
     from core.events import record_event
     from core.models import Event
     from core.settings import async_database_url
-    from tracking import live
+    from notify import live
 
     published: list[str] = []
 

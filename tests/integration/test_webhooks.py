@@ -93,8 +93,8 @@ async def register(world, customer, url: str, events: list[str]) -> dict[str, An
 
 async def outbox_pass(database_url: str, enqueue=None) -> int:  # type: ignore[no-untyped-def]
     from core.settings import async_database_url
-    from tracking.webhooks.config import load_webhook_settings
-    from tracking.webhooks.tasks import outbox_pass as run
+    from notify.webhooks.config import load_webhook_settings
+    from notify.webhooks.tasks import outbox_pass as run
 
     return await run(database_url=async_database_url(database_url), settings=load_webhook_settings(), enqueue=enqueue)
 
@@ -196,7 +196,7 @@ async def test_the_outbox_dedupes_and_catches_events_that_committed_late(world, 
 
     # An event whose id (time) is older than the cursor, as if its transaction had committed late.
     from core.ids import new_id
-    from tracking.webhooks.outbox import uuid7_floor, uuid7_time
+    from notify.webhooks.outbox import uuid7_floor, uuid7_time
 
     hook_time = uuid7_time(uuid.UUID(hook["id"]))
     late_id = uuid.UUID(int=uuid7_floor(hook_time + timedelta(milliseconds=2)).int | (new_id().int & (2**62 - 1)))
@@ -275,8 +275,8 @@ async def test_registration_rules_and_visibility(world) -> None:
 )
 def test_internal_targets_are_refused_unless_the_operator_allowed_their_network(url: str, allowed: str) -> None:
     from core.errors import InvalidInput
-    from tracking.webhooks.addresses import parse_networks
-    from tracking.webhooks.service import check_url
+    from notify.webhooks.addresses import parse_networks
+    from notify.webhooks.service import check_url
 
     with pytest.raises(InvalidInput) as refused:
         check_url(url, allowed_networks=())
@@ -338,7 +338,7 @@ async def test_registration_refuses_odd_ipv4_spellings_credentials_schemes_and_i
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:
-    from tracking.webhooks.config import WebhookSettings
+    from notify.webhooks.config import WebhookSettings
 
     settings = WebhookSettings(backoff_s=5, backoff_max_s=60)
     assert [settings.backoff(n) for n in range(1, 7)] == [5, 10, 20, 40, 60, 60]
@@ -439,10 +439,10 @@ async def test_the_grace_period_ends_exactly_at_its_expiry(world, database_url, 
     """The sender's clock decides: one second before the expiry two signatures, at it only the new one."""
     from core.db import create_engine, session_factory, unit_of_work
     from core.settings import async_database_url, load_settings
-    from tracking.webhooks import sender
-    from tracking.webhooks.addresses import parse_networks
-    from tracking.webhooks.config import WebhookSettings
-    from tracking.webhooks.crypto import cipher_for
+    from notify.webhooks import sender
+    from notify.webhooks.addresses import parse_networks
+    from notify.webhooks.config import WebhookSettings
+    from notify.webhooks.crypto import cipher_for
 
     target = receiver()
     customer = await world.new_customer()
@@ -564,8 +564,8 @@ async def attempt(database_url: str, delivery_id: str, *, settings, resolver, no
     """One attempt as the worker makes it (claim, POST, record), with the resolver given."""
     from core.db import create_engine, session_factory, unit_of_work
     from core.settings import async_database_url, load_settings
-    from tracking.webhooks import sender
-    from tracking.webhooks.crypto import cipher_for
+    from notify.webhooks import sender
+    from notify.webhooks.crypto import cipher_for
 
     engine = create_engine(async_database_url(database_url), null_pool=True)
     try:
@@ -587,8 +587,8 @@ async def attempt(database_url: str, delivery_id: str, *, settings, resolver, no
 
 
 def send_settings(allowed: str = RECEIVERS, **overrides: Any):  # type: ignore[no-untyped-def]
-    from tracking.webhooks.addresses import parse_networks
-    from tracking.webhooks.config import WebhookSettings
+    from notify.webhooks.addresses import parse_networks
+    from notify.webhooks.config import WebhookSettings
 
     return WebhookSettings(allowed_networks=parse_networks(allowed), timeout_s=3, backoff_s=1, **overrides)
 
@@ -706,8 +706,8 @@ def test_the_pinned_connection_keeps_the_urls_host_for_sni_and_the_certificate(t
 
     import httpx
 
-    from tracking.webhooks.addresses import literal_address
-    from tracking.webhooks.pinning import PinnedTransport, Target
+    from notify.webhooks.addresses import literal_address
+    from notify.webhooks.pinning import PinnedTransport, Target
 
     cert, key = _self_signed(tmp_path, "hooks.example")
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -15,7 +15,7 @@ def test_the_embedded_beat_publishes_and_the_worker_runs_its_tasks(make_stack) -
     stack = make_stack(redis_url=None)
     stack.start()
     log = stack.logs / "worker.log"
-    done = re.compile(r"Task tracking\.webhooks_outbox\[[^\]]+\] succeeded")
+    done = re.compile(r"Task notify\.webhooks_outbox\[[^\]]+\] succeeded")
     deadline = time.monotonic() + 60
     runs = 0
     while time.monotonic() < deadline:

@@ -2,7 +2,7 @@
 
 * a `status` is assigned only by the module that owns that lifecycle's state machine: orders, pickup bookings and
   applications by orders/lifecycle.py, planning jobs, plans, trips and stops by dispatch/states.py, webhook
-  deliveries by tracking/webhooks/states.py, money's documents by money;
+  deliveries by notify/webhooks/states.py, notifications by notify/states.py, money's documents by money;
 * the prices and amounts of orders and bookings only by orders/lifecycle.py (and money, which has amounts of its
   own);
 * the money columns of credit accounts (`balance_minor`, `open_orders_minor`, `credit_limit_minor`) only by money;
@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("api", "core", "money", "orders", "dispatch", "tracking", "web")
+PACKAGES = ("api", "core", "money", "orders", "dispatch", "tracking", "notify", "web")
 
-STATUS_OWNERS = ("orders/lifecycle.py", "dispatch/states.py", "tracking/webhooks/states.py", "money/")
+STATUS_OWNERS = ("orders/lifecycle.py", "dispatch/states.py", "notify/webhooks/states.py", "notify/states.py", "money/")
 PRICE_FIELDS = frozenset(
     {
         "price_per_litre_minor",
@@ -162,7 +162,7 @@ PLANTED = [
     ("tracking/driver.py", "await session.execute(text(\"UPDATE orders SET status = 'failed' WHERE id = :id\"))"),
     ("orders/pickups.py", "booking = PickupBooking(reference=r, amount_minor=breakdown.amount_minor)"),
     ("dispatch/planning.py", "plan.status = 'published'"),
-    ("tracking/webhooks/sender.py", "delivery.status = 'failed'"),
+    ("notify/webhooks/sender.py", "delivery.status = 'failed'"),
     ("orders/delivery.py", "sql = 'update credit_accounts set open_orders_minor = 0'"),
 ]
 
@@ -177,7 +177,7 @@ OWNED = [
     ("orders/lifecycle.py", "order.status, order.updated_at = 'delivered', at"),
     ("orders/lifecycle.py", "booking.amount_minor = line.amount_minor"),
     ("dispatch/states.py", "trip.status = str(target)"),
-    ("tracking/webhooks/states.py", "delivery.status = str(target)"),
+    ("notify/webhooks/states.py", "delivery.status = str(target)"),
     ("money/ledger.py", "account.balance_minor += amount_minor"),
     ("money/invoices.py", "invoice.status = str(target)"),
     ("orders/repository.py", "sql = 'UPDATE credit_accounts SET open_orders_minor = open_orders_minor + $8'"),

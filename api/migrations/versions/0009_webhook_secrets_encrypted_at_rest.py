@@ -17,7 +17,7 @@ from alembic import op
 import core.db
 
 if TYPE_CHECKING:
-    from tracking.webhooks.crypto import SecretCipher
+    from notify.webhooks.crypto import SecretCipher
 
 revision: str = '0009'
 down_revision: str | None = '0008'
@@ -38,7 +38,7 @@ webhooks = sa.table(
 def _cipher() -> 'SecretCipher':
     """The app's cipher. Refuses to invent a key: secrets sealed with a key the app does not have are lost."""
     from core.settings import get_settings
-    from tracking.webhooks.crypto import cipher_for
+    from notify.webhooks.crypto import cipher_for
 
     data_dir = Path(os.environ.get('DIESEL_DATA_DIR', './var')).resolve()
     if not (os.environ.get('WEBHOOK_SECRET_KEYS') or os.environ.get('SECRET_KEY') or (data_dir / 'secret.key').exists()):
@@ -66,7 +66,7 @@ def upgrade() -> None:
     rows = _existing('secret')
     if rows:
         from core.ids import new_id
-        from tracking.webhooks.crypto import webhook_context
+        from notify.webhooks.crypto import webhook_context
 
         cipher = _cipher()
         for webhook_id, secret in rows:
@@ -93,7 +93,7 @@ def downgrade() -> None:
 
     rows = _existing('secret_encrypted')
     if rows:
-        from tracking.webhooks.crypto import webhook_context
+        from notify.webhooks.crypto import webhook_context
 
         cipher = _cipher()
         for webhook_id, sealed in rows:

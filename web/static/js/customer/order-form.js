@@ -46,6 +46,22 @@ function quotePanel(quote) {
   ];
 }
 
+// "The same as last time" from a day's-price message: the signed link's token fills the form in as the last order.
+async function fillFromLastOrder(token, fields) {
+  if (!token) return;
+  try {
+    const last = await api(`/me/repeat-order/${encodeURIComponent(token)}`);
+    fields.site.value = last.site_id;
+    fields.product.value = last.product_code;
+    fields.quantity.value = String(last.quantity_litres);
+    fields.start.value = last.window_start;
+    fields.end.value = last.window_end;
+    if (last.note) fields.note.value = last.note;
+  } catch (error) {
+    banner(t("order.repeat_link_invalid"), "warn");
+  }
+}
+
 export async function orderFormView(main, _params, ctx) {
   setTitle("order.title");
   main.append(pageHeader("order.title"));
@@ -101,6 +117,8 @@ export async function orderFormView(main, _params, ctx) {
     quoteBox,
   );
   main.append(form);
+  await fillFromLastOrder(ctx.query.get("repeat"), { site, product, quantity, start, end, note });
+  if (!ctx.isCurrent()) return;
 
   const keys = new IdempotencyKeys();
   let quoted = null;

@@ -13,14 +13,14 @@ from core.celery_app import celery_app
 from core.clock import SystemClock
 from core.db import create_engine, session_factory, unit_of_work
 from core.settings import get_settings
-from tracking import live
-from tracking.webhooks import outbox, sender
-from tracking.webhooks.config import WebhookSettings, webhook_settings
-from tracking.webhooks.crypto import cipher_for
-from tracking.webhooks.pinning import Resolver, system_resolver
+from notify import live
+from notify.webhooks import outbox, sender
+from notify.webhooks.config import WebhookSettings, webhook_settings
+from notify.webhooks.crypto import cipher_for
+from notify.webhooks.pinning import Resolver, system_resolver
 
 
-@celery_app.task(name="tracking.webhooks_outbox", ignore_result=True, time_limit=120, soft_time_limit=100)
+@celery_app.task(name="notify.webhooks_outbox", ignore_result=True, time_limit=120, soft_time_limit=100)
 def webhooks_outbox() -> int:
     return asyncio.run(outbox_pass())
 
@@ -53,7 +53,7 @@ async def outbox_pass(
     return len(queued)
 
 
-@celery_app.task(name="tracking.send_webhook", ignore_result=True, time_limit=120, soft_time_limit=100)
+@celery_app.task(name="notify.send_webhook", ignore_result=True, time_limit=120, soft_time_limit=100)
 def send_webhook(delivery_id: str) -> str:
     return asyncio.run(deliver(uuid.UUID(delivery_id)))
 

@@ -18,9 +18,9 @@ from core.auth import Principal, Role, roles_guard
 from core.errors import DomainError
 from core.models import Event
 from core.schemas import Problem
+from notify.live import DISPATCH_CHANNEL, LivePlugin, StreamViewer, order_channel
+from notify.webhooks.schemas import event_payload
 from orders.delivery import get_order
-from tracking.live import DISPATCH_CHANNEL, LivePlugin, StreamViewer, order_channel
-from tracking.webhooks.schemas import event_payload
 
 Db = NamedDependency[AsyncSession]
 Live = NamedDependency[LivePlugin]
@@ -63,7 +63,7 @@ class EventStreamRequired(DomainError):
     code = "event_stream_required"
 
 
-def _require_event_stream(request: Req) -> None:
+def require_event_stream(request: Req) -> None:
     """A client that cannot read a stream that never ends gets a quick answer instead of waiting forever."""
     if "text/event-stream" not in request.headers.get("accept", ""):
         raise EventStreamRequired("this is a Server-Sent Events stream: ask with `Accept: text/event-stream`")
@@ -89,7 +89,7 @@ class LiveController(Controller):
         last_event_id: LastEventId = None,
     ) -> ServerSentEvent:
         await get_order(db_session, order_id, viewer=request.user)
-        _require_event_stream(request)
+        require_event_stream(request)
         viewer = stream_viewer(request)
         backlog = []
         since = _event_id(last_event_id)
@@ -112,7 +112,7 @@ class LiveController(Controller):
         responses={406: NOT_A_STREAM, 429: TOO_MANY_STREAMS},
     )
     async def dispatch_live(self, request: Req, live: Live) -> ServerSentEvent:
-        _require_event_stream(request)
+        require_event_stream(request)
         return live.stream(DISPATCH_CHANNEL, stream_viewer(request))
 
 

@@ -12,7 +12,7 @@ import pytest
 from litestar.channels import ChannelsPlugin
 from redis.asyncio import Redis
 
-from tracking import live
+from notify import live
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis]
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from core.settings import LiveSettings
-from tracking import live
+from notify import live
 
 
 async def test_shutdown_waits_for_the_relay_pass_and_does_not_cancel_it(monkeypatch: pytest.MonkeyPatch) -> None:

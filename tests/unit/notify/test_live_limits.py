@@ -1,4 +1,4 @@
-"""Live streams are capped per user and end when their viewer may no longer follow them (tracking.live)."""
+"""Live streams are capped per user and end when their viewer may no longer follow them (notify.live)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from core.errors import TooManyRequests
 from core.settings import LiveSettings
-from tracking import live
+from notify import live
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from core.statemachine import check_transition
-from tracking.webhooks.models import WebhookDelivery
+from notify.webhooks.models import WebhookDelivery
 
 
 class DeliveryStatus(StrEnum):

@@ -1,9 +1,11 @@
-"""Live push: every committed event reaches the open streams of its order and the dispatch console.
+"""Live push: every committed event reaches the open streams of its order, the dispatch console, and (an in-app
+notification) its user.
 
 How events travel:
 * SQLAlchemy hooks note the `Event` rows `record_event` adds to a session (forgetting those of a savepoint that
   rolls back) and, once the transaction has committed (never on rollback), publish them on Litestar channels:
-  `diesel.order.<id>` for an order's events, `diesel.dispatch` for everything but account events.
+  `diesel.order.<id>` for an order's events, `diesel.dispatch` for everything but account, money and price
+  events, `diesel.user.<id>` for the user's in-app notifications (events of type `notification`).
 * With Redis (`REDIS_URL`), channels use Redis pub/sub, so every API process sees every event, and the worker
   publishes the events its tasks commit straight to Redis (`install_redis_sink`). The subscription survives a
   Redis restart (`ReconnectingRedisBackend`): open streams keep flowing once Redis is back; what is committed
@@ -45,11 +47,11 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from core.clock import SystemClock, stopped_within
 from core.errors import TooManyRequests
-from core.events import on_events_committed
+from core.events import on_events_committed, on_positions_committed
 from core.models import Event
 from core.settings import LiveSettings, Settings
-from tracking.webhooks.outbox import uuid7_floor, uuid7_time
-from tracking.webhooks.schemas import EventPayload, event_payload
+from notify.webhooks.outbox import uuid7_floor, uuid7_time
+from notify.webhooks.schemas import EventPayload, event_payload
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -57,7 +59,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("diesel.live")
 DISPATCH_CHANNEL = "diesel.dispatch"
-NOT_FOR_DISPATCH = frozenset({"customer", "user"})  # account, credit and user events stay off the console
+# Account, credit, user, money and price events stay off the console.
+NOT_FOR_DISPATCH = frozenset({"customer", "user", "invoice", "payment", "price"})
+NOTIFICATION_EVENT = "notification"  # an in-app notification: to its user's own stream
 HEARTBEAT_S = 15.0
 RELAY_EVERY_S = 1.0
 PUBLISH_BATCH = 200
@@ -74,10 +78,17 @@ def order_channel(order_id: uuid.UUID) -> str:
     return f"diesel.order.{order_id}"
 
 
+def user_channel(user_id: uuid.UUID) -> str:
+    """A user's own notifications (`GET /me/notifications/live`)."""
+    return f"diesel.user.{user_id}"
+
+
 def channels_for(payload: EventPayload) -> list[str]:
     channels = []
     if payload.subject_type == "order":
         channels.append(order_channel(payload.subject_id))
+    if payload.subject_type == "user" and payload.type == NOTIFICATION_EVENT:
+        channels.append(user_channel(payload.subject_id))
     if payload.subject_type not in NOT_FOR_DISPATCH:
         channels.append(DISPATCH_CHANNEL)
     return channels
@@ -164,6 +175,7 @@ def _listen() -> None:
         sa_event.listen(Session, "after_commit", _publish_committed)
         sa_event.listen(Session, "after_transaction_end", _discard)
         on_events_committed(_publish_events)
+        on_positions_committed(publish_positions)
         _listening = True
 
 

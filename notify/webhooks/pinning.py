@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from tracking.webhooks.addresses import IPAddress, IPNetwork, literal_address, refusal
+from notify.webhooks.addresses import IPAddress, IPNetwork, literal_address, refusal
 
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 """The addresses of a host name (for a port) as text, like getaddrinfo; raises OSError when there are none."""

@@ -11,7 +11,7 @@ import pytest
 from litestar.channels import ChannelsPlugin
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from tracking import live
+from notify import live
 
 
 class FakeRedis:

@@ -7,8 +7,8 @@ from ipaddress import ip_address, ip_network
 
 import pytest
 
-from tracking.webhooks.addresses import refusal
-from tracking.webhooks.config import load_webhook_settings
+from notify.webhooks.addresses import refusal
+from notify.webhooks.config import load_webhook_settings
 
 
 def test_the_allow_list_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ from core.db import Base, IdMixin, utcnow
 
 class Webhook(IdMixin, Base):
     """A customer's URL for status events. The secret signs every delivery; it is shown once (at creation or
-    rotation) and stored sealed (`tracking.webhooks.crypto`), never in plain text."""
+    rotation) and stored sealed (`notify.webhooks.crypto`), never in plain text."""
 
     __tablename__ = "webhooks"
 

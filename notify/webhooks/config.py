@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
-from tracking.webhooks.addresses import IPNetwork, parse_networks
+from notify.webhooks.addresses import IPNetwork, parse_networks
 
 log = logging.getLogger("diesel.webhooks")
 

@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from core.settings import AuthSettings
-from tracking.webhooks.crypto import SecretCipher, SecretUnreadable, cipher_for, webhook_context
-from tracking.webhooks.service import sign, signature_header
+from notify.webhooks.crypto import SecretCipher, SecretUnreadable, cipher_for, webhook_context
+from notify.webhooks.service import sign, signature_header
 
 SECRET = "whsec_" + "A" * 43
 HOOK = uuid.UUID("01890a5d-ac96-774b-bcce-b302099a8057")

@@ -7,7 +7,7 @@ from ipaddress import ip_address, ip_network
 
 import pytest
 
-from tracking.webhooks.addresses import (
+from notify.webhooks.addresses import (
     SPECIAL_RANGES,
     is_numeric_host,
     parse_networks,

@@ -20,13 +20,13 @@ from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Event
-from tracking.webhooks.config import WebhookSettings
-from tracking.webhooks.crypto import SecretCipher, SecretUnreadable
-from tracking.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
-from tracking.webhooks.pinning import PinnedTransport, Refused, Resolver, resolve_target, system_resolver
-from tracking.webhooks.schemas import event_payload
-from tracking.webhooks.service import signature_header, signing_secrets
-from tracking.webhooks.states import DeliveryStatus, move_delivery
+from notify.webhooks.config import WebhookSettings
+from notify.webhooks.crypto import SecretCipher, SecretUnreadable
+from notify.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
+from notify.webhooks.pinning import PinnedTransport, Refused, Resolver, resolve_target, system_resolver
+from notify.webhooks.schemas import event_payload
+from notify.webhooks.service import signature_header, signing_secrets
+from notify.webhooks.states import DeliveryStatus, move_delivery
 
 log = logging.getLogger("diesel.webhooks")
 USER_AGENT = "DieselDirect-Webhooks/1"

@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.auth import Principal, Role, roles_guard
 from core.idempotency import check_key
 from core.settings import Settings
+from notify.webhooks import schemas as s
+from notify.webhooks import service
+from notify.webhooks.config import webhook_settings
+from notify.webhooks.crypto import cipher_for
 from orders.controllers import Limit, Offset
-from tracking.webhooks import schemas as s
-from tracking.webhooks import service
-from tracking.webhooks.config import webhook_settings
-from tracking.webhooks.crypto import cipher_for
 
 Db = NamedDependency[AsyncSession]
 Now = NamedDependency[datetime]

@@ -18,12 +18,12 @@ from core import idempotency
 from core.auth import Principal
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from core.ids import new_id
+from notify.webhooks import schemas as s
+from notify.webhooks.addresses import IPNetwork, is_numeric_host, literal_address, refusal
+from notify.webhooks.crypto import SecretCipher, SecretUnreadable, webhook_context
+from notify.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
+from notify.webhooks.states import DeliveryStatus
 from orders.rules import OrderStatus, PickupStatus
-from tracking.webhooks import schemas as s
-from tracking.webhooks.addresses import IPNetwork, is_numeric_host, literal_address, refusal
-from tracking.webhooks.crypto import SecretCipher, SecretUnreadable, webhook_context
-from tracking.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
-from tracking.webhooks.states import DeliveryStatus
 
 log = logging.getLogger("diesel.webhooks")
 
@@ -50,7 +50,7 @@ def check_url(url: str, *, allowed_networks: Sequence[IPNetwork]) -> str:
     operator allowed its network (`WEBHOOK_ALLOWED_NETWORKS`).
 
     A host name is not resolved here: every address it has is checked each time a delivery is sent
-    (`tracking.webhooks.pinning`). Names that are local by convention (`localhost`, `*.local`, …) are refused now,
+    (`notify.webhooks.pinning`). Names that are local by convention (`localhost`, `*.local`, …) are refused now,
     unless the operator allowed some network (on-premise receivers often have such names).
     """
     try:

@@ -15,9 +15,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Event
-from tracking.webhooks.models import OutboxCursor, Webhook, WebhookDelivery
-from tracking.webhooks.service import WEBHOOK_SUBJECTS, wants
-from tracking.webhooks.states import DeliveryStatus
+from notify.webhooks.models import OutboxCursor, Webhook, WebhookDelivery
+from notify.webhooks.service import WEBHOOK_SUBJECTS, wants
+from notify.webhooks.states import DeliveryStatus
 
 CURSOR = "webhooks"
 _UUID7_VERSION_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
