@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
@@ -116,11 +116,30 @@ class LiveController(Controller):
         return live.stream(DISPATCH_CHANNEL, stream_viewer(request))
 
 
+class SessionCheck(Protocol):
+    """What the composition root keeps as `state.session_guard` (api/sessions.py): raises when the caller's login
+    session has ended (logout, deactivation, a new role or password)."""
+
+    async def check(self, principal: Principal) -> None: ...
+
+
 def stream_viewer(request: Req) -> StreamViewer:
-    """The caller, followed until its token expires. Where sessions can be ended before that, pass their check as
-    `still_allowed`: open streams run it every `LIVE_RECHECK_S` and close when it answers False."""
+    """The caller, followed until its token expires or its login session ends: open streams re-check the session
+    every `LIVE_RECHECK_S` and close when it has ended."""
     token: Token = request.auth
-    return StreamViewer(user_id=request.user.id, expires_at=token.exp.timestamp())
+    guard: SessionCheck | None = getattr(request.app.state, "session_guard", None)
+    principal = request.user
+
+    async def still_allowed() -> bool:
+        if guard is None:
+            return True
+        try:
+            await guard.check(principal)
+        except DomainError:
+            return False
+        return True
+
+    return StreamViewer(user_id=principal.id, expires_at=token.exp.timestamp(), still_allowed=still_allowed)
 
 
 def _event_id(value: str | None) -> uuid.UUID | None:

@@ -468,3 +468,32 @@ async def test_only_committed_events_are_published(database_url) -> None:
         live.remove_sink(sink)
         await engine.dispose()
     assert sorted(published) == ["kept_after", "kept_before", "written_by_core"]
+
+
+async def test_a_live_stream_ends_when_its_login_session_ends(world, settings, clock) -> None:
+    """A customer logs out (or is disabled) while its order's stream is open: the stream re-checks the session
+    and ends with `access_ended` instead of following the order until the token expires."""
+    from dataclasses import replace
+
+    from litestar.testing import AsyncTestClient
+
+    from api.app import create_app
+    from tests.conftest import served_over_http
+
+    customer = await world.new_customer()
+    order = ok(await customer.order(), 201)
+    fresh = create_app(settings=replace(settings, live=replace(settings.live, recheck_s=1)), clock=clock)
+    async with AsyncTestClient(app=fresh) as client, served_over_http(fresh, client) as url:
+        headers = {"Accept": "text/event-stream", **customer.h}
+        live_url = f"/api/v1/orders/{order['id']}/live"
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(30.0)) as http,
+            http.stream("GET", live_url, headers=headers) as response,
+        ):
+            stream = EventStream(response)
+            assert (await stream.next())["event"] == "ready"
+            assert (await http.post("/api/v1/auth/logout", headers=customer.h)).status_code == 204
+            last = await stream.next(seconds=8)
+            while last["event"] != "end":  # the order's own events may come first
+                last = await stream.next(seconds=8)
+            assert json.loads(last["data"]) == {"type": "end", "reason": "access_ended"}
