@@ -6,6 +6,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import msgspec
 from sqlalchemy import ColumnElement, func, or_, select, true
@@ -16,12 +17,11 @@ from core.auth import Principal, Role, hash_password_async
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.events import record_event
 from core.hours import HoursEntry, validate_hours, zone
-from core.ids import new_id
 from core.models import User
 from core.settings import OrderRules
-from money import ledger
-from money.models import Charge, CreditAccount, Payment
-from money.states import LedgerKind
+from money import ledger, payments
+from money.models import Charge, CreditAccount
+from money.payments import NewPayment
 from orders import cache
 from orders import schemas as s
 from orders.cache import SiteInfo
@@ -267,12 +267,18 @@ def _change_credit_limit(
 
 
 async def record_payment(
-    session: AsyncSession, *, customer_id: uuid.UUID, data: s.PaymentIn, now: datetime, actor: Principal
+    session: AsyncSession,
+    *,
+    customer_id: uuid.UUID,
+    data: s.PaymentIn,
+    now: datetime,
+    actor: Principal,
+    tz: ZoneInfo,
 ) -> CustomerAccount:
-    """A payment received: a `payment` entry in the ledger, which lowers the balance (and frees as much credit).
-    At most what the customer owes and has open (balance + open orders)."""
-    credit = await ledger.get_account(session, customer_id, lock=True)
-    account = await get_customer(session, customer_id)
+    """The older way to record a payment (`POST /customers/{id}/payments`), kept for its clients: money records it
+    as `POST /payments` does (the ledger, allocation oldest first, held orders re-checked). At most what the
+    customer owes and has open (balance + open orders), as this endpoint always allowed."""
+    credit = await ledger.get_account(session, customer_id)
     open_amount = credit.open_orders_minor + credit.balance_minor
     if data.amount_minor > open_amount:
         raise InvalidInput(
@@ -280,40 +286,15 @@ async def record_payment(
             code="overpayment",
             field="amount_minor",
         )
-    payment = Payment(
-        id=new_id(),
-        customer_id=account.id,
+    received = NewPayment(
+        customer_id=customer_id,
         amount_minor=data.amount_minor,
-        currency=credit.currency,
-        received_on=now.date(),
+        received_on=now.astimezone(tz).date(),
         method="bank_transfer",
         reference=data.reference,
-        recorded_by=actor.id,
-        recorded_at=now,
     )
-    session.add(payment)
-    ledger.post(
-        session,
-        credit,
-        kind=LedgerKind.PAYMENT,
-        amount_minor=-data.amount_minor,
-        at=now,
-        actor_id=actor.id,
-        payment_id=payment.id,
-        note=data.reference,
-    )
-    record_event(
-        session,
-        subject_type="customer",
-        subject_id=account.id,
-        customer_id=account.id,
-        type="payment_recorded",
-        at=now,
-        actor=actor,
-        data={"amount_minor": data.amount_minor, "reference": data.reference},
-    )
-    await session.flush()
-    return account
+    await payments.record_payment(session, data=received, actor=actor, now=now, tz=tz)
+    return await get_customer(session, customer_id)
 
 
 # --- account managers --------------------------------------------------------------------------------------

@@ -234,7 +234,13 @@ class AccountsController(Controller):
         await delivery.recheck_held_orders(db_session, customer_id=customer_id, now=now, rules=settings.rules)
         return await accounts.customer_out(db_session, account, now=now, rules=settings.rules)
 
-    @post("/customers/{customer_id:uuid}/payments", guards=[ADMIN], summary="Record a payment (admin)")
+    @post(
+        "/customers/{customer_id:uuid}/payments",
+        guards=[ADMIN],
+        summary="Record a payment (admin; use POST /payments)",
+        deprecated=True,
+        description="Kept for older clients: records the payment as `POST /payments` does.",
+    )
     async def record_payment(
         self,
         customer_id: FromPath[uuid.UUID],
@@ -245,9 +251,13 @@ class AccountsController(Controller):
         settings: Conf,
     ) -> s.CustomerOut:
         account = await accounts.record_payment(
-            db_session, customer_id=customer_id, data=data, now=now, actor=request.user
+            db_session,
+            customer_id=customer_id,
+            data=data,
+            now=now,
+            actor=request.user,
+            tz=zone(settings.default_timezone),
         )
-        await delivery.recheck_held_orders(db_session, customer_id=customer_id, now=now, rules=settings.rules)
         return await accounts.customer_out(db_session, account, now=now, rules=settings.rules)
 
     @post("/sites", guards=[CUSTOMER_OR_STAFF], summary="Add a delivery site")
