@@ -48,6 +48,7 @@ from orders.controllers import (
     PickupsController,
     PricingController,
 )
+from orders.selfservice_controllers import SelfServiceController
 from tracking.controllers import CodesController, RackController
 from tracking.driver_controllers import DriverController, OrderTrackingController
 from tracking.keystore import keyring_for
@@ -189,6 +190,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             CatalogueController,
             PricingController,
             AccountsController,
+            SelfServiceController,
             OrdersController,
             PickupsController,
             CodesController,
