@@ -247,7 +247,7 @@ async def _draft(
     check_delivery_window(start=start, end=end, now=now, receiving_hours=site.receiving_hours, tz=tz, rules=rules)
     depot, _ = await serving_depot(session, lat=site.lat, lon=site.lon, product_code=product.code)
     if data.preferred_driver_id is not None:  # one of the serving depot's drivers (GET /depots/{id}/drivers)
-        await check_preferred_driver(session, data.preferred_driver_id, depot_id=depot.id)
+        await check_preferred_driver(session, data.preferred_driver_id, depot_id=depot.id, day=data.delivery_date)
     price = await pricing.unit_price(
         session, customer_id=site.customer_id, depot=depot, product=product, day=data.delivery_date
     )

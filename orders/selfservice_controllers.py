@@ -4,7 +4,7 @@ pin, and the drivers they may ask for on an order."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, put
@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, Role, roles_guard
+from core.hours import zone
 from core.settings import Settings
 from orders import accounts, catalogue, drivers, geocoding
 from orders import schemas as s
@@ -63,9 +64,17 @@ class SelfServiceController(Controller):
     @get(
         "/depots/{depot_id:uuid}/drivers",
         summary="The drivers based at a depot, by name: whom an order may ask for (`preferred_driver_id`)",
-        description="Names only (no phone, licence or shift). The depot is the one serving the site, as a quote "
-        "names it.",
+        description="Names only (no phone, licence or shift), of the drivers whose licence is valid on `date` (the "
+        "delivery day; today in the depot's time zone by default). The depot is the one serving the site, as a "
+        "quote names it.",
     )
-    async def depot_drivers(self, depot_id: FromPath[uuid.UUID], db_session: Db) -> list[drivers.DriverChoiceOut]:
-        await catalogue.get_depot(db_session, depot_id)
-        return await drivers.drivers_of_depot(db_session, depot_id)
+    async def depot_drivers(
+        self,
+        depot_id: FromPath[uuid.UUID],
+        db_session: Db,
+        now: Now,
+        day: Annotated[date | None, QueryParameter(name="date")] = None,
+    ) -> list[drivers.DriverChoiceOut]:
+        depot = await catalogue.get_depot(db_session, depot_id)
+        day = day or now.astimezone(zone(depot.timezone)).date()
+        return await drivers.drivers_of_depot(db_session, depot_id, day=day)

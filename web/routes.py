@@ -133,6 +133,8 @@ def render_page(app: App, *, notice: Notice | None = None) -> str:
         v=asset_version(),
         tile_url=html.escape(tile_url(), quote=True),
         main=notice.html() if notice else LOADING,
+        # A link page has no app home to go back to: its brand stays on the page.
+        home="#main" if app.name in LINK_PAGES else f"/app/{app.name}",
     )
 
 

@@ -1,5 +1,6 @@
 """Self-service: a customer edits its sites (audited, and new orders follow at once), searches an address through
-the configured geocoder (a local fake Nominatim), picks a preferred driver among the serving depot's; the referral
+the configured geocoder (a local fake Nominatim), picks a preferred driver among the serving depot's (by name only,
+licence valid on the day); the referral
 QR code leads to the public sign-up page at PUBLIC_BASE_URL; share links and passes open pages in a browser."""
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ async def test_customers_pick_a_preferred_driver_among_the_serving_depots_by_nam
     depot = await world.new_depot(lat=HARBIN[0], lon=HARBIN[1])
     elsewhere = await world.new_depot(lat=HARBIN[0] + 5, lon=HARBIN[1])
     ours, theirs = await new_fleet(world, depot, tankers=2), await new_fleet(world, elsewhere, tankers=1)
+    expired = await new_fleet(world, depot, tankers=1, expired_licence=True)  # may not drive a tanker now
     customer = await world.new_customer(lat=HARBIN[0] + 0.01, lon=HARBIN[1] + 0.01)
     quote = ok(
         await world.client.post(
@@ -172,7 +174,7 @@ async def test_customers_pick_a_preferred_driver_among_the_serving_depots_by_nam
     chosen = ours[1]["driver"]["id"]
     order = ok(await customer.order(preferred_driver_id=chosen), 201)
     assert order["preferred_driver_id"] == chosen
-    for wrong in (theirs[0]["driver"]["id"], str(uuid.uuid4())):
+    for wrong in (theirs[0]["driver"]["id"], expired[0]["driver"]["id"], str(uuid.uuid4())):
         refused = await customer.order(preferred_driver_id=wrong)
         assert (refused.status_code, refused.json()["code"], refused.json()["field"]) == (
             422,
