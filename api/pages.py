@@ -36,16 +36,16 @@ PASS_NOTICES = dict(
             "此提货通行证无效。请向客户索取新的链接。",
             "This pickup pass is not valid. Ask the customer for a new link.",
         ),
-        _notice("pass_used", "已装车完成:此提货通行证已失效。", "The pickup is loaded: this pass has done its job."),
+        _notice("pass_used", "已装车完成：此提货通行证已失效。", "The pickup is loaded: this pass has done its job."),
         _notice(
             "pass_cancelled",
             "此提货预约已取消。请联系客户。",
             "This pickup was cancelled. Please contact the customer.",
         ),
-        _notice("pass_expired", "提货时段已过,此通行证已过期。", "The pickup slot is over: this pass has expired."),
+        _notice("pass_expired", "提货时段已过，此通行证已过期。", "The pickup slot is over: this pass has expired."),
         _notice(
             "pass_replaced",
-            "客户已发送新的通行证,请打开最新的链接。",
+            "客户已发送新的通行证，请打开最新的链接。",
             "A newer pass was sent for this pickup: open the latest link.",
         ),
     ]
@@ -55,12 +55,12 @@ SHARE_NOTICES = dict(
         _notice("share_link_invalid", "此跟踪链接无效。", "This tracking link is not valid."),
         _notice(
             "share_link_expired",
-            "此跟踪链接已过期,请索取新的链接。",
+            "此跟踪链接已过期，请索取新的链接。",
             "This tracking link has expired: ask for a new one.",
         ),
         _notice(
             "share_link_revoked",
-            "此跟踪链接已被撤回,请索取新的链接。",
+            "此跟踪链接已被撤回，请索取新的链接。",
             "This tracking link was withdrawn: ask for a new one.",
         ),
     ]

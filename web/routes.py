@@ -104,7 +104,7 @@ class Notice:
     def html(self) -> str:
         return (
             f'<div class="notice link-ended" role="alert" data-code="{html.escape(self.code, quote=True)}">'
-            f'<p lang="zh-CN">{html.escape(self.zh)}</p><p lang="en">{html.escape(self.en)}</p></div>'
+            f'<h1 lang="zh-CN">{html.escape(self.zh)}</h1><h1 lang="en">{html.escape(self.en)}</h1></div>'
         )
 
 

@@ -106,3 +106,4 @@ def test_the_driver_opens_the_pass_checks_in_at_the_gate_and_the_customer_sees_i
     finally:
         phone_browser.close()
     customer_watch.assert_clean()
+    customer.context.close()  # its live stream and poll stop before the next tests

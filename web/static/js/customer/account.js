@@ -64,7 +64,7 @@ function balanceCard(balance, account) {
 function invoiceRow(invoice) {
   return h(
     "li",
-    { class: "list-item invoice", dataset: { number: invoice.number } },
+    { class: "list-item list-row invoice", dataset: { number: invoice.number } },
     h(
       "span",
       { class: "list-main" },
@@ -137,7 +137,7 @@ export async function accountView(main, _params, ctx) {
         statementMonths(account.created_at).map((month) =>
           h(
             "li",
-            { class: "list-item" },
+            { class: "list-item list-row" },
             h("span", { class: "list-main" }, h("strong", {}, month)),
             downloadButton(
               `/customers/${account.id}/statements/${month}.pdf`,

@@ -108,7 +108,7 @@ function shareCard(order) {
       ...page.items.map((link) => {
         const row = h(
           "li",
-          { class: "list-item", dataset: { linkId: link.id, status: link.status } },
+          { class: "list-item list-row", dataset: { linkId: link.id, status: link.status } },
           h(
             "span",
             { class: "list-main" },
@@ -144,7 +144,7 @@ function shareCard(order) {
       const shareNow = navigator.share
         ? h("button", { type: "button", class: "btn", onclick: () => navigator.share({ url }).catch(() => {}) }, t("share.send"))
         : null;
-      fresh.replaceChildren(copyableLink(url, { id: "share-url" }), shareNow);
+      fresh.replaceChildren(copyableLink(url, { id: "share-url" }), ...(shareNow ? [shareNow] : []));
       await refresh();
     } catch (err) {
       error.textContent = errorText(err);

@@ -100,7 +100,18 @@ function addressSearch(onPick) {
               h(
                 "li",
                 {},
-                h("button", { type: "button", class: "btn-link geocode-result", onclick: () => onPick(place) }, place.address),
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "geocode-result",
+                    onclick: () => {
+                      results.replaceChildren();
+                      onPick(place);
+                    },
+                  },
+                  place.address,
+                ),
               ),
             )
           : [h("li", { class: "muted" }, t("site.search_none"))]),
