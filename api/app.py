@@ -27,6 +27,7 @@ from api.auth import AuthController, make_jwt_auth
 from api.errors import ERROR_RESPONSES, EXCEPTION_HANDLERS, RATE_LIMITED
 from api.middleware import ClientAddressMiddleware, HeadAsGetMiddleware, SecurityHeadersMiddleware, trusted_networks
 from api.operators import OperatorDepotsController
+from api.pages import LINK_PAGE_HANDLERS
 from api.paths import DocumentPaths
 from api.ratelimit import CounterStore, LoginThrottle, MemoryStore, RedisStore, WindowLimit
 from api.sessions import SessionGuard
@@ -53,9 +54,11 @@ from orders.controllers import (
     PickupsController,
     PricingController,
 )
+from orders.selfservice_controllers import SelfServiceController
 from tracking.controllers import CodesController, RackController
 from tracking.driver_controllers import DriverController, OrderTrackingController
 from tracking.keystore import keyring_for
+from tracking.pass_controllers import GateController, PassController
 from tracking.positions import MemoryPositionStore, PositionStore, RedisPositionStore
 from tracking.share_controllers import ShareController
 from web.routes import web_router
@@ -189,6 +192,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             CatalogueController,
             PricingController,
             AccountsController,
+            SelfServiceController,
             OrdersController,
             PickupsController,
             CodesController,
@@ -199,6 +203,8 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             OrderTrackingController,
             WebhooksController,
             ShareController,
+            PassController,
+            GateController,
             LiveController,
             NotificationsController,
             DocumentsController,
@@ -212,7 +218,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
         ],
     )
     app = Litestar(
-        route_handlers=[api, health, web_router],
+        route_handlers=[api, health, web_router, *LINK_PAGE_HANDLERS],
         dependencies={
             "db_session": Provide(provide_session),
             "now": Provide(provide_now, sync_to_thread=False),

@@ -298,11 +298,15 @@ class AuthController(Controller):
         return MeOut(user=user_out(user), role=user.role, customer=customer)
 
     @get("/me/referral.svg", guards=[ANY_STAFF], media_type="image/svg+xml", summary="QR code of my sign-up link")
-    async def referral_qr(self, request: Request[Principal, Any, Any], db_session: Db) -> Response[bytes]:
+    async def referral_qr(
+        self, request: Request[Principal, Any, Any], db_session: Db, settings: Conf
+    ) -> Response[bytes]:
+        """The public sign-up page with the code filled in, at `PUBLIC_BASE_URL` (never the request's `Host`:
+        whoever sends the request would choose where the printed code leads); a relative link without it."""
         code = await accounts.referral_code_for(db_session, request.user.id)
-        link = f"{str(request.base_url).rstrip('/')}/app/customer/apply?ref={code}"
+        link = f"{settings.public_base_url or ''}/app/apply?ref={code}"
         svg = segno.make(link, error="q").svg_inline(scale=4, border=4).encode()
-        return Response(svg, media_type="image/svg+xml", headers={"X-Referral-Code": code})
+        return Response(svg, media_type="image/svg+xml", headers={"X-Referral-Code": code, "X-Referral-Link": link})
 
     @post("/users", guards=[ADMIN], summary="Create a user (admin)")
     async def create_user(

@@ -116,6 +116,35 @@ class InsightSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class GeocoderSettings:
+    """Address search for customers' sites (`GET /geocode`): none, or a Nominatim server (geopy)."""
+
+    kind: str = "none"  # none | nominatim
+    url: str | None = None  # e.g. https://nominatim.example.com (a path prefix is kept)
+    timeout_s: float = 5.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.kind != "none"
+
+
+GEOCODERS = ("none", "nominatim")
+
+
+def geocoder_settings(kind: str, url: str | None, timeout_s: float) -> GeocoderSettings:
+    """GEOCODER and GEOCODER_URL: a Nominatim server needs an http(s) address; anything else stops the start."""
+    kind = kind.strip().lower() or "none"
+    if kind not in GEOCODERS:
+        raise ValueError(f"GEOCODER must be one of {', '.join(GEOCODERS)}, not {kind!r}")
+    if kind == "none":
+        return GeocoderSettings()
+    parts = urlsplit((url or "").strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.query:
+        raise ValueError(f"GEOCODER={kind} needs GEOCODER_URL like https://nominatim.example.com, not {url!r}")
+    return GeocoderSettings(kind=kind, url=(url or "").strip().rstrip("/"), timeout_s=timeout_s)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
     db: DatabaseSettings
@@ -138,6 +167,7 @@ class Settings:
     osrm_dataset: str | None = None
     # Where outsiders reach this service (links handed out, e.g. share links); relative links when unset.
     public_base_url: str | None = None
+    geocoder: GeocoderSettings = field(default_factory=GeocoderSettings)
 
 
 def async_database_url(url: str) -> str:
@@ -310,6 +340,9 @@ def load_settings() -> Settings:
         osrm_url=os.environ.get("OSRM_URL") or None,
         osrm_dataset=os.environ.get("OSRM_DATASET") or None,
         public_base_url=public_base_url(os.environ.get("PUBLIC_BASE_URL") or None),
+        geocoder=geocoder_settings(
+            _env("GEOCODER", "none"), os.environ.get("GEOCODER_URL"), float(_env("GEOCODER_TIMEOUT_S", "5"))
+        ),
     )
 
 

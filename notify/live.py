@@ -4,8 +4,9 @@ notification) its user.
 How events travel:
 * SQLAlchemy hooks note the `Event` rows `record_event` adds to a session (forgetting those of a savepoint that
   rolls back) and, once the transaction has committed (never on rollback), publish them on Litestar channels:
-  `diesel.order.<id>` for an order's events, `diesel.dispatch` for everything but account, money and price
-  events, `diesel.user.<id>` for the user's in-app notifications (events of type `notification`).
+  `diesel.order.<id>` for an order's events, `diesel.pickup.<id>` for a pickup booking's, `diesel.dispatch` for
+  everything but account, money and price events, `diesel.user.<id>` for the user's in-app notifications (events
+  of type `notification`).
 * With Redis (`REDIS_URL`), channels use Redis pub/sub, so every API process sees every event, and the worker
   publishes the events its tasks commit straight to Redis (`install_redis_sink`). The subscription survives a
   Redis restart (`ReconnectingRedisBackend`): open streams keep flowing once Redis is back; what is committed
@@ -83,12 +84,18 @@ def user_channel(user_id: uuid.UUID) -> str:
     return f"diesel.user.{user_id}"
 
 
+def pickup_channel(booking_id: uuid.UUID) -> str:
+    return f"diesel.pickup.{booking_id}"
+
+
 def channels_for(payload: EventPayload) -> list[str]:
     channels = []
     if payload.subject_type == "order":
         channels.append(order_channel(payload.subject_id))
     if payload.subject_type == "user" and payload.type == NOTIFICATION_EVENT:
         channels.append(user_channel(payload.subject_id))
+    if payload.subject_type == "pickup":
+        channels.append(pickup_channel(payload.subject_id))
     if payload.subject_type not in NOT_FOR_DISPATCH:
         channels.append(DISPATCH_CHANNEL)
     return channels

@@ -18,9 +18,10 @@ from core.auth import Principal, Role, roles_guard
 from core.errors import DomainError
 from core.models import Event
 from core.schemas import Problem
-from notify.live import DISPATCH_CHANNEL, LivePlugin, StreamViewer, order_channel
-from notify.webhooks.schemas import event_payload
+from notify.live import DISPATCH_CHANNEL, LivePlugin, StreamViewer, order_channel, pickup_channel
+from notify.webhooks.schemas import EventPayload, event_payload
 from orders.delivery import get_order
+from orders.pickups import get_pickup
 
 Db = NamedDependency[AsyncSession]
 Live = NamedDependency[LivePlugin]
@@ -91,17 +92,32 @@ class LiveController(Controller):
         await get_order(db_session, order_id, viewer=request.user)
         require_event_stream(request)
         viewer = stream_viewer(request)
-        backlog = []
-        since = _event_id(last_event_id)
-        if since is not None:
-            rows = await db_session.scalars(
-                select(Event)
-                .where(Event.subject_type == "order", Event.subject_id == order_id, Event.id > since)
-                .order_by(Event.id)
-                .limit(200)
-            )
-            backlog = [event_payload(e) for e in rows]
+        backlog = await _backlog(db_session, "order", order_id, _event_id(last_event_id))
         return live.stream(order_channel(order_id), viewer, backlog)
+
+    @get(
+        "/pickups/{booking_id:uuid}/live",
+        guards=[CUSTOMER_OR_STAFF],
+        media_type="text/event-stream",
+        summary="Follow a pickup booking live (Server-Sent Events): check-in, loading, cancellation",
+        description=_SSE_DOC,
+        responses={406: NOT_A_STREAM, 429: TOO_MANY_STREAMS},
+    )
+    async def pickup_live(
+        self,
+        booking_id: FromPath[uuid.UUID],
+        request: Req,
+        db_session: Db,
+        live: Live,
+        last_event_id: LastEventId = None,
+    ) -> ServerSentEvent:
+        await get_pickup(db_session, booking_id, viewer=request.user)
+        require_event_stream(request)
+        return live.stream(
+            pickup_channel(booking_id),
+            stream_viewer(request),
+            await _backlog(db_session, "pickup", booking_id, _event_id(last_event_id)),
+        )
 
     @get(
         "/dispatch/live",
@@ -140,6 +156,21 @@ def stream_viewer(request: Req) -> StreamViewer:
         return True
 
     return StreamViewer(user_id=principal.id, expires_at=token.exp.timestamp(), still_allowed=still_allowed)
+
+
+async def _backlog(
+    session: AsyncSession, subject_type: str, subject_id: uuid.UUID, since: uuid.UUID | None
+) -> list[EventPayload]:
+    """The subject's events after `since` (what a reconnecting stream missed); none without it."""
+    if since is None:
+        return []
+    rows = await session.scalars(
+        select(Event)
+        .where(Event.subject_type == subject_type, Event.subject_id == subject_id, Event.id > since)
+        .order_by(Event.id)
+        .limit(200)
+    )
+    return [event_payload(e) for e in rows]
 
 
 def _event_id(value: str | None) -> uuid.UUID | None:

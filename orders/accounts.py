@@ -421,6 +421,50 @@ async def create_site(
     return site
 
 
+def _audited_site(site: Site) -> dict[str, object]:
+    return {
+        "name": site.name,
+        "address": site.address,
+        "lat": site.lat,
+        "lon": site.lon,
+        "timezone": site.timezone,
+        "tank_capacity_litres": site.tank_capacity_litres,
+        "receiving_hours": site.receiving_hours,
+        "max_vehicle_class": site.max_vehicle_class,
+    }
+
+
+async def update_site(
+    session: AsyncSession, *, site_id: uuid.UUID, data: s.SiteIn, actor: Principal, now: datetime
+) -> Site:
+    """Replace a site's name, address, pin, hours, tank and vehicle limit (its time zone stays unless given).
+    Audited. Orders placed before keep their price and window; new orders and the next plans use the new values."""
+    stmt = select(Site).where(Site.id == site_id).with_for_update()
+    site = (await session.execute(stmt)).scalar_one_or_none()
+    if site is None or (actor.role == Role.CUSTOMER and site.customer_id != actor.customer_id):
+        raise NotFound("no such site", code="site_not_found")
+    changed = new_site(data, customer_id=site.customer_id, default_tz=site.timezone, now=now)
+    before = _audited_site(site)
+    for name in before:
+        setattr(site, name, getattr(changed, name))
+    after = _audited_site(site)
+    if after != before:
+        record_audit(
+            session,
+            actor=actor,
+            subject_type="site",
+            subject_id=site.id,
+            action="site_changed",
+            at=now,
+            before={k: v for k, v in before.items() if after[k] != v},
+            after={k: v for k, v in after.items() if before[k] != v},
+            customer_id=site.customer_id,
+        )
+        cache.invalidate(session, "sites")  # this process's order path; the others within the cache's TTL
+    await session.flush()
+    return site
+
+
 async def site_info(session: AsyncSession, site_id: uuid.UUID, *, customer_id: uuid.UUID) -> SiteInfo:
     """The customer's own site as a snapshot, from the per-process cache (orders/cache.py)."""
     sites = cache.for_session(session).sites

@@ -49,7 +49,8 @@ class DepotInfo:
 
 @dataclass(frozen=True, slots=True)
 class SiteInfo:
-    """What an order needs of a site. Sites never change once created, so the snapshot never goes stale."""
+    """What an order needs of a site. A site edited (PUT /sites/{id}) reaches this process's orders at once and the
+    other processes' within `TTL_S`, as prices do."""
 
     id: uuid.UUID
     customer_id: uuid.UUID
@@ -146,7 +147,7 @@ class ReferenceCache:
     # (lat, lon, product) -> (DepotInfo, km) | None. Derived from the depots alone, so it lives as long as the
     # depots do not change: `depot_snapshot` clears it whenever a refreshed list of depots differs.
     serving: TTLCache = field(default_factory=lambda: TTLCache(ttl=float("inf")))
-    sites: TTLCache = field(default_factory=lambda: TTLCache(ttl=float("inf")))  # site id -> SiteInfo
+    sites: TTLCache = field(default_factory=TTLCache)  # site id -> SiteInfo
     # (customer id, UTC day, tier bands) -> the discount tier stored on the account for that day, which never
     # changes once stored under those bands (orders.accounts.tier_of_the_day): learnt when this process places
     # the day's first order. A new tier table makes a new key, so the tier is looked up again.

@@ -27,6 +27,7 @@ from orders import schemas as s
 from orders.accounts import get_site, site_info, tier_day, tier_of_the_day
 from orders.cache import ProductInfo, SiteInfo
 from orders.catalogue import depot_info, product_info, serving_depot
+from orders.drivers import check_preferred_driver
 from orders.models import CustomerAccount, Order, QuoteRecord
 from orders.pricing import UnitPrice, price_breakdown
 from orders.repository import PlacedOrder
@@ -258,6 +259,8 @@ async def _draft(
     tz = zone(site.timezone)
     check_delivery_window(start=start, end=end, now=now, receiving_hours=site.receiving_hours, tz=tz, rules=rules)
     depot, _ = await serving_depot(session, lat=site.lat, lon=site.lon, product_code=product.code)
+    if data.preferred_driver_id is not None:  # one of the serving depot's drivers (GET /depots/{id}/drivers)
+        await check_preferred_driver(session, data.preferred_driver_id, depot_id=depot.id, day=data.delivery_date)
     price = await pricing.unit_price(
         session, customer_id=site.customer_id, depot=depot, product=product, day=data.delivery_date
     )

@@ -114,3 +114,33 @@ class ShareLink(IdMixin, Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[uuid.UUID | None]
+
+
+class PickupPass(IdMixin, Base):
+    """A no-login link for the truck driver of one pickup booking, sent to a phone. Its token names this row, the
+    booking and a hash of the booking's plate; a newer pass of the booking replaces it (`revoked_at`)."""
+
+    __tablename__ = "pickup_passes"
+
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pickup_bookings.id", ondelete="CASCADE"), index=True)
+    phone: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class PickupCheckIn(IdMixin, Base):
+    """A truck arrived at the depot's gate for its booking (once per booking), and the loading bay it was given
+    (none while every bay is taken: it waits in the queue)."""
+
+    __tablename__ = "pickup_check_ins"
+    __table_args__ = (Index("ix_pickup_check_ins_depot_time", "depot_id", "checked_in_at"),)
+
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pickup_bookings.id", ondelete="CASCADE"), unique=True)
+    depot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("depots.id"))
+    method: Mapped[str] = mapped_column(String(8))  # gate (the driver scanned the gate code) | rack (an operator)
+    checked_in_at: Mapped[datetime]
+    checked_in_by: Mapped[uuid.UUID | None]  # the rack operator; none when the driver checked in at the gate
+    bay: Mapped[int | None]
+    bay_assigned_at: Mapped[datetime | None]

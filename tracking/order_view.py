@@ -61,10 +61,24 @@ async def _customer_view(
     if placed is None or order.status in FINISHED:
         return _out(order, eta=None, tanker=None, route=None)
     stop, trip = placed
-    on_its_way_here = order.status in ON_THE_WAY and stop.status in STOP_AHEAD
-    latest = await positions.get(trip.tanker_id) if on_its_way_here else None
+    latest = await positions.get(trip.tanker_id) if _on_its_way_here(order, stop) else None
     tanker = {"plate": await _plate(session, trip.tanker_id), "position": _position(latest)}
     return _out(order, eta=order.eta, tanker=tanker, route=await _own_stop_geojson(session, order, stop, trip))
+
+
+def _on_its_way_here(order: Order, stop: PlanStop) -> bool:
+    """Loaded or en route, and this order's stop not yet delivered or failed: the tanker may be shown."""
+    return order.status in ON_THE_WAY and stop.status in STOP_AHEAD
+
+
+async def tanker_on_its_way(session: AsyncSession, *, order: Order, positions: PositionStore) -> LatestPosition | None:
+    """The tanker's latest position when the customer's rule lets it be seen (a share link shows no more)."""
+    if order.status in FINISHED:
+        return None
+    placed = await _published_stop(session, order.id)
+    if placed is None or not _on_its_way_here(order, placed[0]):
+        return None
+    return await positions.get(placed[1].tanker_id)
 
 
 def _out(order: Order, *, eta: Any, tanker: dict[str, Any] | None, route: dict[str, Any] | None) -> s.TrackingOut:

@@ -302,6 +302,35 @@ async def verify(
     )
 
 
+async def pickup_of_code(
+    session: AsyncSession,
+    *,
+    token: str,
+    depot_id: uuid.UUID,
+    keyring: KeyRing,
+    settings: CodeSettings,
+    now: datetime,
+) -> PickupBooking:
+    """The booking of a pickup code authorised at this depot now (the gate checks a truck in with it); refused
+    as `/rack/redeem` refuses it (409 `not_authorised` with the reasons), another depot's without its details."""
+    checked = await _check(
+        session,
+        token=token,
+        depot_id=depot_id,
+        plate=None,
+        keyring=keyring,
+        at=now,
+        leeway=settings.rack_clock_leeway_s,
+        lock=False,
+    )
+    reasons = list(dict.fromkeys(checked.reasons))
+    if checked.payload is not None and checked.payload.kind != codes.Kind.PICKUP and not reasons:
+        reasons = ["malformed"]  # a trip's load code checks no truck in at the gate
+    if reasons or checked.booking is None:
+        raise NotAuthorised("the code is not authorised: " + ", ".join(reasons), code="not_authorised", reasons=reasons)
+    return checked.booking
+
+
 # --- redeem ------------------------------------------------------------------------------------------------
 
 

@@ -29,12 +29,15 @@ from core.errors import Conflict, DomainError, NotFound
 from orders.delivery import order_out
 from orders.models import Order
 from tracking.models import ShareLink
+from tracking.order_view import tanker_on_its_way
+from tracking.positions import PositionStore
 
 VERSION = 2  # 1 named the order and had no row: those links are no longer accepted (they could not be revoked)
 _LAYOUT = struct.Struct(">B16sQ")  # version, link id, expiry (unix seconds)
 _MAC_BYTES = 16
 MAX_TOKEN_CHARS = 100
 SHARE_PATH = "/api/v1/share/"
+PAGE_PATH = "/share/"  # the page a browser is sent to
 # Links of one order that work at once: enough for every driver and site manager, not a table to fill.
 MAX_LIVE_LINKS_PER_ORDER = 20
 
@@ -74,8 +77,16 @@ class ShareLinkInfo(msgspec.Struct):
     revoked_at: datetime | None
 
 
+class SharedTankerOut(msgspec.Struct):
+    """Where the tanker is, while it is on its way to the order's stop (the customer's tracking rule)."""
+
+    lat: float
+    lon: float
+    recorded_at: str
+
+
 class SharedOrderOut(msgspec.Struct):
-    """All a share link shows: no prices, no customer, no address."""
+    """All a share link shows: no prices, no customer, no address; the tanker's position only on its way."""
 
     reference: str
     status: str
@@ -85,6 +96,7 @@ class SharedOrderOut(msgspec.Struct):
     window_start_at: datetime
     window_end_at: datetime
     eta: datetime | None
+    tanker: SharedTankerOut | None = None
 
 
 def _key(secret_key: str) -> bytes:
@@ -201,7 +213,10 @@ async def revoke_link(
     return link
 
 
-async def shared_order(session: AsyncSession, token: str, *, secret_key: str, now: datetime) -> SharedOrderOut:
+async def shared_order(
+    session: AsyncSession, token: str, *, secret_key: str, now: datetime, positions: PositionStore | None = None
+) -> SharedOrderOut:
+    """What the link shows (the tanker's position only when `positions` is given and the rule allows it)."""
     link = await session.get(ShareLink, verify(token, secret_key=secret_key, now=now))
     if link is None:
         raise invalid()
@@ -211,6 +226,7 @@ async def shared_order(session: AsyncSession, token: str, *, secret_key: str, no
     if order is None:
         raise invalid()
     full = order_out(order)
+    latest = await tanker_on_its_way(session, order=order, positions=positions) if positions else None
     return SharedOrderOut(
         reference=full.reference,
         status=full.status,
@@ -220,4 +236,5 @@ async def shared_order(session: AsyncSession, token: str, *, secret_key: str, no
         window_start_at=full.window_start_at,
         window_end_at=full.window_end_at,
         eta=order.eta.astimezone(UTC) if order.eta else None,
+        tanker=SharedTankerOut(lat=latest.lat, lon=latest.lon, recorded_at=latest.recorded_at) if latest else None,
     )

@@ -6,9 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, MediaType, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, PathParameter
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_303_SEE_OTHER
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, Role, roles_guard
@@ -94,9 +96,22 @@ class ShareController(Controller):
         exclude_from_auth=True,
         security=[],
         summary="What a share link shows (no login)",
-        description="Status, reference, delivery date, window and ETA. An unknown or altered link is 404 "
-        "`share_link_invalid`, an expired one 410 `share_link_expired`, a revoked one 410 `share_link_revoked`.",
+        description="Status, reference, delivery date, window and ETA, and the tanker's position while it is on "
+        "its way to the order's stop (as the customer's own tracking shows it). An unknown or altered link is 404 "
+        "`share_link_invalid`, an expired one 410 `share_link_expired`, a revoked one 410 `share_link_revoked`. "
+        "A browser (asking for `text/html` first) is sent to the link's page, `/share/{token}`.",
     )
-    async def read(self, token: Token, db_session: Db, settings: Conf, now: Now) -> Response[share.SharedOrderOut]:
-        shared = await share.shared_order(db_session, token, secret_key=settings.auth.secret_key, now=now)
+    async def read(
+        self, token: Token, request: Req, db_session: Db, settings: Conf, now: Now
+    ) -> Response[share.SharedOrderOut] | Redirect:
+        if request.accept.best_match([MediaType.JSON, MediaType.HTML]) == MediaType.HTML:
+            # A person opened the link in a browser: the page shows it (and says why when it no longer works).
+            return Redirect(path=f"{share.PAGE_PATH}{token}", status_code=HTTP_303_SEE_OTHER, headers=_PRIVATE_HEADERS)
+        shared = await share.shared_order(
+            db_session,
+            token,
+            secret_key=settings.auth.secret_key,
+            now=now,
+            positions=request.app.state.position_store,
+        )
         return Response(shared, headers=_PRIVATE_HEADERS)

@@ -84,8 +84,29 @@ APPS = {
         App("dispatcher", "Dispatcher", body_class="wide"),
         App("driver", "Driver"),
         App("office", "Back office", body_class="wide"),
+        App("apply", "Open an account"),  # the sign-up form a referral QR code leads to (no login)
     )
 }
+# Pages of a link handed to someone without a login; the composition root serves them at /pass/… and /share/…
+# once it has checked the link (api/pages.py).
+LINK_PAGES = {app.name: app for app in (App("pass", "Pickup pass"), App("share", "Delivery tracking"))}
+LOADING = '<p class="loading" data-i18n="common.loading">Loading…</p>'
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message a link page shows instead of loading (the link no longer works), in both languages: the page's
+    script shows the chosen one, and without a script both are there."""
+
+    code: str
+    zh: str
+    en: str
+
+    def html(self) -> str:
+        return (
+            f'<div class="notice link-ended" role="alert" data-code="{html.escape(self.code, quote=True)}">'
+            f'<h1 lang="zh-CN">{html.escape(self.zh)}</h1><h1 lang="en">{html.escape(self.en)}</h1></div>'
+        )
 
 
 @cache
@@ -104,7 +125,7 @@ def asset_version() -> str:
     return digest.hexdigest()[:12]
 
 
-def render_page(app: App) -> str:
+def render_page(app: App, *, notice: Notice | None = None) -> str:
     return _shell().substitute(
         app=app.name,
         title=app.title,
@@ -112,12 +133,24 @@ def render_page(app: App) -> str:
         static=STATIC_PATH,
         v=asset_version(),
         tile_url=html.escape(tile_url(), quote=True),
+        main=notice.html() if notice else LOADING,
+        # A link page has no app home to go back to: its brand stays on the page.
+        home="#main" if app.name in LINK_PAGES else f"/app/{app.name}",
     )
 
 
-def _page(app: App) -> Response[str]:
+def _page(app: App, *, status_code: int = 200, notice: Notice | None = None, private: bool = False) -> Response[str]:
     headers = {**PAGE_HEADERS, "Content-Security-Policy": content_security_policy(tile_url())}
-    return Response(render_page(app), media_type=MediaType.HTML, headers=headers)
+    if private:  # a link that is a capability: kept out of caches and search engines
+        headers |= {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+    return Response(
+        render_page(app, notice=notice), media_type=MediaType.HTML, headers=headers, status_code=status_code
+    )
+
+
+def link_page(name: str, *, status_code: int = 200, notice: Notice | None = None) -> Response[str]:
+    """The page of a pass or share link (`LINK_PAGES`): the app, or `notice` with the link's error status."""
+    return _page(LINK_PAGES[name], status_code=status_code, notice=notice, private=True)
 
 
 def _app_handler(app: App) -> HTTPRouteHandler:
@@ -162,4 +195,15 @@ web_router = Router(
     ],
 )
 
-__all__ = ["APPS", "STATIC_DIR", "asset_version", "content_security_policy", "render_page", "tile_url", "web_router"]
+__all__ = [
+    "APPS",
+    "LINK_PAGES",
+    "STATIC_DIR",
+    "Notice",
+    "asset_version",
+    "content_security_policy",
+    "link_page",
+    "render_page",
+    "tile_url",
+    "web_router",
+]

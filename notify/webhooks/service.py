@@ -33,7 +33,7 @@ EVENT_TYPES: frozenset[str] = frozenset(
     {f"order_{status}" for status in OrderStatus}
     | {"order_unscheduled", "order_delayed", "tanker_arrived"}
     | {f"pickup_{status}" for status in PickupStatus}
-    | {"pickup_booked"}
+    | {"pickup_booked", "pickup_pass_sent", "pickup_checked_in"}
 )
 WEBHOOK_SUBJECTS = ("order", "pickup")
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")

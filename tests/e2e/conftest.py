@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.e2e.browser import SHANGHAI, Server, browser_missing, launch
+from tests.fake_geocoder import fake_nominatim
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,6 +127,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # A short cut-off lets the driver's test order for later today (its load code must be valid now), whatever the hour.
     env["ORDER_LEAD_TIME_MINUTES"] = "30"
     env.pop("MAP_TILE_URL", None)  # maps on the plain background: the tests never leave the machine
+    geocoder = contextlib.ExitStack()
+    # The site form's address search asks a local stand-in for Nominatim (tests/fake_geocoder.py).
+    env["GEOCODER"], env["GEOCODER_URL"] = "nominatim", geocoder.enter_context(fake_nominatim()).url
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "demo", "--port", str(port), "--data-dir", str(data_dir)],
@@ -143,6 +147,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
     finally:
         _stop(process)
+        geocoder.close()
 
 
 @pytest.fixture(scope="session")

@@ -75,6 +75,7 @@ def open_rack(browser: Any, server: Server) -> tuple[Any, Any]:
     page.set_viewport_size(TABLET)
     login(page, server, "rack1")
     page.wait_for_url("**/app/rack/depot")
+    page.wait_for_selector("select[name=depot_id] option", state="attached")  # the depots come after the page
     # Only rack1's own depots are offered (Pudong and the all-day depot), never Jiading.
     offered = page.eval_on_selector_all("select[name=depot_id] option", "options => options.map(o => o.textContent)")
     assert sorted(offered) == sorted(["Pudong Depot 浦东油库", server.all_day_depot["name"]]), offered

@@ -66,12 +66,14 @@ class Access:
     public:  no token needed at all (anonymous callers are let through as well).
     scoped:  the path (or the body) names customer A's resource: another customer gets 404, never the contents.
     driver_scoped: the path names driver X's trip or stop: another driver gets 404, never the contents.
+    depot_scoped: the path names the walk's depot, which is not the rack operator's: it gets 403 `not_your_depot`.
     """
 
     roles: frozenset[str]
     public: bool = False
     scoped: bool = False
     driver_scoped: bool = False
+    depot_scoped: bool = False  # the path names a depot: a rack operator passes at its own only (403 not_your_depot)
 
 
 # Every operation under /api/v1, keyed by (method, path template as Litestar formats it, without the prefix).
@@ -113,6 +115,10 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/sites"): Access(CUSTOMER_OR_STAFF),
     ("GET", "/sites"): Access(CUSTOMER_OR_STAFF),
     ("GET", "/sites/{site_id}"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("PUT", "/sites/{site_id}"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("GET", "/geocode"): Access(CUSTOMER_OR_STAFF),
+    ("GET", "/geocode/status"): Access(CUSTOMER_OR_STAFF),
+    ("GET", "/depots/{depot_id}/drivers"): Access(CUSTOMER_OR_STAFF),
     ("POST", "/applications"): Access(EVERYONE, public=True),
     ("GET", "/applications"): Access(ONLY_ADMIN),
     ("GET", "/applications/{application_id}"): Access(ONLY_ADMIN),
@@ -138,6 +144,15 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/pickups/{booking_id}/code"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("GET", "/pickups/{booking_id}/qr.svg"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("GET", "/pickups/{booking_id}/qr.png"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("GET", "/pickups/{booking_id}/check-in"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    # the truck driver's pass: sent by the booking's customer, read and used by whoever holds the link
+    ("POST", "/pickups/{booking_id}/pass"): Access(ONLY_CUSTOMER, scoped=True),
+    ("GET", "/pass/{pass_token}"): Access(EVERYONE, public=True),
+    ("GET", "/pass/{pass_token}/qr.svg"): Access(EVERYONE, public=True),
+    ("POST", "/pass/{pass_token}/check-in"): Access(EVERYONE, public=True),
+    ("GET", "/depots/{depot_id}/gate-code"): Access(frozenset({ADMIN, DISPATCHER, RACK}), depot_scoped=True),
+    ("GET", "/depots/{depot_id}/gate-code.svg"): Access(frozenset({ADMIN, DISPATCHER, RACK}), depot_scoped=True),
+    ("POST", "/rack/check-in"): Access(RACK_OR_ADMIN),
     # the rack: public keys for offline verification; the rest for rack operators (and admins).
     # An operator acts only at its own depots: `test_a_rack_operator_acts_only_at_its_own_depots` below (real ids of
     # another depot's trip) and tests/integration/test_rack_depots.py.
@@ -196,6 +211,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/share/{token}"): Access(EVERYONE, public=True),
     # live streams (Server-Sent Events)
     ("GET", "/orders/{order_id}/live"): Access(CUSTOMER_OR_STAFF, scoped=True),
+    ("GET", "/pickups/{booking_id}/live"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("GET", "/dispatch/live"): Access(STAFF),
     # money's documents: a customer's own; checking an invoice's seal needs no login
     ("GET", "/invoices/{invoice_id}/pdf"): Access(MONEY_READERS, scoped=True),
@@ -245,14 +261,21 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/visits"): Access(frozenset()),  # account managers only
 }
 # Streams answer 406 `event_stream_required` unless asked for text/event-stream: the walk never opens one.
-STREAMS = {("GET", "/orders/{order_id}/live"), ("GET", "/dispatch/live"), ("GET", "/me/notifications/live")}
-# A share link is a capability: it shows the order's reference to whoever holds it, on purpose.
-SHOWS_REFERENCE_BY_DESIGN = {("GET", "/share/{token}")}
+STREAMS = {
+    ("GET", "/orders/{order_id}/live"),
+    ("GET", "/pickups/{booking_id}/live"),
+    ("GET", "/dispatch/live"),
+    ("GET", "/me/notifications/live"),
+}
+# A share link or a pickup pass is a capability: it shows the order's or booking's reference to whoever holds it.
+SHOWS_REFERENCE_BY_DESIGN = {("GET", "/share/{token}"), ("GET", "/pass/{pass_token}")}
+# Query parameters an operation needs to get past validation to its handler.
+QUERIES = {("GET", "/geocode"): "?q=Wuhan"}
 # Logout ends the token that calls it: the walk calls it with a second login of the same user.
 ENDS_THE_TOKEN = {("POST", "/auth/logout")}
 
 # Routes outside /api/v1: the OpenAPI document, the browser apps' shells and their static files, nothing else.
-PUBLIC_NON_API_PREFIXES = ("/schema", "/app", "/static")
+PUBLIC_NON_API_PREFIXES = ("/schema", "/app", "/static", "/pass/", "/share/")
 PUBLIC_NON_API_PATHS = {"/", "/health"}
 
 
@@ -366,6 +389,11 @@ BODIES: dict[tuple[str, str], Callable[[Walk], Any]] = {
     ("POST", "/invoices/verify"): lambda w: {"token": "NOT-A-SEAL"},
     ("PUT", "/customers/{customer_id}/manager"): lambda w: {"user_id": None},
     ("POST", "/visits"): lambda w: {"token": "NOT-A-VISIT-CODE"},
+    ("PUT", "/sites/{site_id}"): lambda w: {  # A's site as it is: the walk changes nothing of it
+        key: w.a.site[key] for key in ("name", "address", "lat", "lon", "tank_capacity_litres", "receiving_hours")
+    },
+    ("POST", "/pickups/{booking_id}/pass"): lambda w: {"phone": "13800138000"},
+    ("POST", "/pass/{pass_token}/check-in"): lambda w: {"gate_code": "NOT-A-GATE-CODE"},
 }
 
 
@@ -431,6 +459,9 @@ async def walk(world, worker, app) -> Walk:  # type: ignore[no-untyped-def]
         "driver_phone": "13800138000",
     }
     pickup = ok(await client.post(f"{API}/pickups", headers=a.h, json=pickup_body), 201)
+    pickup_pass = ok(
+        await client.post(f"{API}/pickups/{pickup['id']}/pass", headers=a.h, json={"phone": "13800138000"})
+    )
     application = ok(
         await client.post(f"{API}/applications", json=application_body(f"walk-{uuid.uuid4().hex[:8]}")), 201
     )
@@ -456,6 +487,7 @@ async def walk(world, worker, app) -> Walk:  # type: ignore[no-untyped-def]
         "depot_id": depot_id,
         "webhook_id": webhook["id"],
         "token": share["token"],
+        "pass_token": pickup_pass["token"],
         "link_id": share["id"],
         "user_id": ok(await client.get(f"{API}/me", headers=a.h))["user"]["id"],
         "plan_id": day.plan_id,
@@ -526,6 +558,8 @@ def expectation(access: Access, caller: str) -> str:
             return "own" if caller == DRIVER else "404"
         return "pass"
     if caller in STAFF_ROLES:
+        if caller == RACK and access.depot_scoped:
+            return "not_your_depot"
         return "pass" if access.public or caller in access.roles else "403"
     if caller == "customer":
         return "own" if access.public or CUSTOMER in access.roles else "403"
@@ -548,6 +582,9 @@ def check(response: Any, expected: str, *, method: str) -> str | None:
         return None if (status, code) == (401, "unauthorized") else f"expected 401 unauthorized, got {status} {code}"
     if expected == "403":
         return None if (status, code) == (403, "forbidden") else f"expected 403 forbidden, got {status} {code}"
+    if expected == "not_your_depot":
+        ok_ = (status, code) == (403, "not_your_depot")
+        return None if ok_ else f"expected 403 not_your_depot, got {status} {code}"
     if expected == "404":
         if status == 404 and problem and str(code).endswith("not_found"):
             return None
@@ -609,12 +646,12 @@ async def test_walk_every_route_as(app, walk, caller: str) -> None:
             wrong.append(f"{method} {template}: not in ACCESS, so nobody has said who may call it")
             continue
         expected = expectation(ACCESS[(method, template)], caller)
-        url = walk.path(template)
+        url = walk.path(template) + QUERIES.get((method, template), "")
         body = walk.body(method, template)
         call_headers = await second_login(walk, caller) if (method, template) in ENDS_THE_TOKEN else headers
         if caller == "other_customer":
             # Customer B also tries to reach A's account through the staff-only `customer_id` filter.
-            url += f"?customer_id={walk.a.id}"
+            url += ("&" if "?" in url else "?") + f"customer_id={walk.a.id}"
             if (method, template) in (("POST", "/orders"), ("POST", "/quotes")):
                 body = {**body, "site_id": walk.a.site["id"]}  # B orders to A's site
         response = await client.request(method, url, headers=call_headers, json=body)

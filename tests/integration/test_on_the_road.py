@@ -220,6 +220,9 @@ async def test_a_customer_sees_the_tanker_only_on_its_way_to_its_own_stop(world,
         )
         assert (await tracking(b, b_order))["tanker"] == {"plate": day.tankers[0]["plate"], "position": None}
         assert await staff_position(b_order) is not None
+        # A share link of B's order follows the same rule (the tanker's position only, never its plate).
+        b_link = ok(await client.post(f"/api/v1/orders/{b_order['id']}/share", headers=b.h, json={}))
+        assert ok(await client.get(f"/api/v1/share/{b_link['token']}"))["tanker"] is None
 
         # Loaded at the rack and on the road: B, E and F see the tanker; A (cancelled) sees nothing of it.
         clock.set(datetime.fromisoformat(trip["load_start"]))
@@ -247,10 +250,17 @@ async def test_a_customer_sees_the_tanker_only_on_its_way_to_its_own_stop(world,
             seen = await tracking(customer, order)
             assert seen["status"] == "en_route" and seen["eta"], seen
             assert seen["tanker"]["position"]["lat"] == pytest.approx(depot["lat"] + 0.01)
+        shared = ok(await client.get(f"/api/v1/share/{b_link['token']}"))
+        assert shared["tanker"]["lat"] == pytest.approx(depot["lat"] + 0.01) and set(shared["tanker"]) == {
+            "lat",
+            "lon",
+            "recorded_at",
+        }
         cancelled = await tracking(a, a_order)
         assert (cancelled["tanker"], cancelled["eta"], cancelled["route"]) == (None, None, None)
         a_link = ok(await client.post(f"/api/v1/orders/{a_order['id']}/share", headers=a.h, json={}))
-        assert ok(await client.get(f"/api/v1/share/{a_link['token']}"))["eta"] is None  # nor through a share link
+        a_shared = ok(await client.get(f"/api/v1/share/{a_link['token']}"))
+        assert (a_shared["eta"], a_shared["tanker"]) == (None, None)  # nor through a share link
         a_events = ok(await client.get(f"/api/v1/orders/{a_order['id']}/events", headers=a.h))
         assert a_events[-1]["type"] == "order_cancelled"  # no ETA moves, no `order_delayed` after it
         assert (await staff_position(a_order))["lat"] == pytest.approx(depot["lat"] + 0.01)
@@ -275,6 +285,7 @@ async def test_a_customer_sees_the_tanker_only_on_its_way_to_its_own_stop(world,
             None,
             None,
         )
+        assert ok(await client.get(f"/api/v1/share/{b_link['token']}"))["tanker"] is None
 
         # E has no receipt code: the proof photo is decoded and checked before it is stored.
         e_stop = day.stop_of(e_order)

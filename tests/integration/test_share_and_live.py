@@ -31,6 +31,7 @@ SHARED_FIELDS = {
     "window_start_at",
     "window_end_at",
     "eta",
+    "tanker",
 }
 
 

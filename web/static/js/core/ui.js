@@ -17,6 +17,10 @@ const STATUS_TONE = {
   loading: "info",
   completed: "ok",
   expired: "muted",
+  issued: "info",
+  part_paid: "warn",
+  paid: "ok",
+  credited: "muted",
 };
 
 export function statusText(status) {

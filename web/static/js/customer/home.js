@@ -1,4 +1,4 @@
-// Home: the account's delivery sites, with the way to order for each.
+// Home: the account's delivery sites, with the way to order for each, to change each, and to add one.
 import { allPages } from "../core/api.js";
 import { h, litres } from "../core/dom.js";
 import { t } from "../core/i18n.js";
@@ -28,7 +28,12 @@ function siteCard(site) {
       { class: "small" },
       `${t("site.tank")}: ${litres(site.tank_capacity_litres)} · ${t("site.hours")}: ${hoursText(site.receiving_hours)}`,
     ),
-    h("a", { class: "btn btn-primary", href: `/app/customer/order?site=${site.id}` }, t("site.order_here")),
+    h(
+      "div",
+      { class: "actions" },
+      h("a", { class: "btn btn-primary", href: `/app/customer/order?site=${site.id}` }, t("site.order_here")),
+      h("a", { class: "btn", href: `/app/customer/sites/${site.id}`, "aria-label": t("site.edit_named", { name: site.name }) }, t("site.edit")),
+    ),
   );
 }
 
@@ -41,6 +46,7 @@ export async function homeView(main, _params, ctx) {
       { class: "actions" },
       linkButton("/app/customer/order", "nav.order", "btn btn-primary"),
       linkButton("/app/customer/pickup", "nav.book_pickup", "btn"),
+      linkButton("/app/customer/sites/new", "site.new_title", "btn"),
     ),
   );
   let sites;

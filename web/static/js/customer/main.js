@@ -1,6 +1,9 @@
-// The customer app (phone first): sites, quote and order, orders, pickup bookings and their QR codes.
+// The customer app (phone first): sites (added and changed with a pin on the map), quote and order, orders (shared
+// by a link), pickup bookings and their QR codes and the driver's pass, the account (balance, invoices,
+// statements).
 import { notFoundView, startRouter } from "../core/router.js";
 import { initShell } from "../core/shell.js";
+import { accountView } from "./account.js";
 import { homeView } from "./home.js";
 import { orderFormView } from "./order-form.js";
 import { orderView } from "./order-page.js";
@@ -10,36 +13,46 @@ import { pickupView } from "./pickup-page.js";
 import { pickupQrView } from "./pickup-qr.js";
 import { pickupsView } from "./pickups.js";
 import { receiptQrView } from "./receipt-qr.js";
+import { siteFormView } from "./site-form.js";
 
 const BASE = "/app/customer";
 const ID = "([0-9a-fA-F-]{36})";
 
-const ready = await initShell({
-  roles: ["customer"],
-  titleKey: "customer.title",
-  nav: [
-    { href: BASE, key: "nav.sites" },
-    { href: `${BASE}/order`, key: "nav.order" },
-    { href: `${BASE}/orders`, key: "nav.orders", prefix: true },
-    { href: `${BASE}/pickup`, key: "nav.book_pickup" },
-    { href: `${BASE}/pickups`, key: "nav.pickups", prefix: true },
-  ],
-});
-
-if (ready) {
-  startRouter({
-    base: BASE,
-    notFound: notFoundView,
-    routes: [
-      [/^$/, homeView],
-      [/^order$/, orderFormView],
-      [/^orders$/, ordersView],
-      [new RegExp(`^orders/${ID}$`), orderView],
-      [new RegExp(`^orders/${ID}/receipt$`), receiptQrView],
-      [/^pickup$/, pickupFormView],
-      [/^pickups$/, pickupsView],
-      [new RegExp(`^pickups/${ID}$`), pickupView],
-      [new RegExp(`^pickups/${ID}/qr$`), pickupQrView],
+// Sign-up links printed before the sign-up page had its own app: the public form, no login.
+if (location.pathname.replace(/\/+$/, "") === `${BASE}/apply`) {
+  location.replace(`/app/apply${location.search}`);
+} else {
+  const ready = await initShell({
+    roles: ["customer"],
+    titleKey: "customer.title",
+    nav: [
+      { href: BASE, key: "nav.sites" },
+      { href: `${BASE}/order`, key: "nav.order" },
+      { href: `${BASE}/orders`, key: "nav.orders", prefix: true },
+      { href: `${BASE}/pickup`, key: "nav.book_pickup" },
+      { href: `${BASE}/pickups`, key: "nav.pickups", prefix: true },
+      { href: `${BASE}/account`, key: "nav.account" },
     ],
   });
+
+  if (ready) {
+    startRouter({
+      base: BASE,
+      notFound: notFoundView,
+      routes: [
+        [/^$/, homeView],
+        [/^sites\/new$/, (main, _params, ctx) => siteFormView(main, [], ctx)],
+        [new RegExp(`^sites/${ID}$`), siteFormView],
+        [/^account$/, accountView],
+        [/^order$/, orderFormView],
+        [/^orders$/, ordersView],
+        [new RegExp(`^orders/${ID}$`), orderView],
+        [new RegExp(`^orders/${ID}/receipt$`), receiptQrView],
+        [/^pickup$/, pickupFormView],
+        [/^pickups$/, pickupsView],
+        [new RegExp(`^pickups/${ID}$`), pickupView],
+        [new RegExp(`^pickups/${ID}/qr$`), pickupQrView],
+      ],
+    });
+  }
 }

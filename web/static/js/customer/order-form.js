@@ -1,4 +1,5 @@
-// Quote and order: the price is shown before the order is confirmed; refusals appear next to their field.
+// Quote and order: the price is shown before the order is confirmed, with the serving depot's drivers to ask for
+// one; refusals appear next to their field.
 import { allPages, api } from "../core/api.js";
 import { loadProducts, productName } from "../core/catalogue.js";
 import { h, isoDay, litres, money, number, tonnes, unitPrices } from "../core/dom.js";
@@ -60,6 +61,23 @@ async function fillFromLastOrder(token, fields) {
   } catch (error) {
     banner(t("order.repeat_link_invalid"), "warn");
   }
+}
+
+/** The drivers based at the serving depot (GET /depots/{id}/drivers, names only): whom the order may ask for. */
+async function driverChoice(depotId, day) {
+  let drivers = [];
+  try {
+    drivers = await api(`/depots/${depotId}/drivers?date=${day}`);
+  } catch {
+    return null; // no choice offered: the order goes without a preference
+  }
+  if (!drivers.length) return null;
+  const choice = select(
+    "preferred_driver_id",
+    [{ value: "", label: t("order.no_driver_preference") }, ...drivers.map((d) => ({ value: d.id, label: d.name }))],
+    { value: "", required: false },
+  );
+  return field("order.preferred_driver", choice, { hint: "order.preferred_driver_hint" });
 }
 
 export async function orderFormView(main, _params, ctx) {
@@ -130,11 +148,14 @@ export async function orderFormView(main, _params, ctx) {
   function orderBody() {
     const body = { ...quoteBody(), window_start: start.value, window_end: end.value };
     if (note.value.trim()) body.note = note.value.trim();
+    const driver = form.querySelector("select[name=preferred_driver_id]")?.value;
+    if (driver) body.preferred_driver_id = driver;
     return body;
   }
 
 
-  form.addEventListener("input", () => {
+  form.addEventListener("input", (event) => {
+    if (event.target.name === "preferred_driver_id") return; // a choice on the quote, not a change of it
     quoted = null;
     quoteBox.hidden = true;
   });
@@ -148,7 +169,8 @@ export async function orderFormView(main, _params, ctx) {
         const body = quoteBody();
         const quote = await api("/quotes", { method: "POST", body });
         quoted = JSON.stringify(body);
-        quoteBox.replaceChildren(...quotePanel(quote).filter(Boolean), confirm);
+        const drivers = await driverChoice(quote.depot.id, quote.delivery_date);
+        quoteBox.replaceChildren(...quotePanel(quote).filter(Boolean), ...(drivers ? [drivers] : []), confirm);
         quoteBox.hidden = false;
         confirm.focus();
       } catch (error) {

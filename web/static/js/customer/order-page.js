@@ -1,4 +1,5 @@
-// One order: its details, its timeline (GET /orders/{id}/events), cancelling while that is possible, and while
+// One order: its details, its timeline (GET /orders/{id}/events), cancelling while that is possible, sharing its
+// tracking (a link to copy or send, revocable), and while
 // it is on its way its stop and the tanker on a map, and the ETA — live (GET /orders/{id}/live, Server-Sent
 // Events) with a poll as a safety net; the tanker's position is looked up every few seconds (positions are not
 // events).
@@ -7,12 +8,14 @@ import { productLabel } from "../core/catalogue.js";
 import { dateTime, day, h, litres, money } from "../core/dom.js";
 import { errorText } from "../core/forms.js";
 import { t } from "../core/i18n.js";
+import { absolute, copyableLink } from "../core/links.js";
 import { follow } from "../core/live.js";
 import { banner, setTitle } from "../core/shell.js";
 import { createMap, trackingLayers } from "../map/map.js";
 import { details, errorState, statusChip, timeline } from "../core/ui.js";
 
 const CANCELLABLE = new Set(["placed", "on_hold", "confirmed", "scheduled"]);
+const SHAREABLE = new Set(["placed", "on_hold", "confirmed", "scheduled", "loaded", "en_route"]);
 const ON_ITS_WAY = new Set(["scheduled", "loaded", "en_route"]);
 const REFRESH_MS = 10_000; // no live stream: look again this often
 const SLOW_REFRESH_MS = 30_000; // with the live stream: a safety net
@@ -89,13 +92,87 @@ function cancelControl(order, onDone) {
   return box;
 }
 
+/**
+ * Share the order's tracking (a link that needs no login: status, ETA and the tanker on a map while it is on its
+ * way), the links made so far and a way to revoke each.
+ */
+function shareCard(order) {
+  const fresh = h("div", { class: "share-new", "aria-live": "polite" });
+  const list = h("ul", { class: "list share-links", id: "share-links" });
+  const error = h("p", { class: "field-error", role: "alert" });
+  const make = h("button", { type: "button", class: "btn", id: "share" }, t("share.create"));
+
+  async function refresh() {
+    const page = await api(`/orders/${order.id}/share?limit=20`);
+    list.replaceChildren(
+      ...page.items.map((link) => {
+        const row = h(
+          "li",
+          { class: "list-item list-row", dataset: { linkId: link.id, status: link.status } },
+          h(
+            "span",
+            { class: "list-main" },
+            h("span", {}, t("share.made_at", { at: dateTime(link.created_at) })),
+            h("span", { class: "chip chip-neutral" }, t(`share.status_${link.status}`)),
+          ),
+          h("span", { class: "list-sub muted" }, t("share.expires", { at: dateTime(link.expires_at) })),
+        );
+        if (link.status === "active") {
+          const revoke = h("button", { type: "button", class: "btn btn-small btn-danger-outline" }, t("share.revoke"));
+          revoke.addEventListener("click", async () => {
+            try {
+              await api(`/orders/${order.id}/share/${link.id}`, { method: "DELETE" });
+              fresh.replaceChildren();
+              await refresh();
+            } catch (err) {
+              error.textContent = errorText(err);
+            }
+          });
+          row.append(revoke);
+        }
+        return row;
+      }),
+    );
+  }
+
+  make.addEventListener("click", async () => {
+    error.textContent = "";
+    make.setAttribute("aria-disabled", "true");
+    try {
+      const link = await api(`/orders/${order.id}/share`, { method: "POST", body: { ttl_hours: 24 } });
+      const url = absolute(link.url);
+      const shareNow = navigator.share
+        ? h("button", { type: "button", class: "btn", onclick: () => navigator.share({ url }).catch(() => {}) }, t("share.send"))
+        : null;
+      fresh.replaceChildren(copyableLink(url, { id: "share-url" }), ...(shareNow ? [shareNow] : []));
+      await refresh();
+    } catch (err) {
+      error.textContent = errorText(err);
+    } finally {
+      make.removeAttribute("aria-disabled");
+    }
+  });
+  refresh().catch(() => {});
+  return h(
+    "section",
+    { class: "card share", "aria-labelledby": "share-title" },
+    h("h2", { id: "share-title" }, t("share.title")),
+    h("p", { class: "hint" }, t("share.hint")),
+    make,
+    error,
+    fresh,
+    list,
+  );
+}
+
 export async function orderView(main, [id], ctx) {
   setTitle("order.page_title");
   const header = h("div", { class: "page-header" });
   const tracker = h("div", { class: "tracker" });
   const body = h("div", { class: "order-body" });
   const events = h("section", { class: "card", "aria-labelledby": "timeline-title" });
-  main.append(header, tracker, body, events);
+  const sharing = h("div", {});
+  main.append(header, tracker, body, sharing, events);
   let lastSeen = "";
   let trackingView = null;
   let timeZone = "Asia/Shanghai";
@@ -142,6 +219,8 @@ export async function orderView(main, [id], ctx) {
     }
     body.replaceChildren(h("section", { class: "card" }, await orderDetails(order, site)));
     if (CANCELLABLE.has(order.status)) body.append(cancelControl(order, () => draw()));
+    if (!SHAREABLE.has(order.status)) sharing.replaceChildren();
+    else if (!sharing.firstChild) sharing.append(shareCard(order)); // kept across redraws: the new link stays
     events.replaceChildren(
       h("h2", { id: "timeline-title" }, t("timeline.title")),
       timeline(history, site?.timezone),

@@ -1,4 +1,5 @@
 // The rack's one working screen: camera (or typed code) -> verdict -> loading form -> ticket -> next truck.
+import { api } from "../core/api.js";
 import { h } from "../core/dom.js";
 import { errorText } from "../core/forms.js";
 import { t } from "../core/i18n.js";
@@ -85,6 +86,29 @@ function manualForm(onToken) {
   return form;
 }
 
+/** A pickup truck at the gate: check it in (its queue position and bay are shown, and on the driver's pass). */
+function checkInBox(token, here) {
+  const said = h("p", { class: "check-in-result", "aria-live": "polite" });
+  const button = h("button", { type: "button", class: "btn btn-block", id: "rack-check-in" }, t("rack.check_in"));
+  button.addEventListener("click", async () => {
+    button.setAttribute("aria-disabled", "true");
+    try {
+      const done = await api("/rack/check-in", { method: "POST", body: { token, depot_id: here.id } });
+      const queue = done.queue;
+      said.textContent = t("rack.checked_in", {
+        position: queue.queue_position ?? "–",
+        bay: queue.bay ? t("gate.bay_n", { n: queue.bay }) : t("gate.waiting_for_bay"),
+      });
+      said.dataset.bay = queue.bay ?? "";
+    } catch (error) {
+      said.textContent = errorText(error);
+    } finally {
+      button.removeAttribute("aria-disabled");
+    }
+  });
+  return h("div", { class: "card check-in no-print" }, button, said);
+}
+
 export async function scanView(main, _params, ctx) {
   setTitle("rack.title");
   let depots;
@@ -165,6 +189,7 @@ export async function scanView(main, _params, ctx) {
         result.append(nextButton("rack.scan_again"));
         return;
       }
+      if (verdict.kind === "pickup" && !verdict.offline) result.append(checkInBox(token, here));
       result.append(
         loadingForm(verdict, async ({ litres, temperature, plate: truck }) => {
           const done = await redeem({ token, depotId: here.id, litres, temperature, plate: truck });
