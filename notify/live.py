@@ -440,6 +440,9 @@ class LivePlugin(InitPluginProtocol):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         self.channels.on_app_init(app_config)
+        # Handlers reach the plugin as `live`. Litestar takes a body error under a dependency's name (`channels` of
+        # PUT /me/notification-settings) for a server fault and would answer 500, so the plugin's own goes.
+        app_config.dependencies.pop("channels", None)
         app_config.dependencies["live"] = Provide(lambda: self, use_cache=True, sync_to_thread=False)
         app_config.lifespan.append(self._lifespan)
         return app_config

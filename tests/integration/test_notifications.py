@@ -324,6 +324,11 @@ async def test_settings_are_respected_and_checked(world, outbox, smtp, providers
     ]:
         response = await client.put(f"{API}/me/notification-settings", headers=customer.h, json=body)
         assert (response.status_code, response.json()["code"]) == (422, code), body
+    # A body of the wrong shape is the client's error (`channels` once shared a name with a dependency: 500).
+    wrong_shape = await client.put(
+        f"{API}/me/notification-settings", headers=customer.h, json={"channels": [None, None], "events": []}
+    )
+    assert (wrong_shape.status_code, wrong_shape.json()["code"]) == (400, "validation_error")
     still = ok(await client.get(f"{API}/me/notification-settings", headers=customer.h))
     assert still["channels"]["sms"] == number  # a refused change changed nothing
     staff = await client.get(f"{API}/me/notification-settings", headers=world.h("dispatcher"))
