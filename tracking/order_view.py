@@ -17,9 +17,11 @@ finished order keeps it).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
@@ -34,6 +36,24 @@ ON_THE_WAY = frozenset({OrderStatus.LOADED, OrderStatus.EN_ROUTE})
 STOP_AHEAD = frozenset({"planned", "arrived"})  # the tanker has not finished this stop yet
 
 
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """The order's stop in the published plan with what any view of it shows: one query, plain columns (this is
+    the hottest read of the service: customers poll it)."""
+
+    stop_id: uuid.UUID
+    sequence: int
+    stop_status: str
+    stop_time: datetime  # the live ETA once re-estimated, else the planned arrival
+    trip_id: uuid.UUID
+    tanker_id: uuid.UUID
+    plate: str | None
+    depot: dict[str, Any]  # the loading depot as a GeoJSON point
+    site_name: str
+    site_lon: float
+    site_lat: float
+
+
 async def order_tracking(
     session: AsyncSession, *, order: Order, viewer: Principal, positions: PositionStore
 ) -> s.TrackingOut:
@@ -41,34 +61,33 @@ async def order_tracking(
     placed = await _published_stop(session, order.id)
     if viewer.is_staff:
         return await _staff_view(session, order=order, placed=placed, positions=positions)
-    return await _customer_view(session, order=order, placed=placed, positions=positions)
+    return await _customer_view(order=order, placed=placed, positions=positions)
 
 
 async def _staff_view(
-    session: AsyncSession, *, order: Order, placed: tuple[PlanStop, PlanTrip] | None, positions: PositionStore
+    session: AsyncSession, *, order: Order, placed: Placement | None, positions: PositionStore
 ) -> s.TrackingOut:
-    tanker_id = placed[1].tanker_id if placed else order.tanker_id
     tanker = None
-    if tanker_id is not None:
-        tanker = {"plate": await _plate(session, tanker_id), "position": _position(await positions.get(tanker_id))}
-    route = await _trip_geojson(session, *placed) if placed else None
+    if placed is not None:
+        tanker = {"plate": placed.plate, "position": _position(await positions.get(placed.tanker_id))}
+    elif order.tanker_id is not None:
+        plate = await session.scalar(select(Tanker.plate).where(Tanker.id == order.tanker_id))
+        tanker = {"plate": plate, "position": _position(await positions.get(order.tanker_id))}
+    route = await _trip_geojson(session, placed) if placed else None
     return _out(order, eta=order.eta, tanker=tanker, route=route)
 
 
-async def _customer_view(
-    session: AsyncSession, *, order: Order, placed: tuple[PlanStop, PlanTrip] | None, positions: PositionStore
-) -> s.TrackingOut:
+async def _customer_view(*, order: Order, placed: Placement | None, positions: PositionStore) -> s.TrackingOut:
     if placed is None or order.status in FINISHED:
         return _out(order, eta=None, tanker=None, route=None)
-    stop, trip = placed
-    latest = await positions.get(trip.tanker_id) if _on_its_way_here(order, stop) else None
-    tanker = {"plate": await _plate(session, trip.tanker_id), "position": _position(latest)}
-    return _out(order, eta=order.eta, tanker=tanker, route=await _own_stop_geojson(session, order, stop, trip))
+    latest = await positions.get(placed.tanker_id) if _on_its_way_here(order, placed) else None
+    tanker = {"plate": placed.plate, "position": _position(latest)}
+    return _out(order, eta=order.eta, tanker=tanker, route=_own_stop_geojson(placed))
 
 
-def _on_its_way_here(order: Order, stop: PlanStop) -> bool:
+def _on_its_way_here(order: Order, placed: Placement) -> bool:
     """Loaded or en route, and this order's stop not yet delivered or failed: the tanker may be shown."""
-    return order.status in ON_THE_WAY and stop.status in STOP_AHEAD
+    return order.status in ON_THE_WAY and placed.stop_status in STOP_AHEAD
 
 
 async def tanker_on_its_way(session: AsyncSession, *, order: Order, positions: PositionStore) -> LatestPosition | None:
@@ -76,9 +95,9 @@ async def tanker_on_its_way(session: AsyncSession, *, order: Order, positions: P
     if order.status in FINISHED:
         return None
     placed = await _published_stop(session, order.id)
-    if placed is None or not _on_its_way_here(order, placed[0]):
+    if placed is None or not _on_its_way_here(order, placed):
         return None
-    return await positions.get(placed[1].tanker_id)
+    return await positions.get(placed.tanker_id)
 
 
 def _out(order: Order, *, eta: Any, tanker: dict[str, Any] | None, route: dict[str, Any] | None) -> s.TrackingOut:
@@ -94,25 +113,54 @@ def _out(order: Order, *, eta: Any, tanker: dict[str, Any] | None, route: dict[s
     )
 
 
-async def _published_stop(session: AsyncSession, order_id: uuid.UUID) -> tuple[PlanStop, PlanTrip] | None:
+async def _published_stop(session: AsyncSession, order_id: uuid.UUID) -> Placement | None:
     """The order's stop and trip in the published plan, if it has one. An order split over several trips: the
     first stop still to be done (else the first)."""
     rows = (
         await session.execute(
-            select(PlanStop, PlanTrip)
+            select(
+                PlanStop.id,
+                PlanStop.sequence,
+                PlanStop.status,
+                func.coalesce(PlanStop.eta, PlanStop.arrival),
+                PlanTrip.id,
+                PlanTrip.tanker_id,
+                Tanker.plate,
+                Depot.name,
+                Depot.lon,
+                Depot.lat,
+                Site.name,
+                Site.lon,
+                Site.lat,
+            )
             .join(PlanTrip, PlanTrip.id == PlanStop.trip_id)
             .join(Plan, Plan.id == PlanTrip.plan_id)
+            .join(Depot, Depot.id == PlanTrip.depot_id)
+            .join(Order, Order.id == PlanStop.order_id)
+            .join(Site, Site.id == Order.site_id)
+            .outerjoin(Tanker, Tanker.id == PlanTrip.tanker_id)
             .where(PlanStop.order_id == order_id, Plan.status == "published")
             .order_by(PlanTrip.load_start, PlanStop.sequence)
         )
     ).all()
-    ahead = [row for row in rows if row[0].status in STOP_AHEAD]
-    return next(((stop, trip) for stop, trip in ahead or rows), None)
-
-
-async def _plate(session: AsyncSession, tanker_id: uuid.UUID) -> str | None:
-    tanker = await session.get(Tanker, tanker_id)
-    return tanker.plate if tanker else None
+    placements = [
+        Placement(
+            stop_id=row[0],
+            sequence=row[1],
+            stop_status=row[2],
+            stop_time=row[3],
+            trip_id=row[4],
+            tanker_id=row[5],
+            plate=row[6],
+            depot=_point(row[8], row[9], {"kind": "depot", "name": row[7]}),
+            site_name=row[10],
+            site_lon=row[11],
+            site_lat=row[12],
+        )
+        for row in rows
+    ]
+    ahead = [placed for placed in placements if placed.stop_status in STOP_AHEAD]
+    return next(iter(ahead or placements), None)
 
 
 def _position(latest: LatestPosition | None) -> dict[str, Any] | None:
@@ -125,58 +173,45 @@ def _point(lon: float, lat: float, properties: dict[str, Any]) -> dict[str, Any]
     return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": properties}
 
 
-def _stop_properties(stop: PlanStop, site: Site) -> dict[str, Any]:
+def _stop_properties(placed: Placement) -> dict[str, Any]:
     return {
         "kind": "stop",
-        "number": stop.sequence,
+        "number": placed.sequence,
         "this_order": True,
-        "name": site.name,
-        "eta": (stop.eta or stop.arrival).isoformat(),
+        "name": placed.site_name,
+        "eta": placed.stop_time.isoformat(),
     }
 
 
-async def _depot_feature(session: AsyncSession, trip: PlanTrip) -> dict[str, Any]:
-    depot = await session.get(Depot, trip.depot_id)
-    assert depot is not None
-    return _point(depot.lon, depot.lat, {"kind": "depot", "name": depot.name})
-
-
-async def _own_stop_geojson(session: AsyncSession, order: Order, stop: PlanStop, trip: PlanTrip) -> dict[str, Any]:
+def _own_stop_geojson(placed: Placement) -> dict[str, Any]:
     """The loading depot (public anyway) and the customer's own stop."""
-    site = await session.get(Site, order.site_id)
-    assert site is not None
-    features = [await _depot_feature(session, trip), _point(site.lon, site.lat, _stop_properties(stop, site))]
+    features = [placed.depot, _point(placed.site_lon, placed.site_lat, _stop_properties(placed))]
     return {"type": "FeatureCollection", "features": features}
 
 
-async def _trip_geojson(session: AsyncSession, mine: PlanStop, trip: PlanTrip) -> dict[str, Any]:
+async def _trip_geojson(session: AsyncSession, mine: Placement) -> dict[str, Any]:
     """For staff: the trip carrying the order, depot, stops in order, this order's stop marked (named, with its
     time); the others without names or times."""
     points = (
         await session.execute(
-            select(PlanStop, Site)
+            select(PlanStop.id, PlanStop.sequence, Site.lon, Site.lat)
             .join(Order, Order.id == PlanStop.order_id)
             .join(Site, Site.id == Order.site_id)
-            .where(PlanStop.trip_id == trip.id)
+            .where(PlanStop.trip_id == mine.trip_id)
             .order_by(PlanStop.sequence)
         )
     ).all()
-    depot = await _depot_feature(session, trip)
-    home = depot["geometry"]["coordinates"]
-    line = [home, *([site.lon, site.lat] for _, site in points), home]
+    home = mine.depot["geometry"]["coordinates"]
+    line = [home, *([lon, lat] for _, _, lon, lat in points), home]
     features: list[dict[str, Any]] = [
         {"type": "Feature", "geometry": {"type": "LineString", "coordinates": line}, "properties": {"kind": "trip"}},
-        depot,
+        mine.depot,
     ]
-    for stop, site in points:
-        if stop.id == mine.id:
-            features.append(_point(site.lon, site.lat, _stop_properties(stop, site)))
+    for stop_id, sequence, lon, lat in points:
+        if stop_id == mine.stop_id:
+            features.append(_point(lon, lat, _stop_properties(mine)))
         else:
             features.append(
-                _point(
-                    site.lon,
-                    site.lat,
-                    {"kind": "stop", "number": stop.sequence, "this_order": False, "name": None, "eta": None},
-                )
+                _point(lon, lat, {"kind": "stop", "number": sequence, "this_order": False, "name": None, "eta": None})
             )
     return {"type": "FeatureCollection", "features": features}
