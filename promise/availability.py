@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 
 import msgspec
 from sqlalchemy import exists, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import routing
 from core.auth import Principal
@@ -38,8 +38,15 @@ class _Ask:
 
 
 async def _fleet_managed(session: AsyncSession, depot_id: uuid.UUID) -> bool:
-    """A depot without any tanker is not planned here (its deliveries are not ours to promise): never refused."""
-    return bool(await session.scalar(select(exists().where(Tanker.depot_id == depot_id))))
+    """A depot without any tanker is not planned here (its deliveries are not ours to promise): never refused.
+
+    On PostgreSQL asked on a connection of its own: a query in the session would begin its transaction, and the
+    order path's one statement would then join it instead of running on its own (with its lock timeout)."""
+    query = select(exists().where(Tanker.depot_id == depot_id))
+    if session.get_bind().dialect.name == "postgresql" and isinstance(session.bind, AsyncEngine):
+        async with session.bind.connect() as connection:
+            return bool(await connection.scalar(query))
+    return bool(await session.scalar(query))
 
 
 def _job(ask: _Ask) -> routing.Job:
