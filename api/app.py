@@ -46,7 +46,7 @@ from notify.live import live_plugin
 from notify.live_controllers import LiveController
 from notify.webhooks.config import webhook_settings
 from notify.webhooks.controllers import WebhooksController
-from orders import delivery
+from orders import delivery, promise_port
 from orders.controllers import (
     AccountsController,
     CatalogueController,
@@ -55,6 +55,8 @@ from orders.controllers import (
     PricingController,
 )
 from orders.selfservice_controllers import SelfServiceController
+from promise.availability import FleetPromise
+from promise.controllers import PromiseController
 from tracking.controllers import CodesController, RackController
 from tracking.driver_controllers import DriverController, OrderTrackingController
 from tracking.keystore import keyring_for
@@ -182,6 +184,10 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
 
     # A payment or a credit note frees credit: held orders are re-checked in the same unit of work.
     credit.on_credit_freed(recheck_held_orders, name="orders.recheck_held_orders")
+    # The delivery promise: an order's place in the fleet's day, taken when it is placed (orders.lifecycle).
+    promise_port.register(
+        FleetPromise(settings=settings.promise, rules=settings.rules, default_tz=settings.default_timezone)
+    )
 
     api = Router(
         path=API_PREFIX,
@@ -198,6 +204,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             CodesController,
             RackController,
             FleetController,
+            PromiseController,
             PlanningController,
             DriverController,
             OrderTrackingController,

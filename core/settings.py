@@ -116,6 +116,16 @@ class InsightSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PromiseSettings:
+    """The delivery promise (promise/): the windows offered, and what happens to an order the fleet cannot fit."""
+
+    window_minutes: int = 120  # the windows GET /availability offers, from the depot's opening on
+    # An order whose window the fleet cannot keep: `refuse` (409 `window_full`) or `flag` (taken, with an event).
+    mode: str = "refuse"
+    promise_hours: int = 24  # the promise a quote's earliest window is measured against
+
+
+@dataclass(frozen=True, slots=True)
 class GeocoderSettings:
     """Address search for customers' sites (`GET /geocode`): none, or a Nominatim server (geopy)."""
 
@@ -155,6 +165,7 @@ class Settings:
     rules: OrderRules = field(default_factory=OrderRules)
     live: LiveSettings = field(default_factory=LiveSettings)
     insight: InsightSettings = field(default_factory=InsightSettings)
+    promise: PromiseSettings = field(default_factory=PromiseSettings)
     default_timezone: str = "Asia/Shanghai"
     standard_temperature_c: int = 15
     max_body_bytes: int = 256 * 1024
@@ -168,6 +179,15 @@ class Settings:
     # Where outsiders reach this service (links handed out, e.g. share links); relative links when unset.
     public_base_url: str | None = None
     geocoder: GeocoderSettings = field(default_factory=GeocoderSettings)
+
+
+def promise_settings(window_minutes: int, mode: str, promise_hours: int) -> PromiseSettings:
+    """PROMISE_WINDOW_MINUTES (30-720), PROMISE_MODE (refuse | flag), PROMISE_HOURS; anything else stops the start."""
+    if not 30 <= window_minutes <= 720:
+        raise ValueError(f"PROMISE_WINDOW_MINUTES must be between 30 and 720, not {window_minutes}")
+    if mode not in ("refuse", "flag"):
+        raise ValueError(f"PROMISE_MODE must be refuse or flag, not {mode!r}")
+    return PromiseSettings(window_minutes=window_minutes, mode=mode, promise_hours=max(1, promise_hours))
 
 
 def async_database_url(url: str) -> str:
@@ -331,6 +351,9 @@ def load_settings() -> Settings:
             streams_per_user=_int("LIVE_STREAMS_PER_USER", 10), recheck_s=max(1, _int("LIVE_RECHECK_S", 60))
         ),
         insight=InsightSettings(dormant_floor_days=max(1, _int("DORMANT_FLOOR_DAYS", 30))),
+        promise=promise_settings(
+            _int("PROMISE_WINDOW_MINUTES", 120), _env("PROMISE_MODE", "refuse"), _int("PROMISE_HOURS", 24)
+        ),
         default_timezone=_env("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         standard_temperature_c=_int("STANDARD_TEMPERATURE_C", 15),
         max_body_bytes=_int("MAX_BODY_BYTES", 256 * 1024),

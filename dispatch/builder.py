@@ -67,8 +67,15 @@ def _midnight(day: date, tz_name: str) -> datetime:
 
 
 async def build_day(
-    session: AsyncSession, *, day: date, depot_id: uuid.UUID | None, time_limit_s: float, default_tz: str
+    session: AsyncSession,
+    *,
+    day: date,
+    depot_id: uuid.UUID | None,
+    time_limit_s: float,
+    default_tz: str,
+    statuses: tuple[OrderStatus, ...] = PLANNABLE + UNDER_WAY,
 ) -> DayContext:
+    """The day's problem; `statuses`: the orders it carries (the promise also counts orders held on credit)."""
     depots = await _depots_in_scope(session, depot_id)
     tz_name = depots[0].timezone if depots else default_tz
     day_start = _midnight(day, tz_name)
@@ -99,7 +106,7 @@ async def build_day(
     frozen_orders = {str(order_id) for trip in frozen for order_id in trip[1]}
     tanker_by_driver = {driver: tanker for tanker, driver in drivers_by_tanker.items() if driver}
 
-    order_filter = [Order.delivery_date == day, Order.status.in_([str(s) for s in PLANNABLE + UNDER_WAY])]
+    order_filter = [Order.delivery_date == day, Order.status.in_([str(s) for s in statuses])]
     if depot_id is not None:
         order_filter.append(Order.depot_id == depot_id)
     rows = (

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import idempotency
 from core.auth import Principal, Role
 from core.db import after_commit
-from core.errors import InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.events import events_committed
 from core.hours import zone
 from core.ids import new_id, new_reference
@@ -22,7 +22,7 @@ from core.settings import OrderRules
 from core.units import litres_to_kg
 from money import ledger
 from money.models import CreditAccount
-from orders import cache, lifecycle, pricing, repository
+from orders import cache, lifecycle, pricing, promise_port, repository
 from orders import schemas as s
 from orders.accounts import get_site, site_info, tier_day, tier_of_the_day
 from orders.cache import ProductInfo, SiteInfo
@@ -76,6 +76,18 @@ async def quote(
             user_id=actor.id,
         )
     )
+    earliest = None
+    promise = promise_port.current()
+    if promise is not None:
+        request = promise_port.QuoteRequest(
+            site_id=site.id,
+            depot_id=depot.id,
+            product_code=product.code,
+            litres=litres,
+            delivery_date=data.delivery_date,
+            now=now,
+        )
+        earliest = await promise.earliest(session, request)
     return s.QuoteOut(
         site_id=site.id,
         product_code=product.code,
@@ -86,6 +98,7 @@ async def quote(
         price=breakdown,
         available_credit_minor=available,
         within_credit=breakdown.amount_minor <= available,
+        earliest_window=earliest,
     )
 
 
@@ -178,9 +191,10 @@ async def place_order(
             return await _place_in_one_statement(
                 session, data=data, actor=actor, key=idempotency_key, scope=scope, digest=digest, now=now, rules=rules
             )
-        except (InvalidInput, NotFound):
+        except (InvalidInput, NotFound, Conflict):
             # A retry gets the first answer even when the request would now be refused (e.g. the lead time
-            # has passed since): the rules run before the statement that claims the key.
+            # has passed since, or its own order took the window's last place): the rules run before the
+            # statement that claims the key.
             if idempotency_key is None:
                 raise
             first = await idempotency.resource_if_used(session, scope=scope, key=idempotency_key, digest=digest)
@@ -282,6 +296,22 @@ async def _draft(
     return fields, price
 
 
+async def _take_place(session: AsyncSession, fields: dict[str, Any], *, actor: Principal, now: datetime) -> None:
+    """The order's place in the fleet's day (orders.lifecycle.take_place): refused with 409 `window_full`."""
+    request = promise_port.PlaceRequest(
+        order_id=fields["id"],
+        site_id=fields["site_id"],
+        depot_id=fields["depot_id"],
+        product_code=fields["product_code"],
+        litres=fields["quantity_litres"],
+        delivery_date=fields["delivery_date"],
+        window_start=fields["window_start"],
+        window_end=fields["window_end"],
+        now=now,
+    )
+    await lifecycle.take_place(session, request, actor=actor)
+
+
 def _placed_event(order: Order | PlacedOrder, actor: Principal, now: datetime) -> Event:
     return Event(
         id=new_id(),
@@ -311,6 +341,7 @@ async def _place_in_one_statement(
     site = await site_info(session, data.site_id, customer_id=actor.customer_id)
     order_id = new_id()
     fields, price = await _draft(session, order_id=order_id, data=data, actor=actor, site=site, now=now, rules=rules)
+    await _take_place(session, fields, actor=actor, now=now)
     day = tier_day(now)
     table = await tier_table(session)
     tiers = cache.for_session(session).tiers
@@ -375,6 +406,7 @@ async def _place_in_unit_of_work(
     _, customer, credit = found
     site = await site_info(session, data.site_id, customer_id=customer.id)  # read by claim_and_lock already
     fields, price = await _draft(session, order_id=order_id, data=data, actor=actor, site=site, now=now, rules=rules)
+    await _take_place(session, fields, actor=actor, now=now)
     order = Order(**(fields | {"currency": credit.currency}))
     session.add(_placed_event(order, actor, now))
     await _confirm_or_hold(session, order, customer, credit, price=price, now=now, actor=None, rules=rules)

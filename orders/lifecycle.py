@@ -35,6 +35,7 @@ from core.models import Event
 from core.units import litres_to_kg
 from money import ledger
 from money.models import Charge, CreditAccount
+from orders import promise_port
 from orders import schemas as s
 from orders.models import Application, Order, PickupBooking, Product
 from orders.pricing import amounts
@@ -93,6 +94,36 @@ def _move_order(
         to_status=str(target),
         reason=reason,
         data=data,
+    )
+
+
+async def take_place(session: AsyncSession, request: promise_port.PlaceRequest, *, actor: Principal) -> None:
+    """Before a new order is written: its place in the fleet's day (promise/, through `orders.promise_port`). One that
+    does not fit is refused (409 `window_full`, nothing written) or, when the promise only flags, taken with an
+    `order_window_at_risk` event. Serialised per depot and day until the unit of work ends, so two orders racing for
+    the last place get one yes and one `window_full`."""
+    promise = promise_port.current()
+    if promise is None:
+        return
+    reason = await promise.place(session, request)
+    if reason is None:
+        return
+    if promise.refuses:
+        raise Conflict(
+            f"the fleet cannot deliver in this window any more ({reason}); ask GET /availability for the windows "
+            "it can still serve",
+            code="window_full",
+            field="window_start",
+        )
+    record_event(
+        session,
+        subject_type="order",
+        subject_id=request.order_id,
+        customer_id=actor.customer_id,
+        type="order_window_at_risk",
+        at=request.now,
+        actor=actor,
+        reason=reason,
     )
 
 

@@ -279,6 +279,19 @@ class ServingDepot(msgspec.Struct):
     distance_km: float
 
 
+class EarliestWindow(msgspec.Struct):
+    """The first window the fleet can still serve (the quote's day, else the days after it)."""
+
+    delivery_date: date
+    window_start: str  # HH:MM, local time of the site, as POST /orders takes it
+    window_end: str
+    window_start_at: datetime
+    window_end_at: datetime
+    within_promise: bool  # starts within the promise (24 h from now)
+    promise_hours: int
+    marginal_cost_minor: int | None = None
+
+
 class QuoteOut(msgspec.Struct):
     site_id: uuid.UUID
     product_code: str
@@ -289,6 +302,8 @@ class QuoteOut(msgspec.Struct):
     price: PriceBreakdown
     available_credit_minor: int
     within_credit: bool
+    # None when no window is free in the days looked at, or when the promise is not checked.
+    earliest_window: EarliestWindow | None = None
 
 
 class OrderIn(Input):

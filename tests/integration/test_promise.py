@@ -1,0 +1,159 @@
+"""The delivery promise over HTTP: the windows the fleet can still serve, an order's place taken when it is placed
+(two customers racing for the last place get one yes and one 409 `window_full`), a cancellation freeing it, and the
+earliest window a quote can promise.
+
+Each test has a depot of its own far from the others (south of Hangzhou), with one tanker of two 6,000 L
+compartments whose rack loads only from 06:00 to 07:00: one trip a day, so once both compartments are taken the
+day is full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.factories import EVERY_DAY, FIRST_DAY, Customer, World, new_fleet, ok
+
+pytestmark = pytest.mark.integration
+
+DAY = "2030-01-08"  # the frozen clock is 2030-01-07 09:00 in Shanghai
+
+
+async def _small_day(world: World, lon: float) -> tuple[dict[str, Any], Customer]:
+    """The depot, its one tanker and the first order (6,000 L, 08:00-10:00): one compartment left."""
+    code = f"pr-{uuid.uuid4().hex[:6]}"
+    depot = ok(
+        await world.client.post(
+            "/api/v1/depots",
+            headers=world.h("admin"),
+            json={
+                "code": code,
+                "name": f"Depot {code}",
+                "lat": 28.5,
+                "lon": lon,
+                "timezone": "Asia/Shanghai",
+                "opening_hours": [{"days": EVERY_DAY, "open": "06:00", "close": "07:00"}],
+                "loading_bays": 2,
+                "products": ["diesel-0"],
+            },
+        )
+    )
+    prices = [
+        {
+            "depot_id": depot["id"],
+            "product_code": "diesel-0",
+            "valid_from": FIRST_DAY.isoformat(),
+            "price_per_litre_minor": 780,
+        }
+    ]
+    ok(await world.client.put("/api/v1/prices", headers=world.h("admin"), json=prices))
+    await new_fleet(world, depot, tankers=1, compartments=[6000, 6000])
+    first = await world.new_customer(lat=28.51, lon=lon + 0.01)
+    order = ok(
+        await first.order(delivery_date=DAY, quantity_litres=6000, window_start="08:00", window_end="10:00"), 201
+    )
+    assert order["depot_id"] == depot["id"] and order["status"] == "confirmed"
+    return depot, first
+
+
+async def _windows(customer: Customer, litres: int = 6000, day: str = DAY) -> dict[str, dict[str, Any]]:
+    query = {"site_id": customer.site["id"], "product_code": "diesel-0", "quantity_litres": litres, "date": day}
+    windows = ok(await customer.world.client.get("/api/v1/availability", headers=customer.h, params=query))
+    return {w["window_start"]: w for w in windows}
+
+
+async def test_the_last_compartment_serves_one_window_and_not_the_next_with_the_reason(world) -> None:
+    await _small_day(world, 116.0)
+    second = await world.new_customer(lat=28.52, lon=116.02)
+    windows = await _windows(second)
+    assert list(windows)[:3] == ["06:00", "08:00", "10:00"] and windows["10:00"]["window_end"] == "12:00"
+    assert windows["10:00"]["feasible"] is True and windows["10:00"]["marginal_cost_minor"] > 0
+    assert "reason" not in windows["10:00"]
+    # The driver's day ends (11 h of duty from the 06:00 loading): a window that is served, then the next is not.
+    starts = list(windows)
+    last_yes = max(i for i, s in enumerate(starts) if windows[s]["feasible"])
+    assert last_yes + 1 < len(starts)
+    refused = windows[starts[last_yes + 1]]
+    assert refused["feasible"] is False and refused["reason"] == "shift_ends" and "marginal_cost_minor" not in refused
+    # A bigger order than the compartment left: no loaded trip has room, and the rack is closed for a second trip.
+    assert (await _windows(second, litres=7000))["10:00"]["reason"] == "compartments_full"
+
+    ok(await second.order(delivery_date=DAY, quantity_litres=6000, window_start="10:00", window_end="12:00"), 201)
+    third = await world.new_customer(lat=28.49, lon=116.01)
+    full = await _windows(third, litres=1000)
+    # Only a delivery before 08:00 still fits: a short trip of its own before the rack closes at 07:00.
+    assert [s for s, w in full.items() if w["feasible"]] == ["06:00"]
+    assert full["10:00"]["reason"] == "compartments_full"
+    # An order sent without asking first is checked the same way.
+    refused_order = await third.order(delivery_date=DAY, quantity_litres=1000, window_start="12:00", window_end="14:00")
+    assert refused_order.status_code == 409 and refused_order.json()["code"] == "window_full"
+
+
+async def test_racing_customers_get_one_yes_and_one_window_full_and_a_cancellation_frees_the_place(
+    world, racer
+) -> None:
+    await _small_day(world, 117.0)
+    alice = await world.new_customer(lat=28.52, lon=117.02)
+    bob = await world.new_customer(lat=28.49, lon=117.01)
+    responses = await asyncio.gather(
+        alice.order(
+            f"a-{uuid.uuid4()}",
+            via=racer,
+            delivery_date=DAY,
+            quantity_litres=6000,
+            window_start="10:00",
+            window_end="12:00",
+        ),
+        bob.order(
+            f"b-{uuid.uuid4()}",
+            via=racer,
+            delivery_date=DAY,
+            quantity_litres=6000,
+            window_start="10:00",
+            window_end="12:00",
+        ),
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
+    loser_response = next(r for r in responses if r.status_code == 409)
+    assert loser_response.json()["code"] == "window_full"
+    winner, loser = (alice, bob) if responses[0].status_code == 201 else (bob, alice)
+    assert (await _windows(loser))["10:00"]["feasible"] is False
+
+    order = responses[0].json() if winner is alice else responses[1].json()
+    ok(await winner.world.client.post(f"/api/v1/orders/{order['id']}/cancel", headers=winner.h, json={"reason": "x"}))
+    freed = await _windows(loser)
+    assert freed["10:00"]["feasible"] is True
+    ok(await loser.order(delivery_date=DAY, quantity_litres=6000, window_start="10:00", window_end="12:00"), 201)
+
+
+async def test_a_quote_names_the_earliest_window_and_whether_it_keeps_the_24_hour_promise(world) -> None:
+    await _small_day(world, 118.0)
+    second = await world.new_customer(lat=28.52, lon=118.02)
+    body = {"site_id": second.site["id"], "product_code": "diesel-0", "quantity_litres": 6000, "delivery_date": DAY}
+    quote = ok(await world.client.post("/api/v1/quotes", headers=second.h, json=body))
+    earliest = quote["earliest_window"]
+    assert earliest["delivery_date"] == DAY and earliest["window_start"] == "06:00"
+    assert earliest["within_promise"] is True and earliest["promise_hours"] == 24
+
+    ok(await second.order(delivery_date=DAY, quantity_litres=6000, window_start="10:00", window_end="12:00"), 201)
+    quote = ok(await world.client.post("/api/v1/quotes", headers=second.h, json=body))
+    earliest = quote["earliest_window"]  # the day is full: the next day's first window, beyond the promise
+    assert earliest["delivery_date"] == "2030-01-09" and earliest["window_start"] == "06:00"
+    assert earliest["within_promise"] is False
+
+
+async def test_availability_checks_its_input_and_its_viewer(world) -> None:
+    _, first = await _small_day(world, 119.0)
+    other = await world.new_customer(lat=28.52, lon=119.02)
+    query = {"site_id": first.site["id"], "product_code": "diesel-0", "quantity_litres": 6000, "date": DAY}
+    not_mine = await world.client.get("/api/v1/availability", headers=other.h, params=query)
+    assert not_mine.status_code == 404 and not_mine.json()["code"] == "site_not_found"
+    bad = await world.client.get("/api/v1/availability", headers=first.h, params={**query, "quantity_litres": 0})
+    assert bad.status_code == 400
+    too_little = await world.client.get(
+        "/api/v1/availability", headers=first.h, params={**query, "quantity_litres": 10}
+    )
+    assert too_little.status_code in (400, 422) and too_little.json()["code"]
