@@ -67,6 +67,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--keep-database", action="store_true", help="keep the database afterwards (for inspection)")
     p.add_argument("--redis-url", default=REDIS_URL, help="Redis database of the run (flushed before and after)")
     p.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/load.*")
+    p.add_argument(
+        "--promise-mode",
+        choices=("off", "flag", "refuse"),
+        default="off",
+        help="PROMISE_MODE of the server: off measures the order path without the delivery promise's check "
+        "(its own cost is not part of this mix)",
+    )
     return p.parse_args(argv)
 
 
@@ -232,7 +239,13 @@ def main(argv: list[str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="diesel-bench-load-"))
     # this process mints tokens and signs codes with the server's keys; the webhook receiver is on 127.0.0.1
     drop = ("CELERY_", "DATABASE_", "SIGNING_KEYS")
-    env = environment(tmp, args.redis_url, drop=drop, extra={"WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32"}, purge=True)
+    env = environment(
+        tmp,
+        args.redis_url,
+        drop=drop,
+        extra={"WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32", "PROMISE_MODE": args.promise_mode},
+        purge=True,
+    )
     from core.settings import load_settings
 
     redis.Redis.from_url(args.redis_url).flushdb()
@@ -299,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
         **header(),
         "PostgreSQL": postgres_facts(url),
         "services": "`diesel serve --workers 2` (uvicorn) and `diesel worker --beat` (Celery, 2 threads), "
-        f"PostgreSQL, Redis {args.redis_url} (broker, latest positions)",
+        f"PostgreSQL, Redis {args.redis_url} (broker, latest positions); PROMISE_MODE={args.promise_mode}",
         "mix": f"{args.mix} (percent of requests); {args.retry_share:.0%} of creates retry a key sent ≥ 10 s "
         f"earlier; batches of {args.batch} positions",
         "world": f"{len(world.accounts)} customers, {len(world.orders)} readable orders "

@@ -120,7 +120,8 @@ class PromiseSettings:
     """The delivery promise (promise/): the windows offered, and what happens to an order the fleet cannot fit."""
 
     window_minutes: int = 120  # the windows GET /availability offers, from the depot's opening on
-    # An order whose window the fleet cannot keep: `refuse` (409 `window_full`) or `flag` (taken, with an event).
+    # An order whose window the fleet cannot keep: `refuse` (409 `window_full`) or `flag` (taken, with an event);
+    # `off` takes orders without asking the fleet (GET /availability and quotes still answer).
     mode: str = "refuse"
     promise_hours: int = 24  # the promise a quote's earliest window is measured against
 
@@ -182,11 +183,12 @@ class Settings:
 
 
 def promise_settings(window_minutes: int, mode: str, promise_hours: int) -> PromiseSettings:
-    """PROMISE_WINDOW_MINUTES (30-720), PROMISE_MODE (refuse | flag), PROMISE_HOURS; anything else stops the start."""
+    """PROMISE_WINDOW_MINUTES (30-720), PROMISE_MODE (refuse | flag | off), PROMISE_HOURS; anything else stops the
+    start."""
     if not 30 <= window_minutes <= 720:
         raise ValueError(f"PROMISE_WINDOW_MINUTES must be between 30 and 720, not {window_minutes}")
-    if mode not in ("refuse", "flag"):
-        raise ValueError(f"PROMISE_MODE must be refuse or flag, not {mode!r}")
+    if mode not in ("refuse", "flag", "off"):
+        raise ValueError(f"PROMISE_MODE must be refuse, flag or off, not {mode!r}")
     return PromiseSettings(window_minutes=window_minutes, mode=mode, promise_hours=max(1, promise_hours))
 
 

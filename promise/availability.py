@@ -184,7 +184,7 @@ class FleetPromise:
         return _Ask(site=site, depot=depot, product_code=code, litres=litres)
 
     async def place(self, session: AsyncSession, request: promise_port.PlaceRequest) -> str | None:
-        if not await _fleet_managed(session, request.depot_id):
+        if self.settings.mode == "off" or not await _fleet_managed(session, request.depot_id):
             return None
         await serialise(session, request.depot_id, request.delivery_date)
         ask = await self._ask(session, request.site_id, request.depot_id, request.product_code, request.litres)
