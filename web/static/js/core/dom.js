@@ -81,6 +81,12 @@ export function unitPrices(perLitreMinor, perTonneMinor) {
   return perTonneMinor == null ? perLitre : `${perLitre} · ${shown(perTonneMinor, "price.per_tonne")}`;
 }
 
+/** A price per litre in the currency's own symbol, as staff read the day's grid: "¥7.80". */
+export function pricePerLitre(minor, currency = "CNY") {
+  const options = { style: "currency", currency, currencyDisplay: "narrowSymbol", minimumFractionDigits: 2 };
+  return new Intl.NumberFormat(currentLang(), options).format(minor / 100);
+}
+
 export function tonnes(kg) {
   return t("unit.tonnes", { n: number(kg / 1000, 3) });
 }
