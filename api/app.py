@@ -29,6 +29,7 @@ from api.middleware import ClientAddressMiddleware, HeadAsGetMiddleware, Securit
 from api.operators import OperatorDepotsController
 from api.pages import LINK_PAGE_HANDLERS
 from api.paths import DocumentPaths
+from api.people import ApprovalsController, PeopleController, customer_role_guard
 from api.ratelimit import CounterStore, LoginThrottle, MemoryStore, RedisStore, WindowLimit
 from api.sessions import SessionGuard
 from core.clock import Clock, SystemClock
@@ -185,6 +186,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
 
     api = Router(
         path=API_PREFIX,
+        guards=[customer_role_guard],  # a customer account's people: each role calls only what it may
         route_handlers=[
             AuthController,
             AuditController,
@@ -215,6 +217,8 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             ManagersController,
             AnalyticsController,
             VisitsController,
+            PeopleController,
+            ApprovalsController,
         ],
     )
     app = Litestar(

@@ -29,6 +29,8 @@ ORDER_KINDS = {
     "order_delayed": "order_delayed",
     "order_delivered": "order_delivered",
     "order_failed": "order_failed",
+    "order_awaiting_approval": "approval_requested",  # to the account's approvers (notify.recipients)
+    "order_rejected": "order_rejected",
 }
 # Every event type the outbox reads, and the kind it becomes (a price publication becomes one fact per customer).
 EVENT_KINDS = {

@@ -203,6 +203,13 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/me/notifications/read-all"): Access(ONLY_CUSTOMER),
     ("GET", "/me/notifications/live"): Access(ONLY_CUSTOMER),
     ("GET", "/me/repeat-order/{repeat_token}"): Access(ONLY_CUSTOMER, scoped=True),
+    # a customer account's people (its admins) and the approvers' decisions (api/people.py)
+    ("POST", "/me/users"): Access(ONLY_CUSTOMER),
+    ("GET", "/me/users"): Access(ONLY_CUSTOMER),
+    ("GET", "/me/users/{user_id}"): Access(ONLY_CUSTOMER, scoped=True),
+    ("PUT", "/me/users/{user_id}"): Access(ONLY_CUSTOMER, scoped=True),
+    ("POST", "/orders/{order_id}/approve"): Access(ONLY_CUSTOMER, scoped=True),
+    ("POST", "/orders/{order_id}/reject"): Access(ONLY_CUSTOMER, scoped=True),
     ("GET", "/notifications"): Access(ONLY_ADMIN),
     # share links: made by the order's customer or staff, read by anyone holding the link
     ("POST", "/orders/{order_id}/share"): Access(CUSTOMER_OR_STAFF, scoped=True),
@@ -386,6 +393,8 @@ BODIES: dict[tuple[str, str], Callable[[Walk], Any]] = {
     ("POST", "/stops/{stop_id}/fail"): lambda w: {"reason": "authorisation walk"},
     ("POST", "/webhooks"): lambda w: {"url": "https://example.com/walk", "events": ["*"]},
     ("PUT", "/me/notification-settings"): lambda w: {"channels": {"web": True}, "events": ["*"]},
+    ("POST", "/me/users"): lambda w: {"username": "x", "password": "short", "customer_role": "viewer"},  # refused
+    ("PUT", "/me/users/{user_id}"): lambda w: {},  # changes nothing
     ("POST", "/invoices/verify"): lambda w: {"token": "NOT-A-SEAL"},
     ("PUT", "/customers/{customer_id}/manager"): lambda w: {"user_id": None},
     ("POST", "/visits"): lambda w: {"token": "NOT-A-VISIT-CODE"},
