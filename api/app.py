@@ -56,6 +56,7 @@ from orders.controllers import (
     PricingController,
 )
 from orders.selfservice_controllers import SelfServiceController
+from orders.standing_controllers import StandingOrdersController
 from tracking.controllers import CodesController, RackController
 from tracking.driver_controllers import DriverController, OrderTrackingController
 from tracking.keystore import keyring_for
@@ -219,6 +220,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             VisitsController,
             PeopleController,
             ApprovalsController,
+            StandingOrdersController,
         ],
     )
     app = Litestar(
