@@ -29,6 +29,7 @@ from api.middleware import ClientAddressMiddleware, HeadAsGetMiddleware, Securit
 from api.operators import OperatorDepotsController
 from api.pages import LINK_PAGE_HANDLERS
 from api.paths import DocumentPaths
+from api.people import ApprovalsController, PeopleController, customer_role_guard
 from api.ratelimit import CounterStore, LoginThrottle, MemoryStore, RedisStore, WindowLimit
 from api.sessions import SessionGuard
 from core.clock import Clock, SystemClock
@@ -55,6 +56,7 @@ from orders.controllers import (
     PricingController,
 )
 from orders.selfservice_controllers import SelfServiceController
+from orders.standing_controllers import StandingOrdersController
 from promise.availability import FleetPromise
 from promise.controllers import PromiseController
 from tracking.controllers import CodesController, RackController
@@ -191,6 +193,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
 
     api = Router(
         path=API_PREFIX,
+        guards=[customer_role_guard],  # a customer account's people: each role calls only what it may
         route_handlers=[
             AuthController,
             AuditController,
@@ -222,6 +225,9 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             ManagersController,
             AnalyticsController,
             VisitsController,
+            PeopleController,
+            ApprovalsController,
+            StandingOrdersController,
         ],
     )
     app = Litestar(

@@ -25,7 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.operators import DepotIds
 from api.ratelimit import LoginThrottle
 from api.sessions import SessionGuard
-from core.auth import MIN_PASSWORD_LENGTH, ManagerLevel, Principal, Role, roles_guard, verify_password_async
+from core.auth import (
+    MIN_PASSWORD_LENGTH,
+    CustomerRole,
+    ManagerLevel,
+    Principal,
+    Role,
+    roles_guard,
+    verify_password_async,
+)
 from core.errors import Unauthorized
 from core.models import User
 from core.schemas import Page
@@ -121,6 +129,7 @@ async def principal_from_token(token: Token, _connection: ASGIConnection[Any, An
             role=Role(extras["role"]),
             customer_id=uuid.UUID(extras["customer_id"]) if extras.get("customer_id") else None,
             session_id=uuid.UUID(extras["sid"]) if extras.get("sid") else None,
+            customer_role=CustomerRole(extras["customer_role"]) if extras.get("customer_role") else None,
         )
     except (KeyError, ValueError, TypeError):
         return None
@@ -204,6 +213,7 @@ async def issue_token(
             "role": user.role,
             "customer_id": str(user.customer_id) if user.customer_id else None,
             "sid": str(login.id),
+            "customer_role": getattr(user, "customer_role", None),
         },
     )
 

@@ -28,6 +28,17 @@ class Role(StrEnum):
 STAFF = frozenset({Role.ADMIN, Role.DISPATCHER})
 
 
+class CustomerRole(StrEnum):
+    """A person's role inside a customer account (orders/people.py says what each may do). A customer user
+    without one (made before accounts had people) is the account's admin."""
+
+    ACCOUNT_ADMIN = "account_admin"  # everything, and the account's people
+    ORDERER = "orderer"  # orders and pickups; above its approval limit an order waits for an approver
+    APPROVER = "approver"  # an orderer who also approves others' orders (up to its approval limit)
+    FINANCE = "finance"  # the account's money only (balance, invoices, statements, ledger)
+    VIEWER = "viewer"  # reads, writes nothing
+
+
 class ManagerLevel(StrEnum):
     """An account manager's level on the responsibility ladder (PRODUCT.md): who owns customers of which yearly
     volume, from a station's employee (under 20 t) to the regional company (over 500 t)."""
@@ -48,6 +59,14 @@ class Principal(msgspec.Struct, frozen=True):
     role: Role
     customer_id: uuid.UUID | None = None
     session_id: uuid.UUID | None = None
+    customer_role: CustomerRole | None = None  # a customer user's role in its account (None: account admin)
+
+    @property
+    def account_role(self) -> CustomerRole | None:
+        """A customer user's role in its account (a token from before roles: the account admin); None for staff."""
+        if self.role != Role.CUSTOMER:
+            return None
+        return self.customer_role or CustomerRole.ACCOUNT_ADMIN
 
     def require(self, *roles: Role) -> None:
         if self.role not in roles:

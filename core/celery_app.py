@@ -47,6 +47,8 @@ def create_celery() -> Celery:
         enable_utc=True,
         beat_schedule={
             "expire-pickup-no-shows": {"task": "orders.expire_pickups", "schedule": 60.0},
+            # Standing orders' occurrences, placed ahead of their cut-off (once each: a run twice is harmless).
+            "standing-orders": {"task": "orders.standing_orders", "schedule": 300.0},
             "reap-stale-planning-jobs": {
                 "task": "dispatch.reap_stale_jobs",
                 "schedule": float(settings.broker.reaper_interval_s),

@@ -22,6 +22,11 @@ class User(IdMixin, Base):
     customer_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("customer_accounts.id", ondelete="CASCADE"), index=True
     )
+    # A customer user's role in its account (core.auth.CustomerRole; orders/people.py) and, for orderers and
+    # approvers, its approval limit: an orderer's order above it waits for an approver, an approver approves up
+    # to it (None: no limit).
+    customer_role: Mapped[str | None] = mapped_column(String(20))
+    approval_limit_minor: Mapped[int | None]
     display_name: Mapped[str | None] = mapped_column(String(120))
     phone: Mapped[str | None] = mapped_column(String(32))
     referral_code: Mapped[str | None] = mapped_column(String(16), unique=True)

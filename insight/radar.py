@@ -29,7 +29,7 @@ from tracking.models import Delivery
 
 # What counts as an order for the customer's rhythm: a request for fuel that stood (not cancelled, not left on
 # hold); a pickup booking that was not cancelled or missed.
-NOT_AN_ORDER = (str(OrderStatus.CANCELLED), str(OrderStatus.ON_HOLD))
+NOT_AN_ORDER = (str(OrderStatus.CANCELLED), str(OrderStatus.ON_HOLD), str(OrderStatus.AWAITING_APPROVAL))
 PICKUP_COUNTS = (str(PickupStatus.BOOKED), str(PickupStatus.LOADING), str(PickupStatus.COMPLETED))
 OPEN_INVOICE = (str(InvoiceStatus.ISSUED), str(InvoiceStatus.PART_PAID))
 REASONS = (

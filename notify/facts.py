@@ -29,6 +29,8 @@ ORDER_KINDS = {
     "order_delayed": "order_delayed",
     "order_delivered": "order_delivered",
     "order_failed": "order_failed",
+    "order_awaiting_approval": "approval_requested",  # to the account's approvers (notify.recipients)
+    "order_rejected": "order_rejected",
 }
 # Every event type the outbox reads, and the kind it becomes (a price publication becomes one fact per customer).
 EVENT_KINDS = {
@@ -38,6 +40,7 @@ EVENT_KINDS = {
     "payment_received": "payment_received",  # money's payments (and bank statement lines)
     "payment_recorded": "payment_received",  # the account page's payment (orders.accounts.record_payment)
     "prices_published": "daily_price",
+    "standing_order_refused": "standing_order_refused",  # orders/standing.py: an occurrence not placed
 }
 CHUNK = 500
 
@@ -311,6 +314,28 @@ async def price_facts(session: AsyncSession, event: Event, context: Context) -> 
     return facts
 
 
+async def standing_facts(session: AsyncSession, events: Sequence[Event], context: Context) -> list[Fact]:
+    """A standing order's occurrence that could not be placed: what, when, and why (the event carries it)."""
+    products = await _products(session)
+    facts = []
+    for event in events:
+        data = event.data or {}
+        if event.customer_id is None:
+            continue
+        product = products.get(str(data.get("product_code", "")))
+        values = {
+            "site": str(data.get("site", "-")),
+            "date": str(data.get("delivery_date", "")),
+            "litres": litres(int(data.get("quantity_litres", 0))),
+            "product": product.name if product else str(data.get("product_code", "")),
+            "product_zh": (product.name_zh or product.name) if product else str(data.get("product_code", "")),
+            "reason": event.reason or "",
+        }
+        link = _link(context, f"/app/customer/standing-orders/{event.subject_id}")
+        facts.append(Fact(str(event.id), event.id, event.customer_id, "standing_order_refused", values, link))
+    return facts
+
+
 async def facts_of(session: AsyncSession, events: Sequence[Event], context: Context) -> list[Fact]:
     """Every fact the events make, in the events' order."""
     by_type: dict[str, list[Event]] = defaultdict(list)
@@ -323,6 +348,8 @@ async def facts_of(session: AsyncSession, events: Sequence[Event], context: Cont
     facts += money_facts(by_type["invoice_issued"] + by_type["payment_received"] + by_type["payment_recorded"], context)
     if by_type["order_confirmed"]:
         facts += await credit_facts(session, by_type["order_confirmed"], context)
+    if by_type["standing_order_refused"]:
+        facts += await standing_facts(session, by_type["standing_order_refused"], context)
     for event in by_type["prices_published"]:
         facts += await price_facts(session, event, context)
     return facts

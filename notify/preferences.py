@@ -15,7 +15,7 @@ from core.errors import InvalidInput
 from core.hours import zone
 from notify import schemas as s
 from notify.models import NotificationPreference
-from notify.templates import DEFAULT_LANGUAGE, KINDS, LANGUAGES
+from notify.templates import ALWAYS, DEFAULT_LANGUAGE, KINDS, LANGUAGES
 
 CHANNELS = ("email", "sms", "wechat", "web")
 QUIET_CHANNELS = frozenset({"sms", "wechat"})  # a phone that buzzes; email and the inbox wait for the reader
@@ -40,7 +40,7 @@ class Preference:
 
     def addresses(self, kind: str, *, available: frozenset[str]) -> list[tuple[str, str | None]]:
         """(channel, address) for every channel this kind goes to: chosen by the user and sendable here."""
-        if kind not in self.events:
+        if kind not in self.events and kind not in ALWAYS:
             return []
         wanted: list[tuple[str, str | None]] = [("web", None)] if self.web else []
         wanted += [(c, a) for c, a in (("email", self.email), ("sms", self.sms), ("wechat", self.wechat)) if a]

@@ -26,7 +26,11 @@ KINDS = (
     "payment_received",
     "credit_nearly_used",
     "daily_price",
+    "order_rejected",
 )
+# Kinds that ask someone to act: sent whatever the events chosen (an approver's settings saved before approvals
+# existed would otherwise leave orders waiting unseen). Who hears of them at all is notify.recipients'.
+ALWAYS = ("approval_requested", "standing_order_refused")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +148,50 @@ TEXTS: dict[str, Texts] = {
     ),
 }
 
+TEXTS.update(
+    {
+        "approval_requested": Texts(
+            zh=Template(
+                "订单 {reference} 待您审批",
+                "订单 {reference}（{product} {litres} 升，{date} {window}，金额 {amount}）超出下单人的审批额度，"
+                "请审批或驳回。",
+            ),
+            en=Template(
+                "Order {reference} awaits your approval",
+                "Order {reference} ({litres} L of {product}, {date} {window}, {amount}) is above its orderer's "
+                "approval limit: approve or reject it.",
+            ),
+            fields=("reference", "date", "amount"),
+        ),
+        "order_rejected": Texts(
+            zh=Template("订单 {reference} 未获批准", "订单 {reference} 未获批准，已取消：{reason}。"),
+            en=Template("Order {reference} rejected", "Order {reference} was not approved and is cancelled: {reason}."),
+            fields=("reference", "reason"),
+        ),
+        "standing_order_refused": Texts(
+            zh=Template(
+                "定期订单未能下单（{date}）",
+                "{site} 的定期订单（{product} {litres} 升，{date}）未能下单：{reason}。请手动下单或修改定期订单。",
+            ),
+            en=Template(
+                "Standing order not placed for {date}",
+                "The standing order for {site} ({litres} L of {product}, {date}) could not be placed: {reason}. "
+                "Order by hand or change the standing order.",
+            ),
+            fields=("site", "date", "reason"),
+        ),
+    }
+)
+
 # Reasons recorded in English by the system, as customers read them.
 REASONS: dict[str, dict[str, str]] = {
     "credit_limit": {
         "zh-CN": "订单金额超出可用信用额度，付款后将自动确认",
         "en": "it would take the account over its credit limit; it is confirmed once a payment frees credit",
+    },
+    "approval_limit": {
+        "zh-CN": "订单金额超出下单人的审批额度，等待审批",
+        "en": "it is above its orderer's approval limit and waits for an approver",
     },
 }
 

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_audit
-from core.auth import Principal, Role, hash_password_async
+from core.auth import CustomerRole, Principal, Role, hash_password_async
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.events import record_event
 from core.hours import HoursEntry, validate_hours, zone
@@ -538,6 +538,8 @@ async def create_user(
     now: datetime,
     actor: Principal | None = None,
     pending_applications: bool = True,
+    customer_role: CustomerRole | None = None,
+    approval_limit_minor: int | None = None,
 ) -> User:
     """`pending_applications`: also refuse a username a pending application asked for. The new user is audited
     (`actor` None: the system, as the CLI and the demo are)."""
@@ -557,6 +559,9 @@ async def create_user(
         password_hash=password_hash,
         role=str(role),
         customer_id=customer_id,
+        # The account's first users (an admin's, an approved application's) run the account.
+        customer_role=str(customer_role or CustomerRole.ACCOUNT_ADMIN) if role == Role.CUSTOMER else None,
+        approval_limit_minor=approval_limit_minor if role == Role.CUSTOMER else None,
         display_name=display_name,
         created_at=now,
     )
@@ -584,6 +589,8 @@ def audited_user(user: User) -> dict[str, object]:
         "display_name": user.display_name,
         "phone": user.phone,
         "is_active": user.is_active,
+        "customer_role": user.customer_role,
+        "approval_limit_minor": user.approval_limit_minor,
     }
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import idempotency
 from core.auth import Principal, Role
 from core.db import after_commit
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.events import events_committed
 from core.hours import zone
 from core.ids import new_id, new_reference
@@ -22,7 +22,7 @@ from core.settings import OrderRules
 from core.units import litres_to_kg
 from money import ledger
 from money.models import CreditAccount
-from orders import cache, lifecycle, pricing, promise_port, repository
+from orders import cache, lifecycle, people, pricing, promise_port, repository
 from orders import schemas as s
 from orders.accounts import get_site, site_info, tier_day, tier_of_the_day
 from orders.cache import ProductInfo, SiteInfo
@@ -183,10 +183,14 @@ async def place_order(
     """
     if actor.role != Role.CUSTOMER or actor.customer_id is None:
         raise InvalidInput("orders are placed by a customer account's users", code="customer_only")
+    if actor.account_role not in people.ORDERING:
+        raise Forbidden("your role in the account may not place orders", code="customer_role_forbidden")
     scope, digest = f"orders:{actor.customer_id}", ""
     if idempotency_key is not None:
         digest = idempotency.request_hash(data)
-    if session.get_bind().dialect.name == "postgresql":
+    # An orderer with an approval limit: its order may wait for an approver (the unit of work decides).
+    approval_limit = await people.approval_limit_of(session, actor)
+    if session.get_bind().dialect.name == "postgresql" and approval_limit is None:
         try:
             return await _place_in_one_statement(
                 session, data=data, actor=actor, key=idempotency_key, scope=scope, digest=digest, now=now, rules=rules
@@ -201,8 +205,17 @@ async def place_order(
             if first is None:
                 raise
             return await get_order(session, first, viewer=actor), False
+    # A retry finds its key claimed before any rule runs: the first answer, even if the rules would now refuse.
     return await _place_in_unit_of_work(
-        session, data=data, actor=actor, key=idempotency_key, scope=scope, digest=digest, now=now, rules=rules
+        session,
+        data=data,
+        actor=actor,
+        key=idempotency_key,
+        scope=scope,
+        digest=digest,
+        now=now,
+        rules=rules,
+        approval_limit=approval_limit,
     )
 
 
@@ -386,6 +399,7 @@ async def _place_in_unit_of_work(
     digest: str,
     now: datetime,
     rules: OrderRules,
+    approval_limit: int | None = None,
 ) -> tuple[Order, bool]:
     assert actor.customer_id is not None
     order_id = new_id()
@@ -409,7 +423,19 @@ async def _place_in_unit_of_work(
     await _take_place(session, fields, actor=actor, now=now)
     order = Order(**(fields | {"currency": credit.currency}))
     session.add(_placed_event(order, actor, now))
-    await _confirm_or_hold(session, order, customer, credit, price=price, now=now, actor=None, rules=rules)
+    breakdown = await price_breakdown(
+        session,
+        customer_id=order.customer_id,
+        unit=price,
+        litres=order.quantity_litres,
+        now=now,
+        rules=rules,
+        account=customer,
+    )
+    if approval_limit is not None and breakdown.amount_minor > approval_limit:
+        lifecycle.await_approval(session, order, breakdown=breakdown, limit_minor=approval_limit, now=now)
+    else:
+        lifecycle.confirm_or_hold(session, order, credit=credit, breakdown=breakdown, now=now, actor=None)
     await repository.save_placed_order(session, order)
     return order, True
 

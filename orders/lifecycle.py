@@ -183,6 +183,74 @@ def decided_in_one_statement(order: PlacedOrder, *, confirmed: bool, event_id: u
     )
 
 
+APPROVAL_REASON = "approval_limit"
+
+
+def await_approval(
+    session: AsyncSession,
+    order: Order,
+    *,
+    breakdown: s.PriceBreakdown,
+    limit_minor: int,
+    now: datetime,
+) -> Event:
+    """Above its orderer's approval limit: priced (what the approvers see), but no credit is taken until an
+    approver approves it (`approve`)."""
+    fix_price(order, breakdown)
+    return _move_order(
+        session,
+        order,
+        _O.AWAITING_APPROVAL,
+        at=now,
+        actor=None,
+        reason=f"{APPROVAL_REASON}: the order is above its orderer's approval limit",
+        data={"approval_limit_minor": limit_minor, "amount_minor": order.amount_minor},
+    )
+
+
+def check_awaiting(order: Order) -> None:
+    if order.status != _O.AWAITING_APPROVAL:
+        raise Conflict(
+            f"the order is {order.status}, not awaiting approval: it was decided already",
+            code="order_not_awaiting_approval",
+        )
+
+
+def approve(
+    session: AsyncSession,
+    order: Order,
+    *,
+    credit: CreditAccount,
+    breakdown: s.PriceBreakdown,
+    now: datetime,
+    actor: Principal,
+) -> Event | None:
+    """Approved: from here on as a new order, priced on the day (`breakdown`) and confirmed when the available
+    credit covers it, otherwise held. The caller holds `credit`'s row lock, then the order's: of two approvers
+    at once, the second finds it decided (409 `order_not_awaiting_approval`)."""
+    check_awaiting(order)
+    record_event(
+        session,
+        subject_type="order",
+        subject_id=order.id,
+        customer_id=order.customer_id,
+        type="order_approved",
+        at=now,
+        actor=actor,
+        from_status=order.status,
+        to_status=order.status,
+    )
+    return confirm_or_hold(session, order, credit=credit, breakdown=breakdown, now=now, actor=actor)
+
+
+def reject(session: AsyncSession, order: Order, *, reason: str, now: datetime, actor: Principal) -> Event:
+    """Rejected by an approver: cancelled, with the reason; it never took credit."""
+    check_awaiting(order)
+    event = _move_order(session, order, _O.CANCELLED, at=now, actor=actor, reason=reason, event_type="order_rejected")
+    order.cancel_reason = reason
+    return event
+
+
 async def cancel_order(session: AsyncSession, order: Order, *, reason: str, actor: Principal, now: datetime) -> Event:
     """Cancelled (until loading): its reservation is released, nothing is charged. The caller locked the credit
     account (`lock_credit`) before the order."""

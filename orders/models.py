@@ -251,3 +251,42 @@ class PickupBooking(IdMixin, Base):
     created_by: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StandingOrder(IdMixin, Base):
+    """A weekly schedule of one site's deliveries: on each of `weekdays` (ISO, Monday 1) from `starts_on` to
+    `ends_on` (open-ended without it) a real order is placed ahead of the cut-off (orders/standing.py), in the
+    name of the user who made the schedule. Cancelled, it places nothing more; the orders placed stay."""
+
+    __tablename__ = "standing_orders"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer_accounts.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    product_code: Mapped[str] = mapped_column(ForeignKey("products.code"))
+    quantity_litres: Mapped[int]
+    weekdays: Mapped[list[Any]]
+    window_start: Mapped[str] = mapped_column(String(5))  # HH:MM in the site's time zone
+    window_end: Mapped[str] = mapped_column(String(5))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[datetime | None]
+    cancelled_by: Mapped[uuid.UUID | None]
+
+
+class StandingOrderRun(IdMixin, Base):
+    """One occurrence of a standing order, claimed once (unique per delivery day) before its order is placed: a
+    second or late run of the task finds it and places nothing. `order_id` is the order placed; a refusal keeps
+    its `code` and `detail` (and was told to the account)."""
+
+    __tablename__ = "standing_order_runs"
+    __table_args__ = (UniqueConstraint("standing_order_id", "delivery_date"),)
+
+    standing_order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("standing_orders.id", ondelete="CASCADE"))
+    delivery_date: Mapped[date] = mapped_column(Date)
+    order_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    code: Mapped[str | None] = mapped_column(String(40))  # why it was refused
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]

@@ -16,6 +16,7 @@ from core.units import kg_to_litres
 
 class OrderStatus(StrEnum):
     PLACED = "placed"
+    AWAITING_APPROVAL = "awaiting_approval"  # above its orderer's approval limit: no credit taken until approved
     ON_HOLD = "on_hold"
     CONFIRMED = "confirmed"
     SCHEDULED = "scheduled"
@@ -28,7 +29,9 @@ class OrderStatus(StrEnum):
 
 _O = OrderStatus
 ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    _O.PLACED: frozenset({_O.CONFIRMED, _O.ON_HOLD, _O.CANCELLED}),
+    _O.PLACED: frozenset({_O.CONFIRMED, _O.ON_HOLD, _O.AWAITING_APPROVAL, _O.CANCELLED}),
+    # Approved: confirmed or held on credit as a new order would be; rejected (or withdrawn): cancelled.
+    _O.AWAITING_APPROVAL: frozenset({_O.CONFIRMED, _O.ON_HOLD, _O.CANCELLED}),
     _O.ON_HOLD: frozenset({_O.CONFIRMED, _O.CANCELLED}),
     # A published plan can be superseded: its orders go back to confirmed before the new plan schedules them.
     _O.CONFIRMED: frozenset({_O.SCHEDULED, _O.CANCELLED}),

@@ -400,3 +400,48 @@ class PickupOut(msgspec.Struct):
     ticket_number: str | None
     created_at: datetime
     updated_at: datetime
+
+
+class StandingOrderIn(Input):
+    """A weekly schedule of deliveries to a site: `weekdays` ISO (1 Monday .. 7 Sunday), the window in the site's
+    time zone, from `starts_on` to `ends_on` (open-ended without it)."""
+
+    site_id: uuid.UUID
+    product_code: ProductCode
+    quantity_litres: Litres
+    weekdays: Annotated[list[int], msgspec.Meta(min_length=1, max_length=7)]
+    window_start: HHMM
+    window_end: HHMM
+    starts_on: date
+    ends_on: date | None = None
+    note: LongText | None = None
+
+
+class StandingOrderRunOut(msgspec.Struct):
+    delivery_date: date
+    at: datetime
+    order_id: uuid.UUID | None
+    code: str | None  # why it was refused
+    detail: str | None
+
+
+class StandingOrderOut(msgspec.Struct):
+    id: uuid.UUID
+    status: str  # active | ended | cancelled
+    site_id: uuid.UUID
+    product_code: str
+    quantity_litres: int
+    weekdays: list[int]
+    window_start: str
+    window_end: str
+    starts_on: date
+    ends_on: date | None
+    note: str | None
+    created_by: uuid.UUID
+    created_at: datetime
+    cancelled_at: datetime | None
+    runs: list[StandingOrderRunOut] | None = None  # the latest occurrences (GET /standing-orders/{id})
+
+
+class RepeatIn(Input):
+    delivery_date: date

@@ -203,6 +203,19 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/me/notifications/read-all"): Access(ONLY_CUSTOMER),
     ("GET", "/me/notifications/live"): Access(ONLY_CUSTOMER),
     ("GET", "/me/repeat-order/{repeat_token}"): Access(ONLY_CUSTOMER, scoped=True),
+    # a customer account's people (its admins) and the approvers' decisions (api/people.py)
+    ("POST", "/me/users"): Access(ONLY_CUSTOMER),
+    ("GET", "/me/users"): Access(ONLY_CUSTOMER),
+    ("GET", "/me/users/{user_id}"): Access(ONLY_CUSTOMER, scoped=True),
+    ("PUT", "/me/users/{user_id}"): Access(ONLY_CUSTOMER, scoped=True),
+    ("POST", "/orders/{order_id}/approve"): Access(ONLY_CUSTOMER, scoped=True),
+    ("POST", "/orders/{order_id}/reject"): Access(ONLY_CUSTOMER, scoped=True),
+    # regular orders: standing orders and the same again (orders/standing_controllers.py)
+    ("POST", "/standing-orders"): Access(ONLY_CUSTOMER, scoped=True),
+    ("GET", "/standing-orders"): Access(ONLY_CUSTOMER),
+    ("GET", "/standing-orders/{standing_id}"): Access(ONLY_CUSTOMER, scoped=True),
+    ("DELETE", "/standing-orders/{standing_id}"): Access(ONLY_CUSTOMER, scoped=True),
+    ("POST", "/orders/{order_id}/repeat"): Access(ONLY_CUSTOMER, scoped=True),
     ("GET", "/notifications"): Access(ONLY_ADMIN),
     # share links: made by the order's customer or staff, read by anyone holding the link
     ("POST", "/orders/{order_id}/share"): Access(CUSTOMER_OR_STAFF, scoped=True),
@@ -386,6 +399,18 @@ BODIES: dict[tuple[str, str], Callable[[Walk], Any]] = {
     ("POST", "/stops/{stop_id}/fail"): lambda w: {"reason": "authorisation walk"},
     ("POST", "/webhooks"): lambda w: {"url": "https://example.com/walk", "events": ["*"]},
     ("PUT", "/me/notification-settings"): lambda w: {"channels": {"web": True}, "events": ["*"]},
+    ("POST", "/me/users"): lambda w: {"username": "x", "password": "short", "customer_role": "viewer"},  # refused
+    ("PUT", "/me/users/{user_id}"): lambda w: {},  # changes nothing
+    ("POST", "/standing-orders"): lambda w: {  # A's site: another customer gets 404
+        "site_id": w.ids["site_id"],
+        "product_code": "diesel-0",
+        "quantity_litres": 5000,
+        "weekdays": [5],
+        "window_start": "09:00",
+        "window_end": "12:00",
+        "starts_on": "2030-01-07",
+    },
+    ("POST", "/orders/{order_id}/repeat"): lambda w: {"delivery_date": "2030-01-11"},
     ("POST", "/invoices/verify"): lambda w: {"token": "NOT-A-SEAL"},
     ("PUT", "/customers/{customer_id}/manager"): lambda w: {"user_id": None},
     ("POST", "/visits"): lambda w: {"token": "NOT-A-VISIT-CODE"},
@@ -470,6 +495,16 @@ async def walk(world, worker, app) -> Walk:  # type: ignore[no-untyped-def]
         201,
     )
     share = ok(await client.post(f"{API}/orders/{order['id']}/share", headers=a.h, json={}), (200, 201))
+    standing_body = {
+        "site_id": a.site["id"],
+        "product_code": "diesel-0",
+        "quantity_litres": 5000,
+        "weekdays": [6],
+        "window_start": "09:00",
+        "window_end": "12:00",
+        "starts_on": "2030-01-07",
+    }
+    standing = ok(await client.post(f"{API}/standing-orders", headers=a.h, json=standing_body), 201)
     async with money_session(app) as session:  # an invoice of A's and a credit note on it, written directly
         billed = await money_invoice(
             session, uuid.UUID(a.id), [(Delivery(net_litres=1000), T0)], issue_date=date(2030, 1, 7)
@@ -504,6 +539,7 @@ async def walk(world, worker, app) -> Walk:  # type: ignore[no-untyped-def]
         "manager_id": str(uuid.uuid4()),  # no such manager: staff-side, an unknown id shows the guard
         "notification_id": notification_id,
         "repeat_token": repeat_token,
+        "standing_id": standing["id"],
     }
     secrets = [
         *(a.id, a.site["id"], a.site["name"], str(a.site["lat"]), str(a.site["lon"])),

@@ -5,6 +5,7 @@ import { has, t } from "./i18n.js";
 
 const STATUS_TONE = {
   placed: "neutral",
+  awaiting_approval: "warn",
   on_hold: "warn",
   confirmed: "info",
   scheduled: "info",

@@ -8,6 +8,7 @@ import { homeView } from "./home.js";
 import { orderFormView } from "./order-form.js";
 import { orderView } from "./order-page.js";
 import { ordersView } from "./orders.js";
+import { peopleView } from "./people.js";
 import { pickupFormView } from "./pickup-form.js";
 import { pickupView } from "./pickup-page.js";
 import { pickupQrView } from "./pickup-qr.js";
@@ -32,6 +33,7 @@ if (location.pathname.replace(/\/+$/, "") === `${BASE}/apply`) {
       { href: `${BASE}/pickup`, key: "nav.book_pickup" },
       { href: `${BASE}/pickups`, key: "nav.pickups", prefix: true },
       { href: `${BASE}/account`, key: "nav.account" },
+      { href: `${BASE}/people`, key: "nav.people" },
     ],
   });
 
@@ -44,6 +46,7 @@ if (location.pathname.replace(/\/+$/, "") === `${BASE}/apply`) {
         [/^sites\/new$/, (main, _params, ctx) => siteFormView(main, [], ctx)],
         [new RegExp(`^sites/${ID}$`), siteFormView],
         [/^account$/, accountView],
+        [/^people$/, peopleView],
         [/^order$/, orderFormView],
         [/^orders$/, ordersView],
         [new RegExp(`^orders/${ID}$`), orderView],

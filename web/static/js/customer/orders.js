@@ -7,7 +7,7 @@ import { t } from "../core/i18n.js";
 import { setTitle } from "../core/shell.js";
 import { emptyState, errorState, linkButton, pageHeader, statusChip, statusText } from "../core/ui.js";
 
-const STATUSES = ["placed", "on_hold", "confirmed", "scheduled", "loaded", "en_route", "delivered", "failed", "cancelled"];
+const STATUSES = ["placed", "awaiting_approval", "on_hold", "confirmed", "scheduled", "loaded", "en_route", "delivered", "failed", "cancelled"];
 const PAGE = 20;
 
 async function orderRow(order, siteNames) {
