@@ -32,7 +32,7 @@ def tap_map(page: Any, *, x: float, y: float) -> tuple[float, float]:
 def test_the_referral_link_opens_a_public_sign_up_form_with_the_code(server: Server, browser: Any) -> None:
     answer = server.http.get("/me/referral.svg", headers={"Authorization": f"Bearer {server.token('admin')}"})
     code, link = answer.headers["x-referral-code"], answer.headers["x-referral-link"]
-    assert link == f"/app/apply?ref={code}"  # no PUBLIC_BASE_URL here: relative, never the request's host
+    assert link == f"{server.url}/app/apply?ref={code}"  # `diesel demo`'s own address as PUBLIC_BASE_URL
     page, watch = new_page(browser)
     page.goto(f"{server.url}{link}")  # no login
     page.wait_for_selector("form.apply-form")
