@@ -20,9 +20,6 @@ from tests.e2e.test_accessibility import AXE, _describe, _violations
 
 pytestmark = pytest.mark.e2e
 TABLET = {"width": 768, "height": 1024}
-# Parts of the office built against the API contract of work not merged here (analytics, visits, price history,
-# contract prices, the tier table) answer 404 and say "not available": the browser logs each such answer.
-NOT_MERGED_YET = (404,)
 EVERY_DAY = [1, 2, 3, 4, 5, 6, 7]
 
 
@@ -53,7 +50,7 @@ def office(
     **context: Any,
 ) -> tuple[Any, Any]:
     """A desktop page logged in to the office; `refused`: statuses of refusals the test provokes on purpose."""
-    page, watch = new_page(browser, allowed_statuses=NOT_MERGED_YET + refused, **context)
+    page, watch = new_page(browser, allowed_statuses=refused, **context)
     page.set_viewport_size(DESKTOP)
     login(page, server, username, lang=lang)
     page.wait_for_url("**/app/office**")
@@ -152,14 +149,14 @@ def test_an_admin_lands_in_the_office_and_reaches_the_other_apps(server: Server,
     page.wait_for_url("**/app/dispatcher")
     page.wait_for_selector("main:not([aria-busy]) h1")
     # A link to another app the admin may use survives the login page.
-    other, other_watch = new_page(browser, allowed_statuses=NOT_MERGED_YET)
+    other, other_watch = new_page(browser)
     other.goto(f"{server.url}/app/rack")
     other.wait_for_url("**/app/login?next=*")
     log_in_here(other, server, "admin")
     other.wait_for_url("**/app/rack**")
     # Finance may use the office only: a link elsewhere lands it in the office.
     finance = new_staff(server, "finance")
-    third, third_watch = new_page(browser, allowed_statuses=NOT_MERGED_YET)
+    third, third_watch = new_page(browser)
     third.goto(f"{server.url}/app/login?next=/app/dispatcher")
     log_in_here(third, server, finance)
     third.wait_for_url("**/app/office")
@@ -500,8 +497,24 @@ def axe_clean(page: Any, where: str) -> None:
         assert not found, f"{where}: {_describe(found)}"
 
 
-def printed_code_video(server: Server, browser: Any, site_id: str, path: Path) -> Path:
-    """The site's visit code as printed (GET /sites/{id}/visit-code.svg, drawn by the browser) on the fake camera."""
+def printed_code(server: Server, browser: Any, customer: dict[str, Any]) -> bytes:
+    """The site's visit code as an admin prints it from the customer's page in the office (an SVG file)."""
+    page, watch = office(browser, server)
+    page.goto(f"{server.url}/app/office/customers/{customer['id']}")
+    ready(page)
+    row = page.locator(f"tr:has(td:text-is('{customer['site']['name']}'))")
+    with page.expect_download() as saved:
+        row.locator("button:has-text('Print (SVG)')").click()
+    assert saved.value.suggested_filename.endswith(".svg")
+    svg = Path(saved.value.path()).read_bytes()
+    assert b"<svg" in svg[:200]
+    watch.assert_clean()
+    page.context.close()
+    return svg
+
+
+def code_video(browser: Any, svg: bytes, path: Path) -> Path:
+    """A video of the printed code for the fake camera: the SVG drawn by the browser, as on paper."""
     import base64
     import io
 
@@ -509,14 +522,10 @@ def printed_code_video(server: Server, browser: Any, site_id: str, path: Path) -
 
     from tests.e2e.fake_camera import write_y4m
 
-    answer = server.http.get(
-        f"/sites/{site_id}/visit-code.svg", headers={"Authorization": f"Bearer {server.token('admin')}"}
-    )
-    assert answer.status_code == 200 and answer.headers["content-type"].startswith("image/svg+xml"), answer.text
     paper = browser.new_page(viewport={"width": 600, "height": 600})
     try:
-        svg = base64.b64encode(answer.content).decode()
-        paper.set_content(f'<img id="code" style="width:420px;height:420px" src="data:image/svg+xml;base64,{svg}">')
+        data = base64.b64encode(svg).decode()
+        paper.set_content(f'<img id="code" style="width:420px;height:420px" src="data:image/svg+xml;base64,{data}">')
         paper.wait_for_function("document.getElementById('code').complete")
         png = paper.locator("#code").screenshot()
     finally:
@@ -547,7 +556,7 @@ def test_a_manager_sees_a_customer_go_quiet_after_a_failed_delivery_visits_it_an
     in_served_db(failed_order(history, now - timedelta(days=45), now - timedelta(days=44)))
     quiet = server.get("/analytics/customers?dormant=true", manager)["items"]
     assert [(c["customer_id"], c["dormant"]["reasons"]) for c in quiet] == [(customer["id"], ["failed_delivery"])]
-    video = printed_code_video(server, browser, customer["site"]["id"], tmp_path / "visit-code.y4m")
+    video = code_video(browser, printed_code(server, browser, customer), tmp_path / "visit-code.y4m")
 
     camera_browser = launch(
         playwright,
