@@ -346,9 +346,11 @@ class AuthController(Controller):
         customer_id: FromQuery[uuid.UUID | None] = None,
         active: FromQuery[bool | None] = None,
         q: Search = None,
+        manager: FromQuery[bool | None] = None,
     ) -> Page[UserOut]:
-        """Rack operators carry their `depot_ids`. `q`: part of the username, name or phone (any case)."""
-        where = users.UserFilter(role=role, customer_id=customer_id, is_active=active, search=q)
+        """Rack operators carry their `depot_ids`. `q`: part of the username, name or phone (any case).
+        `manager=true`: the account managers (to choose one for a customer)."""
+        where = users.UserFilter(role=role, customer_id=customer_id, is_active=active, search=q, manager=manager)
         rows, total = await users.list_users(db_session, limit=limit, offset=offset, where=where)
         depots = await users.depots_by_user(db_session, [u.id for u in rows if u.role == Role.RACK_OPERATOR])
         items = [user_out(u, depot_ids=depots.get(u.id, []) if u.role == Role.RACK_OPERATOR else None) for u in rows]

@@ -48,6 +48,9 @@ def demo(port: int, host: str, data_dir: str, no_worker: bool) -> None:
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
         os.environ.pop(name, None)
     _use_data_dir(data_dir)
+    # Links that leave the app (a pickup pass by SMS) need an absolute address: the demo's own, unless configured.
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - compared, not bound
+    os.environ.setdefault("PUBLIC_BASE_URL", f"http://{shown_host}:{port}")
     from api.demo import DEMO_PASSWORD, demo_logins
     from core.settings import get_settings
 

@@ -336,13 +336,21 @@ class VisitsController(Controller):
             floor=_floor(settings),
         )
         row = await visits.visit_with_names(db_session, visit)
-        return Response(_visit_out(*row), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+        outcome = (await dashboard.visit_outcomes(db_session, [visit], now=now))[visit.id]
+        return Response(_visit_out(*row, outcome), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
-    @get("/visits", guards=[ANY_STAFF], summary="Visits, newest first (a manager sees its own)")
+    @get(
+        "/visits",
+        guards=[ANY_STAFF],
+        summary="Visits, newest first (a manager sees its own)",
+        description="A visit to a customer that was quiet then has an `outcome`: `won_back` when the customer "
+        "ordered within 60 days after it, `pending` until then, else `not_won_back`.",
+    )
     async def list_visits(
         self,
         request: Req,
         db_session: Db,
+        now: Now,
         settings: Conf,
         manager_id: ManagerFilter = None,
         date_from: DateFrom = None,
@@ -363,10 +371,12 @@ class VisitsController(Controller):
             limit=limit,
             offset=offset,
         )
-        return Page(items=[_visit_out(*r) for r in rows], total=total, limit=limit, offset=offset)
+        outcomes = await dashboard.visit_outcomes(db_session, [v for v, _, _ in rows], now=now)
+        items = [_visit_out(*r, outcomes[r[0].id]) for r in rows]
+        return Page(items=items, total=total, limit=limit, offset=offset)
 
 
-def _visit_out(visit: Any, site_name: str, customer_name: str) -> s.VisitOut:
+def _visit_out(visit: Any, site_name: str, customer_name: str, outcome: str | None) -> s.VisitOut:
     return s.VisitOut(
         id=visit.id,
         manager_id=visit.manager_id,
@@ -379,4 +389,5 @@ def _visit_out(visit: Any, site_name: str, customer_name: str) -> s.VisitOut:
         note=visit.note,
         dormant_since=visit.dormant_since,
         last_order_at=visit.last_order_at,
+        outcome=outcome,
     )

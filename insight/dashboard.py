@@ -154,6 +154,27 @@ async def reactivation(session: AsyncSession, *, manager_id: uuid.UUID, now: dat
     )
 
 
+async def visit_outcomes(session: AsyncSession, visits: list[Visit], *, now: datetime) -> dict[uuid.UUID, str | None]:
+    """Each visit's outcome, by the rule `reactivation` counts: a visit to a customer that was quiet then is
+    `won_back` when the customer ordered within WON_BACK after it, `pending` while that time runs without an order,
+    else `not_won_back`; a visit to a customer that was not quiet has none (None)."""
+    quiet = [v for v in visits if v.dormant_since is not None]
+    outcomes: dict[uuid.UUID, str | None] = {v.id: None for v in visits}
+    if not quiet:
+        return outcomes
+    since = min(v.at for v in quiet)
+    next_orders = await _orders_after(session, {v.customer_id for v in quiet}, since=since, until=now)
+    for visit in quiet:
+        following = [at for at in next_orders[visit.customer_id] if at > visit.at]
+        if following and min(following) <= visit.at + rules.WON_BACK:
+            outcomes[visit.id] = "won_back"
+        elif not following and now <= visit.at + rules.WON_BACK:
+            outcomes[visit.id] = "pending"
+        else:
+            outcomes[visit.id] = "not_won_back"
+    return outcomes
+
+
 async def _orders_after(
     session: AsyncSession, customer_ids: set[uuid.UUID], *, since: datetime, until: datetime
 ) -> dict[uuid.UUID, list[datetime]]:

@@ -41,6 +41,9 @@ class VisitOut(msgspec.Struct):
     note: str | None
     dormant_since: datetime | None  # the customer was quiet when visited
     last_order_at: datetime | None
+    # A visit to a quiet customer: won_back (it ordered within 60 days), pending (not yet, still within 60 days) or
+    # not_won_back; null when the customer was not quiet.
+    outcome: str | None = None
 
 
 class Trend(msgspec.Struct):

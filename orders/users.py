@@ -68,6 +68,7 @@ class UserFilter:
     customer_id: uuid.UUID | None = None
     is_active: bool | None = None
     search: str | None = None
+    manager: bool | None = None  # account managers (or everyone else)
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
@@ -77,6 +78,8 @@ class UserFilter:
             found.append(User.customer_id == self.customer_id)
         if self.is_active is not None:
             found.append(User.is_active.is_(self.is_active))
+        if self.manager is not None:
+            found.append(User.manager.is_(self.manager))
         if self.search and self.search.strip():
             # LIKE's own wildcards in what a person typed are literal characters here.
             text = self.search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

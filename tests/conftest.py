@@ -95,7 +95,9 @@ def settings(database_url: str, redis_available: bool):  # type: ignore[no-untyp
     from core.settings import async_database_url, load_settings
 
     base = load_settings()
-    return replace(base, db=replace(base.db, url=async_database_url(database_url)))
+    # A deployment's public address (links sent by SMS need one); tests of relative links unset it themselves.
+    public = base.public_base_url or "https://diesel.test"
+    return replace(base, db=replace(base.db, url=async_database_url(database_url)), public_base_url=public)
 
 
 @pytest.fixture(scope="session")

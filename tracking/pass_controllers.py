@@ -93,9 +93,10 @@ class PassController(Controller):
         summary="Send the truck's driver a pickup pass (a link that needs no login)",
         description="The link opens a page with the pickup QR code, the slot and the depot, and after check-in at "
         "the gate the queue position and bay; nothing else of the account. It is sent by SMS to `phone` (event "
-        "`pickup_pass_sent`) and returned to copy. It starts with `PUBLIC_BASE_URL` (relative `/pass/…` when not "
-        "configured). A new pass of the booking ends the earlier ones; a pass ends when the pickup is loaded, "
-        "cancelled or expired, or its slot is over. 409 `no_pass` when the booking has nothing left to collect.",
+        "`pickup_pass_sent`) and returned to copy. It starts with `PUBLIC_BASE_URL`: without it the pass is "
+        "refused (503 `public_base_url_missing`), as an SMS cannot carry a relative link. A new pass of the "
+        "booking ends the earlier ones; a pass ends when the pickup is loaded, cancelled or expired, or its slot "
+        "is over. 409 `no_pass` when the booking has nothing left to collect.",
     )
     async def send(
         self,

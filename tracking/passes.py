@@ -28,7 +28,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal
-from core.errors import Conflict, DomainError, NotFound
+from core.errors import Conflict, DomainError, NotFound, ServiceUnavailable
 from core.events import record_event
 from core.hours import zone
 from core.settings import CodeSettings
@@ -137,9 +137,10 @@ def _decode(token: str, *, secret_key: str) -> tuple[uuid.UUID, uuid.UUID, bytes
     return uuid.UUID(bytes=pass_bytes), uuid.UUID(bytes=booking_bytes), plate, datetime.fromtimestamp(expires, UTC)
 
 
-def pass_url(token: str, *, public_base_url: str | None) -> str:
-    """The pass page: at the configured public address, or a path relative to wherever the caller reached us."""
-    return f"{public_base_url or ''}{PASS_PATH}{token}"
+def pass_url(token: str, *, public_base_url: str) -> str:
+    """The pass page at the configured public address: the link goes by SMS to a phone, where a path relative to
+    wherever the caller reached us would lead nowhere (and the request's `Host` is never trusted to build it)."""
+    return f"{public_base_url}{PASS_PATH}{token}"
 
 
 def pass_expiry(booking: PickupBooking, settings: CodeSettings) -> datetime:
@@ -162,6 +163,12 @@ async def create_pass(
     booking stop working. Records `pickup_pass_sent` with the phone and the link, which the notifications outbox
     delivers by SMS."""
     number = check_phone(phone, field="phone")
+    if not public_base_url:
+        raise ServiceUnavailable(
+            "pickup passes are sent by SMS and need an absolute link: the operator must set PUBLIC_BASE_URL "
+            "(e.g. https://diesel.example.com)",
+            code="public_base_url_missing",
+        )
     expires_at = pass_expiry(booking, settings)
     if booking.status not in IN_THE_QUEUE or now >= expires_at:
         raise Conflict(f"the booking is {booking.status} and its slot is over or used: no pass", code="no_pass")

@@ -113,3 +113,27 @@ def test_the_chart_bundle_is_built_small_and_runs_under_the_pages_policy() -> No
     assert (vendor / "uplot.css").stat().st_size < 10_000
     charts = (JS_DIR / "core" / "charts.js").read_text(encoding="utf-8")
     assert 'const VENDOR = "/static/vendor"' in charts
+
+
+def _exports(source: str) -> set[str]:
+    names = set(re.findall(r"export\s+(?:async\s+)?(?:function\*?|const|let|class)\s+(\w+)", source))
+    for group in re.findall(r"export\s*\{([^}]*)\}", source):
+        names |= {n.split(" as ")[-1].strip() for n in group.split(",") if n.strip()}
+    return names
+
+
+def test_every_name_a_module_imports_is_exported_by_its_module() -> None:
+    """A name imported that its module does not export stops the whole app in the browser (a merge can drop one)."""
+    modules = {path.resolve(): path.read_text(encoding="utf-8") for path in JS_DIR.rglob("*.js")}
+    missing = []
+    for path, source in modules.items():
+        for names, target in re.findall(r'import\s*\{([^}]*)\}\s*from\s*"(\.[^"]+)"', source):
+            module = (path.parent / target).resolve()
+            if module not in modules:
+                missing.append(f"{path.relative_to(JS_DIR.resolve())}: no module {target}")
+                continue
+            exported = _exports(modules[module])
+            for name in (n.split(" as ")[0].strip() for n in names.split(",")):
+                if name and name not in exported:
+                    missing.append(f"{path.relative_to(JS_DIR.resolve())}: {name} is not exported by {target}")
+    assert not missing, missing

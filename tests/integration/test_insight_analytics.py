@@ -271,10 +271,24 @@ async def test_reactivation_counts_quiet_customers_won_back_within_60_days_of_a_
         body = ok(await world.client.get(f"{API}/analytics/managers/{manager.id}/dashboard", headers=manager.h))
         return body["reactivation"]
 
+    async def outcomes() -> dict[tuple[str, str], str | None]:
+        page = ok(await world.client.get(f"{API}/visits", headers=manager.h, params={"limit": 50}))
+        return {(v["customer_id"], v["day"]): v["outcome"] for v in page["items"]}
+
+    first, second = str((T0 + 0 * DAY).date()), str((T0 + 2 * DAY).date())
     clock.set(T0 + 30 * DAY)
     assert await reactivation() == {"dormant_visited": 2, "won_back": 1, "pending": 1, "rate": 0.5}
+    # Each visit says the same in the visit list: won back, still waiting, or nothing for a customer not quiet.
+    by_visit = await outcomes()
+    assert by_visit[(won.customer.id, first)] == by_visit[(won.customer.id, second)] == "won_back"
+    assert by_visit[(lost.customer.id, first)] == by_visit[(lost.customer.id, second)] == "pending"
+    assert by_visit[(awake.customer.id, first)] is None
     clock.set(T0 + 70 * DAY)
     assert await reactivation() == {"dormant_visited": 2, "won_back": 1, "pending": 0, "rate": 0.5}
+    by_visit = await outcomes()
+    assert by_visit[(won.customer.id, first)] == "won_back"
+    # 63 days after the first visit and 61 after the second: too late for either.
+    assert by_visit[(lost.customer.id, first)] == by_visit[(lost.customer.id, second)] == "not_won_back"
 
 
 async def test_referral_scoreboard_counts_sign_ups_and_app_adoption(world, app) -> None:

@@ -59,6 +59,13 @@ async def test_put_users_makes_a_manager_with_a_level(world) -> None:
     assert refused.status_code == 422 and refused.json()["code"] == "customer_cannot_manage"
     by_manager = await world.client.put(f"{API}/users/{manager.id}", headers=manager.h, json={"manager": False})
     assert by_manager.status_code == 403
+    # The office picks a new customer's manager from the managers alone.
+    managers = ok(await world.client.get(f"{API}/users", headers=world.h("admin"), params={"manager": "true"}))
+    assert manager.id in {u["id"] for u in managers["items"]}
+    assert all(u["manager"] for u in managers["items"])
+    others = ok(await world.client.get(f"{API}/users", headers=world.h("admin"), params={"manager": "false"}))
+    assert manager.id not in {u["id"] for u in others["items"]} and others["total"] > 0
+    assert not any(u["manager"] for u in others["items"])
 
 
 async def test_assigning_a_manager_is_admin_only_audited_and_told(world, app) -> None:

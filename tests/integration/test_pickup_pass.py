@@ -82,7 +82,7 @@ async def test_a_pass_shows_the_pickup_code_slot_and_depot_and_nothing_else_of_t
     booking = await book(world, customer, depot)
     other = await book(world, customer, depot, slot=LATER_SLOT, plate="沪B99999")
     sent = await send_pass(world, customer, booking, phone="139 1111 2222")
-    assert sent["url"] == f"/pass/{sent['token']}" and sent["phone"] == "13911112222"
+    assert sent["url"] == f"https://diesel.test/pass/{sent['token']}" and sent["phone"] == "13911112222"
     assert sent["expires_at"] == "2030-01-07T03:30:00Z"  # the slot's end (10:30 Shanghai) + the hour of grace
 
     # The SMS goes out through the notifications outbox: the event carries the phone and the link.
@@ -139,6 +139,29 @@ async def test_a_pass_is_built_from_the_public_base_url_never_the_request_host(w
     monkeypatch.setattr(app.state, "settings", replace(app.state.settings, public_base_url="https://dd.example.cn"))
     sent = ok(await world.client.post(path, headers=spoofed, json={"phone": "13911112222"}), 201)
     assert sent["url"] == f"https://dd.example.cn/pass/{sent['token']}"
+
+
+async def test_without_a_public_address_no_pass_is_sent_with_a_relative_link(world, app, monkeypatch) -> None:
+    """An SMS cannot carry a link relative to the caller's address (and the request's Host is never trusted to
+    make it absolute): without PUBLIC_BASE_URL the pass is refused in words, and nothing is recorded or ended."""
+    from dataclasses import replace
+
+    depot = await world.new_depot()
+    customer = await world.new_customer()
+    booking = await book(world, customer, depot)
+    earlier = await send_pass(world, customer, booking)
+    monkeypatch.setattr(app.state, "settings", replace(app.state.settings, public_base_url=None))
+    spoofed = {**customer.h, "Host": "dd.example.cn", "X-Forwarded-Host": "dd.example.cn"}
+    path = f"{API}/pickups/{booking['id']}/pass"
+    refused = await world.client.post(path, headers=spoofed, json={"phone": "13933334444"})
+    assert (refused.status_code, refused.json()["code"]) == (503, "public_base_url_missing")
+    assert "PUBLIC_BASE_URL" in refused.json()["detail"] and "/pass/" not in refused.text
+    events = ok(await world.client.get(f"{API}/pickups/{booking['id']}/events", headers=customer.h))
+    assert [e["data"]["phone"] for e in events if e["type"] == "pickup_pass_sent"] == ["13911112222"]
+    ok(await world.client.get(f"{API}/pass/{earlier['token']}"))  # the pass sent before still works
+    # A bad phone is still refused by its field first.
+    bad = await world.client.post(path, headers=customer.h, json={"phone": "call me"})
+    assert (bad.status_code, bad.json()["field"]) == (422, "phone")
 
 
 async def test_only_the_bookings_customer_sends_a_pass_and_only_while_there_is_something_to_collect(world) -> None:

@@ -196,6 +196,7 @@ async def test_the_referral_qr_code_leads_to_the_public_sign_up_page_at_the_publ
     import segno
 
     spoofed = {**world.h("admin"), "Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    monkeypatch.setattr(app.state, "settings", replace(app.state.settings, public_base_url=None))
     relative = await world.client.get(f"{API}/me/referral.svg", headers=spoofed)
     code = relative.headers["x-referral-code"]
     assert relative.headers["x-referral-link"] == f"/app/apply?ref={code}"

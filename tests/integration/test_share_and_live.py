@@ -123,6 +123,7 @@ async def test_a_share_link_is_built_from_the_public_base_url_never_the_request_
     spoofed = {**customer.h, "Host": "evil.example", "X-Forwarded-Host": "evil.example"}
 
     # Not configured: a relative link, never one made from the request.
+    monkeypatch.setattr(app.state, "settings", replace(app.state.settings, public_base_url=None))
     link = ok(await world.client.post(path, headers=spoofed, json={}), 201)
     assert link["url"] == f"/api/v1/share/{link['token']}"
 

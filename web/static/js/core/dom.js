@@ -70,6 +70,12 @@ export function money(minor, currency = "CNY") {
   );
 }
 
+/** A price per unit with its currency and two decimals at least (the office's price grid: "¥7.66"). */
+export function pricePerLitre(minor, currency = "CNY") {
+  const options = { style: "currency", currency, currencyDisplay: "narrowSymbol", minimumFractionDigits: 2 };
+  return new Intl.NumberFormat(currentLang(), options).format(minor / 100);
+}
+
 /**
  * A unit price per litre and per tonne, as customers in China read prices: "7.80 元/升 · 9,341.32 元/吨" (the
  * dictionaries name the currency, yuan: the only one prices are published in).
@@ -79,12 +85,6 @@ export function unitPrices(perLitreMinor, perTonneMinor) {
   const shown = (minor, key) => t(key, { n: twoDecimals.format(minor / 100) });
   const perLitre = shown(perLitreMinor, "price.per_litre");
   return perTonneMinor == null ? perLitre : `${perLitre} · ${shown(perTonneMinor, "price.per_tonne")}`;
-}
-
-/** A price per litre in the currency's own symbol, as staff read the day's grid: "¥7.80". */
-export function pricePerLitre(minor, currency = "CNY") {
-  const options = { style: "currency", currency, currencyDisplay: "narrowSymbol", minimumFractionDigits: 2 };
-  return new Intl.NumberFormat(currentLang(), options).format(minor / 100);
 }
 
 export function tonnes(kg) {

@@ -5,6 +5,7 @@ import { notFoundView, startRouter } from "../core/router.js";
 import { initShell } from "../core/shell.js";
 import { accountView } from "./account.js";
 import { homeView } from "./home.js";
+import { notificationSettingsView, notificationsView, startBell } from "./notifications.js";
 import { orderFormView } from "./order-form.js";
 import { orderView } from "./order-page.js";
 import { ordersView } from "./orders.js";
@@ -38,6 +39,7 @@ if (location.pathname.replace(/\/+$/, "") === `${BASE}/apply`) {
   });
 
   if (ready) {
+    startBell();
     startRouter({
       base: BASE,
       notFound: notFoundView,
@@ -55,6 +57,8 @@ if (location.pathname.replace(/\/+$/, "") === `${BASE}/apply`) {
         [/^pickups$/, pickupsView],
         [new RegExp(`^pickups/${ID}$`), pickupView],
         [new RegExp(`^pickups/${ID}/qr$`), pickupQrView],
+        [/^notifications$/, notificationsView],
+        [/^notifications\/settings$/, notificationSettingsView],
       ],
     });
   }

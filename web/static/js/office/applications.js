@@ -45,11 +45,11 @@ export async function applicationsView(main, _params, ctx) {
   await table.reload();
 }
 
-/** Account managers to choose from, where the server has them (the list answers 404 until then). */
+/** The active account managers to choose from (GET /users?manager=true); none when the list cannot be read. */
 async function managers() {
   try {
-    const answer = await api("/managers?limit=500");
-    return answer.items || answer;
+    const answer = await api("/users?manager=true&active=true&limit=500");
+    return answer.items.length ? answer.items : null;
   } catch {
     return null;
   }

@@ -11,7 +11,7 @@ import { banner, setTitle } from "../core/shell.js";
 import { details, errorState, pageHeader, statusChip, statusText } from "../core/ui.js";
 import { auditTable } from "./audit.js";
 import { tonnes } from "./customers.js";
-import { BASE, card, fill, firstItems, isoMonth, moneyInput, pagedTable, qs, readMinor } from "./kit.js";
+import { BASE, card, downloadButton, fill, firstItems, isoMonth, moneyInput, pagedTable, qs, readMinor } from "./kit.js";
 import { invoicesTable, ledgerTable, paymentsTable, statementPanel } from "./money-ui.js";
 
 const ORDER_STATUSES = ["placed", "on_hold", "confirmed", "scheduled", "loaded", "en_route", "delivered", "failed", "cancelled"];
@@ -185,6 +185,7 @@ function balanceChart(id) {
 }
 
 function sitesCard(id) {
+  const printer = session.role === "admin";
   const body = h("div");
   fill(body, async () => {
     const page = await api(`/sites${qs({ customer_id: id, limit: 100 })}`);
@@ -195,8 +196,22 @@ function sitesCard(id) {
       h(
         "table",
         { class: "data-table" },
-        h("thead", {}, h("tr", {}, ["office.site_name", "office.address", "office.tank"].map((k) => h("th", { scope: "col" }, t(k))))),
-        h("tbody", {}, page.items.map((s) => h("tr", {}, h("td", {}, s.name), h("td", {}, s.address), h("td", { class: "num" }, litres(s.tank_capacity_litres))))),
+        h("thead", {}, h("tr", {}, ["office.site_name", "office.address", "office.tank", ...(printer ? ["office.visit_code"] : [])].map((k) => h("th", { scope: "col" }, t(k))))),
+        h(
+          "tbody",
+          {},
+          page.items.map((s) =>
+            h(
+              "tr",
+              {},
+              h("td", {}, s.name),
+              h("td", {}, s.address),
+              h("td", { class: "num" }, litres(s.tank_capacity_litres)),
+              // The signed code to print and put up at the site: account managers scan it to prove a visit.
+              printer ? h("td", {}, downloadButton("office.visit_code_download", () => `/sites/${s.id}/visit-code.svg`, () => `visit-code-${s.id.slice(0, 8)}.svg`)) : null,
+            ),
+          ),
+        ),
       ),
     );
   });

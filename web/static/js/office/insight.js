@@ -1,14 +1,15 @@
 // Customer insight for account managers, drawn with the chart helper (core/charts.js): customers by tier band with
 // their trend, the top 10 and who is due a visit, the dormant-customer radar; sales and delivery reports; visits.
-// Built against the API contract (GET /analytics/customers, /analytics/sales, /analytics/deliveries, /visits):
-// until the server has them, each part says it is not available.
+// From GET /analytics/customers, /analytics/managers/{id}/dashboard, /analytics/sales, /analytics/deliveries and
+// /visits; a part the role may not see says so.
 import { api, session } from "../core/api.js";
 import { chart, epochSeconds, dayLabel } from "../core/charts.js";
 import { dateTime, day, h, isoDay, money, number } from "../core/dom.js";
 import { has, t } from "../core/i18n.js";
 import { setTitle } from "../core/shell.js";
 import { pageHeader } from "../core/ui.js";
-import { addDays, card, customerLink, downloadButton, fill, firstItems, pagedTable, qs, tabs } from "./kit.js";
+import { BASE, addDays, card, customerLink, downloadButton, fill, firstItems, pagedTable, qs, tabs } from "./kit.js";
+import { outcomeChip } from "./visits.js";
 
 export const BANDS = ["<20t", "20-50t", "50-100t", "100-500t", ">500t"];
 
@@ -29,20 +30,19 @@ export function rowsOf(answer) {
 
 const first = (item, ...names) => names.map((n) => item?.[n]).find((v) => v !== undefined && v !== null);
 
-/** One customer of GET /analytics/customers, in the names this page uses. */
+/** One customer of GET /analytics/customers (or of a dashboard's `top`), in the names this page uses. */
 export function customerFigures(item) {
   const trend = item.trend || {};
   return {
-    id: first(item, "customer_id", "id"),
-    name: first(item, "customer_name", "name") || "",
-    band: first(item, "tier_band", "band") || "",
-    tonnes: Number(first(item, "net_tonnes_365d", "net_tonnes", "tonnes") ?? 0),
-    thisQuarter: Number(first(trend, "this_quarter_tonnes", "this_quarter") ?? 0),
-    lastYear: Number(first(trend, "same_quarter_last_year_tonnes", "same_quarter_last_year", "last_year") ?? 0),
-    lastOrder: first(item, "last_order_at", "last_order"),
-    interval: first(item, "usual_interval_days", "usual_interval"),
-    lastVisit: first(item, "last_visit_at", "last_visit"),
-    visitDue: Boolean(first(item, "visit_due", "due_visit")),
+    id: item.customer_id,
+    name: item.name || "",
+    band: item.band || "",
+    tonnes: Number(item.net_tonnes ?? 0),
+    thisQuarter: Number(trend.this_quarter_t ?? 0),
+    lastYear: Number(trend.last_year_t ?? 0),
+    lastOrder: item.last_order_at,
+    interval: item.usual_interval_days,
+    lastVisit: item.last_visit_at,
     dormant: item.dormant || null,
   };
 }
@@ -74,13 +74,16 @@ function bandCharts(customers) {
   );
 }
 
-function topTen(customers) {
-  const top = [...customers].sort((a, b) => b.tonnes - a.tonnes).slice(0, 10);
+/** The 10 largest customers; with a manager's dashboard, when each was last visited and who is due a visit. */
+function topTen(customers, board) {
+  const top = board ? board.top.map(customerFigures) : [...customers].sort((a, b) => b.tonnes - a.tonnes).slice(0, 10);
+  const due = new Set((board?.due_visits || []).map((d) => d.customer_id));
+  const heads = ["office.customer", "office.band_short", "office.net_tonnes", ...(board ? ["office.last_visit", "office.visit_due"] : [])];
   return h(
     "table",
     { class: "data-table top-ten" },
     h("caption", { class: "visually-hidden" }, t("office.top_ten")),
-    h("thead", {}, h("tr", {}, ["office.customer", "office.band_short", "office.net_tonnes", "office.last_visit", "office.visit_due"].map((k) => h("th", { scope: "col" }, t(k))))),
+    h("thead", {}, h("tr", {}, heads.map((k) => h("th", { scope: "col" }, t(k))))),
     h(
       "tbody",
       {},
@@ -88,40 +91,75 @@ function topTen(customers) {
         h(
           "tr",
           {},
-          h("td", {}, c.id ? customerLink(c.id) : c.name),
+          h("td", {}, c.id ? customerLink(c.id, c.name) : c.name),
           h("td", {}, c.band),
           h("td", { class: "num" }, number(c.tonnes, 1)),
-          h("td", {}, c.lastVisit ? dateTime(c.lastVisit) : t("office.never")),
-          h("td", {}, c.visitDue ? h("span", { class: "chip chip-warn" }, t("office.due")) : ""),
+          board ? h("td", {}, c.lastVisit ? dateTime(c.lastVisit) : t("office.never")) : null,
+          board ? h("td", {}, due.has(c.id) ? h("span", { class: "chip chip-warn" }, t("office.due")) : "") : null,
         ),
       ),
     ),
   );
 }
 
+let me = null;
+/** Who is looking: GET /me once per page load. */
+async function viewer() {
+  me ||= api("/me").then((answer) => answer.user || {});
+  return me;
+}
+
+function figureBox(name, labelKey, value) {
+  return h("div", { class: "card figure", dataset: { figure: name } }, h("span", { class: "figure-label" }, t(labelKey)), h("span", { class: "figure-value" }, value));
+}
+
+/** A manager's figures: its customers, the quiet ones, and how many quiet customers its visits won back. */
+function boardFigures(board) {
+  const r = board.reactivation;
+  return h(
+    "div",
+    { class: "figures manager-figures" },
+    figureBox("customers", "office.my_customers", number(board.customers)),
+    figureBox("quiet", "office.quiet_customers", number(board.dormant)),
+    figureBox("quiet_visited", "office.quiet_visited", number(r.dormant_visited)),
+    figureBox("won_back", "office.won_back", number(r.won_back)),
+    figureBox("pending", "office.won_back_pending", number(r.pending)),
+    figureBox("rate", "office.reactivation_rate", r.rate == null ? "–" : `${number(r.rate * 100, 1)} %`),
+  );
+}
+
 export async function insightView(main, _params, ctx) {
   setTitle("office.insight_title");
-  main.append(pageHeader("office.insight_title"), insightTabs());
-  const managerId = ctx.query.get("manager_id") || (session.role === "admin" || session.role === "finance" ? "" : "me");
-  const params = { manager_id: managerId === "me" ? undefined : managerId, tier: ctx.query.get("tier") || undefined };
+  const everyone = session.role === "admin" || session.role === "finance";
+  const user = await viewer().catch(() => ({}));
+  if (!ctx.isCurrent()) return;
+  const manager = !everyone && user.manager;
+  const action = manager ? h("a", { class: "btn", href: `${BASE}/insight/visits/new`, id: "record-visit" }, t("office.record_visit")) : null;
+  main.append(pageHeader("office.insight_title", {}, action), insightTabs());
+  // An account manager sees its own customers (the API keeps to them); admin and finance everyone, or one manager's.
+  const managerId = ctx.query.get("manager_id") || (manager ? user.id : "");
+  const params = { manager_id: everyone ? managerId || undefined : undefined, tier: ctx.query.get("tier") || undefined };
   const overview = h("div", { class: "insight-overview" });
   main.append(overview);
   fill(overview, async () => {
-    const { items } = await firstItems(`/analytics/customers${qs(params)}`, 5000);
+    const [{ items }, board] = await Promise.all([
+      firstItems(`/analytics/customers${qs(params)}`, 5000),
+      managerId ? api(`/analytics/managers/${managerId}/dashboard`) : null,
+    ]);
     const customers = items.map(customerFigures);
-    return [bandCharts(customers), card(t("office.top_ten"), topTen(customers))];
+    return [board ? boardFigures(board) : null, bandCharts(customers), card(t("office.top_ten"), h("div", { class: "table-scroll", tabindex: "0", role: "region", "aria-label": t("office.top_ten") }, topTen(customers, board)))];
   });
   const radar = pagedTable({
     title: t("office.dormant_radar"),
     query: ctx.query,
     filters: [{ name: "tier", key: "office.band_short", type: "select", options: BANDS.map((b) => ({ value: b, label: t("office.band", { band: b }) })) }],
     columns: [
-      { key: "office.customer", cell: (item) => { const c = customerFigures(item); return c.id ? customerLink(c.id) : c.name; } },
+      { key: "office.customer", cell: (item) => { const c = customerFigures(item); return c.id ? customerLink(c.id, c.name) : c.name; } },
       { key: "office.quiet_since", cell: (item) => (item.dormant?.since ? day(String(item.dormant.since).slice(0, 10)) : "") },
       { key: "office.usual_interval", num: true, cell: (item) => { const c = customerFigures(item); return c.interval != null ? t("office.days_n", { n: number(c.interval, 1) }) : ""; } },
-      { key: "office.likely_reasons", cell: (item) => h("ul", { class: "reasons" }, (item.dormant?.reasons || []).map((r) => h("li", {}, reasonText(r)))) },
-      { key: "office.after_contact", cell: (item) => (item.dormant?.outcome ? reasonText(item.dormant.outcome) : "") },
+      { key: "office.likely_reasons", cell: (item) => h("ul", { class: "reasons" }, (item.dormant?.reasons || []).map((r) => h("li", { dataset: { reason: r } }, reasonText(r)))) },
     ],
+    rowClass: () => "quiet-customer",
     load: ({ limit, offset, filters }) => api(`/analytics/customers${qs({ ...params, ...filters, dormant: "true", limit, offset })}`),
     emptyKey: "office.no_quiet_customers",
   });
@@ -220,20 +258,22 @@ export async function deliveriesView(main, _params, ctx) {
   });
   await fill(body, async () => {
     const answer = await api(`/analytics/deliveries${qs({ from: from.value, to: to.value })}`);
-    const share = Number(first(answer, "on_time_share", "on_time") ?? 0);
-    const buckets = rowsOf(first(answer, "lateness", "lateness_distribution", "distribution") || []);
-    const label = (b) => String(first(b, "label", "bucket", "range") ?? "");
+    const summary = answer.summary || { deliveries: 0, on_time: 0, on_time_share: null, lateness: {} };
+    const share = summary.on_time_share;
+    // The lateness buckets in the API's order: on time, <=15m, 15-30m, 30-60m, 1-2h, >2h.
+    const buckets = Object.entries(summary.lateness || {}).map(([bucket, count]) => ({ bucket, count }));
+    const label = (b) => (has(`office.lateness_${b.bucket}`) ? t(`office.lateness_${b.bucket}`) : b.bucket);
     return [
       h(
         "div",
         { class: "figures" },
-        h("div", { class: "card figure", dataset: { figure: "on_time" } }, h("span", { class: "figure-label" }, t("office.on_time_share")), h("span", { class: "figure-value" }, `${number(share * 100, 1)} %`)),
-        h("div", { class: "card figure" }, h("span", { class: "figure-label" }, t("office.deliveries_count")), h("span", { class: "figure-value" }, number(Number(first(answer, "deliveries", "total", "count") ?? 0)))),
+        h("div", { class: "card figure", dataset: { figure: "on_time" } }, h("span", { class: "figure-label" }, t("office.on_time_share")), h("span", { class: "figure-value" }, share == null ? "–" : `${number(share * 100, 1)} %`)),
+        h("div", { class: "card figure", dataset: { figure: "deliveries" } }, h("span", { class: "figure-label" }, t("office.deliveries_count")), h("span", { class: "figure-value" }, number(summary.deliveries))),
       ),
-      buckets.length
+      summary.deliveries
         ? card(
             t("office.lateness"),
-            chart({ title: t("office.lateness"), kind: "bar", x: buckets.map(label), xLabel: (x) => x, series: [{ label: t("office.deliveries_count"), values: buckets.map((b) => Number(first(b, "count", "deliveries") ?? 0)) }], format: (v) => number(v), integers: true }).element,
+            chart({ title: t("office.lateness"), kind: "bar", x: buckets.map(label), xLabel: (x) => x, series: [{ label: t("office.deliveries_count"), values: buckets.map((b) => b.count) }], format: (v) => number(v), integers: true }).element,
           )
         : null,
     ];
@@ -242,7 +282,11 @@ export async function deliveriesView(main, _params, ctx) {
 
 export async function visitsView(main, _params, ctx) {
   setTitle("office.insight_visits");
-  main.append(pageHeader("office.insight_title"), insightTabs());
+  const user = await viewer().catch(() => ({}));
+  if (!ctx.isCurrent()) return;
+  const everyone = session.role === "admin" || session.role === "finance";
+  const action = user.manager ? h("a", { class: "btn", href: `${BASE}/insight/visits/new`, id: "record-visit" }, t("office.record_visit")) : null;
+  main.append(pageHeader("office.insight_title", {}, action), insightTabs());
   const table = pagedTable({
     title: t("office.insight_visits"),
     query: ctx.query,
@@ -251,15 +295,30 @@ export async function visitsView(main, _params, ctx) {
       { name: "to", key: "office.to", type: "date" },
     ],
     columns: [
-      { key: "office.when", cell: (v) => (first(v, "at", "visited_at") ? dateTime(first(v, "at", "visited_at")) : "") },
-      { key: "office.customer", cell: (v) => (v.customer_id ? customerLink(v.customer_id) : "") },
-      { key: "office.site_name", cell: (v) => first(v, "site_name", "site") || "" },
-      { key: "office.manager", cell: (v) => first(v, "manager_name", "manager_username", "manager_id") || "" },
+      { key: "office.when", cell: (v) => dateTime(v.at) },
+      { key: "office.customer", cell: (v) => customerLink(v.customer_id, v.customer_name) },
+      { key: "office.site_name", cell: (v) => v.site_name },
+      everyone ? { key: "office.manager", cell: (v) => managerName(v.manager_id) } : null,
+      { key: "office.quiet_since", cell: (v) => (v.dormant_since ? day(String(v.dormant_since).slice(0, 10)) : "") },
+      { key: "office.outcome", cell: (v) => outcomeChip(v.outcome) },
       { key: "office.note", cell: (v) => v.note || "" },
-    ],
+    ].filter(Boolean),
+    rowClass: (v) => `visit${v.outcome ? ` visit-${v.outcome}` : ""}`,
     load: ({ limit, offset, filters }) => api(`/visits${qs({ ...filters, limit, offset })}`),
     emptyKey: "office.no_visits",
   });
   main.append(table.element);
   await table.reload();
+}
+
+const managerNames = new Map();
+/** A manager's name (admin may read users; others see the start of its id). */
+function managerName(id) {
+  const cell = h("span", {}, id.slice(0, 8));
+  if (session.role !== "admin") return cell;
+  if (!managerNames.has(id)) managerNames.set(id, api(`/users/${id}`).then((u) => u.display_name || u.username).catch(() => id.slice(0, 8)));
+  managerNames.get(id).then((name) => {
+    cell.textContent = name;
+  });
+  return cell;
 }

@@ -536,9 +536,10 @@ export function customerName(id) {
   return customerNames.get(id);
 }
 
-/** A link to a customer's page that shows its name once known. */
-export function customerLink(id) {
+/** A link to a customer's page that shows its name once known (given, or looked up). */
+export function customerLink(id, name) {
   if (!id) return "";
+  if (name) return h("a", { href: `${BASE}/customers/${id}`, class: "customer-link" }, name);
   const link = h("a", { href: `${BASE}/customers/${id}`, class: "customer-link" }, "…");
   customerName(id).then((name) => {
     link.textContent = name;

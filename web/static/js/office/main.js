@@ -12,6 +12,7 @@ import { runsView, statementsView } from "./finance.js";
 import { invoiceView, invoicesView } from "./invoices.js";
 import { deliveriesView, insightView, salesView, visitsView } from "./insight.js";
 import { BASE } from "./kit.js";
+import { visitScanView } from "./visits.js";
 import { overviewView } from "./overview.js";
 import { paymentView, paymentsView } from "./payments.js";
 import { contractsView, priceHistoryView, pricesView, tiersView } from "./prices.js";
@@ -83,6 +84,7 @@ if (ready) {
       [/^insight\/sales$/, salesView],
       [/^insight\/deliveries$/, deliveriesView],
       [/^insight\/visits$/, visitsView],
+      [/^insight\/visits\/new$/, visitScanView],
     ],
   });
 }
