@@ -15,6 +15,7 @@ import { pickupQrView } from "./pickup-qr.js";
 import { pickupsView } from "./pickups.js";
 import { receiptQrView } from "./receipt-qr.js";
 import { siteFormView } from "./site-form.js";
+import { standingListView, standingView } from "./standing.js";
 
 const BASE = "/app/customer";
 const ID = "([0-9a-fA-F-]{36})";
@@ -34,6 +35,7 @@ if (location.pathname.replace(/\/+$/, "") === `${BASE}/apply`) {
       { href: `${BASE}/pickups`, key: "nav.pickups", prefix: true },
       { href: `${BASE}/account`, key: "nav.account" },
       { href: `${BASE}/people`, key: "nav.people" },
+      { href: `${BASE}/standing-orders`, key: "nav.standing", prefix: true },
     ],
   });
 
@@ -55,6 +57,8 @@ if (location.pathname.replace(/\/+$/, "") === `${BASE}/apply`) {
         [/^pickups$/, pickupsView],
         [new RegExp(`^pickups/${ID}$`), pickupView],
         [new RegExp(`^pickups/${ID}/qr$`), pickupQrView],
+        [/^standing-orders$/, standingListView],
+        [new RegExp(`^standing-orders/${ID}$`), standingView],
       ],
     });
   }
