@@ -16,6 +16,7 @@ import { pickupQrView } from "./pickup-qr.js";
 import { pickupsView } from "./pickups.js";
 import { receiptQrView } from "./receipt-qr.js";
 import { siteFormView } from "./site-form.js";
+import { standingListView, standingView } from "./standing.js";
 
 const BASE = "/app/customer";
 const ID = "([0-9a-fA-F-]{36})";
@@ -35,6 +36,7 @@ if (location.pathname.replace(/\/+$/, "") === `${BASE}/apply`) {
       { href: `${BASE}/pickups`, key: "nav.pickups", prefix: true },
       { href: `${BASE}/account`, key: "nav.account" },
       { href: `${BASE}/people`, key: "nav.people" },
+      { href: `${BASE}/standing-orders`, key: "nav.standing", prefix: true },
     ],
   });
 
@@ -59,6 +61,8 @@ if (location.pathname.replace(/\/+$/, "") === `${BASE}/apply`) {
         [new RegExp(`^pickups/${ID}/qr$`), pickupQrView],
         [/^notifications$/, notificationsView],
         [/^notifications\/settings$/, notificationSettingsView],
+        [/^standing-orders$/, standingListView],
+        [new RegExp(`^standing-orders/${ID}$`), standingView],
       ],
     });
   }

@@ -13,6 +13,7 @@ import { follow } from "../core/live.js";
 import { banner, setTitle } from "../core/shell.js";
 import { createMap, trackingLayers } from "../map/map.js";
 import { details, errorState, statusChip, timeline } from "../core/ui.js";
+import { sameAgainCard } from "./repeat.js";
 
 const CANCELLABLE = new Set(["placed", "on_hold", "confirmed", "scheduled"]);
 const SHAREABLE = new Set(["placed", "on_hold", "confirmed", "scheduled", "loaded", "en_route"]);
@@ -172,7 +173,7 @@ export async function orderView(main, [id], ctx) {
   const body = h("div", { class: "order-body" });
   const events = h("section", { class: "card", "aria-labelledby": "timeline-title" });
   const sharing = h("div", {});
-  main.append(header, tracker, body, sharing, events);
+  main.append(header, tracker, body, sharing, sameAgainCard(id, ctx), events);
   let lastSeen = "";
   let trackingView = null;
   let timeZone = "Asia/Shanghai";
