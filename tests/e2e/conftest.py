@@ -126,6 +126,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env["LIVE_STREAMS_PER_USER"] = "1000"
     # A short cut-off lets the driver's test order for later today (its load code must be valid now), whatever the hour.
     env["ORDER_LEAD_TIME_MINUTES"] = "30"
+    # Every browser test orders into the same demo days: refusing full windows (the product's default) would make a
+    # test's order depend on how many came before it. The refusal itself is tested in tests/integration/test_promise.py.
+    env["PROMISE_MODE"] = "flag"
     env.pop("MAP_TILE_URL", None)  # maps on the plain background: the tests never leave the machine
     geocoder = contextlib.ExitStack()
     # The site form's address search asks a local stand-in for Nominatim (tests/fake_geocoder.py).

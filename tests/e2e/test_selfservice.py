@@ -5,6 +5,7 @@ with its balance and documents; a share link made, opened as a page and revoked.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,12 +24,18 @@ def tap_map(page: Any, *, x: float, y: float) -> tuple[float, float]:
     canvas = page.locator(".pin-canvas")
     box = canvas.bounding_box()
     assert box is not None
-    before = page.input_value("input[name=lon]")  # every tap here is off the centre sideways: the longitude moves
-    page.mouse.click(box["x"] + box["width"] * x, box["y"] + box["height"] * y)
-    # Not wait_for_function: its polled string is evaluated in the page, which the page's policy (no eval) stops.
-    from playwright.sync_api import expect
 
-    expect(page.locator("input[name=lon]")).not_to_have_value(before)
+    def pin() -> tuple[str, str]:
+        return page.input_value("input[name=lat]"), page.input_value("input[name=lon]")
+
+    before = pin()
+    page.mouse.click(box["x"] + box["width"] * x, box["y"] + box["height"] * y)
+    # Polled from here: a wait_for_function string would be an eval the page's CSP refuses. The pin moves in one
+    # coordinate or both.
+    deadline = time.monotonic() + 5
+    while pin() == before and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert pin() != before, "the tap did not move the pin"
     return float(page.input_value("input[name=lat]")), float(page.input_value("input[name=lon]"))
 
 
