@@ -117,6 +117,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/sites/{site_id}"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("PUT", "/sites/{site_id}"): Access(CUSTOMER_OR_STAFF, scoped=True),
     ("GET", "/geocode"): Access(CUSTOMER_OR_STAFF),
+    ("GET", "/availability"): Access(CUSTOMER_OR_STAFF, scoped=True),  # for a site: another customer's is 404
     ("GET", "/geocode/status"): Access(CUSTOMER_OR_STAFF),
     ("GET", "/depots/{depot_id}/drivers"): Access(CUSTOMER_OR_STAFF),
     ("POST", "/applications"): Access(EVERYONE, public=True),
@@ -283,7 +284,12 @@ STREAMS = {
 # A share link or a pickup pass is a capability: it shows the order's or booking's reference to whoever holds it.
 SHOWS_REFERENCE_BY_DESIGN = {("GET", "/share/{token}"), ("GET", "/pass/{pass_token}")}
 # Query parameters an operation needs to get past validation to its handler.
-QUERIES = {("GET", "/geocode"): "?q=Wuhan"}
+# (A function of the walk when the query names one of its resources.)
+QUERIES: dict[tuple[str, str], Any] = {
+    ("GET", "/geocode"): "?q=Wuhan",
+    ("GET", "/availability"): lambda w: f"?site_id={w.a.site['id']}&product_code=diesel-0&quantity_litres=1000"
+    f"&date={(date.today() + timedelta(days=2)).isoformat()}",
+}
 # Logout ends the token that calls it: the walk calls it with a second login of the same user.
 ENDS_THE_TOKEN = {("POST", "/auth/logout")}
 
@@ -682,7 +688,8 @@ async def test_walk_every_route_as(app, walk, caller: str) -> None:
             wrong.append(f"{method} {template}: not in ACCESS, so nobody has said who may call it")
             continue
         expected = expectation(ACCESS[(method, template)], caller)
-        url = walk.path(template) + QUERIES.get((method, template), "")
+        query = QUERIES.get((method, template), "")
+        url = walk.path(template) + (query(walk) if callable(query) else query)
         body = walk.body(method, template)
         call_headers = await second_login(walk, caller) if (method, template) in ENDS_THE_TOKEN else headers
         if caller == "other_customer":
