@@ -131,7 +131,7 @@ async def _stops_with_orders(session: AsyncSession, plan: Plan) -> list[tuple[Pl
         .order_by(PlanTrip.tanker_id, PlanTrip.sequence, PlanStop.sequence)
         .with_for_update(of=Order)
     )
-    return [(trip, stop, order) for trip, stop, order in rows.tuples()]
+    return [(trip, stop, order) for trip, stop, order in rows]
 
 
 async def _unschedule(

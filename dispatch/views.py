@@ -23,7 +23,8 @@ async def stale_orders(session: AsyncSession, plan: Plan) -> list[uuid.UUID]:
     if not versions:
         return []
     ids = [uuid.UUID(k) for k in versions]
-    current = dict((await session.execute(select(Order.id, Order.version).where(Order.id.in_(ids)))).tuples().all())
+    rows = await session.execute(select(Order.id, Order.version).where(Order.id.in_(ids)))
+    current = {order_id: version for order_id, version in rows}  # noqa: C416 - dict(Result) would treat it as a mapping
     return [i for i in ids if current.get(i) != versions[str(i)]]
 
 

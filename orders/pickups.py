@@ -56,7 +56,7 @@ async def _taken(session: AsyncSession, depot_id: uuid.UUID, starts: list[dateti
         )
         .group_by(PickupBooking.slot_start)
     )
-    return {start: count for start, count in rows.tuples()}  # noqa: C416 - dict(Result) would treat it as a mapping
+    return {start: count for start, count in rows}  # noqa: C416 - dict(Result) would treat it as a mapping
 
 
 async def list_slots(

@@ -80,7 +80,7 @@ async def create_deliveries(session: AsyncSession, *, now: datetime, overlap_s: 
             WebhookDelivery.event_id.in_({event.id for _, event in wanted})
         )
     )
-    existing = {(webhook_id, event_id) for webhook_id, event_id in pairs.tuples()}
+    existing = {(webhook_id, event_id) for webhook_id, event_id in pairs}
     created = [
         WebhookDelivery(
             webhook_id=hook.id,

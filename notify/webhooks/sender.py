@@ -88,7 +88,7 @@ async def claim(
             .where(WebhookDelivery.id == delivery_id)
         )
     ).one()
-    delivery, webhook, event = row.tuple()
+    delivery, webhook, event = row
     unreadable = None
     try:
         live_secrets = tuple(signing_secrets(webhook, cipher=cipher, now=now))

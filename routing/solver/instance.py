@@ -34,8 +34,8 @@ class Instance:
     # Loading time of a full truck: the model reserves it for every trip because the loaded volume
     # is only known once the trip is built (exact times are restored when the plan is extracted).
     full_load_s: list[int] = field(default_factory=list)
-    # The matrix as int64 arrays, made once in the parent: the model and the construction read these,
-    # so forked searches share the pages instead of copying the tuples they would otherwise touch.
+    # The matrix as int64 arrays, made once in the parent: the model and the construction read these, and a
+    # search process receives them (flat buffers, quick to send) instead of the matrix's tuples.
     dist: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
     dur: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
     seed: int = 0  # the relabelling of the deliveries (and of any randomness a search of this day uses)

@@ -1,10 +1,16 @@
-"""Run the OR-Tools search in a forked child process and stream its improving plans to the parent.
+"""Run the OR-Tools search in a child process and stream its improving plans to the parent.
 
 Why a process: OR-Tools' iterated local search cannot be stopped from inside (see search.py), and a
 dispatcher must be able to cancel a planning job, a benchmark must stop at a CPU budget, and a large
 day should not leave its memory behind.  The child sends every new best plan (delivery indices only,
 a few kB); the parent can therefore terminate the child at any moment and still return the best plan
 found so far.
+
+The children come from a fork server (multiprocessing's "forkserver"), never from a fork of this process: the
+planner runs on a worker thread (a Celery thread pool, the demo's embedded worker), and a fork of a process with
+threads copies their held locks into a child where nobody will ever release them.  The fork server is a fresh
+single-threaded process that has imported the solver once; a search is a fork of it, so it starts in milliseconds.
+What a search needs travels to it pickled: its instance, with the matrix as the flat int64 arrays (see _Shipped).
 """
 
 from __future__ import annotations
@@ -13,9 +19,9 @@ import contextlib
 import copy
 import ctypes
 import functools
-import gc
 import logging
 import multiprocessing
+import multiprocessing.context
 import os
 import sys
 import threading
@@ -26,6 +32,9 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+import msgspec
+
+from routing.matrix import Matrix
 from routing.solver.extract import Floors, Plan, finish
 from routing.solver.instance import Instance
 from routing.solver.phases import search_day
@@ -129,7 +138,7 @@ def _wall(params: SolveParams, limit_s: float) -> float:
 
 def _remaining(params: SolveParams, limit_s: float, started: float | None) -> float:
     """A wall limit counts from the start of solve(): what the matrix, the construction and the model
-    took is no longer the search's (perf_counter is the system's monotonic clock, shared across fork)."""
+    took is no longer the search's (perf_counter is the system's monotonic clock, the same in every process)."""
     if params.clock != "wall" or started is None:
         return limit_s
     return max(0.05, limit_s - (time.perf_counter() - started))
@@ -161,21 +170,16 @@ def run_in_child(
     initials: list[Plan | None] | None = None,
     started: float | None = None,
 ) -> RunOutcome:
-    """One forked search per instance (the same day under different seeds), in parallel; best plan wins."""
-    context = multiprocessing.get_context("fork")
+    """One search per instance (the same day under different seeds), in parallel child processes; best plan wins."""
+    context = _context()
     wall0 = time.perf_counter()
-    # Objects that exist now are never collected in the children: their pages stay shared.  What is
-    # already garbage goes first, and the heap pages it freed go back to the system, so the children
-    # neither inherit nor count them.
-    gc.collect()
-    gc.freeze()
-    trim_heap()
     children: list[_Child] = []
     try:
         for worker, instance in enumerate(instances):
             receiver, sender = context.Pipe(duplex=False)
             initial = initials[worker] if initials else None
-            search = functools.partial(_search, instance, vehicles, params, limit_s, initial, sender, started)
+            shipped = _Shipped.of(instance)
+            search = functools.partial(_search, shipped, vehicles, params, limit_s, initial, sender, started)
             process = context.Process(
                 target=_child_main,
                 args=(sender, search),
@@ -216,11 +220,10 @@ def run_in_child(
             child.process.join()
             child.receiver.close()
     finally:
-        for child in children:  # on an error above: no search outlives the call, the heap is not left frozen
+        for child in children:  # on an error above: no search outlives the call
             if child.process.is_alive():
                 child.process.kill()
                 child.process.join()
-        gc.unfreeze()
     return _merge(children, cancelled)
 
 
@@ -287,9 +290,48 @@ def _handle(message: tuple[Any, ...], child: _Child, best: list[int], reporter: 
         child.plan, child.floors, child.best = plan, floors, cost
 
 
+def _context() -> multiprocessing.context.ForkServerContext:
+    """The fork server's context.  It preloads this module (OR-Tools, numpy and the solver) so that a search,
+    a fork of the server, need not import them; it is started on the first search and ends with this process."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+@dataclass(slots=True)
+class _Shipped:
+    """An instance as it travels to a search: without its matrix, whose tuples of Python ints would take seconds
+    to pickle and unpickle on a big day; the int64 arrays beside it hold the same numbers as flat buffers, and the
+    child makes the matrix again from them (``open``)."""
+
+    instance: Instance
+    problem_has_matrix: bool
+
+    @classmethod
+    def of(cls, instance: Instance) -> _Shipped:
+        problem = instance.problem
+        has_matrix = problem.matrix is instance.matrix  # a problem's own matrix is the instance's: sent once
+        if has_matrix:
+            problem = msgspec.structs.replace(problem, matrix=None)
+        empty = Matrix(distances_m=(), durations_s=())
+        light = Instance(**{name: getattr(instance, name) for name in Instance.__dataclass_fields__})
+        light.problem, light.matrix = problem, empty
+        return cls(light, has_matrix)
+
+    def open(self) -> Instance:
+        instance = self.instance
+        instance.matrix = Matrix(
+            distances_m=tuple(map(tuple, instance.dist.tolist())),
+            durations_s=tuple(map(tuple, instance.dur.tolist())),
+        )
+        if self.problem_has_matrix:
+            instance.problem = msgspec.structs.replace(instance.problem, matrix=instance.matrix)
+        return instance
+
+
 def _child_main(sender: Connection, search: Callable[[], None]) -> None:
-    """A forked search.  It ends with os._exit: a fork of a host process (a Celery worker) inherits that
-    host's exit handlers and logging, which are not the child's to run; an error goes to the parent."""
+    """A search, in a fork of the fork server.  It ends with os._exit: the fork server's exit handlers are not
+    the child's to run; an error goes to the parent."""
     code = 0
     try:
         search()
@@ -302,7 +344,7 @@ def _child_main(sender: Connection, search: Callable[[], None]) -> None:
 
 
 def _search(
-    instance: Instance,
+    shipped: _Shipped,
     vehicles: list[int],
     params: SolveParams,
     limit_s: float,
@@ -311,6 +353,7 @@ def _search(
     started: float | None,
 ) -> None:
     cpu0 = time.process_time()
+    instance = shipped.open()
     limit_s = _remaining(params, limit_s, started)
 
     def improved(cost: int, solutions: int, read: Callable[[], tuple[Plan, Floors]]) -> None:
@@ -341,13 +384,17 @@ def _search(
 # per km and one for time): OR-Tools' caches, neighbour lists and guided-local-search penalties come on top.
 # Measured on the generated 2,000-job day: 461 MiB per search for 220 MiB of matrices.
 MODEL_OVERHEAD = 2.1
+# A search also holds its own copy of the day's matrix: the two int64 arrays and the matrix made again from them
+# (per entry and kind: 8 bytes of array, an 8-byte tuple slot and a 28-byte int).
+COPY_BYTES_PER_ENTRY = 2 * (8 + 8 + 28)
 
 
 def search_memory_mb(instance: Instance, vehicles: list[int]) -> float:
-    """An estimate of one forked search's own memory (MiB), from the size of the model it builds."""
+    """An estimate of one search's own memory (MiB), from the size of the model it builds and of its day."""
     nodes = len(instance.problem.depots) + len(instance.deliveries) + (instance.trips - 1) * len(vehicles)
     matrices = 1 + len({instance.tanker(t).cost_per_km_minor for t in vehicles})
-    return MODEL_OVERHEAD * matrices * nodes * nodes * 8 / 2**20
+    copy = COPY_BYTES_PER_ENTRY * instance.dist.size
+    return (MODEL_OVERHEAD * matrices * nodes * nodes * 8 + copy) / 2**20
 
 
 def searches_within(params: SolveParams, instance: Instance, vehicles: list[int]) -> int:
@@ -371,8 +418,8 @@ def resident_mb() -> float:
 def trim_heap() -> None:
     """Give the heap's free pages back to the system (glibc's malloc_trim; nothing elsewhere).
 
-    glibc keeps freed memory for reuse; after a big day's matrices are built, that is 80-100 MB of resident
-    pages that a forked search would count again, or that a search keeps while it never needs them.
+    glibc keeps freed memory for reuse; after a big day's model is built, that is 80-100 MB of resident pages
+    that a search keeps while it never needs them.
     """
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)

@@ -142,13 +142,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    running = Server(f"http://127.0.0.1:{port}", log)
     try:
-        running = Server(f"http://127.0.0.1:{port}", log)
         _wait_healthy(running.url, process, log)
         running.all_day_depot = _add_all_day_depot(running)
         _put_rack1_at_the_all_day_depot_too(running)
         yield running
     finally:
+        running.http.close()
         _stop(process)
         geocoder.close()
 

@@ -216,18 +216,13 @@ class Ctx:
             counts["sum of prices"] = (
                 await conn.execute(sa.text("SELECT coalesce(sum(price_per_litre_minor), 0) FROM prices"))
             ).scalar_one()
-            counts["sum of open orders, balances and limits"] = (
-                (
-                    await conn.execute(
-                        sa.text(
-                            "SELECT coalesce(sum(open_orders_minor), 0), coalesce(sum(balance_minor), 0), "
-                            "coalesce(sum(credit_limit_minor), 0) FROM credit_accounts"
-                        )
-                    )
+            sums = await conn.execute(
+                sa.text(
+                    "SELECT coalesce(sum(open_orders_minor), 0), coalesce(sum(balance_minor), 0), "
+                    "coalesce(sum(credit_limit_minor), 0) FROM credit_accounts"
                 )
-                .one()
-                ._tuple()
             )
+            counts["sum of open orders, balances and limits"] = tuple(sums.one())
         return counts
 
 

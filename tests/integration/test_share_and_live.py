@@ -18,6 +18,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from core.db import UTCDateTime
 from tests.factories import ok
 
 pytestmark = pytest.mark.integration
@@ -66,9 +67,9 @@ async def test_a_share_link_shows_status_window_and_eta_only(world, database_url
     eta = datetime(2030, 1, 8, 2, 30, tzinfo=UTC)
     engine = sa.create_engine(sync_database_url(database_url))
     with engine.begin() as conn:
-        value = eta.replace(tzinfo=None) if conn.dialect.name == "sqlite" else eta
         conn.execute(
-            sa.text("UPDATE orders SET eta = :eta WHERE id = :id"), {"eta": value, "id": _db_id(conn, order["id"])}
+            sa.text("UPDATE orders SET eta = :eta WHERE id = :id").bindparams(sa.bindparam("eta", type_=UTCDateTime())),
+            {"eta": eta, "id": _db_id(conn, order["id"])},
         )
     engine.dispose()
     assert ok(await world.client.get(f"/api/v1/share/{link['token']}"))["eta"] == "2030-01-08T02:30:00Z"
@@ -326,10 +327,10 @@ async def test_events_committed_by_the_worker_reach_the_console(world, http, wor
     engine = sa.create_engine(sync_database_url(database_url))
     start, end = datetime(2026, 1, 1, 2, tzinfo=UTC), datetime(2026, 1, 1, 2, 30, tzinfo=UTC)
     with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
         conn.execute(
-            sa.text("UPDATE pickup_bookings SET slot_start = :s, slot_end = :e WHERE id = :id"),
+            sa.text("UPDATE pickup_bookings SET slot_start = :s, slot_end = :e WHERE id = :id").bindparams(
+                sa.bindparam("s", type_=UTCDateTime()), sa.bindparam("e", type_=UTCDateTime())
+            ),
             {"s": start, "e": end, "id": _db_id(conn, booked["id"])},
         )
     engine.dispose()

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from core.db import UTCDateTime
 from tests.factories import ok
 
 pytestmark = pytest.mark.integration
@@ -208,12 +209,12 @@ async def test_the_outbox_dedupes_and_catches_events_that_committed_late(world, 
             sa.text(
                 "INSERT INTO events (id, subject_type, subject_id, customer_id, type, actor_role, at) "
                 "VALUES (:id, 'pickup', :subject, :customer, 'pickup_cancelled', 'system', :at)"
-            ),
+            ).bindparams(sa.bindparam("at", type_=UTCDateTime())),
             {
                 "id": late_id.hex if sqlite else late_id,
                 "subject": uuid.uuid4().hex if sqlite else uuid.uuid4(),
                 "customer": uuid.UUID(customer.id).hex if sqlite else uuid.UUID(customer.id),
-                "at": datetime(2030, 1, 7, 1, 0) if sqlite else datetime(2030, 1, 7, 1, 0, tzinfo=UTC),
+                "at": datetime(2030, 1, 7, 1, 0, tzinfo=UTC),
             },
         )
     engine.dispose()

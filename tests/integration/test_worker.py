@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from core.db import UTCDateTime
 from tests.factories import ok
 from tests.integration.test_pickups_api import booking
 
@@ -27,10 +28,10 @@ async def test_worker_expires_a_no_show_booking(world, database_url, worker) -> 
     engine = sa.create_engine(sync_database_url(database_url))
     past_start, past_end = datetime(2026, 1, 1, 2, tzinfo=UTC), datetime(2026, 1, 1, 2, 30, tzinfo=UTC)
     with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            past_start, past_end = past_start.replace(tzinfo=None), past_end.replace(tzinfo=None)
         conn.execute(
-            sa.text("UPDATE pickup_bookings SET slot_start = :s, slot_end = :e WHERE id = :id"),
+            sa.text("UPDATE pickup_bookings SET slot_start = :s, slot_end = :e WHERE id = :id").bindparams(
+                sa.bindparam("s", type_=UTCDateTime()), sa.bindparam("e", type_=UTCDateTime())
+            ),
             {"s": past_start, "e": past_end, "id": _db_id(conn, booked["id"])},
         )
     engine.dispose()

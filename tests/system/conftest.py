@@ -81,14 +81,15 @@ class Stack:
         data_dir.mkdir(parents=True, exist_ok=True)
 
     def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
-        log = (self.logs / f"{args[0]}.log").open("ab")  # kept for the failure report
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", *args],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        # The log is kept for the failure report; the child writes to its own copy of the file descriptor.
+        with (self.logs / f"{args[0]}.log").open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "api.cli", *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.processes.append(process)
         return process
 

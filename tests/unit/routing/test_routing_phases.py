@@ -128,7 +128,7 @@ def test_the_first_phase_is_for_days_that_start_from_the_construction() -> None:
     assert local_first_share(msgspec.structs.replace(params, warm_local_first=None), big, trips=3) == 0.0
 
 
-def test_solve_runs_the_phases_in_a_forked_search_and_in_process(make) -> None:
+def test_solve_runs_the_phases_in_a_search_process_and_in_process(make) -> None:
     problem = priced_day(make, jobs=120)
     for isolate in (True, False):
         params = SolveParams(time_limit_s=3.0, warm_start_above=50, local_routes=4, isolate=isolate, workers=1)

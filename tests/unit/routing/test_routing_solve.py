@@ -57,13 +57,11 @@ def test_a_depot_without_tankers_is_never_a_stop(make) -> None:
 
 
 def test_a_failing_search_leaves_the_construction_and_says_so(tiny: Problem, make, monkeypatch, caplog) -> None:
-    """A bug inside a forked search must not hang or sink the solve: the parent logs it and keeps the rest."""
-    from routing.solver import phases
+    """A bug inside a search process must not hang or sink the solve: the parent logs it and keeps the rest."""
+    from routing.solver import runner
+    from tests.failing_search import failing_search
 
-    def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("boom in the search")
-
-    monkeypatch.setattr(phases, "run_search", broken)  # the children are forked: they see the patch
+    monkeypatch.setattr(runner, "_search", failing_search)  # what the parent sends its children to run
     with caplog.at_level("ERROR", logger="routing.solver"):
         result = make.run(tiny, time_limit_s=5)
     assert result.stats.source == "construction"
