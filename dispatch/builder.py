@@ -9,14 +9,14 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import routing
 from core.hours import HoursEntry, local_windows, zone
 from dispatch.models import Driver, Pairing, Pin, Plan, PlanStop, PlanTrip, Tanker
-from orders.models import CustomerAccount, Depot, Order, Site
-from orders.rules import OrderStatus
+from orders.models import CustomerAccount, Depot, Order, PickupBooking, Site
+from orders.rules import PICKUP_TAKES_PLACE, OrderStatus
 
 PLANNABLE = (OrderStatus.CONFIRMED, OrderStatus.SCHEDULED)
 UNDER_WAY = (OrderStatus.LOADED, OrderStatus.EN_ROUTE)
@@ -66,6 +66,31 @@ def _midnight(day: date, tz_name: str) -> datetime:
     return datetime.combine(day, time(0), zone(tz_name))
 
 
+async def _bays_full(
+    session: AsyncSession, depot: Depot, day_start: datetime, first: datetime, last: datetime
+) -> tuple[tuple[int, int], ...]:
+    """The pickup slots of the day in which customer pickups book every bay of the depot: no tanker loads then
+    (one bay calendar; the pickup slots count the planned loads the other way round, dispatch.bays)."""
+    rows = (
+        await session.execute(
+            select(PickupBooking.slot_start, PickupBooking.slot_end, func.count())
+            .where(
+                PickupBooking.depot_id == depot.id,
+                PickupBooking.slot_start < last,
+                PickupBooking.slot_end > first,
+                PickupBooking.status.in_([str(x) for x in PICKUP_TAKES_PLACE]),
+            )
+            .group_by(PickupBooking.slot_start, PickupBooking.slot_end)
+        )
+    ).all()
+    spans = sorted(
+        (max(0, _seconds(day_start, start)), _seconds(day_start, end))
+        for start, end, count in rows
+        if count >= depot.loading_bays and _seconds(day_start, end) > 0
+    )
+    return tuple(spans)
+
+
 async def build_day(
     session: AsyncSession,
     *,
@@ -96,6 +121,7 @@ async def build_day(
                 close_s=_seconds(day_start, windows[-1][1]),
                 load_fixed_s=depot.load_fixed_min * 60,
                 load_rate_l_per_min=depot.pump_rate_l_per_min,
+                bays_full=await _bays_full(session, depot, day_start, windows[0][0], windows[-1][1]),
             )
         )
     open_depots = {d.id for d in routing_depots}

@@ -12,6 +12,7 @@ import pytest
 
 from dispatch.models import Plan, PlanTrip, Tanker
 from tests.factories import ok
+from tests.integration.test_promise import _small_day, _windows
 from tests.money_factories import money_session
 
 pytestmark = pytest.mark.integration
@@ -135,3 +136,18 @@ async def test_before_publishing_the_newest_draft_holds_the_bays(world, app) -> 
     ok(await world.client.post(f"{API}/pickups", headers=customer.h, json=pickup(depot["id"], at(8), "沪A44444")), 201)
     calendar = ok(await world.client.get(f"{API}/depots/{depot['id']}/bays?date={DAY}", headers=world.h("admin")))
     assert [(b["kind"], b["bay"]) for b in calendar["bookings"]] == [("pickup", 1), ("tanker_load", 1)]
+
+
+async def test_the_planner_finds_no_bay_where_pickups_booked_them_all(world) -> None:
+    """The promise's small day (tests/integration/test_promise.py): a rack open 06:00-07:00 with 2 bays and one
+    tanker. Once customer pickups book both bays of both slots, the tanker cannot load: no window is served."""
+    depot, first = await _small_day(world, 116.4)
+    second = await world.new_customer(lat=28.52, lon=116.42)
+    assert (await _windows(second))["10:00"]["feasible"] is True
+    for start in (at(6, 0, date(2030, 1, 8)), at(6, 30, date(2030, 1, 8))):
+        for plate in ("沪A10001", "沪A10002"):
+            body = pickup(depot["id"], start, plate)
+            ok(await world.client.post(f"{API}/pickups", headers=first.h, json=body), 201)
+    windows = await _windows(second)
+    assert not any(w["feasible"] for w in windows.values())
+    assert windows["10:00"]["reason"] == "shift_ends"
