@@ -91,6 +91,35 @@ async def _bays_full(
     return tuple(spans)
 
 
+async def with_current_bays(
+    session: AsyncSession, problem: routing.Problem, *, day: date, depot_id: uuid.UUID | None
+) -> routing.Problem:
+    """The plan's problem with its depots' bays booked by pickups as they are now (a pickup booked since the plan was
+    computed may have taken a bay one of its loads needs). Locks the depots' rows, as a pickup booking does, so that
+    no pickup takes a bay until the caller's unit of work ends."""
+    ids = [uuid.UUID(d.id) for d in problem.depots]
+    if not ids:
+        return problem
+    rows = (await session.scalars(select(Depot).where(Depot.id.in_(ids)).order_by(Depot.id).with_for_update())).all()
+    depots = {str(d.id): d for d in rows}
+    scope = await _depots_in_scope(session, depot_id)
+    day_start = _midnight(day, scope[0].timezone if scope else rows[0].timezone)
+    replaced = []
+    for routing_depot in problem.depots:
+        depot = depots.get(routing_depot.id)
+        windows = (
+            local_windows([HoursEntry(**h) for h in depot.opening_hours], day, ZoneInfo(depot.timezone))
+            if depot is not None
+            else []
+        )
+        if depot is None or not windows:
+            replaced.append(routing_depot)
+            continue
+        spans = await _bays_full(session, depot, day_start, windows[0][0], windows[-1][1])
+        replaced.append(msgspec.structs.replace(routing_depot, bays_full=spans))
+    return msgspec.structs.replace(problem, depots=tuple(replaced))
+
+
 async def build_day(
     session: AsyncSession,
     *,

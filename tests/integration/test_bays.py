@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dispatch.models import Plan, PlanTrip, Tanker
-from tests.factories import ok
+from orders.models import PickupBooking
+from tests.factories import hangzhou_day, ok, plan_and_wait
 from tests.integration.test_promise import _small_day, _windows
 from tests.money_factories import money_session
 
@@ -151,3 +152,57 @@ async def test_the_planner_finds_no_bay_where_pickups_booked_them_all(world) -> 
     windows = await _windows(second)
     assert not any(w["feasible"] for w in windows.values())
     assert windows["10:00"]["reason"] == "shift_ends"
+
+
+async def _book_directly(app: Any, depot_id: str, customer_id: str, start: datetime, count: int) -> None:
+    """Pickups written straight to the database (as if booked while the plan was being computed)."""
+    async with money_session(app) as session:
+        for n in range(count):
+            session.add(
+                PickupBooking(
+                    reference=f"PU-T-{uuid.uuid4().hex[:10].upper()}",
+                    customer_id=uuid.UUID(customer_id),
+                    depot_id=uuid.UUID(depot_id),
+                    product_code="diesel-0",
+                    quantity_litres=1000,
+                    slot_start=start,
+                    slot_end=start + timedelta(minutes=30),
+                    timezone="Asia/Shanghai",
+                    vehicle_plate=f"沪A2000{n}",
+                    driver_name="张伟",
+                    driver_phone="13800138000",
+                    price_per_litre_minor=800,
+                    gross_minor=800_000,
+                    tier=0,
+                    discount_bps=0,
+                    discount_minor=0,
+                    amount_minor=800_000,
+                    currency="CNY",
+                    status="booked",
+                )
+            )
+
+
+@pytest.mark.slow
+async def test_a_plan_whose_load_lost_its_bays_to_pickups_is_not_published(world, app, worker) -> None:
+    day = "2030-01-09"
+    depot, _fleet, placed = await hangzhou_day(world, day)
+    job = await plan_and_wait(world, worker, day, depot["id"])
+    assert job["status"] == "succeeded", job
+    plan = ok(await world.client.get(f"{API}/plans/{job['plan_id']}", headers=world.h("dispatcher")))
+    load = min(datetime.fromisoformat(t["load_start"]) for r in plan["routes"] for t in r["trips"])
+    slot = load.replace(minute=0 if load.minute < 30 else 30, second=0, microsecond=0)
+    customer = placed[0][0]
+    await _book_directly(app, depot["id"], customer.id, slot, count=depot["loading_bays"])
+    refused = await world.client.post(f"{API}/plans/{plan['id']}/publish", headers=world.h("dispatcher"), json={})
+    assert refused.status_code == 409 and refused.json()["code"] == "plan_invalid"
+    assert "bays_full" in refused.json()["detail"]
+    # Re-planned, the loads wait for a free bay, and the plan is published.
+    job = await plan_and_wait(world, worker, day, depot["id"])
+    assert job["status"] == "succeeded", job
+    replanned = ok(await world.client.get(f"{API}/plans/{job['plan_id']}", headers=world.h("dispatcher")))
+    for route in replanned["routes"]:
+        for trip in route["trips"]:
+            start, depart = datetime.fromisoformat(trip["load_start"]), datetime.fromisoformat(trip["depart"])
+            assert depart <= slot or start >= slot + timedelta(minutes=30)
+    ok(await world.client.post(f"{API}/plans/{job['plan_id']}/publish", headers=world.h("dispatcher"), json={}))
