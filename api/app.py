@@ -37,7 +37,8 @@ from core.db import close_raw_pool, create_engine, session_factory, unit_of_work
 from core.errors import DomainError, InvalidInput
 from core.settings import Settings, get_settings
 from core.signing import KeyRing
-from dispatch.controllers import FleetController, PlanningController
+from dispatch import bays
+from dispatch.controllers import BaysController, FleetController, PlanningController
 from insight.controllers import AnalyticsController, ManagersController, VisitsController
 from money import credit
 from money.controllers import BalancesController, InvoicesController, PaymentsController
@@ -47,7 +48,7 @@ from notify.live import live_plugin
 from notify.live_controllers import LiveController
 from notify.webhooks.config import webhook_settings
 from notify.webhooks.controllers import WebhooksController
-from orders import delivery, promise_port
+from orders import bay_port, delivery, promise_port
 from orders.controllers import (
     AccountsController,
     CatalogueController,
@@ -190,6 +191,8 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
     promise_port.register(
         FleetPromise(settings=settings.promise, rules=settings.rules, default_tz=settings.default_timezone)
     )
+    # One bay calendar: pickup slots count the tanker loads of the planned and published trips (dispatch.bays).
+    bay_port.register(bays.tanker_loads)
 
     api = Router(
         path=API_PREFIX,
@@ -209,6 +212,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             FleetController,
             PromiseController,
             PlanningController,
+            BaysController,
             DriverController,
             OrderTrackingController,
             WebhooksController,

@@ -9,14 +9,14 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import routing
 from core.hours import HoursEntry, local_windows, zone
 from dispatch.models import Driver, Pairing, Pin, Plan, PlanStop, PlanTrip, Tanker
-from orders.models import CustomerAccount, Depot, Order, Site
-from orders.rules import OrderStatus
+from orders.models import CustomerAccount, Depot, Order, PickupBooking, Site
+from orders.rules import PICKUP_TAKES_PLACE, OrderStatus
 
 PLANNABLE = (OrderStatus.CONFIRMED, OrderStatus.SCHEDULED)
 UNDER_WAY = (OrderStatus.LOADED, OrderStatus.EN_ROUTE)
@@ -66,6 +66,60 @@ def _midnight(day: date, tz_name: str) -> datetime:
     return datetime.combine(day, time(0), zone(tz_name))
 
 
+async def _bays_full(
+    session: AsyncSession, depot: Depot, day_start: datetime, first: datetime, last: datetime
+) -> tuple[tuple[int, int], ...]:
+    """The pickup slots of the day in which customer pickups book every bay of the depot: no tanker loads then
+    (one bay calendar; the pickup slots count the planned loads the other way round, dispatch.bays)."""
+    rows = (
+        await session.execute(
+            select(PickupBooking.slot_start, PickupBooking.slot_end, func.count())
+            .where(
+                PickupBooking.depot_id == depot.id,
+                PickupBooking.slot_start < last,
+                PickupBooking.slot_end > first,
+                PickupBooking.status.in_([str(x) for x in PICKUP_TAKES_PLACE]),
+            )
+            .group_by(PickupBooking.slot_start, PickupBooking.slot_end)
+        )
+    ).all()
+    spans = sorted(
+        (max(0, _seconds(day_start, start)), _seconds(day_start, end))
+        for start, end, count in rows
+        if count >= depot.loading_bays and _seconds(day_start, end) > 0
+    )
+    return tuple(spans)
+
+
+async def with_current_bays(
+    session: AsyncSession, problem: routing.Problem, *, day: date, depot_id: uuid.UUID | None
+) -> routing.Problem:
+    """The plan's problem with its depots' bays booked by pickups as they are now (a pickup booked since the plan was
+    computed may have taken a bay one of its loads needs). Locks the depots' rows, as a pickup booking does, so that
+    no pickup takes a bay until the caller's unit of work ends."""
+    ids = [uuid.UUID(d.id) for d in problem.depots]
+    if not ids:
+        return problem
+    rows = (await session.scalars(select(Depot).where(Depot.id.in_(ids)).order_by(Depot.id).with_for_update())).all()
+    depots = {str(d.id): d for d in rows}
+    scope = await _depots_in_scope(session, depot_id)
+    day_start = _midnight(day, scope[0].timezone if scope else rows[0].timezone)
+    replaced = []
+    for routing_depot in problem.depots:
+        depot = depots.get(routing_depot.id)
+        windows = (
+            local_windows([HoursEntry(**h) for h in depot.opening_hours], day, ZoneInfo(depot.timezone))
+            if depot is not None
+            else []
+        )
+        if depot is None or not windows:
+            replaced.append(routing_depot)
+            continue
+        spans = await _bays_full(session, depot, day_start, windows[0][0], windows[-1][1])
+        replaced.append(msgspec.structs.replace(routing_depot, bays_full=spans))
+    return msgspec.structs.replace(problem, depots=tuple(replaced))
+
+
 async def build_day(
     session: AsyncSession,
     *,
@@ -96,6 +150,7 @@ async def build_day(
                 close_s=_seconds(day_start, windows[-1][1]),
                 load_fixed_s=depot.load_fixed_min * 60,
                 load_rate_l_per_min=depot.pump_rate_l_per_min,
+                bays_full=await _bays_full(session, depot, day_start, windows[0][0], windows[-1][1]),
             )
         )
     open_depots = {d.id for d in routing_depots}

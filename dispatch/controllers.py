@@ -19,9 +19,11 @@ from core.db import after_commit
 from core.hours import zone
 from core.schemas import Page, Problem
 from core.settings import Settings
-from dispatch import fleet, pins, planning, publish, roads, views
+from dispatch import bays, fleet, pins, planning, publish, roads, views
 from dispatch import schemas as s
+from orders.catalogue import get_depot
 from orders.controllers import Limit, Offset
+from orders.operators import rack_scope
 
 Db = NamedDependency[AsyncSession]
 Now = NamedDependency[datetime]
@@ -196,3 +198,31 @@ class PlanningController(Controller):
             db_session, plan_id=plan_id, stop_id=stop_id, data=data, actor=request.user, now=now, roads=where
         )
         return await views.plan_out(db_session, plan)
+
+
+class BaysController(Controller):
+    tags = ["pickups"]
+
+    @get(
+        "/depots/{depot_id:uuid}/bays",
+        guards=[roles_guard(Role.ADMIN, Role.DISPATCHER, Role.RACK_OPERATOR)],
+        summary="The depot's loading bays on one calendar: customer pickups and the tankers' own loads",
+        description="For the local `date` (today by default): each pickup slot with the bays its pickups and the "
+        "tanker loads of the day's plan (the published one, else the newest draft) hold and the places left, "
+        "and every booking given a bay (`bay` null: more bookings than bays). A rack operator sees its own "
+        "depots only (403 `not_your_depot`).",
+    )
+    async def bay_calendar(
+        self,
+        depot_id: FromPath[uuid.UUID],
+        request: Req,
+        db_session: Db,
+        settings: Conf,
+        now: Now,
+        day: Annotated[date | None, QueryParameter(name="date")] = None,
+    ) -> bays.BayCalendar:
+        if request.user.role == Role.RACK_OPERATOR:
+            (await rack_scope(db_session, actor=request.user)).depot_for(depot_id)
+        depot = await get_depot(db_session, depot_id)
+        day = day or now.astimezone(zone(depot.timezone)).date()
+        return await bays.calendar(db_session, depot_id=depot_id, day=day, rules=settings.rules)

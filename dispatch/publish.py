@@ -15,6 +15,7 @@ import routing
 from core.auth import Principal
 from core.errors import Conflict, ServiceUnavailable
 from core.events import record_event
+from dispatch.builder import with_current_bays
 from dispatch.models import Plan, PlanStop, PlanTrip, Tanker
 from dispatch.planning import get_plan
 from dispatch.states import PlanStatus, move_plan
@@ -26,9 +27,12 @@ from orders.rules import OrderStatus
 UNSCHEDULABLE = (OrderStatus.CANCELLED, OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.ON_HOLD)
 
 
-def check_plan(plan: Plan, provider: routing.MatrixProvider | None = None) -> list[routing.Violation]:
-    """The independent checker, on the distances the planner used (road distances when OSRM is configured)."""
-    problem = routing.decode_problem(plan.problem_json)
+def check_plan(
+    plan: Plan, provider: routing.MatrixProvider | None = None, problem: routing.Problem | None = None
+) -> list[routing.Violation]:
+    """The independent checker, on the distances the planner used (road distances when OSRM is configured);
+    `problem`: the plan's own, brought up to date (the bays pickups booked since)."""
+    problem = problem or routing.decode_problem(plan.problem_json)
     solution = routing.decode_solution(plan.solution_json)
     return routing.check(problem, solution, matrix=routing.matrix_for(problem, provider))
 
@@ -45,8 +49,14 @@ async def publish(
     plan = await get_plan(session, plan_id, lock=True)
     if plan.status != PlanStatus.DRAFT:
         raise Conflict(f"the plan is {plan.status}; only a draft can be published", code="plan_not_draft")
+    # The bays customer pickups hold now, not when the plan was computed (the depots stay locked: no pickup takes a
+    # bay of the plan's loads until it is published).
+    problem = await with_current_bays(
+        session, routing.decode_problem(plan.problem_json), day=plan.date, depot_id=plan.depot_id
+    )
     try:
-        violations = await asyncio.to_thread(check_plan, plan, provider)  # a big day takes a while: not on the loop
+        # A big day takes a while: not on the loop.
+        violations = await asyncio.to_thread(check_plan, plan, provider, problem)
     except routing.OsrmError as error:
         raise ServiceUnavailable(f"road distances are unavailable: {error}", code="osrm_unavailable") from None
     if violations:

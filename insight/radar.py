@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Event
 from dispatch.models import PlanStop
-from insight import rollup, rules
+from insight import punctuality, rollup, rules
 from insight.models import SalesMonth
 from insight.rules import Band
 from money.models import Charge, Invoice
@@ -283,20 +283,23 @@ async def _order_events(
 async def _late_deliveries(
     session: AsyncSession, dormant: Sequence[CustomerInsight], since: dict[uuid.UUID, datetime]
 ) -> set[uuid.UUID]:
-    """Deliveries of its last orders whose tanker arrived after the promised window ended (tracking's records)."""
+    """Deliveries of its last orders that were late (insight.punctuality's rule, on tracking's records)."""
     order_ids = [o.id for d in dormant for o in d.orders if o.delivered]
     if not order_ids:
         return set()
-    arrival = func.coalesce(PlanStop.arrived_at, Delivery.delivered_at)
     rows = (
         await session.execute(
-            select(Order.customer_id, Delivery.delivered_at)
+            select(Order.customer_id, Delivery.delivered_at, Order.window_end, punctuality.arrival())
             .join(Order, Order.id == Delivery.order_id)
             .outerjoin(PlanStop, PlanStop.id == Delivery.stop_id)
-            .where(Delivery.order_id.in_(order_ids), arrival > Order.window_end)
+            .where(Delivery.order_id.in_(order_ids))
         )
     ).all()
-    return {cid for cid, delivered_at in rows if delivered_at >= since[cid]}
+    return {
+        cid
+        for cid, delivered_at, window_end, arrived in rows
+        if delivered_at >= since[cid] and punctuality.is_late(window_end, arrived)
+    }
 
 
 async def _price_rises(

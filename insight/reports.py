@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import InvalidInput
 from core.models import User
 from dispatch.models import PlanStop
-from insight import rollup, rules
+from insight import punctuality, rollup, rules
 from insight import schemas as s
 from insight.models import SalesMonth
 from money.models import Charge
@@ -26,13 +26,6 @@ from tracking.models import Delivery
 GROUPS = ("customer", "depot", "product", "manager")
 PERIODS = ("day", "week", "month")
 MAX_DAYS = 2 * 366
-LATENESS = (  # (label, up to this many minutes late)
-    ("<=15m", 15),
-    ("15-30m", 30),
-    ("30-60m", 60),
-    ("1-2h", 120),
-)
-LATEST = ">2h"
 
 
 def check_range(first: date, last: date) -> None:
@@ -140,40 +133,32 @@ async def sales(
 # --- deliveries: promised against actual ------------------------------------------------------------------
 
 
-def lateness_bucket(minutes_late: float) -> str:
-    if minutes_late <= 0:
-        return "on_time"
-    for name, limit in LATENESS:
-        if minutes_late <= limit:
-            return name
-    return LATEST
-
-
 class _Tally:
     def __init__(self) -> None:
-        self.counts: dict[str, int] = {"on_time": 0, **{name: 0 for name, _ in LATENESS}, LATEST: 0}
+        self.counts: dict[str, int] = dict.fromkeys(punctuality.BUCKETS, 0)
+        self.early = 0
 
-    def add(self, bucket: str) -> None:
-        self.counts[bucket] += 1
+    def add(self, window_start: datetime, window_end: datetime, arrived: datetime) -> None:
+        self.counts[punctuality.bucket(window_end, arrived)] += 1
+        self.early += punctuality.is_early(window_start, arrived)
 
     def out(self) -> s.Punctuality:
         total = sum(self.counts.values())
-        on_time = self.counts["on_time"]
+        on_time = self.counts[punctuality.ON_TIME]
         return s.Punctuality(
             deliveries=total,
             on_time=on_time,
             on_time_share=round(on_time / total, 4) if total else None,
             lateness=dict(self.counts),
+            early=self.early,
         )
 
 
 async def deliveries(
     session: AsyncSession, *, first: date, last: date, manager_id: uuid.UUID | None
 ) -> s.DeliveriesOut:
-    """Deliveries of orders due on `first` .. `last` (their delivery dates): on time when the tanker arrived (or,
-    without an arrival, delivered) by the end of the promised window."""
+    """Deliveries of orders due on `first` .. `last` (their delivery dates), judged by insight.punctuality."""
     check_range(first, last)
-    arrival = func.coalesce(PlanStop.arrived_at, Delivery.delivered_at)
     stmt = (
         select(
             Order.delivery_date,
@@ -181,8 +166,9 @@ async def deliveries(
             Depot.name,
             Order.customer_id,
             CustomerAccount.name,
+            Order.window_start,
             Order.window_end,
-            arrival,
+            punctuality.arrival(),
         )
         .select_from(Delivery)
         .join(Order, Order.id == Delivery.order_id)
@@ -198,13 +184,12 @@ async def deliveries(
     depots: dict[str, _Tally] = defaultdict(_Tally)
     customers: dict[str, _Tally] = defaultdict(_Tally)
     names: dict[str, str] = {}
-    for day, depot_id, depot_name, customer_id, customer_name, window_end, arrived in (
+    for day, depot_id, depot_name, customer_id, customer_name, window_start, window_end, arrived in (
         await session.execute(stmt)
     ).all():
-        bucket = lateness_bucket((arrived - window_end).total_seconds() / 60)
         names[str(depot_id)], names[str(customer_id)] = depot_name, customer_name
         for tally in (summary, days[day.isoformat()], depots[str(depot_id)], customers[str(customer_id)]):
-            tally.add(bucket)
+            tally.add(window_start, window_end, arrived)
 
     def listed(tallies: dict[str, _Tally], *, named: bool) -> list[s.PunctualityRow]:
         return [

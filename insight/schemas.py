@@ -173,6 +173,7 @@ class Punctuality(msgspec.Struct):
     on_time: int
     on_time_share: float | None
     lateness: dict[str, int]  # on_time, <=15m, 15-30m, 30-60m, 1-2h, >2h
+    early: int = 0  # of the on-time ones, arrived before the window opened
 
 
 class PunctualityRow(msgspec.Struct):

@@ -15,7 +15,7 @@ from core.errors import InvalidInput, NotFound
 from core.hours import HoursEntry, local_windows, zone
 from core.ids import new_reference
 from core.settings import OrderRules
-from orders import lifecycle
+from orders import bay_port, lifecycle
 from orders import schemas as s
 from orders.catalogue import get_depot, get_product
 from orders.models import Depot, PickupBooking
@@ -59,6 +59,18 @@ async def _taken(session: AsyncSession, depot_id: uuid.UUID, starts: list[dateti
     return {start: count for start, count in rows}  # noqa: C416 - dict(Result) would treat it as a mapping
 
 
+async def _bays_held(
+    session: AsyncSession, depot_id: uuid.UUID, slots: list[tuple[datetime, datetime]]
+) -> dict[datetime, int]:
+    """Per slot start, the bays it has not to give: its pickups and the tanker loads planned or published then
+    (one calendar, orders.bay_port)."""
+    if not slots:
+        return {}
+    taken = await _taken(session, depot_id, [start for start, _ in slots])
+    loads = await bay_port.tanker_loads(session, depot_id=depot_id, start=slots[0][0], end=slots[-1][1])
+    return {start: taken.get(start, 0) + len(bay_port.overlapping(loads, start, end)) for start, end in slots}
+
+
 async def list_slots(
     session: AsyncSession, *, depot_id: uuid.UUID, day: date, product_code: str | None, rules: OrderRules
 ) -> list[s.SlotOut]:
@@ -68,7 +80,7 @@ async def list_slots(
             f"{depot.name} does not stock '{product_code}'", code="product_not_stocked", field="product_code"
         )
     slots = slot_starts(depot, day, rules.slot_minutes)
-    taken = await _taken(session, depot.id, [start for start, _ in slots])
+    taken = await _bays_held(session, depot.id, slots)
     tz = zone(depot.timezone)
     return [
         s.SlotOut(
@@ -153,7 +165,7 @@ async def book_pickup(
         )
     if slot[0] <= now:
         raise InvalidInput("this slot has already started", code="slot_in_past", field="slot_start")
-    taken = (await _taken(session, depot.id, [slot[0]])).get(slot[0], 0)
+    taken = (await _bays_held(session, depot.id, [slot])).get(slot[0], 0)
     check_slot_free(taken=taken, capacity=depot.loading_bays)
     unit = await unit_price(session, customer_id=actor.customer_id, depot=depot, product=product, day=local_day)
     breakdown = await price_breakdown(

@@ -41,6 +41,7 @@ class Code(StrEnum):
     WRONG_COMPARTMENT = "wrong_compartment"
     DEPOT_HOURS = "depot_hours"
     LOAD_TIME = "load_time"
+    BAYS_FULL = "bays_full"
     TRIP_OVERLAP = "trip_overlap"
     TRAVEL_TIME = "travel_time"
     START_BEFORE_ARRIVAL = "start_before_arrival"
@@ -119,6 +120,13 @@ class _Checker:
                 self.add(Code.TRIP_OVERLAP, f"{label} starts loading at {trip.load_start_s} before returning")
             self.check_trip_loads(tanker, trip, label)
             self.check_trip_times(tanker, depot, trip, label)
+            started = number == 1 and tanker.id in {s.tanker_id for s in self.problem.options.started}
+            busy = [(a, b) for a, b in depot.bays_full if trip.load_start_s < b and trip.depart_s > a]
+            if busy and not started:
+                self.add(
+                    Code.BAYS_FULL,
+                    f"{label} loads {trip.load_start_s}-{trip.depart_s} while every bay is booked {busy[0]}",
+                )
             previous_return = trip.return_s
         if route.trips:
             start, end = route.trips[0].load_start_s, route.trips[-1].return_s

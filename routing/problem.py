@@ -37,6 +37,8 @@ class Depot(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     # volume-dependent part" (used by benchmark instances that have no loading time).
     load_fixed_s: int = 900
     load_rate_l_per_min: int = 1800
+    # Spans [start, end) in which every loading bay is booked (customer pickups): no tanker loads then.
+    bays_full: tuple[tuple[int, int], ...] = ()
 
 
 class Tanker(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -201,12 +203,30 @@ def _coordinate_errors(kind: str, item_id: str, lat: float, lon: float) -> list[
     return [f"{kind} {item_id!r}: coordinates ({lat}, {lon}) are outside the globe"]
 
 
+def first_free_load(depot: Depot, earliest: int, load_s: int) -> int:
+    """The earliest loading start from `earliest` whose loading [start, start + load_s) meets no span in which every
+    bay is booked."""
+    start = earliest
+    for busy_start, busy_end in sorted(depot.bays_full):
+        if start < busy_end and start + load_s > busy_start:
+            start = busy_end
+    return start
+
+
+def next_full_bays(depot: Depot, after: int) -> int | None:
+    """The start of the first span of full bays at or after `after` (how far a loading ending then may move)."""
+    starts = [busy_start for busy_start, _ in depot.bays_full if busy_start >= after]
+    return min(starts) if starts else None
+
+
 def _depot_errors(depot: Depot) -> list[str]:
     errors = _coordinate_errors("depot", depot.id, depot.lat, depot.lon)
     if not 0 <= depot.open_s < depot.close_s:
         errors.append(f"depot {depot.id!r}: opening hours [{depot.open_s}, {depot.close_s}) are empty")
     if depot.load_fixed_s < 0 or depot.load_rate_l_per_min < 0:
         errors.append(f"depot {depot.id!r}: loading time and rate must not be negative")
+    if any(not 0 <= start < end for start, end in depot.bays_full):
+        errors.append(f"depot {depot.id!r}: a span of full bays is empty or negative")
     return errors
 
 

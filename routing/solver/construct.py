@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from routing.problem import discharge_time_s
+from routing.problem import discharge_time_s, first_free_load
 from routing.solver.extract import Plan
 from routing.solver.instance import Instance
 from routing.solver.packing import assign_compartments, min_compartments_for
@@ -87,7 +87,7 @@ def construct(instance: Instance, vehicles: list[int], *, neighbours: int = 40) 
             return back <= end and (duty is None or back - first_load <= duty)
 
         while len(trips) < instance.trips:
-            load_start = ready
+            load_start = first_free_load(depot, ready, load_s)
             depart = load_start + load_s
             if depart > min(depot.close_s, end_limit):
                 break

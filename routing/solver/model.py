@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp
@@ -203,6 +204,8 @@ def _add_time(
             earliest = trip.depart_s
         else:
             start.SetRange(earliest, latest)
+            # The departure ends a loading that may meet no span of full bays.
+            _remove_spans(start, [(a + 1, b + load - 1) for a, b in depot.bays_full])
         time.CumulVar(routing.End(vehicle)).SetMax(tanker.shift_end_s)
         duty = tanker.max_duty_s if tanker.max_duty_s is not None else horizon
         # A duty limit longer than the shift allows never binds: leave it out, every span check costs search time.
@@ -303,6 +306,22 @@ def _add_visits(model: Model) -> None:
         # Loading starts at the reload node's cumul and must end by closing time.
         latest = min(depot.close_s - instance.full_load_s[tanker_index], tanker.shift_end_s)
         model.time.CumulVar(index).SetRange(min(depot.open_s, latest), latest)
+        load = instance.full_load_s[tanker_index]
+        # Loading starts here and may meet no span of full bays.
+        _remove_spans(model.time.CumulVar(index), [(a - load + 1, b - 1) for a, b in depot.bays_full])
+
+
+def _remove_spans(var: Any, spans: list[tuple[int, int]]) -> None:
+    """Take the spans out of a time variable's domain, unless nothing would be left (a model with an empty domain
+    has no solution at all; the schedule and the checker still keep loadings out of full bays then)."""
+    value = var.Min()
+    for low, high in sorted(spans):
+        if low <= value <= high:
+            value = high + 1
+    if value > var.Max():
+        return
+    for low, high in spans:
+        var.RemoveInterval(low, high)
 
 
 def _close_unused_depots(model: Model, starts: set[int]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from routing.problem import discharge_time_s, load_time_s
+from routing.problem import discharge_time_s, first_free_load, load_time_s, next_full_bays
 from routing.solution import CompartmentLoad, Stop, Trip
 from routing.solver.instance import Instance
 from routing.solver.packing import assign_compartments, fill
@@ -136,6 +136,7 @@ class _Simulation:
             load_start = max(clock, depot.open_s)
             if floor is not None:
                 load_start = max(load_start, floor[number])
+            load_start = first_free_load(depot, load_start, load)  # a bay must be free
             if number > 0:
                 waited += load_start - clock
             depart = load_start + load
@@ -144,6 +145,9 @@ class _Simulation:
             if depart > depot.close_s:
                 return None
             room = min(room, waited + depot.close_s - depart)
+            busy = next_full_bays(depot, depart)
+            if busy is not None and not (number == 0 and self.fixed_depart is not None):
+                room = min(room, waited + busy - depart)  # a later loading must not run into full bays
             here, clock, metres = self.home, depart, 0
             stops = []
             for delivery_index, compartments in zip(deliveries, packed.stop_compartments, strict=True):

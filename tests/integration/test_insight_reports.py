@@ -152,6 +152,7 @@ async def test_deliveries_on_time_share_and_lateness(world, app) -> None:
         "deliveries": 6,
         "on_time": 2,
         "on_time_share": 0.3333,
+        "early": 0,
         "lateness": {"on_time": 2, "<=15m": 1, "15-30m": 1, "30-60m": 1, "1-2h": 0, ">2h": 1},
     }
     days = {row["key"]: row["punctuality"] for row in body["by_day"]}
@@ -165,6 +166,44 @@ async def test_deliveries_on_time_share_and_lateness(world, app) -> None:
         )
     )
     assert only_the_5th["summary"]["deliveries"] == 1
+
+
+async def test_the_promise_measured_per_day_depot_and_customer(world, app) -> None:
+    """A hand-computed world: windows 10:00-12:00 local. One customer at the main depot: early (09:30, waited for
+    the window) and on time (11:30) on the 5th; another at a second depot: 20 minutes late (12:20) on the 5th and
+    two hours late (14:00, exactly 120 minutes) on the 6th."""
+    manager = await new_manager(world)
+    near = History(app, await world.new_customer(), world.depots["main"])
+    far = History(app, await world.new_customer(), await world.new_depot())
+    for history in (near, far):
+        await assign(world, history.customer.id, manager)
+    placed, minutes = local(2030, 1, 3), timedelta(minutes=1)
+    fifth, sixth = local(2030, 1, 5, 12), local(2030, 1, 6, 12)
+    await near.delivered(placed, window_end=fifth, arrived=fifth - 150 * minutes, delivered=fifth - 60 * minutes)
+    await near.delivered(placed, window_end=fifth, arrived=fifth - 30 * minutes, delivered=fifth)
+    await far.delivered(placed, window_end=fifth, arrived=fifth + 20 * minutes, delivered=fifth + 50 * minutes)
+    await far.delivered(placed, window_end=sixth, arrived=sixth + 120 * minutes, delivered=sixth + 150 * minutes)
+    params = {"from": "2030-01-05", "to": "2030-01-06", "manager_id": manager.id}
+    body = ok(await world.client.get(f"{API}/analytics/deliveries", headers=world.h("admin"), params=params))
+    assert body["summary"] == {
+        "deliveries": 4,
+        "on_time": 2,
+        "on_time_share": 0.5,
+        "early": 1,
+        "lateness": {"on_time": 2, "<=15m": 0, "15-30m": 1, "30-60m": 0, "1-2h": 1, ">2h": 0},
+    }
+    days = {row["key"]: row["punctuality"] for row in body["by_day"]}
+    assert days["2030-01-05"]["deliveries"] == 3 and days["2030-01-05"]["on_time_share"] == 0.6667
+    assert days["2030-01-05"]["lateness"]["15-30m"] == 1 and days["2030-01-05"]["early"] == 1
+    assert (days["2030-01-06"]["on_time"], days["2030-01-06"]["lateness"]["1-2h"]) == (0, 1)
+    customers = {row["key"]: row["punctuality"] for row in body["by_customer"]}
+    assert (customers[near.customer.id]["on_time_share"], customers[near.customer.id]["early"]) == (1.0, 1)
+    assert customers[far.customer.id]["on_time_share"] == 0.0
+    depots = {row["key"]: (row["label"], row["punctuality"]["on_time"]) for row in body["by_depot"]}
+    assert depots == {
+        world.depots["main"]["id"]: (world.depots["main"]["name"], 2),
+        far.depot["id"]: (far.depot["name"], 0),
+    }
 
 
 async def test_the_monthly_rollup_gives_the_same_figures_and_is_what_months_are_read_from(world, app) -> None:
