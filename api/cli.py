@@ -65,7 +65,7 @@ def demo(port: int, host: str, data_dir: str, no_worker: bool) -> None:
         url = f"http://{host}:{port}"
         click.echo("")
         click.secho(f"  Diesel Direct is running at {url}", fg="green", bold=True)
-        click.echo(f"  Apps (customer, dispatcher, driver, rack): {url}/app")
+        click.echo(f"  Apps (customer, back office, dispatcher, driver, rack): {url}/app")
         click.echo(f"  API documentation: {url}/schema    health: {url}/health")
         click.echo(f"  Demo logins (password '{DEMO_PASSWORD}' for all):")
         for username, role in demo_logins():
