@@ -157,3 +157,49 @@ def test_order_page_follows_the_status_live_and_shows_the_receipt_code(server: S
     page.wait_for_selector("#receipt-qr svg path")
     shoot(page, "09-order-receipt-qr")
     watch.assert_clean()
+
+
+def test_the_quote_offers_the_windows_the_fleet_can_serve_and_the_earliest(server: Server, browser: Any) -> None:
+    page, watch = new_page(browser)
+    login(page, server, "fleet1")
+    page.wait_for_selector(".site")
+    page.locator(".site a", has_text="Order for this site").first.click()
+    page.wait_for_selector("input[name=quantity_litres]")
+    page.fill("input[name=quantity_litres]", "6000")
+    page.click("text=Get the price")
+    page.wait_for_selector("#windows li")
+    site_id = page.input_value("select[name=site_id]")
+    day = page.input_value("input[name=delivery_date]")
+    answer = server.get(
+        f"/availability?site_id={site_id}&product_code=diesel-0&quantity_litres=6000&date={day}", "fleet1"
+    )
+    shown = page.locator("#windows li")
+    assert shown.count() == len(answer)
+    for i, window in enumerate(answer):
+        item = shown.nth(i)
+        assert item.get_attribute("data-window") == f"{window['window_start']}–{window['window_end']}"
+        assert item.get_attribute("data-feasible") == str(window["feasible"]).lower()
+        assert item.locator("input").is_disabled() == (not window["feasible"])
+        if not window["feasible"]:
+            assert item.locator(".window-reason").inner_text().strip(" —")  # the reason in words
+    feasible = [w for w in answer if w["feasible"]]
+    assert feasible, answer  # the demo's fleet has room tomorrow
+    # The form's window is a feasible one; choosing another sets it.
+    chosen = (page.input_value("select[name=window_start]"), page.input_value("select[name=window_end]"))
+    assert chosen in {(w["window_start"], w["window_end"]) for w in feasible}
+    last = feasible[-1]
+    page.locator(f"#windows li[data-window='{last['window_start']}–{last['window_end']}'] input").check()
+    assert page.input_value("select[name=window_start]") == last["window_start"]
+    assert page.input_value("select[name=window_end]") == last["window_end"]
+    # The quote's earliest window and whether it keeps the 24-hour promise.
+    quote = server.http.post(
+        "/quotes",
+        json={"site_id": site_id, "product_code": "diesel-0", "quantity_litres": 6000, "delivery_date": day},
+        headers={"Authorization": f"Bearer {server.token('fleet1')}"},
+    ).json()
+    earliest = quote["earliest_window"]
+    line = page.locator("#earliest-window")
+    assert f"{earliest['window_start']}–{earliest['window_end']}" in line.inner_text()
+    assert line.get_attribute("data-within-promise") == str(earliest["within_promise"]).lower()
+    shoot(page, "07-quote-windows")
+    watch.assert_clean()

@@ -17,6 +17,7 @@ import {
 import { t } from "../core/i18n.js";
 import { banner, setTitle } from "../core/shell.js";
 import { details, emptyState, errorState, pageHeader } from "../core/ui.js";
+import { windowsPanel } from "./windows.js";
 
 function halfHours(from, to) {
   const out = [];
@@ -169,8 +170,24 @@ export async function orderFormView(main, _params, ctx) {
         const body = quoteBody();
         const quote = await api("/quotes", { method: "POST", body });
         quoted = JSON.stringify(body);
-        const drivers = await driverChoice(quote.depot.id, quote.delivery_date);
-        quoteBox.replaceChildren(...quotePanel(quote).filter(Boolean), ...(drivers ? [drivers] : []), confirm);
+        const [drivers, windows] = await Promise.all([
+          driverChoice(quote.depot.id, quote.delivery_date),
+          windowsPanel(quote, {
+            product: product.value,
+            start,
+            end,
+            onUseDay: (earliest) => {
+              date.value = earliest.delivery_date;
+              start.value = earliest.window_start;
+              end.value = earliest.window_end;
+              quoted = null;
+              quoteBox.hidden = true;
+              form.requestSubmit();
+            },
+          }),
+        ]);
+        const extra = [windows, drivers].filter(Boolean);
+        quoteBox.replaceChildren(...quotePanel(quote).filter(Boolean), ...extra, confirm);
         quoteBox.hidden = false;
         confirm.focus();
       } catch (error) {
