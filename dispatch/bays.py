@@ -24,6 +24,14 @@ from orders.pickups import slot_starts
 from orders.rules import PICKUP_TAKES_PLACE
 
 
+def _days_from(day: date, days: int) -> date:
+    """`day` moved by `days`, held at the calendar's ends (a query may ask for 9999-12-31)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
+
+
 async def tanker_loads(
     session: AsyncSession, *, depot_id: uuid.UUID, start: datetime, end: datetime
 ) -> list[TankerLoad]:
@@ -32,8 +40,8 @@ async def tanker_loads(
     plans = (
         await session.scalars(
             select(Plan).where(
-                Plan.date >= start.date() - timedelta(days=1),
-                Plan.date <= end.date() + timedelta(days=1),
+                Plan.date >= _days_from(start.date(), -1),
+                Plan.date <= _days_from(end.date(), 1),
                 Plan.status.in_([PlanStatus.PUBLISHED, PlanStatus.DRAFT]),
             )
         )
