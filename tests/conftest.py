@@ -97,7 +97,12 @@ def settings(database_url: str, redis_available: bool):  # type: ignore[no-untyp
     base = load_settings()
     # A deployment's public address (links sent by SMS need one); tests of relative links unset it themselves.
     public = base.public_base_url or "https://diesel.test"
-    return replace(base, db=replace(base.db, url=async_database_url(database_url)), public_base_url=public)
+    # The shared world's depots gain tankers as tests go (plans, walks, trips): the promise would refuse a later test's
+    # order at one of them. Off for the session; the tests of the promise turn it on (fixture `fleet_promise`).
+    promise = replace(base.promise, mode="off")
+    return replace(
+        base, db=replace(base.db, url=async_database_url(database_url)), public_base_url=public, promise=promise
+    )
 
 
 @pytest.fixture(scope="session")
@@ -305,3 +310,23 @@ async def racer(live_server: str) -> AsyncIterator[Any]:
 
     async with httpx.AsyncClient(base_url=live_server, timeout=httpx.Timeout(60.0)) as http:
         yield http
+
+
+@pytest.fixture(params=["refuse"])
+def fleet_promise(request, settings, app):  # type: ignore[no-untyped-def]
+    """The delivery promise on, in the mode of the parameter (`refuse` unless a test parametrizes it), for one test."""
+    from dataclasses import replace
+
+    from orders import promise_port
+    from promise.availability import FleetPromise
+
+    kept = promise_port.current()
+    promise_port.register(
+        FleetPromise(
+            settings=replace(settings.promise, mode=request.param),
+            rules=settings.rules,
+            default_tz=settings.default_timezone,
+        )
+    )
+    yield request.param
+    promise_port.register(kept)

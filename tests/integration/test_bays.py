@@ -16,7 +16,7 @@ from tests.factories import hangzhou_day, ok, plan_and_wait
 from tests.integration.test_promise import _small_day, _windows
 from tests.money_factories import money_session
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fleet_promise")]
 API = "/api/v1"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = date(2030, 1, 8)

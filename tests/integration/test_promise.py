@@ -17,7 +17,7 @@ import pytest
 
 from tests.factories import EVERY_DAY, FIRST_DAY, Customer, World, new_fleet, ok
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fleet_promise")]
 
 DAY = "2030-01-08"  # the frozen clock is 2030-01-07 09:00 in Shanghai
 
@@ -90,6 +90,24 @@ async def test_the_last_compartment_serves_one_window_and_not_the_next_with_the_
     # An order sent without asking first is checked the same way.
     refused_order = await third.order(delivery_date=DAY, quantity_litres=1000, window_start="12:00", window_end="14:00")
     assert refused_order.status_code == 409 and refused_order.json()["code"] == "window_full"
+
+
+@pytest.mark.parametrize("fleet_promise", ["flag"], indirect=True)
+async def test_with_the_promise_flagging_an_order_the_fleet_cannot_fit_is_taken_and_flagged(world) -> None:
+    await _small_day(world, 116.3)
+    second = await world.new_customer(lat=28.52, lon=116.32)
+    ok(await second.order(delivery_date=DAY, quantity_litres=6000, window_start="10:00", window_end="12:00"), 201)
+    third = await world.new_customer(lat=28.49, lon=116.31)
+    taken = ok(
+        await third.order(delivery_date=DAY, quantity_litres=1000, window_start="12:00", window_end="14:00"), 201
+    )
+    events = ok(await world.client.get(f"/api/v1/orders/{taken['id']}/events", headers=world.h("dispatcher")))
+    items = events["items"] if isinstance(events, dict) else events
+    assert "order_window_at_risk" in [e["type"] for e in items]
+    # The one that fitted is not flagged.
+    fits = ok(await second.order(delivery_date=DAY, quantity_litres=500, window_start="06:00", window_end="08:00"), 201)
+    fitted = ok(await world.client.get(f"/api/v1/orders/{fits['id']}/events", headers=world.h("dispatcher")))
+    assert "order_window_at_risk" not in [e["type"] for e in (fitted["items"] if isinstance(fitted, dict) else fitted)]
 
 
 async def test_racing_customers_get_one_yes_and_one_window_full_and_a_cancellation_frees_the_place(
