@@ -310,6 +310,10 @@ class ReconnectingRedisBackend(RedisChannelsPubSubBackend):
 
     async def on_shutdown(self) -> None:
         await _close(self._pubsub)
+        # The client's own pool (publishing) goes too: left to the garbage collector, its connections would be
+        # closed on an event loop that has ended.
+        with suppress(Exception):
+            await self._redis.aclose()
 
     async def publish_many(self, messages: Sequence[tuple[bytes, Sequence[str]]]) -> None:
         """Every message to each of its channels, in one pipelined round trip (in order, not atomically).

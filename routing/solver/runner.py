@@ -291,10 +291,14 @@ def _handle(message: tuple[Any, ...], child: _Child, best: list[int], reporter: 
 
 
 def _context() -> multiprocessing.context.ForkServerContext:
-    """The fork server's context.  It preloads this module (OR-Tools, numpy and the solver) so that a search,
-    a fork of the server, need not import them; it is started on the first search and ends with this process."""
+    """The fork server's context, started on the first search; it ends with this process.
+
+    It preloads this module (OR-Tools, numpy and the solver), so a search, a fork of the server, finds them
+    imported, and a main script given by its path (multiprocessing's default).  A main module run with `-m` (as
+    `python -m api.cli worker`) is imported again by each search, as multiprocessing does: preloaded, runpy would
+    warn that it is imported already."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    context.set_forkserver_preload(["__main__", __name__])
     return context
 
 
