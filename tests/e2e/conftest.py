@@ -85,7 +85,8 @@ def _add_all_day_depot(server: Server) -> dict[str, Any]:
             "lon": 121.50,
             "timezone": "Asia/Shanghai",
             "opening_hours": [{"days": [1, 2, 3, 4, 5, 6, 7], "open": "00:00", "close": "24:00"}],
-            "loading_bays": 3,
+            # Room for the tanker loads the dispatcher tests plan here besides every test's pickups (one bay calendar).
+            "loading_bays": 12,
             "products": ["diesel-0", "diesel-m10"],
         },
     )

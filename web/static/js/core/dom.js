@@ -120,6 +120,11 @@ export function day(isoDate) {
   );
 }
 
+/** The calendar day an instant falls on in a time zone (the business day: 00:49 in Shanghai is not yesterday). */
+export function dayAt(iso, timeZone = "Asia/Shanghai") {
+  return new Intl.DateTimeFormat(currentLang(), { dateStyle: "medium", timeZone }).format(new Date(iso));
+}
+
 /** YYYY-MM-DD of `now + days` in a time zone (the business day of the depot or site). */
 export function isoDay(days = 0, timeZone = "Asia/Shanghai") {
   const at = new Date(Date.now() + days * 86_400_000);

@@ -4,7 +4,7 @@
 // /visits; a part the role may not see says so.
 import { api, session } from "../core/api.js";
 import { chart, epochSeconds, dayLabel } from "../core/charts.js";
-import { dateTime, day, h, isoDay, money, number } from "../core/dom.js";
+import { dateTime, dayAt, h, isoDay, money, number } from "../core/dom.js";
 import { has, t } from "../core/i18n.js";
 import { setTitle } from "../core/shell.js";
 import { pageHeader } from "../core/ui.js";
@@ -155,7 +155,7 @@ export async function insightView(main, _params, ctx) {
     filters: [{ name: "tier", key: "office.band_short", type: "select", options: BANDS.map((b) => ({ value: b, label: t("office.band", { band: b }) })) }],
     columns: [
       { key: "office.customer", cell: (item) => { const c = customerFigures(item); return c.id ? customerLink(c.id, c.name) : c.name; } },
-      { key: "office.quiet_since", cell: (item) => (item.dormant?.since ? day(String(item.dormant.since).slice(0, 10)) : "") },
+      { key: "office.quiet_since", cell: (item) => (item.dormant?.since ? dayAt(item.dormant.since) : "") },
       { key: "office.usual_interval", num: true, cell: (item) => { const c = customerFigures(item); return c.interval != null ? t("office.days_n", { n: number(c.interval, 1) }) : ""; } },
       { key: "office.likely_reasons", cell: (item) => h("ul", { class: "reasons" }, (item.dormant?.reasons || []).map((r) => h("li", { dataset: { reason: r } }, reasonText(r)))) },
     ],
@@ -299,7 +299,7 @@ export async function visitsView(main, _params, ctx) {
       { key: "office.customer", cell: (v) => customerLink(v.customer_id, v.customer_name) },
       { key: "office.site_name", cell: (v) => v.site_name },
       everyone ? { key: "office.manager", cell: (v) => managerName(v.manager_id) } : null,
-      { key: "office.quiet_since", cell: (v) => (v.dormant_since ? day(String(v.dormant_since).slice(0, 10)) : "") },
+      { key: "office.quiet_since", cell: (v) => (v.dormant_since ? dayAt(v.dormant_since) : "") },
       { key: "office.outcome", cell: (v) => outcomeChip(v.outcome) },
       { key: "office.note", cell: (v) => v.note || "" },
     ].filter(Boolean),
