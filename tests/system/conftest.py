@@ -72,7 +72,15 @@ class Stack:
     def __init__(self, *, database_url: str, redis_url: str | None, data_dir: Path, **env: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "DATABASE_URL": database_url, "DIESEL_DATA_DIR": str(data_dir), **env}
+        # The delivery promise is off (a test may set it): these tests pour orders into one depot's day, which the
+        # promise would refuse once its fleet is full (its own tests: tests/integration/test_promise.py).
+        self.env = {
+            **os.environ,
+            "PROMISE_MODE": "off",
+            "DATABASE_URL": database_url,
+            "DIESEL_DATA_DIR": str(data_dir),
+            **env,
+        }
         self.env.pop("REDIS_URL", None)
         if redis_url:
             self.env["REDIS_URL"] = redis_url
