@@ -131,7 +131,10 @@ async def availability(
     depot = await session.get(Depot, info.id)
     assert depot is not None
     ask = _Ask(site=site, depot=depot, product_code=product.code, litres=litres)
-    return await _windows_of(session, ask, day, now=now, rules=rules, settings=settings, default_tz=default_tz)
+    managed = await _fleet_managed(session, depot.id)
+    return await _windows_of(
+        session, ask, day, now=now, rules=rules, settings=settings, default_tz=default_tz, managed=managed
+    )
 
 
 async def _windows_of(
@@ -143,8 +146,8 @@ async def _windows_of(
     rules: OrderRules,
     settings: PromiseSettings,
     default_tz: str,
+    managed: bool,
 ) -> list[WindowOut]:
-    managed = await _fleet_managed(session, ask.depot.id)
     tentative = await _day_for(session, ask, day, default_tz=default_tz)
     out = []
     for start, end in _windows(ask.depot, ask.site, day, settings.window_minutes):
@@ -209,6 +212,7 @@ class FleetPromise:
                 rules=self.rules,
                 settings=self.settings,
                 default_tz=self.default_tz,
+                managed=True,  # checked once above, not again per day
             )
             first = next((w for w in windows if w.feasible), None)
             if first is not None:

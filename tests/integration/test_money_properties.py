@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -45,18 +44,6 @@ ALL_DAY = [HoursEntry(days=EVERY_DAY, open="06:00", close="22:00")]
 # Every amount is a multiple of the stage's price of diesel-0 (limits, payments, charges: no discounts today), so
 # an order "just within" the available credit takes exactly all of it: the boundary itself is tested.
 PRICE = 780
-
-
-@pytest.fixture(autouse=True)
-def _no_delivery_promise() -> Iterator[None]:
-    """Money is the property here: the one tanker's day must not refuse orders for want of a place (the promise
-    has its own tests), or an order exactly at the credit limit could not be placed."""
-    from orders import promise_port
-
-    kept = promise_port.current()
-    promise_port.register(None)
-    yield
-    promise_port.register(kept)
 
 
 @pytest.fixture(scope="module")
