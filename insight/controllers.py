@@ -371,15 +371,16 @@ class VisitsController(Controller):
             limit=limit,
             offset=offset,
         )
-        outcomes = await dashboard.visit_outcomes(db_session, [v for v, _, _ in rows], now=now)
+        outcomes = await dashboard.visit_outcomes(db_session, [row[0] for row in rows], now=now)
         items = [_visit_out(*r, outcomes[r[0].id]) for r in rows]
         return Page(items=items, total=total, limit=limit, offset=offset)
 
 
-def _visit_out(visit: Any, site_name: str, customer_name: str, outcome: str | None) -> s.VisitOut:
+def _visit_out(visit: Any, site_name: str, customer_name: str, manager_name: str, outcome: str | None) -> s.VisitOut:
     return s.VisitOut(
         id=visit.id,
         manager_id=visit.manager_id,
+        manager_name=manager_name,
         site_id=visit.site_id,
         site_name=site_name,
         customer_id=visit.customer_id,

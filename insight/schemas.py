@@ -32,6 +32,7 @@ class VisitIn(Input):
 class VisitOut(msgspec.Struct):
     id: uuid.UUID
     manager_id: uuid.UUID
+    manager_name: str  # the manager's display name, else its username
     site_id: uuid.UUID
     site_name: str
     customer_id: uuid.UUID

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.ids import new_id
+from core.models import User
 from core.signing import KeyRing
 from insight import rules, visit_codes
 from insight.access import Viewer
@@ -101,11 +102,12 @@ async def _insert_if_new(session: AsyncSession, values: dict[str, Any]) -> bool:
     return (await session.execute(statement)).first() is not None
 
 
-async def visit_with_names(session: AsyncSession, visit: Visit) -> tuple[Visit, str, str]:
+async def visit_with_names(session: AsyncSession, visit: Visit) -> tuple[Visit, str, str, str]:
     site = await session.get(Site, visit.site_id)
     account = await session.get(CustomerAccount, visit.customer_id)
-    assert site is not None and account is not None  # the visit's foreign keys
-    return visit, site.name, account.name
+    manager = await session.get(User, visit.manager_id)
+    assert site is not None and account is not None and manager is not None  # the visit's foreign keys
+    return visit, site.name, account.name, manager.display_name or manager.username
 
 
 async def list_visits(
@@ -116,8 +118,8 @@ async def list_visits(
     end: datetime | None,
     limit: int,
     offset: int,
-) -> tuple[Sequence[tuple[Visit, str, str]], int]:
-    """Visits with their site's and customer's names, newest first."""
+) -> tuple[Sequence[tuple[Visit, str, str, str]], int]:
+    """Visits with their site's, customer's and manager's names, newest first."""
     conditions = []
     if manager_id is not None:
         conditions.append(Visit.manager_id == manager_id)
@@ -128,13 +130,14 @@ async def list_visits(
     total = await session.scalar(select(func.count()).select_from(Visit).where(*conditions)) or 0
     rows = (
         await session.execute(
-            select(Visit, Site.name, CustomerAccount.name)
+            select(Visit, Site.name, CustomerAccount.name, func.coalesce(User.display_name, User.username))
             .join(Site, Site.id == Visit.site_id)
             .join(CustomerAccount, CustomerAccount.id == Visit.customer_id)
+            .join(User, User.id == Visit.manager_id)
             .where(*conditions)
             .order_by(Visit.at.desc(), Visit.id.desc())
             .limit(limit)
             .offset(offset)
         )
     ).all()
-    return [(v, site_name, customer_name) for v, site_name, customer_name in rows], total
+    return [(v, site_name, customer_name, manager_name) for v, site_name, customer_name, manager_name in rows], total

@@ -219,6 +219,9 @@ async def test_visit_code_is_printed_by_staff_and_scans_to_a_visit(world, app) -
     assert visit.status_code == 201
     body = visit.json()
     assert (body["site_id"], body["customer_id"], body["manager_id"]) == (site_id, customer.id, manager.id)
+    assert body["manager_name"] == manager.username  # no display name given
+    listed = (await world.client.get(f"{API}/visits?manager_id={manager.id}", headers=world.h("admin"))).json()["items"]
+    assert [(v["id"], v["manager_name"]) for v in listed] == [(body["id"], manager.username)]
     assert body["note"] == "tea" and body["day"] == "2030-01-07" and body["dormant_since"] is None
 
 

@@ -298,7 +298,7 @@ export async function visitsView(main, _params, ctx) {
       { key: "office.when", cell: (v) => dateTime(v.at) },
       { key: "office.customer", cell: (v) => customerLink(v.customer_id, v.customer_name) },
       { key: "office.site_name", cell: (v) => v.site_name },
-      everyone ? { key: "office.manager", cell: (v) => managerName(v.manager_id) } : null,
+      everyone ? { key: "office.manager", cell: (v) => v.manager_name } : null,
       { key: "office.quiet_since", cell: (v) => (v.dormant_since ? dayAt(v.dormant_since) : "") },
       { key: "office.outcome", cell: (v) => outcomeChip(v.outcome) },
       { key: "office.note", cell: (v) => v.note || "" },
@@ -311,14 +311,3 @@ export async function visitsView(main, _params, ctx) {
   await table.reload();
 }
 
-const managerNames = new Map();
-/** A manager's name (admin may read users; others see the start of its id). */
-function managerName(id) {
-  const cell = h("span", {}, id.slice(0, 8));
-  if (session.role !== "admin") return cell;
-  if (!managerNames.has(id)) managerNames.set(id, api(`/users/${id}`).then((u) => u.display_name || u.username).catch(() => id.slice(0, 8)));
-  managerNames.get(id).then((name) => {
-    cell.textContent = name;
-  });
-  return cell;
-}
