@@ -175,3 +175,22 @@ async def test_availability_checks_its_input_and_its_viewer(world) -> None:
         "/api/v1/availability", headers=first.h, params={**query, "quantity_litres": 10}
     )
     assert too_little.status_code in (400, 422) and too_little.json()["code"]
+
+
+async def test_availability_checks_the_date_as_a_quote_does(world) -> None:
+    _, first = await _small_day(world, 119.3)
+    query = {"site_id": first.site["id"], "product_code": "diesel-0", "quantity_litres": 6000}
+    body = {**query, "quantity_litres": 6000, "delivery_date": ""}
+    for day, code in [("9999-12-30", "too_far_ahead"), ("2030-01-06", "date_in_past")]:
+        answer = await world.client.get("/api/v1/availability", headers=first.h, params={**query, "date": day})
+        quote = await world.client.post("/api/v1/quotes", headers=first.h, json={**body, "delivery_date": day})
+        assert answer.status_code == quote.status_code == 422, (answer.text, quote.text)
+        assert answer.json()["code"] == quote.json()["code"] == code
+        assert answer.json()["field"] == "delivery_date"
+    # Today (in the site's time zone) and the last day ahead (30 days) are asked about.
+    for day in ("2030-01-07", "2030-02-06"):
+        assert (
+            await world.client.get("/api/v1/availability", headers=first.h, params={**query, "date": day})
+        ).is_success
+    late = await world.client.get("/api/v1/availability", headers=first.h, params={**query, "date": "2030-02-07"})
+    assert late.status_code == 422 and late.json()["code"] == "too_far_ahead"
