@@ -21,6 +21,7 @@ from orders.accounts import get_site
 from orders.catalogue import product_info, serving_depot
 from orders.models import Depot, Site
 from orders.rules import check_delivery_date, check_quantity
+from promise import proposals
 from promise.day import Day, load_day, serialise
 from promise.schemas import WindowOut
 from routing.insertion import Placement, with_window
@@ -229,3 +230,6 @@ class FleetPromise:
                     marginal_cost_minor=first.marginal_cost_minor,
                 )
         return None
+
+    async def answer(self, session: AsyncSession, request: promise_port.QuoteRequest) -> os_.PromiseAnswer:
+        return await proposals.answer(self, session, request)
