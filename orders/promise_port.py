@@ -2,8 +2,8 @@
 promise/'s implementation). Orders sit below route planning and cannot call it themselves.
 
 `orders.lifecycle.take_place` asks it, before an order is written, whether the fleet can still serve the order in
-its window; `orders.delivery.quote` asks it for the earliest window a quote can promise (and, when the fleet is full that
-day, a pickup slot instead).
+its window; `orders.delivery.quote` asks it for the earliest window a quote can promise (and, when the fleet is
+full that day, a pickup slot instead).
 """
 
 from __future__ import annotations
