@@ -238,3 +238,14 @@ async def test_when_the_fleet_is_full_the_answers_say_so_and_propose_the_next_wi
         )
     )
     assert slots[0]["remaining"] == 1
+
+
+async def test_the_openapi_documents_the_fleet_full_header_the_proposals_and_the_plan_start(client) -> None:
+    doc = (await client.get("/schema/openapi.json")).json()
+    availability = doc["paths"]["/api/v1/availability"]["get"]
+    assert "X-Fleet-Full" in availability["responses"]["200"]["headers"]
+    schemas = doc["components"]["schemas"]
+    quote = next(v for k, v in schemas.items() if k.endswith("QuoteOut"))
+    assert {"fleet_full", "pickup_alternative", "earliest_window"} <= set(quote["properties"])
+    plan_request = next(v for k, v in schemas.items() if k.endswith("PlanRequest"))
+    assert plan_request["properties"]["start_from"]["enum"] == ["cold", "tentative"]
