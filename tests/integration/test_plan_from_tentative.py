@@ -88,7 +88,7 @@ async def test_the_plan_started_from_the_tentative_plan_is_checked_and_no_worse_
     assert _score(warmed.solution) <= _score(fresh.solution), (_score(warmed.solution), _score(fresh.solution))
 
 
-async def test_a_tentative_route_that_no_longer_fits_is_not_kept_and_an_empty_one_gives_no_start(app, world) -> None:
+async def test_no_tentative_route_to_keep_gives_no_start(app, world) -> None:
     depot = await _known_day(world, lat=26.0, lon=112.0, orders=4)
     settings = app.state.settings
     engine = create_engine(settings.db.url, null_pool=True)
