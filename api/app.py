@@ -37,7 +37,7 @@ from core.db import close_raw_pool, create_engine, session_factory, unit_of_work
 from core.errors import DomainError, InvalidInput
 from core.settings import Settings, get_settings
 from core.signing import KeyRing
-from dispatch import bays
+from dispatch import bays, start_port
 from dispatch.controllers import BaysController, FleetController, PlanningController
 from insight.controllers import AnalyticsController, ManagersController, VisitsController
 from money import credit
@@ -60,6 +60,7 @@ from orders.selfservice_controllers import SelfServiceController
 from orders.standing_controllers import StandingOrdersController
 from promise.availability import FleetPromise
 from promise.controllers import PromiseController
+from promise.start import TentativeRoutes
 from tracking.controllers import CodesController, RackController
 from tracking.driver_controllers import DriverController, OrderTrackingController
 from tracking.keystore import keyring_for
@@ -191,6 +192,8 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
     promise_port.register(
         FleetPromise(settings=settings.promise, rules=settings.rules, default_tz=settings.default_timezone)
     )
+    # Planning may start from the promise's tentative plan (dispatch.start_port; the worker registers it too).
+    start_port.register(TentativeRoutes(default_tz=settings.default_timezone))
     # One bay calendar: pickup slots count the tanker loads of the planned and published trips (dispatch.bays).
     bay_port.register(bays.tanker_loads)
 

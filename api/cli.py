@@ -275,9 +275,14 @@ def worker(concurrency: int, beat: bool, loglevel: str, parent_pid: int | None) 
 
         end_with_parent(parent_pid)
     from core.celery_app import celery_app
+    from core.settings import get_settings
+    from dispatch import start_port
     from notify.webhooks.config import webhook_settings
+    from promise.start import TentativeRoutes
 
     webhook_settings()  # read now: a mistyped WEBHOOK_ALLOWED_NETWORKS stops the worker here, not every delivery
+    # The worker's composition root: a planning job may start from the promise's tentative plan. Threads share it.
+    start_port.register(TentativeRoutes(default_tz=get_settings().default_timezone))
 
     # Threads, not prefork: the route planner forks its own search processes, which a daemonic prefork
     # child may not do; the CPU-heavy search never runs under the worker's GIL.
@@ -290,8 +295,6 @@ def worker(concurrency: int, beat: bool, loglevel: str, parent_pid: int | None) 
         "--without-mingle",
     ]
     if beat:
-        from core.settings import get_settings
-
         argv += ["--beat", f"--schedule={get_settings().data_dir / 'celerybeat-schedule'}"]
         _beat_ends_with_this_worker()
     celery_app.worker_main(argv)

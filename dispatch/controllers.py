@@ -87,7 +87,11 @@ class PlanningController(Controller):
         summary="Plan a day (runs on the worker)",
         description="Records a planning job and queues it after the commit; follow it at `GET /plan-jobs/{id}`. "
         "One job per day and depot at a time: while one is queued or running, the same request again answers "
-        "that job (200), another time limit is refused (409 `plan_job_active`, with its `job_id`). At most "
+        "that job (200), another time limit or start is refused (409 `plan_job_active`, with its `job_id`). "
+        "`start_from`: `cold` (default, the planner builds its own first plan) or `tentative` (the search starts "
+        "from the delivery promise's tentative plan of the day, laid on the planner's roads and checked; the "
+        "result is never worse than that start; when no tentative route can be kept the plan is built cold and "
+        "its notes say so); another value is refused (400 `validation_error`). At most "
         "`PLAN_JOBS_MAX_ACTIVE` jobs wait or run at once (429 `plan_queue_full`).",
         responses={
             200: ResponseSpec(data_container=s.PlanAccepted, description="the same request while its job is active"),

@@ -61,6 +61,8 @@ class PlanJob(IdMixin, Base):
     date: Mapped[date] = mapped_column(Date, index=True)
     depot_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("depots.id"))
     time_limit_s: Mapped[int]
+    # cold: the planner builds its own first plan; tentative: it starts from the promise's tentative plan.
+    start_from: Mapped[str] = mapped_column(String(12), default="cold", server_default="cold")
     status: Mapped[str] = mapped_column(String(12))  # queued | running | succeeded | failed | cancelled
     progress: Mapped[float] = mapped_column(default=0.0)
     best_cost_minor: Mapped[int | None] = mapped_column(BigInteger)

@@ -44,6 +44,7 @@ def job_out(job: PlanJob) -> s.PlanJobOut:
         plan_id=job.plan_id,
         error=job.error,
         time_limit_s=job.time_limit_s,
+        start_from=job.start_from,
         attempts=job.attempts,
         created_at=job.created_at,
         started_at=job.started_at,
@@ -65,7 +66,8 @@ async def request_plan(
     """A new queued job (True), or the job already queued or running for the same day and depot (False).
 
     One job per day and depot at a time: the same request again (a retry, a second click) joins it; another
-    time limit is refused with 409 `plan_job_active` naming it. At most `max_active` jobs wait or run at once,
+    time limit or start is refused with 409 `plan_job_active`
+    naming it. At most `max_active` jobs wait or run at once,
     all days and depots together (429 `plan_queue_full`): staff cannot bury the worker under jobs.
     """
     if data.depot_id is not None:
@@ -73,7 +75,7 @@ async def request_plan(
     await _one_plan_request_at_a_time(session)
     active = await _active_job(session, day=data.date, depot_id=data.depot_id)
     if active is not None:
-        if active.time_limit_s != data.time_limit_s:
+        if (active.time_limit_s, active.start_from) != (data.time_limit_s, data.start_from):
             raise PlanJobActive(
                 f"a planning job for this day and depot is {active.status} already; wait for it or cancel it first",
                 job_id=str(active.id),
@@ -87,6 +89,7 @@ async def request_plan(
         date=data.date,
         depot_id=data.depot_id,
         time_limit_s=data.time_limit_s,
+        start_from=data.start_from,
         status=str(JobStatus.QUEUED),
         created_by=actor.id,
         created_at=now,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -98,6 +98,8 @@ class PlanRequest(Input):
     date: date
     depot_id: uuid.UUID | None = None
     time_limit_s: Annotated[int, msgspec.Meta(ge=1, le=600)] = 30
+    # cold: the planner's own first plan; tentative: the delivery promise's tentative plan of the day, improved.
+    start_from: Literal["cold", "tentative"] = "cold"
 
 
 class PlanAccepted(msgspec.Struct):
@@ -115,6 +117,7 @@ class PlanJobOut(msgspec.Struct):
     plan_id: uuid.UUID | None
     error: str | None
     time_limit_s: int
+    start_from: str
     attempts: int
     created_at: datetime
     started_at: datetime | None

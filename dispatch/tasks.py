@@ -22,6 +22,7 @@ from core.celery_app import celery_app
 from core.clock import SystemClock, stopped_within
 from core.db import create_engine, session_factory, unit_of_work
 from core.settings import get_settings
+from dispatch import start_port, warm
 from dispatch.builder import build_day
 from dispatch.models import PlanJob
 from dispatch.planning import fail_job, progress_update, start_job, store_plan
@@ -48,14 +49,26 @@ async def _plan_day(job_id: uuid.UUID) -> str:
             job = await start_job(session, job_id, now=clock.now())
             if job is None:
                 return "skipped"
-            day, depot_id, limit = job.date, job.depot_id, job.time_limit_s
+            day, depot_id, limit, start_from = job.date, job.depot_id, job.time_limit_s, job.start_from
         try:
+            routes: start_port.Routes = {}
             async with unit_of_work(factory) as session:
                 context = await build_day(
                     session, day=day, depot_id=depot_id, time_limit_s=limit, default_tz=settings.default_timezone
                 )
+                if start_from == "tentative":
+                    depots = [depot_id] if depot_id else [uuid.UUID(d.id) for d in context.problem.depots]
+                    routes = await start_port.tentative_routes(session, day=day, depot_ids=depots)
             # No session is open while the solver runs.
-            result = await _solve_watching(factory, job_id, context.problem, limit, matrix_provider(settings))
+            provider = matrix_provider(settings)
+            problem, start = context.problem, None
+            if start_from == "tentative":
+                problem, start = await asyncio.get_running_loop().run_in_executor(
+                    None, lambda: warm.warm(context.problem, routes, provider)
+                )
+                if start is None:
+                    context.notes.append(warm.NOT_USED)
+            result = await _solve_watching(factory, job_id, problem, limit, provider, start_from=start)
             async with unit_of_work(factory) as session:
                 plan = await store_plan(session, job_id=job_id, context=context, result=result, now=clock.now())
             return "cancelled" if plan is None else str(plan.id)
@@ -80,8 +93,11 @@ async def _solve_watching(
     problem: routing.Problem,
     limit_s: int,
     provider: routing.MatrixProvider | None = None,
+    *,
+    start_from: routing.Solution | None = None,
 ) -> routing.Result:
-    """Solve on a thread while this loop writes progress and watches for a cancel request."""
+    """Solve on a thread while this loop writes progress and watches for a cancel request (from `start_from`
+    when given: the tentative plan laid on this problem)."""
     loop = asyncio.get_running_loop()
     cancel = threading.Event()
     latest: dict[str, float | int | None] = {"cost": None, "elapsed": 0.0}
@@ -121,6 +137,7 @@ async def _solve_watching(
                 on_progress=on_progress,
                 cancel=cancel,
                 matrix_provider=provider,
+                start_from=start_from,
             ),
         )
     finally:

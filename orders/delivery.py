@@ -76,7 +76,7 @@ async def quote(
             user_id=actor.id,
         )
     )
-    earliest = None
+    answer = s.PromiseAnswer()
     promise = promise_port.current()
     if promise is not None:
         request = promise_port.QuoteRequest(
@@ -87,7 +87,7 @@ async def quote(
             delivery_date=data.delivery_date,
             now=now,
         )
-        earliest = await promise.earliest(session, request)
+        answer = await promise.answer(session, request)
     return s.QuoteOut(
         site_id=site.id,
         product_code=product.code,
@@ -98,7 +98,9 @@ async def quote(
         price=breakdown,
         available_credit_minor=available,
         within_credit=breakdown.amount_minor <= available,
-        earliest_window=earliest,
+        earliest_window=answer.earliest_window,
+        fleet_full=answer.fleet_full,
+        pickup_alternative=answer.pickup_alternative,
     )
 
 

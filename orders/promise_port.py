@@ -2,7 +2,8 @@
 promise/'s implementation). Orders sit below route planning and cannot call it themselves.
 
 `orders.lifecycle.take_place` asks it, before an order is written, whether the fleet can still serve the order in
-its window; `orders.delivery.quote` asks it for the earliest window a quote can promise.
+its window; `orders.delivery.quote` asks it for the earliest window a quote can promise (and, when the fleet is
+full that day, a pickup slot instead).
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ class Promise(Protocol):
         ...
 
     async def earliest(self, session: AsyncSession, request: QuoteRequest) -> s.EarliestWindow | None: ...
+
+    async def answer(self, session: AsyncSession, request: QuoteRequest) -> s.PromiseAnswer:
+        """The earliest window, and when the fleet is full on the quote's day, says so with a pickup slot."""
+        ...
 
     @property
     def refuses(self) -> bool:

@@ -292,6 +292,26 @@ class EarliestWindow(msgspec.Struct):
     marginal_cost_minor: int | None = None
 
 
+class PickupAlternative(msgspec.Struct):
+    """When the fleet is full: the first loading slot with a place left at the serving depot (book it with
+    POST /pickups, `slot_start` = `slot_start_at`)."""
+
+    depot_id: uuid.UUID
+    depot_name: str
+    slot_start_at: datetime  # the depot's local time, with its offset
+    slot_end_at: datetime
+    places_left: int
+
+
+class PromiseAnswer(msgspec.Struct):
+    """What the promise answers a quote: the earliest window, whether the fleet is full on the quote's day, and
+    then a pickup slot instead."""
+
+    earliest_window: EarliestWindow | None = None
+    fleet_full: bool = False
+    pickup_alternative: PickupAlternative | None = None
+
+
 class QuoteOut(msgspec.Struct):
     site_id: uuid.UUID
     product_code: str
@@ -304,6 +324,10 @@ class QuoteOut(msgspec.Struct):
     within_credit: bool
     # None when no window is free in the days looked at, or when the promise is not checked.
     earliest_window: EarliestWindow | None = None
+    # True when the fleet can serve no window of the quote's day (the windows are full, not closed or past the
+    # cut-off): `earliest_window` then proposes a later day, `pickup_alternative` a loading slot.
+    fleet_full: bool = False
+    pickup_alternative: PickupAlternative | None = None
 
 
 class OrderIn(Input):

@@ -20,7 +20,8 @@ from orders import schemas as os_
 from orders.accounts import get_site
 from orders.catalogue import product_info, serving_depot
 from orders.models import Depot, Site
-from orders.rules import check_quantity
+from orders.rules import check_delivery_date, check_quantity
+from promise import proposals
 from promise.day import Day, load_day, serialise
 from promise.schemas import WindowOut
 from routing.insertion import Placement, with_window
@@ -127,6 +128,7 @@ async def availability(
     site = await get_site(session, site_id, viewer=viewer)
     product = await product_info(session, product_code)
     check_quantity(litres, rules=rules, tank_capacity_litres=site.tank_capacity_litres)
+    check_delivery_date(day, today=now.astimezone(zone(site.timezone)).date(), rules=rules)
     info, _ = await serving_depot(session, lat=site.lat, lon=site.lon, product_code=product.code)
     depot = await session.get(Depot, info.id)
     assert depot is not None
@@ -228,3 +230,6 @@ class FleetPromise:
                     marginal_cost_minor=first.marginal_cost_minor,
                 )
         return None
+
+    async def answer(self, session: AsyncSession, request: promise_port.QuoteRequest) -> os_.PromiseAnswer:
+        return await proposals.answer(self, session, request)

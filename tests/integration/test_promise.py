@@ -175,3 +175,77 @@ async def test_availability_checks_its_input_and_its_viewer(world) -> None:
         "/api/v1/availability", headers=first.h, params={**query, "quantity_litres": 10}
     )
     assert too_little.status_code in (400, 422) and too_little.json()["code"]
+
+
+async def test_availability_checks_the_date_as_a_quote_does(world) -> None:
+    _, first = await _small_day(world, 119.3)
+    query = {"site_id": first.site["id"], "product_code": "diesel-0", "quantity_litres": 6000}
+    body = {**query, "quantity_litres": 6000, "delivery_date": ""}
+    for day, code in [("9999-12-30", "too_far_ahead"), ("2030-01-06", "date_in_past")]:
+        answer = await world.client.get("/api/v1/availability", headers=first.h, params={**query, "date": day})
+        quote = await world.client.post("/api/v1/quotes", headers=first.h, json={**body, "delivery_date": day})
+        assert answer.status_code == quote.status_code == 422, (answer.text, quote.text)
+        assert answer.json()["code"] == quote.json()["code"] == code
+        assert answer.json()["field"] == "delivery_date"
+    # Today (in the site's time zone) and the last day ahead (30 days) are asked about.
+    for day in ("2030-01-07", "2030-02-06"):
+        assert (
+            await world.client.get("/api/v1/availability", headers=first.h, params={**query, "date": day})
+        ).is_success
+    late = await world.client.get("/api/v1/availability", headers=first.h, params={**query, "date": "2030-02-07"})
+    assert late.status_code == 422 and late.json()["code"] == "too_far_ahead"
+
+
+async def test_when_the_fleet_is_full_the_answers_say_so_and_propose_the_next_window_and_a_pickup_slot(world) -> None:
+    depot, _ = await _small_day(world, 118.3)
+    second = await world.new_customer(lat=28.52, lon=118.32)
+    body = {"site_id": second.site["id"], "product_code": "diesel-0", "quantity_litres": 6000, "delivery_date": DAY}
+    query = {"site_id": second.site["id"], "product_code": "diesel-0", "quantity_litres": 6000, "date": DAY}
+    room = await world.client.get("/api/v1/availability", headers=second.h, params=query)
+    assert room.headers["x-fleet-full"] == "false"
+    quote = ok(await world.client.post("/api/v1/quotes", headers=second.h, json=body))
+    assert quote["fleet_full"] is False and quote["pickup_alternative"] is None
+    assert quote["earliest_window"]["delivery_date"] == DAY
+
+    ok(await second.order(delivery_date=DAY, quantity_litres=6000, window_start="10:00", window_end="12:00"), 201)
+    full = await world.client.get("/api/v1/availability", headers=second.h, params=query)
+    assert full.status_code == 200 and full.headers["x-fleet-full"] == "true"
+    assert all(set(w) >= {"window_start", "window_end", "feasible"} for w in full.json())  # the list as before
+    quote = ok(await world.client.post("/api/v1/quotes", headers=second.h, json=body))
+    assert quote["fleet_full"] is True
+    assert quote["earliest_window"]["delivery_date"] == "2030-01-09"  # the next feasible window, another day
+    pickup = quote["pickup_alternative"]
+    # The depot's first loading slot with a place left on the day asked (its rack: 06:00-07:00, 2 bays).
+    assert pickup["depot_id"] == depot["id"] and pickup["depot_name"] == depot["name"]
+    assert (
+        pickup["slot_start_at"] == "2030-01-08T06:00:00+08:00" and pickup["slot_end_at"] == "2030-01-08T06:30:00+08:00"
+    )
+    assert pickup["places_left"] == 2
+    # The slot proposed is one the customer can book.
+    booking = {
+        "depot_id": pickup["depot_id"],
+        "product_code": "diesel-0",
+        "quantity_litres": 6000,
+        "slot_start": pickup["slot_start_at"],
+        "vehicle_plate": "沪A12345",
+        "driver_name": "Wang",
+        "driver_phone": "13800000000",
+    }
+    ok(await world.client.post("/api/v1/pickups", headers=second.h, json=booking), 201)
+    slots = ok(
+        await world.client.get(
+            f"/api/v1/depots/{depot['id']}/slots", headers=second.h, params={"date": DAY, "product_code": "diesel-0"}
+        )
+    )
+    assert slots[0]["remaining"] == 1
+
+
+async def test_the_openapi_documents_the_fleet_full_header_the_proposals_and_the_plan_start(client) -> None:
+    doc = (await client.get("/schema/openapi.json")).json()
+    availability = doc["paths"]["/api/v1/availability"]["get"]
+    assert "X-Fleet-Full" in availability["responses"]["200"]["headers"]
+    schemas = doc["components"]["schemas"]
+    quote = next(v for k, v in schemas.items() if k.endswith("QuoteOut"))
+    assert {"fleet_full", "pickup_alternative", "earliest_window"} <= set(quote["properties"])
+    plan_request = next(v for k, v in schemas.items() if k.endswith("PlanRequest"))
+    assert plan_request["properties"]["start_from"]["enum"] == ["cold", "tentative"]

@@ -184,6 +184,16 @@ export async function orderFormView(main, _params, ctx) {
               quoteBox.hidden = true;
               form.requestSubmit();
             },
+            onPickup: (slot) => {
+              const query = new URLSearchParams({
+                depot: slot.depot_id,
+                date: slot.slot_start_at.slice(0, 10),
+                slot: slot.slot_start_at,
+                product: product.value,
+                litres: String(quote.quantity_litres),
+              });
+              ctx.navigate(`pickup?${query}`);
+            },
           }),
         ]);
         const extra = [windows, drivers].filter(Boolean);

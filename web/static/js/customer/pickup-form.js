@@ -48,6 +48,10 @@ function slotList(list, timeZone) {
   ].filter(Boolean);
 }
 
+/**
+ * The booking form; `?depot=&date=&product=&litres=&slot=` (the order form's pickup proposal when the fleet is full)
+ * fill it in and choose that slot.
+ */
 export async function pickupFormView(main, _params, ctx) {
   setTitle("pickup.title");
   main.append(pageHeader("pickup.title"));
@@ -61,11 +65,15 @@ export async function pickupFormView(main, _params, ctx) {
   }
   if (!ctx.isCurrent()) return;
 
-  const depot = select("depot_id", depots.map((d) => ({ value: d.id, label: d.name })));
+  const asked = ctx.query;
+  const askedDepot = depots.some((d) => d.id === asked.get("depot")) ? asked.get("depot") : undefined;
+  const depot = select("depot_id", depots.map((d) => ({ value: d.id, label: d.name })), { value: askedDepot });
   const product = h("select", { name: "product_code", required: true });
   const quantity = h("input", { name: "quantity_litres", type: "number", inputmode: "decimal", min: "0", step: "1", value: "10000", required: true });
   const unit = quantityUnit(quantity);
-  const date = h("input", { name: "date", type: "date", required: true, min: isoDay(0), value: isoDay(1) });
+  const askedDay = /^\d{4}-\d{2}-\d{2}$/.test(asked.get("date") || "") ? asked.get("date") : isoDay(1);
+  const date = h("input", { name: "date", type: "date", required: true, min: isoDay(0), value: askedDay });
+  if (/^\d+$/.test(asked.get("litres") || "")) quantity.value = asked.get("litres");
   const slots = h("div", { class: "slots", role: "radiogroup", "aria-labelledby": "slots-legend" });
   const slotError = h("p", { class: "field-error", id: "slot-error", dataset: { errorFor: "slot_start" } });
   const slotBox = h(
@@ -152,7 +160,13 @@ export async function pickupFormView(main, _params, ctx) {
   quantity.addEventListener("input", showEstimate);
   unit.addEventListener("change", showEstimate);
   fillProducts();
+  if (asked.get("product") && [...product.options].some((o) => o.value === asked.get("product"))) product.value = asked.get("product");
   await loadSlots();
+  const proposed = [...form.querySelectorAll("input[name=slot_start]")].find((input) => input.value === asked.get("slot"));
+  if (proposed && !proposed.disabled) {
+    proposed.checked = true;
+    proposed.closest(".slot")?.classList.add("slot-proposed");
+  }
 
   const keys = new IdempotencyKeys();
   form.addEventListener("submit", (event) => {

@@ -1,5 +1,7 @@
 // The delivery windows the fleet can still serve on the quote's day (GET /availability): the feasible ones to choose
 // from, the others shown with the reason, and the earliest window the quote found (POST /quotes' earliest_window).
+// When the fleet is full that day (the quote's fleet_full), the quote's proposals in words: the next window, with a
+// button that takes it, and a pickup slot at the serving depot, with a button that books it instead.
 import { api } from "../core/api.js";
 import { day, h, uid } from "../core/dom.js";
 import { t } from "../core/i18n.js";
@@ -32,12 +34,50 @@ function earliestLine(quote, onUse) {
   return h("p", { class: "earliest", id: "earliest-window", "data-within-promise": String(e.within_promise) }, ...parts);
 }
 
+// The slot's own local time as the API wrote it (the depot's offset): "2030-01-08T06:00:00+08:00".
+const localDay = (iso) => iso.slice(0, 10);
+const localTime = (iso) => iso.slice(11, 16);
+
+function fleetFull(quote, onUse, onPickup) {
+  const e = quote.earliest_window;
+  const p = quote.pickup_alternative;
+  const parts = [h("p", { class: "fleet-full-title" }, h("strong", {}, t("window.fleet_full", { day: day(quote.delivery_date) })))];
+  if (e) {
+    const promise = t(e.within_promise ? "window.within_promise" : "window.outside_promise", { hours: e.promise_hours });
+    parts.push(
+      h(
+        "p",
+        { id: "next-window", dataset: { day: e.delivery_date, start: e.window_start, end: e.window_end } },
+        t("window.next_window", { day: day(e.delivery_date), start: e.window_start, end: e.window_end }),
+        " ",
+        h("span", { class: e.within_promise ? "ok" : "warn" }, promise),
+        " ",
+        h("button", { type: "button", class: "btn btn-small", id: "take-next-window", onclick: () => onUse(e) }, t("window.take_next")),
+      ),
+    );
+  }
+  if (p) {
+    const when = { day: day(localDay(p.slot_start_at)), start: localTime(p.slot_start_at), end: localTime(p.slot_end_at) };
+    parts.push(
+      h(
+        "p",
+        { id: "pickup-alternative", dataset: { depot: p.depot_id, slot: p.slot_start_at } },
+        t("window.pickup_alternative", { depot: p.depot_name, n: p.places_left, ...when }),
+        " ",
+        h("button", { type: "button", class: "btn btn-small", id: "book-pickup-slot", onclick: () => onPickup(p) }, t("window.book_pickup")),
+      ),
+    );
+  }
+  if (!e && !p) parts.push(h("p", {}, t("window.none_soon")));
+  return h("div", { class: "notice warn fleet-full", id: "fleet-full", role: "status" }, ...parts);
+}
+
 /**
  * The windows panel: `start` and `end` are the form's window selects, set when a window is chosen; `onUseDay` moves
- * the form to the earliest window's day. Null when the service does not answer availability (the form then keeps
+ * the form to the earliest window's day; `onPickup` takes the quote's pickup slot to the pickup booking. Null when the service does not answer availability (the form then keeps
  * its free choice of window, which the order's own check still guards).
  */
-export async function windowsPanel(quote, { product, start, end, onUseDay }) {
+export async function windowsPanel(quote, { product, start, end, onUseDay, onPickup }) {
   let windows;
   try {
     const query = new URLSearchParams({
@@ -80,8 +120,8 @@ export async function windowsPanel(quote, { product, start, end, onUseDay }) {
     "fieldset",
     { class: "windows", id: "windows" },
     h("legend", {}, t("window.title")),
-    earliestLine(quote, onUseDay),
-    feasible.length ? null : h("p", { class: "notice warn" }, t("window.day_full")),
+    quote.fleet_full ? fleetFull(quote, onUseDay, onPickup) : earliestLine(quote, onUseDay),
+    feasible.length || quote.fleet_full ? null : h("p", { class: "notice warn" }, t("window.day_full")),
     h("ul", { class: "window-list" }, ...items),
   );
 }
