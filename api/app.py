@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import uuid
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -32,15 +31,14 @@ from api.paths import DocumentPaths
 from api.people import ApprovalsController, PeopleController, customer_role_guard
 from api.ratelimit import CounterStore, LoginThrottle, MemoryStore, RedisStore, WindowLimit
 from api.sessions import SessionGuard
+from api.wiring import wire_domains
 from core.clock import Clock, SystemClock
 from core.db import close_raw_pool, create_engine, session_factory, unit_of_work
 from core.errors import DomainError, InvalidInput
 from core.settings import Settings, get_settings
 from core.signing import KeyRing
-from dispatch import bays, start_port
 from dispatch.controllers import BaysController, FleetController, PlanningController
 from insight.controllers import AnalyticsController, ManagersController, VisitsController
-from money import credit
 from money.controllers import BalancesController, InvoicesController, PaymentsController
 from money.document_controllers import DocumentsController, StatementsController
 from notify.controllers import NotificationsController
@@ -48,7 +46,6 @@ from notify.live import live_plugin
 from notify.live_controllers import LiveController
 from notify.webhooks.config import webhook_settings
 from notify.webhooks.controllers import WebhooksController
-from orders import bay_port, delivery, promise_port
 from orders.controllers import (
     AccountsController,
     CatalogueController,
@@ -58,9 +55,7 @@ from orders.controllers import (
 )
 from orders.selfservice_controllers import SelfServiceController
 from orders.standing_controllers import StandingOrdersController
-from promise.availability import FleetPromise
 from promise.controllers import PromiseController
-from promise.start import TentativeRoutes
 from tracking.controllers import CodesController, RackController
 from tracking.driver_controllers import DriverController, OrderTrackingController
 from tracking.keystore import keyring_for
@@ -183,19 +178,7 @@ def create_app(*, settings: Settings | None = None, clock: Clock | None = None) 
             if redis_client is not None:
                 await redis_client.aclose()
 
-    async def recheck_held_orders(session: AsyncSession, customer_id: uuid.UUID, now: datetime) -> None:
-        await delivery.recheck_held_orders(session, customer_id=customer_id, now=now, rules=settings.rules)
-
-    # A payment or a credit note frees credit: held orders are re-checked in the same unit of work.
-    credit.on_credit_freed(recheck_held_orders, name="orders.recheck_held_orders")
-    # The delivery promise: an order's place in the fleet's day, taken when it is placed (orders.lifecycle).
-    promise_port.register(
-        FleetPromise(settings=settings.promise, rules=settings.rules, default_tz=settings.default_timezone)
-    )
-    # Planning may start from the promise's tentative plan (dispatch.start_port; the worker registers it too).
-    start_port.register(TentativeRoutes(default_tz=settings.default_timezone))
-    # One bay calendar: pickup slots count the tanker loads of the planned and published trips (dispatch.bays).
-    bay_port.register(bays.tanker_loads)
+    wire_domains(settings)  # ports and listeners between the layers (the worker wires the same)
 
     api = Router(
         path=API_PREFIX,

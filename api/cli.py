@@ -274,15 +274,15 @@ def worker(concurrency: int, beat: bool, loglevel: str, parent_pid: int | None) 
         from api.lifeline import end_with_parent
 
         end_with_parent(parent_pid)
+    from api.wiring import wire_domains
     from core.celery_app import celery_app
     from core.settings import get_settings
-    from dispatch import start_port
     from notify.webhooks.config import webhook_settings
-    from promise.start import TentativeRoutes
 
     webhook_settings()  # read now: a mistyped WEBHOOK_ALLOWED_NETWORKS stops the worker here, not every delivery
-    # The worker's composition root: a planning job may start from the promise's tentative plan. Threads share it.
-    start_port.register(TentativeRoutes(default_tz=get_settings().default_timezone))
+    # The worker's composition root, the same as the app's: a standing order takes its place in the fleet's day,
+    # a planning job may start from the tentative plan. Its threads share it.
+    wire_domains(get_settings())
 
     # Threads, not prefork: the route planner forks its own search processes, which a daemonic prefork
     # child may not do; the CPU-heavy search never runs under the worker's GIL.
