@@ -81,13 +81,10 @@ def seed(url: str, *, customers: int, charges: int, month: tuple[date, date], se
     balances = dict.fromkeys(ids, 0)
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         with cur.copy(
-            "COPY customer_accounts (id, name, tax_id, credit_limit_minor, open_amount_minor, currency, is_active, "
-            "created_at, tier) FROM STDIN"
+            "COPY customer_accounts (id, name, tax_id, currency, is_active, created_at, tier) FROM STDIN"
         ) as copy:
             for n, customer in enumerate(ids):
-                copy.write_row(
-                    (customer, f"基准物流 Bench Logistics {n:05d}", f"9131{n:014d}", 10**11, 0, "CNY", True, now, 0)
-                )
+                copy.write_row((customer, f"基准物流 Bench Logistics {n:05d}", f"9131{n:014d}", "CNY", True, now, 0))
         entries, charge_rows = [], []
         for n in range(charges):
             customer = ids[n % customers]
@@ -227,6 +224,25 @@ def report(rows: list[Row], *, facts: str, save: bool) -> None:
     (RESULTS / "money.csv").write_text(buffer.getvalue())
 
 
+def measure_statement_in(url: str, database: str, *, movements: int) -> str:
+    """The statement benchmark on the same database, emptied and migrated again: its lines for money.md."""
+    from api.migrate import upgrade
+    from benchmarks.bench_money_statement import TARGET_MS, measure_statement
+
+    recreate_database(ADMIN_URL, database)
+    upgrade(url)
+    result = measure_statement(url, movements=movements)
+    http, service = result["http"], result["service"]
+    verdict = "met" if http["p95_ms"] <= TARGET_MS else "MISSED"
+    return (
+        f"A month's statement of {result['movements']:,} movements after 12 months of history "
+        f"({result['unpaid_invoices']} unpaid invoices), 20 requests in process: `build_statement` p50 "
+        f"{service['p50_ms']:.0f} ms, p95 {service['p95_ms']:.0f} ms; `GET /customers/{{id}}/statements/{{month}}` "
+        f"p50 {http['p50_ms']:.0f} ms, p95 {http['p95_ms']:.0f} ms (target p95 <= {TARGET_MS} ms: {verdict}); "
+        "files once each: " + ", ".join(f"{k} {v:.0f} ms" for k, v in result["files_ms"].items()) + "."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=2_000)
@@ -235,6 +251,12 @@ def main() -> None:
         "--database", default="diesel_bench_money", help="dropped and created again (default: %(default)s)"
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--statement-movements",
+        type=int,
+        default=5_000,
+        help="then a month's statement of this many movements (benchmarks/bench_money_statement.py; 0: skip)",
+    )
     parser.add_argument("--no-save", action="store_true", help="print only; write nothing under benchmarks/results")
     parser.add_argument("--child", metavar="RUN_ID", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -270,6 +292,12 @@ def main() -> None:
         met=seconds <= TARGET_SECONDS and rss <= TARGET_RSS_MB and not problems,
     )
     report([row], facts=postgres_facts(url), save=not args.no_save)
+    if args.statement_movements:
+        statement = measure_statement_in(url, args.database, movements=args.statement_movements)
+        print(statement)
+        if not args.no_save:
+            with (RESULTS / "money.md").open("a") as out:
+                out.write("\n" + statement + "\n")
     if problems:
         print("CHECK FAILED: " + "; ".join(problems))
         sys.exit(1)

@@ -330,7 +330,8 @@ async def seed(url: str, settings: Settings, *, month: date, months: int, moveme
             )
         async with unit_of_work(session_factory(engine)) as session:
             await session.execute(text("ANALYZE"))  # what autovacuum does after a bulk load: plans on real counts
-        token = issue_token(make_jwt_auth(settings), admin, timedelta(hours=1))
+        async with unit_of_work(session_factory(engine)) as session:
+            token = await issue_token(session, make_jwt_auth(settings), admin, timedelta(hours=1))
     finally:
         await engine.dispose()
     return customer_id, token

@@ -42,6 +42,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="worker processes (one per core: threads share a GIL)")
     parser.add_argument("--concurrency", type=int, default=2, help="threads per worker process")
     parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--no-save", action="store_true", help="print only; write nothing under benchmarks/results")
     return parser.parse_args()
 
 
@@ -261,7 +262,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, object]:
     }
 
 
-def report(result: dict[str, object]) -> bool:
+def report(result: dict[str, object], *, save: bool = True) -> bool:
     customers = int(result["customers"])  # type: ignore[call-overload]
     lost_or_doubled = result["accepted"] != customers or result["distinct"] != customers
     met = not lost_or_doubled and float(result["messages/s (sending)"]) >= TARGET_PER_S  # type: ignore[arg-type]
@@ -281,6 +282,8 @@ def report(result: dict[str, object]) -> bool:
     lines += ["", f"Target >= {TARGET_PER_S:.0f} messages/s, nothing lost or doubled: **{verdict}**", ""]
     text = "\n".join(lines)
     print(text)
+    if not save:
+        return met
     RESULTS.mkdir(exist_ok=True)
     suffix = "" if customers >= 20_000 else f"-{customers}"
     (RESULTS / f"notify{suffix}.md").write_text(text)
@@ -303,7 +306,7 @@ def main() -> None:
         from benchmarks.api.world import drop_database
 
         drop_database(ADMIN_URL, args.database)
-    sys.exit(0 if report(result) else 1)
+    sys.exit(0 if report(result, save=not args.no_save) else 1)
 
 
 if __name__ == "__main__":

@@ -182,7 +182,7 @@ def seed(url: str, *, customers: int, orders: int, seed_: int) -> World:
                     price = max(700, min(900, price + rng.choice((-5, 0, 0, 5))))
                     day = (start + timedelta(days=offset)).date()
                     prices.append((uuid.uuid4(), depot, code, day, price, "CNY", now))
-        copy("prices", "id, depot_id, product_code, date, price_per_litre_minor, currency, updated_at", prices)
+        copy("prices", "id, depot_id, product_code, valid_from, price_per_litre_minor, currency, updated_at", prices)
         users = [(admin_id, "bench-admin", password, "admin", True, False, None, now)]
         users += [
             (m, f"manager-{level}-{i}", password, "dispatcher", True, True, level, now)
@@ -192,9 +192,8 @@ def seed(url: str, *, customers: int, orders: int, seed_: int) -> World:
         copy("users", "id, username, password_hash, role, is_active, manager, manager_level, created_at", users)
         copy(
             "customer_accounts",
-            "id, name, tax_id, credit_limit_minor, open_amount_minor, currency, is_active, created_at, tier, "
-            "manager_id",
-            [(c, f"基准物流 Bench {i:05d}", f"9131{i:014d}", 10**12, 0, "CNY", True, start, 0, manager_of[c])
+            "id, name, tax_id, currency, is_active, created_at, tier, manager_id",
+            [(c, f"基准物流 Bench {i:05d}", f"9131{i:014d}", "CNY", True, start, 0, manager_of[c])
              for i, c in enumerate(ids)],
         )  # fmt: skip
         copy(
