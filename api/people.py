@@ -97,6 +97,32 @@ def may_call(role: CustomerRole, method: str, path: str) -> bool:
     return read or not _under(path, ACCOUNT_SETUP_WRITES)
 
 
+# What the customer app offers, each named by the route it calls: the app asks `GET /me` (`may`) and hides what
+# `may_call` would refuse, so the rule stays here, in one place.
+CAPABILITIES = {
+    "sites": ("GET", "/sites"),
+    "sites_edit": ("POST", "/sites"),
+    "order": ("POST", "/orders"),
+    "orders": ("GET", "/orders"),
+    "cancel_order": ("POST", "/orders/{order_id}/cancel"),
+    "share": ("POST", "/orders/{order_id}/share"),
+    "pickup": ("POST", "/pickups"),
+    "pickups": ("GET", "/pickups"),
+    "pickup_pass": ("POST", "/pickups/{booking_id}/pass"),
+    "standing": ("GET", "/standing-orders"),
+    "standing_edit": ("POST", "/standing-orders"),
+    "approve": ("POST", "/orders/{order_id}/approve"),
+    "people": ("GET", "/me/users"),
+    "balance": ("GET", "/me/balance"),
+    "money": ("GET", "/invoices"),
+}
+
+
+def capabilities(role: CustomerRole) -> dict[str, bool]:
+    """Each of the app's capabilities for a customer user with `role` in its account."""
+    return {name: may_call(role, method, path) for name, (method, path) in CAPABILITIES.items()}
+
+
 async def customer_role_guard(connection: Any, _handler: Any) -> None:
     """Every API route: a customer user calls only what its role in the account allows (`may_call`)."""
     principal = connection.scope.get("user")

@@ -413,3 +413,43 @@ async def test_two_identical_adds_at_once_make_one_person(world, racer) -> None:
             winner = next(r for r in responses if r.status_code == 201)
             assert (loser.json()["code"], loser.json()["user_id"]) == ("person_exists", winner.json()["id"])
         assert [p["username"] for p in await people_of(customer)].count(body["username"]) == 1
+
+
+async def test_me_tells_the_app_what_the_role_may_do_as_the_server_decides(world) -> None:
+    """The customer app hides what `GET /me` says the role may not do: each flag is the server's own answer."""
+    customer = await world.new_customer()
+    me = ok(await world.client.get(f"{API}/me", headers=customer.h))
+    assert me["customer_role"] == "account_admin" and all(me["may"].values())
+    expected = {
+        "viewer": {"orders", "pickups", "sites", "standing", "balance", "money"},
+        "finance": {"balance", "money"},
+        "orderer": {
+            "orders",
+            "order",
+            "cancel_order",
+            "share",
+            "pickups",
+            "pickup",
+            "pickup_pass",
+            "sites",
+            "standing",
+            "standing_edit",
+            "balance",
+        },
+    }
+    expected["approver"] = expected["orderer"] | {"approve"}
+    for role, allowed in expected.items():
+        someone = await add_person(customer, role)
+        may = ok(await world.client.get(f"{API}/me", headers=someone.h))["may"]
+        assert {name for name, yes in may.items() if yes} == allowed, role
+        # The flags and the server's refusals agree.
+        answers = {
+            "orders": await world.client.get(f"{API}/orders", headers=someone.h),
+            "money": await world.client.get(f"{API}/invoices", headers=someone.h),
+            "people": await world.client.get(f"{API}/me/users", headers=someone.h),
+            "order": await someone.order(),
+        }
+        for name, answer in answers.items():
+            assert (answer.status_code == 403) == (not may[name]), (role, name, answer.text)
+    staff = ok(await world.client.get(f"{API}/me", headers=world.h("admin")))
+    assert staff["may"] is None and staff["customer_role"] is None

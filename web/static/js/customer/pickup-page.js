@@ -11,6 +11,7 @@ import { absolute, copyableLink } from "../core/links.js";
 import { follow } from "../core/live.js";
 import { banner, setTitle } from "../core/shell.js";
 import { details, errorState, statusChip, timeline } from "../core/ui.js";
+import { can } from "./roles.js";
 
 const REFRESH_MS = 10_000; // no live stream: look again this often
 const SLOW_REFRESH_MS = 30_000; // with the live stream: a safety net
@@ -141,11 +142,11 @@ export async function pickupView(main, [id], ctx) {
     }
     if (OPEN.has(booking.status) || at) body.append(gateCard(gate, tz));
     body.append(h("section", { class: "card" }, await bookingDetails(booking)));
-    if (OPEN.has(booking.status)) {
+    if (OPEN.has(booking.status) && can("pickup_pass")) {
       pass ||= passCard(booking); // kept across redraws: the link just sent stays on screen
       body.append(pass);
     }
-    if (booking.status === "booked") body.append(cancelButton(booking, draw));
+    if (booking.status === "booked" && can("pickup")) body.append(cancelButton(booking, draw));
     events.replaceChildren(h("h2", { id: "timeline-title" }, t("timeline.title")), timeline(history, tz));
   }
 
