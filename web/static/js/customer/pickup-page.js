@@ -5,7 +5,7 @@
 import { api } from "../core/api.js";
 import { depotById, productLabel } from "../core/catalogue.js";
 import { dateTime, h, litres, money, time } from "../core/dom.js";
-import { busy, clearErrors, errorText, field, showError } from "../core/forms.js";
+import { IdempotencyKeys, busy, clearErrors, errorText, field, showError } from "../core/forms.js";
 import { t } from "../core/i18n.js";
 import { absolute, copyableLink } from "../core/links.js";
 import { follow } from "../core/live.js";
@@ -68,12 +68,17 @@ function passCard(booking) {
     h("button", { type: "submit", class: "btn btn-primary btn-block" }, t("pass.send")),
     result,
   );
+  // One key per attempt: a retry after a lost answer gets the pass made and the driver one SMS; sending again
+  // once it went is a new pass (the driver lost the message).
+  let keys = new IdempotencyKeys();
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     clearErrors(form);
     busy(form, async () => {
+      const body = { phone: phone.value.trim() };
       try {
-        const sent = await api(`/pickups/${booking.id}/pass`, { method: "POST", body: { phone: phone.value.trim() } });
+        const sent = await api(`/pickups/${booking.id}/pass`, { method: "POST", body, headers: { "Idempotency-Key": keys.keyFor(body) } });
+        keys = new IdempotencyKeys();
         result.replaceChildren(
           h("p", { class: "notice ok" }, t("pass.sent", { phone: sent.phone })),
           copyableLink(absolute(sent.url), { id: "pass-url" }),
