@@ -37,7 +37,7 @@ from core.auth import (
 from core.errors import Unauthorized
 from core.models import User
 from core.schemas import Page
-from orders import accounts, operators, users
+from orders import accounts, operators, people, users
 from orders.controllers import Conf, Db, Limit, Now, Offset, Search
 
 Password = Annotated[
@@ -100,6 +100,9 @@ class MeOut(msgspec.Struct):
     user: UserOut
     role: str
     customer: dict[str, Any] | None
+    customer_role: str | None = None  # a customer user's role in its account
+    # What the customer app may offer this user (api.people.CAPABILITIES): what its role would be refused is hidden.
+    may: dict[str, bool] | None = None
 
 
 def user_out(user: User, *, depot_ids: list[uuid.UUID] | None = None) -> UserOut:
@@ -301,11 +304,15 @@ class AuthController(Controller):
         user = await db_session.get(User, request.user.id)
         if user is None or not user.is_active:
             raise Unauthorized("this user no longer exists", code="user_gone")
-        customer = None
+        from api.people import capabilities  # api.people imports this module (Password)
+
+        customer, customer_role, may = None, None, None
         if user.customer_id:
             account = await accounts.get_customer(db_session, user.customer_id)
             customer = {"id": str(account.id), "name": account.name}
-        return MeOut(user=user_out(user), role=user.role, customer=customer)
+            account_role = people.role_of(user)
+            customer_role, may = str(account_role), capabilities(account_role)
+        return MeOut(user=user_out(user), role=user.role, customer=customer, customer_role=customer_role, may=may)
 
     @get("/me/referral.svg", guards=[ANY_STAFF], media_type="image/svg+xml", summary="QR code of my sign-up link")
     async def referral_qr(

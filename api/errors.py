@@ -63,6 +63,7 @@ def problem(
         errors=extra.get("errors"),
         reasons=extra.get("reasons"),
         job_id=extra.get("job_id"),
+        user_id=extra.get("user_id"),
     )
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -77,6 +78,7 @@ def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Proble
         field=exc.field,
         reasons=exc.extra.get("reasons"),
         job_id=exc.extra.get("job_id"),
+        user_id=exc.extra.get("user_id"),
         headers=headers,
         errors=exc.extra.get("errors"),
     )

@@ -21,19 +21,22 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get, post, put
+from litestar import Controller, Request, Response, get, post, put
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from api.auth import Password
 from api.sessions import SessionGuard
+from core import idempotency
 from core.auth import CustomerRole, Principal, Role, roles_guard
 from core.errors import Forbidden
+from core.idempotency import check_key
 from core.models import User
 from core.schemas import Page
 from orders import approvals, people
 from orders import schemas as s
-from orders.controllers import Conf, Db, Limit, Now, Offset, _order_out
+from orders.controllers import Conf, Db, IdempotencyKey, Limit, Now, Offset, _created_or_replayed, _order_out
 
 API_PREFIX = "/api/v1"
 CUSTOMER = roles_guard(Role.CUSTOMER)
@@ -92,6 +95,32 @@ def may_call(role: CustomerRole, method: str, path: str) -> bool:
         return read
     # Orderers and approvers: ordering, pickups, tracking, standing orders; sites they read, not set up.
     return read or not _under(path, ACCOUNT_SETUP_WRITES)
+
+
+# What the customer app offers, each named by the route it calls: the app asks `GET /me` (`may`) and hides what
+# `may_call` would refuse, so the rule stays here, in one place.
+CAPABILITIES = {
+    "sites": ("GET", "/sites"),
+    "sites_edit": ("POST", "/sites"),
+    "order": ("POST", "/orders"),
+    "orders": ("GET", "/orders"),
+    "cancel_order": ("POST", "/orders/{order_id}/cancel"),
+    "share": ("POST", "/orders/{order_id}/share"),
+    "pickup": ("POST", "/pickups"),
+    "pickups": ("GET", "/pickups"),
+    "pickup_pass": ("POST", "/pickups/{booking_id}/pass"),
+    "standing": ("GET", "/standing-orders"),
+    "standing_edit": ("POST", "/standing-orders"),
+    "approve": ("POST", "/orders/{order_id}/approve"),
+    "people": ("GET", "/me/users"),
+    "balance": ("GET", "/me/balance"),
+    "money": ("GET", "/invoices"),
+}
+
+
+def capabilities(role: CustomerRole) -> dict[str, bool]:
+    """Each of the app's capabilities for a customer user with `role` in its account."""
+    return {name: may_call(role, method, path) for name, (method, path) in CAPABILITIES.items()}
 
 
 async def customer_role_guard(connection: Any, _handler: Any) -> None:
@@ -174,12 +203,21 @@ class PeopleController(Controller):
         summary="Add a user to my account (account admin)",
         description="`customer_role`: account_admin | orderer | approver | finance | viewer. An orderer's order "
         "above its `approval_limit_minor` waits in `awaiting_approval` for an approver; an approver approves up to "
-        "its own limit (none: any amount).",
+        "its own limit (none: any amount). Honours `Idempotency-Key`: a retry answers the user made first (200). "
+        "Without a key, the same person again (the same username, or the phone of an active user of the account) "
+        "is 409 `person_exists` with the `user_id` made first; a username of another account is 409 "
+        "`username_taken`.",
+        responses={200: ResponseSpec(data_container=PersonOut, description="a retry: the user made first")},
     )
     async def add(
-        self, data: JSONBody[PersonIn], request: Request[Principal, Any, Any], db_session: Db, now: Now
-    ) -> PersonOut:
-        user = await people.add_person(
+        self,
+        data: JSONBody[PersonIn],
+        request: Request[Principal, Any, Any],
+        db_session: Db,
+        now: Now,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[PersonOut]:
+        user, created = await people.add_person(
             db_session,
             actor=request.user,
             username=data.username,
@@ -189,8 +227,11 @@ class PeopleController(Controller):
             display_name=data.display_name,
             phone=data.phone,
             now=now,
+            idempotency_key=check_key(idempotency_key),
+            # The request's hash is kept with the key: never over the password (a fast hash of it would be a leak).
+            digest=idempotency.request_hash(msgspec.structs.replace(data, password="")),
         )
-        return person_out(user)
+        return _created_or_replayed(person_out(user), created)
 
     @get("/me/users", summary="My account's users (account admin)")
     async def list(

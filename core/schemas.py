@@ -46,3 +46,4 @@ class Problem(msgspec.Struct, omit_defaults=True):
     errors: list[dict[str, str]] | None = None
     reasons: list[str] | None = None
     job_id: str | None = None  # the planning job a request conflicts with
+    user_id: str | None = None  # the user a request would have made again (`person_exists`)

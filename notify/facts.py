@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.models import Event
 from money.models import Charge, CreditAccount
 from notify.links import repeat_link, repeat_token
+from notify.recipients import sms_number
 from orders.models import Depot, Order, PickupBooking, Product
 from orders.pricing import net_prices
 
@@ -41,6 +42,7 @@ EVENT_KINDS = {
     "payment_recorded": "payment_received",  # the account page's payment (orders.accounts.record_payment)
     "prices_published": "daily_price",
     "standing_order_refused": "standing_order_refused",  # orders/standing.py: an occurrence not placed
+    "pickup_pass_sent": "pickup_pass",  # tracking/passes.py: to the driver's phone, not to the account's people
 }
 CHUNK = 500
 
@@ -65,6 +67,10 @@ class Fact:
     kind: str
     values: dict[str, str] = field(default_factory=dict)  # `<name>_zh` overrides `<name>` in Chinese
     link: str | None = None
+    # A phone number that is nobody's login (a pickup pass to the truck's driver): the one recipient, by SMS, in
+    # `language`; None: the account's people (notify.recipients), each in its own.
+    phone: str | None = None
+    language: str | None = None
 
 
 def money(minor: int, currency: str) -> str:
@@ -177,6 +183,40 @@ async def pickup_facts(session: AsyncSession, events: Sequence[Event], context: 
                     "slot": f"{local(booking.slot_start, booking.timezone)}-{hhmm(booking.slot_end, booking.timezone)}",
                 },
                 link=_link(context, f"/app/customer/pickups/{booking.id}/qr"),
+            )
+        )
+    return facts
+
+
+async def pass_facts(session: AsyncSession, events: Sequence[Event], context: Context) -> list[Fact]:
+    """A pickup pass sent to a driver's phone: the link (signed, absolute: it was built when the pass was made)
+    and what the driver needs to find the pickup. One per (pass, phone), whatever the events' reading."""
+    bookings = await _by_id(session, PickupBooking, [e.subject_id for e in events])
+    depots = await _by_id(session, Depot, [b.depot_id for b in bookings.values()])
+    facts = []
+    for event in events:
+        data = event.data or {}
+        booking = bookings.get(event.subject_id)
+        number = sms_number(str(data.get("phone") or ""))
+        if booking is None or number is None or not data.get("url") or not data.get("pass_id"):
+            continue
+        depot = depots.get(booking.depot_id)
+        facts.append(
+            Fact(
+                source_key=f"pass:{data['pass_id']}",
+                event_id=event.id,
+                customer_id=booking.customer_id,
+                kind="pickup_pass",
+                values={
+                    "reference": booking.reference,
+                    "plate": booking.vehicle_plate,
+                    "depot": depot.name if depot else "-",
+                    "slot": f"{local(booking.slot_start, booking.timezone)}-{hhmm(booking.slot_end, booking.timezone)}",
+                    "link": str(data["url"]),
+                },
+                link=str(data["url"]),
+                phone=number,
+                language=str(data.get("language") or ""),
             )
         )
     return facts
@@ -348,6 +388,8 @@ async def facts_of(session: AsyncSession, events: Sequence[Event], context: Cont
     facts += money_facts(by_type["invoice_issued"] + by_type["payment_received"] + by_type["payment_recorded"], context)
     if by_type["order_confirmed"]:
         facts += await credit_facts(session, by_type["order_confirmed"], context)
+    if by_type["pickup_pass_sent"]:
+        facts += await pass_facts(session, by_type["pickup_pass_sent"], context)
     if by_type["standing_order_refused"]:
         facts += await standing_facts(session, by_type["standing_order_refused"], context)
     for event in by_type["prices_published"]:

@@ -98,6 +98,7 @@ def outbox_entry_out(n: Notification) -> s.OutboxEntryOut:
     return s.OutboxEntryOut(
         id=n.id,
         user_id=n.user_id,
+        recipient=n.recipient,
         customer_id=n.customer_id,
         channel=n.channel,
         kind=n.kind,

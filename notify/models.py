@@ -6,20 +6,40 @@ import uuid
 from datetime import datetime, time
 from typing import Any, cast
 
-from sqlalchemy import ForeignKey, Index, String, Table, Text, Time, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Table, Text, Time, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, IdMixin, utcnow
 
+# Who a notification is for: one of our users (its settings chose the channel and address), or a bare phone
+# number that is nobody's login (the truck driver a customer sends a pickup pass to).
+RECIPIENT_USER = "user"
+RECIPIENT_PHONE = "phone"
+PHONE_ONLY = text("user_id IS NULL")
+
 
 class Notification(IdMixin, Base):
-    """One message to one user on one channel. The unique (source, user, channel) makes deriving it twice from the
-    same event harmless. Email, SMS and WeChat wait `pending` until a provider accepts them (`sent`) or the attempts
-    run out (`failed`); an in-app one is `sent` when it is made: this row is the user's inbox."""
+    """One message to one recipient on one channel. The unique (source, user, channel), or for a phone recipient
+    (source, channel, address), makes deriving it twice from the same event harmless. Email, SMS and WeChat wait
+    `pending` until a provider accepts them (`sent`) or the attempts run out (`failed`); an in-app one is `sent`
+    when it is made: this row is the user's inbox."""
 
     __tablename__ = "notifications"
     __table_args__ = (
         UniqueConstraint("source_key", "user_id", "channel"),
+        Index(
+            "ux_notifications_phone",
+            "source_key",
+            "channel",
+            "address",
+            unique=True,
+            postgresql_where=PHONE_ONLY,
+            sqlite_where=PHONE_ONLY,
+        ),
+        CheckConstraint(
+            "(recipient = 'user' AND user_id IS NOT NULL) OR (recipient = 'phone' AND user_id IS NULL)",
+            name="recipient",
+        ),
         Index("ix_notifications_due", "status", "next_attempt_at"),
         Index("ix_notifications_inbox", "user_id", "channel", "created_at"),
     )
@@ -27,7 +47,8 @@ class Notification(IdMixin, Base):
     # What it comes from: an event's id, or a key of its own (e.g. `credit:<account>:<day>`, one a day).
     source_key: Mapped[str] = mapped_column(String(100))
     event_id: Mapped[uuid.UUID | None]
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    recipient: Mapped[str] = mapped_column(String(10), default=RECIPIENT_USER, server_default=RECIPIENT_USER)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))  # None: a phone
     customer_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     channel: Mapped[str] = mapped_column(String(10))  # email | sms | wechat | web
     kind: Mapped[str] = mapped_column(String(40))  # order_confirmed, daily_price, ... (notify.kinds)

@@ -2,7 +2,8 @@
 that are due are handed to the queue.
 
 Like the webhook outbox, it reads the event log behind a cursor of its own, re-reading a short window before it
-(transactions that committed late); the unique (source, user, channel) makes reading an event twice harmless:
+(transactions that committed late); the unique (source, user, channel), or (source, channel, number) for an SMS
+to a number that is nobody's login (a pickup pass to a truck driver), makes reading an event twice harmless:
 a notification that exists already is not written again (INSERT ... ON CONFLICT DO NOTHING). In-app notifications
 are stored as delivered, with an event of type `notification` for the user's live stream (written in the same
 transaction, pushed after the commit).
@@ -24,10 +25,10 @@ from core.ids import new_id
 from core.models import Event
 from notify.facts import EVENT_KINDS, Context, Fact, facts_of
 from notify.live import NOTIFICATION_EVENT
-from notify.models import notifications
+from notify.models import PHONE_ONLY, RECIPIENT_PHONE, RECIPIENT_USER, notifications
 from notify.recipients import recipients
 from notify.states import NotificationStatus, born
-from notify.templates import Rendered, render
+from notify.templates import Rendered, language_of, render
 from notify.webhooks.models import OutboxCursor
 from notify.webhooks.outbox import uuid7_floor, uuid7_time
 
@@ -90,7 +91,8 @@ async def _rows(
 ) -> list[dict[str, Any]]:
     by_kind: dict[str, set[uuid.UUID]] = defaultdict(set)
     for fact in facts:
-        by_kind[fact.kind].add(fact.customer_id)
+        if fact.phone is None:
+            by_kind[fact.kind].add(fact.customer_id)
     people = {
         kind: await recipients(session, customer_ids=customers, kind=kind, default_timezone=context.default_timezone)
         for kind, customers in by_kind.items()
@@ -98,6 +100,10 @@ async def _rows(
     now = context.now
     rows = []
     for fact in facts:
+        if fact.phone is not None:
+            if "sms" in available:  # as for a user: no row for a channel this service cannot send on
+                rows.append(_phone_row(fact, fact.phone, now=now))
+            continue
         texts: dict[str, Rendered] = {}
         for person in people[fact.kind].get(fact.customer_id, []):
             preference = person.preference
@@ -111,6 +117,7 @@ async def _rows(
                         "id": new_id(),
                         "source_key": fact.source_key,
                         "event_id": fact.event_id,
+                        "recipient": RECIPIENT_USER,
                         "user_id": person.user_id,
                         "customer_id": fact.customer_id,
                         "channel": channel,
@@ -133,25 +140,60 @@ async def _rows(
     return rows
 
 
-def _insert_new(session: AsyncSession) -> Insert:
-    """INSERT that skips a notification made before (same source, user and channel), returning the new ids."""
+def _phone_row(fact: Fact, number: str, *, now: datetime) -> dict[str, Any]:
+    """An SMS to a number that is nobody's login: no settings, so no quiet hours (the driver is on his way now)."""
+    language = language_of(fact.language)
+    text = render(fact.kind, language, fact.values)
+    return {
+        "id": new_id(),
+        "source_key": fact.source_key,
+        "event_id": fact.event_id,
+        "recipient": RECIPIENT_PHONE,
+        "user_id": None,
+        "customer_id": fact.customer_id,
+        "channel": "sms",
+        "kind": fact.kind,
+        "language": language,
+        "address": number,
+        "title": text.title,
+        "body": text.body,
+        "link": fact.link,
+        "params": text.params,
+        "status": str(born("sms")),
+        "attempts": 0,
+        "next_attempt_at": now,
+        "sent_at": None,
+        "created_at": now,
+    }
+
+
+def _insert_new(session: AsyncSession, *, phone: bool = False) -> Insert:
+    """INSERT that skips a notification made before (same source, user and channel; for a phone recipient, same
+    source, channel and number), returning the new ids."""
     table = notifications
-    keys = ["source_key", "user_id", "channel"]
+    keys = ["source_key", "channel", "address"] if phone else ["source_key", "user_id", "channel"]
+    where = PHONE_ONLY if phone else None
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(table).on_conflict_do_nothing(index_elements=keys).returning(table.c.id)
+        return pg_insert(table).on_conflict_do_nothing(index_elements=keys, index_where=where).returning(table.c.id)
     if session.get_bind().dialect.name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        return sqlite_insert(table).on_conflict_do_nothing(index_elements=keys).returning(table.c.id)
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=keys, index_where=where).returning(table.c.id)
     return insert(table).returning(table.c.id)
 
 
 async def _store(session: AsyncSession, rows: list[dict[str, Any]], *, now: datetime) -> Derived:
     derived = Derived()
-    for start in range(0, len(rows), INSERT_CHUNK):
-        chunk = rows[start : start + INSERT_CHUNK]
+    users = [row for row in rows if row["recipient"] == RECIPIENT_USER]
+    phones = [row for row in rows if row["recipient"] == RECIPIENT_PHONE]
+    for start in range(0, len(phones), INSERT_CHUNK):
+        derived.created += len(
+            (await session.execute(_insert_new(session, phone=True), phones[start : start + INSERT_CHUNK])).all()
+        )
+    for start in range(0, len(users), INSERT_CHUNK):
+        chunk = users[start : start + INSERT_CHUNK]
         created = set((await session.execute(_insert_new(session), chunk)).scalars().all())
         derived.created += len(created)
         inbox = [row for row in chunk if row["id"] in created and row["channel"] == "web"]

@@ -83,7 +83,8 @@ class OutboxEntryOut(msgspec.Struct):
     """A notification as admins see it in the outbox (failed ones, to follow up)."""
 
     id: uuid.UUID
-    user_id: uuid.UUID
+    user_id: uuid.UUID | None  # None: a phone number that is nobody's login (`recipient` phone)
+    recipient: str  # user | phone
     customer_id: uuid.UUID | None
     channel: str
     kind: str

@@ -180,6 +180,19 @@ TEXTS.update(
             ),
             fields=("site", "date", "reason"),
         ),
+        # To the truck's driver, not to the account's people: not a kind anyone chooses (notify.facts.pass_facts).
+        "pickup_pass": Texts(
+            zh=Template(
+                "自提 {reference} 提货通行证",
+                "{depot} 自提 {reference}（车牌 {plate}，{slot}）：打开链接，在油库门口扫码签到并出示提货码：{link}",
+            ),
+            en=Template(
+                "Pickup pass {reference}",
+                "Pickup {reference} at {depot} (truck {plate}, {slot}): open the link to check in at the gate "
+                "and show the pickup code: {link}",
+            ),
+            fields=("reference", "plate", "slot", "link"),
+        ),
     }
 )
 

@@ -17,6 +17,7 @@ from core.auth import CustomerRole, Principal, Role, hash_password_async
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.events import record_event
 from core.hours import HoursEntry, validate_hours, zone
+from core.ids import new_id
 from core.models import User
 from core.settings import OrderRules
 from money import ledger, payments
@@ -540,9 +541,12 @@ async def create_user(
     pending_applications: bool = True,
     customer_role: CustomerRole | None = None,
     approval_limit_minor: int | None = None,
+    phone: str | None = None,
+    user_id: uuid.UUID | None = None,
 ) -> User:
     """`pending_applications`: also refuse a username a pending application asked for. The new user is audited
-    (`actor` None: the system, as the CLI and the demo are)."""
+    (`actor` None: the system, as the CLI and the demo are). `user_id`: chosen up front (an idempotency record
+    names it)."""
     await ensure_username_free(session, username, pending_applications=pending_applications)
     if role == Role.CUSTOMER:
         if customer_id is None:
@@ -555,6 +559,7 @@ async def create_user(
             raise InvalidInput("a password is required", code="password_required", field="password")
         password_hash = await hash_password_async(password)
     user = User(
+        id=user_id or new_id(),
         username=username,
         password_hash=password_hash,
         role=str(role),
@@ -563,6 +568,7 @@ async def create_user(
         customer_role=str(customer_role or CustomerRole.ACCOUNT_ADMIN) if role == Role.CUSTOMER else None,
         approval_limit_minor=approval_limit_minor if role == Role.CUSTOMER else None,
         display_name=display_name,
+        phone=phone,
         created_at=now,
     )
     session.add(user)

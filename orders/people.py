@@ -12,14 +12,18 @@ from datetime import datetime
 
 import msgspec
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import idempotency
 from core.audit import record_audit
 from core.auth import CustomerRole, Principal, Role
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.ids import new_id
 from core.models import User
 from orders import accounts, users
 from orders.models import Order
+from orders.rules import check_phone
 
 _R = CustomerRole
 # Who may place orders (and pickups), and who may decide on orders awaiting approval.
@@ -75,6 +79,35 @@ def _account_of(actor: Principal) -> uuid.UUID:
     return actor.customer_id
 
 
+def _already_there(user_id: uuid.UUID, field: str) -> Conflict:
+    return Conflict(
+        f"this person is already a user of your account (same {field})",
+        code="person_exists",
+        field=field,
+        user_id=str(user_id),
+    )
+
+
+async def _check_new_person(session: AsyncSession, *, customer_id: uuid.UUID, username: str, phone: str | None) -> None:
+    """The same person added twice (a client's retry without a key, two admins at once) is 409 `person_exists`
+    naming the user made first: the same username (as logins compare it) or the same phone as one of the
+    account's active users. A username of another account's user is `username_taken` (accounts.create_user)."""
+    same_name = await session.scalar(
+        select(User.id).where(User.customer_id == customer_id, func.lower(User.username) == username.lower())
+    )
+    if same_name is not None:
+        raise _already_there(same_name, "username")
+    if phone is not None:
+        same_phone = await session.scalar(
+            select(User.id)
+            .where(User.customer_id == customer_id, User.phone == phone, User.is_active.is_(True))
+            .order_by(User.created_at)
+            .limit(1)
+        )
+        if same_phone is not None:
+            raise _already_there(same_phone, "phone")
+
+
 async def add_person(
     session: AsyncSession,
     *,
@@ -86,26 +119,43 @@ async def add_person(
     display_name: str | None,
     phone: str | None,
     now: datetime,
-) -> User:
-    """A new user of the actor's account with its role (audited, as every user made)."""
+    idempotency_key: str | None = None,
+    digest: str = "",
+) -> tuple[User, bool]:
+    """A new user of the actor's account with its role (audited, as every user made): (user, True); or, for a
+    retry with the first request's `Idempotency-Key` (and `digest`, the request's hash), the user it made: (user,
+    False)."""
     customer_id = _account_of(actor)
     check_limit_allowed(customer_role, approval_limit_minor)
-    user = await accounts.create_user(
-        session,
-        username=username,
-        password=password,
-        role=Role.CUSTOMER,
-        customer_id=customer_id,
-        customer_role=customer_role,
-        approval_limit_minor=approval_limit_minor,
-        display_name=display_name,
-        now=now,
-        actor=actor,
-    )
-    if phone is not None:
-        user.phone = phone
-        await session.flush()
-    return user
+    number = check_phone(phone, field="phone") if phone is not None else None
+    user_id = new_id()
+    if idempotency_key is not None:
+        first = await idempotency.claim_for(
+            session, scope=f"account-users:{customer_id}", key=idempotency_key, digest=digest, resource_id=user_id
+        )
+        if first is not None:
+            return await get_person(session, actor=actor, user_id=first), False
+    await _check_new_person(session, customer_id=customer_id, username=username, phone=number)
+    try:
+        async with session.begin_nested():  # two identical requests at once: the username's unique index decides
+            user = await accounts.create_user(
+                session,
+                user_id=user_id,
+                username=username,
+                password=password,
+                role=Role.CUSTOMER,
+                customer_id=customer_id,
+                customer_role=customer_role,
+                approval_limit_minor=approval_limit_minor,
+                display_name=display_name,
+                phone=number,
+                now=now,
+                actor=actor,
+            )
+    except IntegrityError:
+        await _check_new_person(session, customer_id=customer_id, username=username, phone=number)
+        raise Conflict(f"the username '{username}' is taken", code="username_taken", field="username") from None
+    return user, True
 
 
 async def list_people(
@@ -171,7 +221,7 @@ async def update_person(
     if display_name is not None:
         user.display_name = display_name
     if phone is not None:
-        user.phone = phone
+        user.phone = check_phone(phone, field="phone")
     after = accounts.audited_user(user)
     changed = sorted(key for key in after if after[key] != before[key])
     if changed:

@@ -10,15 +10,18 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Principal, Role, roles_guard
 from core.errors import Conflict, InvalidInput, NotFound
+from core.idempotency import check_key
 from core.settings import Settings
 from orders import operators
 from orders.catalogue import get_depot
+from orders.controllers import IdempotencyKey, _created_or_replayed
 from orders.models import PickupBooking
 from orders.pickups import get_pickup
 from tracking import gate, passes, qr, rack
@@ -96,7 +99,10 @@ class PassController(Controller):
         "`pickup_pass_sent`) and returned to copy. It starts with `PUBLIC_BASE_URL`: without it the pass is "
         "refused (503 `public_base_url_missing`), as an SMS cannot carry a relative link. A new pass of the "
         "booking ends the earlier ones; a pass ends when the pickup is loaded, cancelled or expired, or its slot "
-        "is over. 409 `no_pass` when the booking has nothing left to collect.",
+        "is over. 409 `no_pass` when the booking has nothing left to collect. The SMS goes through the "
+        "notifications outbox (retried while the provider is down, one per pass and phone), in `language`. Honours "
+        "`Idempotency-Key`: a retry answers the first pass (200) and sends nothing again.",
+        responses={200: ResponseSpec(data_container=passes.PassCreatedOut, description="a retry: the first pass")},
     )
     async def send(
         self,
@@ -106,18 +112,21 @@ class PassController(Controller):
         db_session: Db,
         settings: Conf,
         now: Now,
-    ) -> passes.PassCreatedOut:
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[passes.PassCreatedOut]:
         booking = await get_pickup(db_session, booking_id, viewer=request.user, lock=True)
-        return await passes.create_pass(
+        out, created = await passes.create_pass(
             db_session,
             booking=booking,
-            phone=data.phone,
+            data=data,
             actor=request.user,
             settings=settings.codes,
             public_base_url=settings.public_base_url,
             secret_key=settings.auth.secret_key,
             now=now,
+            idempotency_key=check_key(idempotency_key),
         )
+        return _created_or_replayed(out, created)
 
     @get(
         "/pass/{pass_token:str}",

@@ -21,16 +21,18 @@ import hmac
 import struct
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import idempotency
 from core.auth import Principal
 from core.errors import Conflict, DomainError, NotFound, ServiceUnavailable
 from core.events import record_event
 from core.hours import zone
+from core.ids import new_id
 from core.settings import CodeSettings
 from orders.catalogue import get_depot
 from orders.models import PickupBooking
@@ -59,6 +61,8 @@ def invalid() -> NotFound:
 
 class PassIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     phone: Annotated[str, msgspec.Meta(min_length=1, max_length=32, examples=["13800138000"])]
+    # The driver's language for the SMS (he is nobody's login: no settings of his own).
+    language: Literal["zh-CN", "en"] = "zh-CN"
 
 
 class PassCreatedOut(msgspec.Struct):
@@ -148,27 +152,50 @@ def pass_expiry(booking: PickupBooking, settings: CodeSettings) -> datetime:
     return (booking.slot_end + timedelta(minutes=settings.pickup_grace_minutes)).astimezone(UTC)
 
 
+def _created_out(row: PickupPass, *, booking: PickupBooking, public_base_url: str, secret_key: str) -> PassCreatedOut:
+    # The token is a function of the row: a retry's answer is the first answer, byte for byte.
+    token = issue(row.id, booking=booking, expires_at=row.expires_at, secret_key=secret_key)
+    url = pass_url(token, public_base_url=public_base_url)
+    return PassCreatedOut(id=row.id, url=url, token=token, phone=row.phone, expires_at=row.expires_at)
+
+
 async def create_pass(
     session: AsyncSession,
     *,
     booking: PickupBooking,
-    phone: str,
+    data: PassIn,
     actor: Principal,
     settings: CodeSettings,
     public_base_url: str | None,
     secret_key: str,
     now: datetime,
-) -> PassCreatedOut:
-    """A new pass for the booking's driver (the caller checked the booking is the actor's); earlier passes of the
-    booking stop working. Records `pickup_pass_sent` with the phone and the link, which the notifications outbox
-    delivers by SMS."""
-    number = check_phone(phone, field="phone")
+    idempotency_key: str | None = None,
+) -> tuple[PassCreatedOut, bool]:
+    """A new pass for the booking's driver (created True), or the pass the first request with this
+    `Idempotency-Key` made (a retry: nothing is sent again). The caller checked the booking is the actor's; earlier
+    passes of the booking stop working. Records `pickup_pass_sent` with the phone and the link, which the
+    notifications outbox turns into one SMS per (pass, phone) and delivers, retried until the provider takes it."""
+    number = check_phone(data.phone, field="phone")
     if not public_base_url:
         raise ServiceUnavailable(
             "pickup passes are sent by SMS and need an absolute link: the operator must set PUBLIC_BASE_URL "
             "(e.g. https://diesel.example.com)",
             code="public_base_url_missing",
         )
+    pass_id = new_id()
+    if idempotency_key is not None:
+        first = await idempotency.claim_for(
+            session,
+            scope=f"pickup-pass:{booking.id}",
+            key=idempotency_key,
+            digest=idempotency.request_hash(data),
+            resource_id=pass_id,
+        )
+        if first is not None:
+            earlier = await session.get(PickupPass, first)
+            if earlier is None or earlier.booking_id != booking.id:  # not expected: the scope is the booking's
+                raise Conflict("this Idempotency-Key was used for another pass", code="idempotency_key_reused")
+            return _created_out(earlier, booking=booking, public_base_url=public_base_url, secret_key=secret_key), False
     expires_at = pass_expiry(booking, settings)
     if booking.status not in IN_THE_QUEUE or now >= expires_at:
         raise Conflict(f"the booking is {booking.status} and its slot is over or used: no pass", code="no_pass")
@@ -177,11 +204,12 @@ async def create_pass(
         .where(PickupPass.booking_id == booking.id, PickupPass.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    row = PickupPass(booking_id=booking.id, phone=number, created_by=actor.id, created_at=now, expires_at=expires_at)
+    row = PickupPass(
+        id=pass_id, booking_id=booking.id, phone=number, created_by=actor.id, created_at=now, expires_at=expires_at
+    )
     session.add(row)
     await session.flush()
-    token = issue(row.id, booking=booking, expires_at=expires_at, secret_key=secret_key)
-    url = pass_url(token, public_base_url=public_base_url)
+    out = _created_out(row, booking=booking, public_base_url=public_base_url, secret_key=secret_key)
     record_event(
         session,
         subject_type="pickup",
@@ -190,9 +218,15 @@ async def create_pass(
         type="pickup_pass_sent",
         at=now,
         actor=actor,
-        data={"pass_id": str(row.id), "phone": number, "url": url, "expires_at": expires_at.isoformat()},
+        data={
+            "pass_id": str(row.id),
+            "phone": number,
+            "url": out.url,
+            "language": data.language,
+            "expires_at": expires_at.isoformat(),
+        },
     )
-    return PassCreatedOut(id=row.id, url=url, token=token, phone=number, expires_at=expires_at)
+    return out, True
 
 
 _ENDED = {

@@ -333,3 +333,123 @@ async def test_two_approvers_at_once_make_exactly_one_decision(world, racer) -> 
         assert len(decided) == 1
     confirmed = ok(await world.client.get(f"{API}/orders?status=confirmed", headers=customer.h))["total"]
     assert await open_amount(customer) == confirmed * amount
+
+
+# --- adding a person is safe to retry ----------------------------------------------------------------------------
+
+
+def person_body(role: str = "orderer", **overrides: Any) -> dict[str, Any]:
+    body = {"username": f"p-{uuid.uuid4().hex[:8]}", "password": PASSWORD, "customer_role": role}
+    return {**body, **overrides}
+
+
+async def people_of(customer: Customer) -> list[dict[str, Any]]:
+    return list(ok(await customer.world.client.get(f"{API}/me/users", headers=customer.h))["items"])
+
+
+async def test_adding_a_person_again_with_its_key_answers_the_first_answer(world) -> None:
+    customer = await world.new_customer()
+    body = person_body(phone="139 0000 1111", display_name="会计 Li")
+    headers = {**customer.h, "Idempotency-Key": f"add-{uuid.uuid4()}"}
+    first = await world.client.post(f"{API}/me/users", headers=headers, json=body)
+    again = await world.client.post(f"{API}/me/users", headers=headers, json=body)
+    assert (first.status_code, again.status_code) == (201, 200), again.text
+    assert again.json() == first.json() and first.json()["phone"] == "13900001111"
+    assert len(await people_of(customer)) == 2
+    # The key is the request's: another body with it is refused, and the person made first logs in.
+    other = await world.client.post(f"{API}/me/users", headers=headers, json={**body, "customer_role": "viewer"})
+    problem(other, 409, "idempotency_key_reused")
+    assert await world.login(body["username"])
+    # Keys are the account's: another account's admin with the same key makes its own person.
+    stranger = await world.new_customer()
+    theirs = await world.client.post(
+        f"{API}/me/users", headers={**stranger.h, "Idempotency-Key": headers["Idempotency-Key"]}, json=person_body()
+    )
+    assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
+
+
+async def test_adding_the_same_person_without_a_key_is_409_person_exists(world) -> None:
+    customer, other = await world.new_customer(), await world.new_customer()
+    body = person_body(phone="13900002222")
+    made = ok(await world.client.post(f"{API}/me/users", headers=customer.h, json=body), 201)
+    for same, field in (
+        (body, "username"),
+        ({**body, "username": body["username"].upper()}, "username"),  # logins compare usernames in any case
+        ({**person_body(), "phone": "139-0000-2222"}, "phone"),  # the same phone, typed otherwise
+    ):
+        response = await world.client.post(f"{API}/me/users", headers=customer.h, json=same)
+        problem(response, 409, "person_exists")
+        assert (response.json()["field"], response.json()["user_id"]) == (field, made["id"])
+    # Another account's username is not this account's person: taken, and nothing of the other account is told.
+    taken = await world.client.post(
+        f"{API}/me/users", headers=other.h, json={**person_body(), "username": body["username"]}
+    )
+    problem(taken, 409, "username_taken")
+    assert made["id"] not in taken.text
+    # A disabled person's phone may be given to someone new; a bad phone is refused by its field.
+    ok(await world.client.put(f"{API}/me/users/{made['id']}", headers=customer.h, json={"is_active": False}))
+    ok(
+        await world.client.post(f"{API}/me/users", headers=customer.h, json={**person_body(), "phone": "13900002222"}),
+        201,
+    )
+    bad = await world.client.post(f"{API}/me/users", headers=customer.h, json={**person_body(), "phone": "call me"})
+    problem(bad, 422, "invalid_phone")
+    assert len(await people_of(customer)) == 3
+
+
+async def test_two_identical_adds_at_once_make_one_person(world, racer) -> None:
+    customer = await world.new_customer()
+    for keyed in (False, True):
+        body = person_body()
+        headers = {**customer.h, "Idempotency-Key": f"race-{uuid.uuid4()}"} if keyed else customer.h
+        responses = await asyncio.gather(*(racer.post(f"{API}/me/users", headers=headers, json=body) for _ in range(2)))
+        codes = sorted(r.status_code for r in responses)
+        if keyed:  # both answer the one person
+            assert codes == [200, 201], [r.text for r in responses]
+            assert responses[0].json() == responses[1].json()
+        else:
+            assert codes == [201, 409], [r.text for r in responses]
+            loser = next(r for r in responses if r.status_code == 409)
+            winner = next(r for r in responses if r.status_code == 201)
+            assert (loser.json()["code"], loser.json()["user_id"]) == ("person_exists", winner.json()["id"])
+        assert [p["username"] for p in await people_of(customer)].count(body["username"]) == 1
+
+
+async def test_me_tells_the_app_what_the_role_may_do_as_the_server_decides(world) -> None:
+    """The customer app hides what `GET /me` says the role may not do: each flag is the server's own answer."""
+    customer = await world.new_customer()
+    me = ok(await world.client.get(f"{API}/me", headers=customer.h))
+    assert me["customer_role"] == "account_admin" and all(me["may"].values())
+    expected = {
+        "viewer": {"orders", "pickups", "sites", "standing", "balance", "money"},
+        "finance": {"balance", "money"},
+        "orderer": {
+            "orders",
+            "order",
+            "cancel_order",
+            "share",
+            "pickups",
+            "pickup",
+            "pickup_pass",
+            "sites",
+            "standing",
+            "standing_edit",
+            "balance",
+        },
+    }
+    expected["approver"] = expected["orderer"] | {"approve"}
+    for role, allowed in expected.items():
+        someone = await add_person(customer, role)
+        may = ok(await world.client.get(f"{API}/me", headers=someone.h))["may"]
+        assert {name for name, yes in may.items() if yes} == allowed, role
+        # The flags and the server's refusals agree.
+        answers = {
+            "orders": await world.client.get(f"{API}/orders", headers=someone.h),
+            "money": await world.client.get(f"{API}/invoices", headers=someone.h),
+            "people": await world.client.get(f"{API}/me/users", headers=someone.h),
+            "order": await someone.order(),
+        }
+        for name, answer in answers.items():
+            assert (answer.status_code == 403) == (not may[name]), (role, name, answer.text)
+    staff = ok(await world.client.get(f"{API}/me", headers=world.h("admin")))
+    assert staff["may"] is None and staff["customer_role"] is None

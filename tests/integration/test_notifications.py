@@ -508,3 +508,117 @@ async def test_the_real_worker_sends_through_the_providers(
         ("web", "sent"),
     }
     assert not providers.state.refused
+
+
+# --- the pickup pass: an SMS to a phone that is nobody's login ------------------------------------------------------
+
+
+def driver_phone() -> tuple[str, str]:
+    """A Chinese mobile number as a customer types it, and as the SMS provider gets it (E.164)."""
+    local = "139" + str(uuid.uuid4().int)[:8]
+    return local, "+86" + local
+
+
+async def pass_rows(settings: Any, customer_id: str) -> list[Any]:
+    return [r for r in await rows_of(settings, customer_id) if r.kind == "pickup_pass"]
+
+
+async def test_a_pickup_pass_reaches_the_drivers_phone_by_sms_with_its_link(world, outbox, providers) -> None:
+    from tests.integration.test_pickup_pass import book
+
+    depot = await world.new_depot()
+    customer = await world.new_customer()
+    booking = await book(world, customer, depot)
+    typed, number = driver_phone()
+    path = f"{API}/pickups/{booking['id']}/pass"
+    sent = ok(await world.client.post(path, headers=customer.h, json={"phone": typed, "language": "en"}), 201)
+    assert providers.sms_to(number) == []  # sent by the outbox after the commit, not in the request
+
+    await outbox.run()
+    [row] = await pass_rows(outbox.settings, customer.id)
+    assert (row.recipient, row.user_id, row.channel, row.address, row.status) == ("phone", None, "sms", number, "sent")
+    assert row.language == "en" and sent["url"] in row.body and row.body.startswith(f"Pickup {booking['reference']}")
+    [sms] = providers.sms_to(number)  # the fake checked the TC3 signature and the body
+    assert sms.template_id == "1000001" and sms.session_context == str(row.id)
+    assert sms.params == [booking["reference"], booking["vehicle_plate"], sms.params[2], sent["url"]]
+    token = sms.params[3].removeprefix("https://diesel.test/pass/")
+    assert ok(await world.client.get(f"{API}/pass/{token}"))["reference"] == booking["reference"]  # it opens
+
+    # Chinese unless asked otherwise; nobody of the account hears of it (it is the driver's), nor sees it in-app.
+    typed_zh, number_zh = driver_phone()
+    zh = ok(await world.client.post(path, headers=customer.h, json={"phone": typed_zh}), 201)
+    await outbox.run()
+    [zh_row] = [r for r in await pass_rows(outbox.settings, customer.id) if r.address == number_zh]
+    assert zh_row.language == "zh-CN" and zh_row.title.startswith("自提") and zh["url"] in zh_row.body
+    assert len(providers.sms_to(number_zh)) == 1 and len(providers.sms_to(number)) == 1
+    inbox = ok(await world.client.get(f"{API}/me/notifications", headers=customer.h))["items"]
+    assert all(item["kind"] != "pickup_pass" for item in inbox)
+    outbox_view = ok(await world.client.get(f"{API}/notifications", headers=world.h("admin")))["items"]
+    [entry] = [e for e in outbox_view if e["id"] == str(row.id)]
+    assert (entry["recipient"], entry["user_id"], entry["address"]) == ("phone", None, number)
+
+
+async def test_a_pass_sms_waits_out_a_provider_down_and_arrives_once(world, outbox, providers, settings) -> None:
+    from core.db import create_engine, session_factory, unit_of_work
+    from notify.webhooks.models import OutboxCursor
+    from notify.webhooks.outbox import uuid7_floor
+    from tests.integration.test_pickup_pass import book
+
+    depot = await world.new_depot()
+    customer = await world.new_customer()
+    booking = await book(world, customer, depot)
+    typed, number = driver_phone()
+    providers.state.unavailable_for = 2  # the next two requests: 503
+    ok(await world.client.post(f"{API}/pickups/{booking['id']}/pass", headers=customer.h, json={"phone": typed}), 201)
+
+    await outbox.run()
+    [row] = await pass_rows(settings, customer.id)
+    assert (row.status, row.attempts, row.last_error) == ("pending", 1, "HTTP 503")
+    assert providers.sms_to(number) == []
+    for _ in range(20):  # queued again once its backoff has passed
+        await asyncio.sleep(0.1)
+        await outbox.run()
+        [row] = await pass_rows(settings, customer.id)
+        if row.status == "sent":
+            break
+    assert (row.status, row.attempts) == ("sent", 3)
+    # The event read again (the cursor back, as after a crash before the pass's commit): still one message.
+    engine = create_engine(settings.db.url, null_pool=True)
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            await session.execute(
+                update(OutboxCursor)
+                .where(OutboxCursor.name == "notifications")
+                .values(last_event_id=uuid7_floor(datetime.now(UTC) - timedelta(minutes=5)))
+            )
+    finally:
+        await engine.dispose()
+    await outbox.run()
+    assert len(await pass_rows(settings, customer.id)) == 1
+    [sms] = providers.sms_to(number)
+    assert sms.session_context == str(row.id)
+
+
+async def test_a_pass_request_retried_with_its_idempotency_key_sends_one_sms(world, outbox, providers) -> None:
+    from tests.integration.test_pickup_pass import book
+
+    depot = await world.new_depot()
+    customer = await world.new_customer()
+    booking = await book(world, customer, depot)
+    typed, number = driver_phone()
+    path = f"{API}/pickups/{booking['id']}/pass"
+    headers = {**customer.h, "Idempotency-Key": f"pass-{uuid.uuid4()}"}
+    first = await world.client.post(path, headers=headers, json={"phone": typed})
+    again = await world.client.post(path, headers=headers, json={"phone": typed})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    ok(await world.client.get(f"{API}/pass/{first.json()['token']}"))  # the retry ended nothing
+    other = await world.client.post(path, headers=headers, json={"phone": "13900000000"})
+    assert (other.status_code, other.json()["code"]) == (409, "idempotency_key_reused")
+    events = ok(await world.client.get(f"{API}/pickups/{booking['id']}/events", headers=customer.h))
+    assert len([e for e in events if e["type"] == "pickup_pass_sent"]) == 1
+
+    await outbox.run()
+    await outbox.run()
+    assert len(providers.sms_to(number)) == 1
+    assert len(await pass_rows(outbox.settings, customer.id)) == 1

@@ -6,6 +6,7 @@ import { errorText } from "../core/forms.js";
 import { t } from "../core/i18n.js";
 import { setTitle } from "../core/shell.js";
 import { details, emptyState, errorState, pageHeader, statusChip } from "../core/ui.js";
+import { can, loadMe } from "./roles.js";
 
 const STATEMENT_MONTHS = 12;
 
@@ -107,20 +108,22 @@ export async function accountView(main, _params, ctx) {
   let balance;
   let invoices;
   try {
-    me = await api("/me");
+    me = await loadMe();
+    // Invoices and statements are finance's, the viewers' and the admins': not an orderer's (customer/roles.js).
     [account, balance, invoices] = await Promise.all([
       api(`/customers/${me.customer.id}`),
-      api("/me/balance"),
-      api("/invoices?limit=50"),
+      can("balance") ? api("/me/balance") : null,
+      can("money") ? api("/invoices?limit=50") : null,
     ]);
   } catch (error) {
     main.append(errorState(error, () => ctx.navigate("account", { replace: true })));
     return;
   }
   if (!ctx.isCurrent()) return;
+  main.append(h("p", { class: "lead" }, account.name));
+  if (balance) main.append(balanceCard(balance, account));
+  if (!invoices) return;
   main.append(
-    h("p", { class: "lead" }, account.name),
-    balanceCard(balance, account),
     h(
       "section",
       { class: "card", "aria-labelledby": "invoices-title" },

@@ -4,6 +4,7 @@ import { h, litres } from "../core/dom.js";
 import { t } from "../core/i18n.js";
 import { setTitle } from "../core/shell.js";
 import { emptyState, errorState, linkButton, pageHeader } from "../core/ui.js";
+import { can } from "./roles.js";
 
 function daysText(days) {
   const sorted = [...days].sort();
@@ -31,8 +32,10 @@ function siteCard(site) {
     h(
       "div",
       { class: "actions" },
-      h("a", { class: "btn btn-primary", href: `/app/customer/order?site=${site.id}` }, t("site.order_here")),
-      h("a", { class: "btn", href: `/app/customer/sites/${site.id}`, "aria-label": t("site.edit_named", { name: site.name }) }, t("site.edit")),
+      can("order") ? h("a", { class: "btn btn-primary", href: `/app/customer/order?site=${site.id}` }, t("site.order_here")) : null,
+      can("sites_edit")
+        ? h("a", { class: "btn", href: `/app/customer/sites/${site.id}`, "aria-label": t("site.edit_named", { name: site.name }) }, t("site.edit"))
+        : null,
     ),
   );
 }
@@ -44,9 +47,9 @@ export async function homeView(main, _params, ctx) {
     h(
       "div",
       { class: "actions" },
-      linkButton("/app/customer/order", "nav.order", "btn btn-primary"),
-      linkButton("/app/customer/pickup", "nav.book_pickup", "btn"),
-      linkButton("/app/customer/sites/new", "site.new_title", "btn"),
+      can("order") ? linkButton("/app/customer/order", "nav.order", "btn btn-primary") : null,
+      can("pickup") ? linkButton("/app/customer/pickup", "nav.book_pickup", "btn") : null,
+      can("sites_edit") ? linkButton("/app/customer/sites/new", "site.new_title", "btn") : null,
     ),
   );
   let sites;

@@ -1,6 +1,7 @@
 // The customer app (phone first): sites (added and changed with a pin on the map), quote and order, orders (shared
 // by a link), pickup bookings and their QR codes and the driver's pass, the account (balance, invoices,
 // statements).
+import { session } from "../core/api.js";
 import { notFoundView, startRouter } from "../core/router.js";
 import { initShell } from "../core/shell.js";
 import { accountView } from "./account.js";
@@ -15,6 +16,7 @@ import { pickupView } from "./pickup-page.js";
 import { pickupQrView } from "./pickup-qr.js";
 import { pickupsView } from "./pickups.js";
 import { receiptQrView } from "./receipt-qr.js";
+import { can, canAny, loadMe } from "./roles.js";
 import { siteFormView } from "./site-form.js";
 import { standingListView, standingView } from "./standing.js";
 
@@ -25,19 +27,22 @@ const ID = "([0-9a-fA-F-]{36})";
 if (location.pathname.replace(/\/+$/, "") === `${BASE}/apply`) {
   location.replace(`/app/apply${location.search}`);
 } else {
+  // The user's role in its account decides what the navigation offers (customer/roles.js).
+  if (session.token && session.role === "customer") await loadMe().catch(() => null);
+  const nav = [
+    { href: BASE, key: "nav.sites", may: ["sites"] },
+    { href: `${BASE}/order`, key: "nav.order", may: ["order"] },
+    { href: `${BASE}/orders`, key: "nav.orders", prefix: true, may: ["orders"] },
+    { href: `${BASE}/pickup`, key: "nav.book_pickup", may: ["pickup"] },
+    { href: `${BASE}/pickups`, key: "nav.pickups", prefix: true, may: ["pickups"] },
+    { href: `${BASE}/account`, key: "nav.account" },
+    { href: `${BASE}/people`, key: "nav.people", may: ["people", "approve"] },
+    { href: `${BASE}/standing-orders`, key: "nav.standing", prefix: true, may: ["standing"] },
+  ];
   const ready = await initShell({
     roles: ["customer"],
     titleKey: "customer.title",
-    nav: [
-      { href: BASE, key: "nav.sites" },
-      { href: `${BASE}/order`, key: "nav.order" },
-      { href: `${BASE}/orders`, key: "nav.orders", prefix: true },
-      { href: `${BASE}/pickup`, key: "nav.book_pickup" },
-      { href: `${BASE}/pickups`, key: "nav.pickups", prefix: true },
-      { href: `${BASE}/account`, key: "nav.account" },
-      { href: `${BASE}/people`, key: "nav.people" },
-      { href: `${BASE}/standing-orders`, key: "nav.standing", prefix: true },
-    ],
+    nav: nav.filter((item) => !item.may || canAny(...item.may)),
   });
 
   if (ready) {
@@ -46,7 +51,7 @@ if (location.pathname.replace(/\/+$/, "") === `${BASE}/apply`) {
       base: BASE,
       notFound: notFoundView,
       routes: [
-        [/^$/, homeView],
+        [/^$/, can("sites") ? homeView : accountView], // finance: the money is its home
         [/^sites\/new$/, (main, _params, ctx) => siteFormView(main, [], ctx)],
         [new RegExp(`^sites/${ID}$`), siteFormView],
         [/^account$/, accountView],

@@ -14,6 +14,7 @@ import { banner, setTitle } from "../core/shell.js";
 import { createMap, trackingLayers } from "../map/map.js";
 import { details, errorState, statusChip, timeline } from "../core/ui.js";
 import { sameAgainCard } from "./repeat.js";
+import { can } from "./roles.js";
 
 const CANCELLABLE = new Set(["placed", "on_hold", "confirmed", "scheduled"]);
 const SHAREABLE = new Set(["placed", "on_hold", "confirmed", "scheduled", "loaded", "en_route"]);
@@ -173,7 +174,7 @@ export async function orderView(main, [id], ctx) {
   const body = h("div", { class: "order-body" });
   const events = h("section", { class: "card", "aria-labelledby": "timeline-title" });
   const sharing = h("div", {});
-  main.append(header, tracker, body, sharing, sameAgainCard(id, ctx), events);
+  main.append(...[header, tracker, body, sharing, can("order") ? sameAgainCard(id, ctx) : null, events].filter(Boolean));
   let lastSeen = "";
   let trackingView = null;
   let timeZone = "Asia/Shanghai";
@@ -219,8 +220,8 @@ export async function orderView(main, [id], ctx) {
       tracker.replaceChildren();
     }
     body.replaceChildren(h("section", { class: "card" }, await orderDetails(order, site)));
-    if (CANCELLABLE.has(order.status)) body.append(cancelControl(order, () => draw()));
-    if (!SHAREABLE.has(order.status)) sharing.replaceChildren();
+    if (CANCELLABLE.has(order.status) && can("cancel_order")) body.append(cancelControl(order, () => draw()));
+    if (!SHAREABLE.has(order.status) || !can("share")) sharing.replaceChildren();
     else if (!sharing.firstChild) sharing.append(shareCard(order)); // kept across redraws: the new link stays
     events.replaceChildren(
       h("h2", { id: "timeline-title" }, t("timeline.title")),

@@ -6,6 +6,7 @@ import { field, select } from "../core/forms.js";
 import { t } from "../core/i18n.js";
 import { setTitle } from "../core/shell.js";
 import { emptyState, errorState, linkButton, pageHeader, statusChip, statusText } from "../core/ui.js";
+import { can } from "./roles.js";
 
 const STATUSES = ["placed", "awaiting_approval", "on_hold", "confirmed", "scheduled", "loaded", "en_route", "delivered", "failed", "cancelled"];
 const PAGE = 20;
@@ -39,7 +40,7 @@ export async function ordersView(main, _params, ctx) {
   const list = h("ul", { class: "list", "aria-live": "polite" });
   const more = h("button", { type: "button", class: "btn", hidden: true }, t("common.more"));
   main.append(
-    pageHeader("orders.title", {}, linkButton("/app/customer/order", "nav.order", "btn btn-primary")),
+    pageHeader("orders.title", {}, can("order") ? linkButton("/app/customer/order", "nav.order", "btn btn-primary") : null),
     h("div", { class: "filters" }, field("orders.filter", filter)),
     list,
     more,

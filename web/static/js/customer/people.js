@@ -2,10 +2,11 @@
 // for the account's admins, its users with their roles and approval limits, and a form to add one.
 import { api } from "../core/api.js";
 import { day, h, litres, money } from "../core/dom.js";
-import { checkRequired, clearErrors, errorText, field, select, showError } from "../core/forms.js";
+import { IdempotencyKeys, checkRequired, clearErrors, errorText, field, select, showError } from "../core/forms.js";
 import { t } from "../core/i18n.js";
 import { setTitle } from "../core/shell.js";
 import { emptyState, errorState, pageHeader } from "../core/ui.js";
+import { can } from "./roles.js";
 
 const ROLES = ["orderer", "approver", "finance", "viewer", "account_admin"];
 const LIMITED = new Set(["orderer", "approver"]);
@@ -88,6 +89,8 @@ function addForm(onAdded) {
     limitField,
     h("button", { type: "submit", class: "btn btn-primary" }, t("people.add")),
   );
+  // One key per person being added: a retry after a lost answer gets the person made, not a second one.
+  let keys = new IdempotencyKeys();
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
@@ -95,7 +98,8 @@ function addForm(onAdded) {
     const body = { username: form.username.value.trim(), password: form.password.value, customer_role: role.value };
     if (LIMITED.has(role.value) && limit.value !== "") body.approval_limit_minor = Math.round(Number(limit.value) * 100);
     try {
-      await api("/me/users", { method: "POST", body });
+      await api("/me/users", { method: "POST", body, headers: { "Idempotency-Key": keys.keyFor(body) } });
+      keys = new IdempotencyKeys();
       form.reset();
       role.value = "orderer";
       limitField.hidden = false;
@@ -133,8 +137,8 @@ async function usersSection(main, ctx) {
 export async function peopleView(main, _params, ctx) {
   setTitle("people.title");
   main.append(pageHeader("people.title"));
-  await approvalsSection(main, ctx);
+  if (can("approve")) await approvalsSection(main, ctx);
   if (!ctx.isCurrent()) return;
-  await usersSection(main, ctx);
+  if (can("people")) await usersSection(main, ctx);
   if (!main.querySelector("section")) main.append(emptyState("people.nothing"));
 }

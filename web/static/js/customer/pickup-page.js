@@ -5,12 +5,13 @@
 import { api } from "../core/api.js";
 import { depotById, productLabel } from "../core/catalogue.js";
 import { dateTime, h, litres, money, time } from "../core/dom.js";
-import { busy, clearErrors, errorText, field, showError } from "../core/forms.js";
+import { IdempotencyKeys, busy, clearErrors, errorText, field, showError } from "../core/forms.js";
 import { t } from "../core/i18n.js";
 import { absolute, copyableLink } from "../core/links.js";
 import { follow } from "../core/live.js";
 import { banner, setTitle } from "../core/shell.js";
 import { details, errorState, statusChip, timeline } from "../core/ui.js";
+import { can } from "./roles.js";
 
 const REFRESH_MS = 10_000; // no live stream: look again this often
 const SLOW_REFRESH_MS = 30_000; // with the live stream: a safety net
@@ -67,12 +68,17 @@ function passCard(booking) {
     h("button", { type: "submit", class: "btn btn-primary btn-block" }, t("pass.send")),
     result,
   );
+  // One key per attempt: a retry after a lost answer gets the pass made and the driver one SMS; sending again
+  // once it went is a new pass (the driver lost the message).
+  let keys = new IdempotencyKeys();
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     clearErrors(form);
     busy(form, async () => {
+      const body = { phone: phone.value.trim() };
       try {
-        const sent = await api(`/pickups/${booking.id}/pass`, { method: "POST", body: { phone: phone.value.trim() } });
+        const sent = await api(`/pickups/${booking.id}/pass`, { method: "POST", body, headers: { "Idempotency-Key": keys.keyFor(body) } });
+        keys = new IdempotencyKeys();
         result.replaceChildren(
           h("p", { class: "notice ok" }, t("pass.sent", { phone: sent.phone })),
           copyableLink(absolute(sent.url), { id: "pass-url" }),
@@ -141,11 +147,11 @@ export async function pickupView(main, [id], ctx) {
     }
     if (OPEN.has(booking.status) || at) body.append(gateCard(gate, tz));
     body.append(h("section", { class: "card" }, await bookingDetails(booking)));
-    if (OPEN.has(booking.status)) {
+    if (OPEN.has(booking.status) && can("pickup_pass")) {
       pass ||= passCard(booking); // kept across redraws: the link just sent stays on screen
       body.append(pass);
     }
-    if (booking.status === "booked") body.append(cancelButton(booking, draw));
+    if (booking.status === "booked" && can("pickup")) body.append(cancelButton(booking, draw));
     events.replaceChildren(h("h2", { id: "timeline-title" }, t("timeline.title")), timeline(history, tz));
   }
 

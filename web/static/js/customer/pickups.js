@@ -5,6 +5,7 @@ import { dateTime, h, litres, time } from "../core/dom.js";
 import { t } from "../core/i18n.js";
 import { setTitle } from "../core/shell.js";
 import { emptyState, errorState, linkButton, pageHeader, statusChip } from "../core/ui.js";
+import { can } from "./roles.js";
 
 async function pickupRow(booking) {
   const depot = await depotById(booking.depot_id);
@@ -31,7 +32,7 @@ async function pickupRow(booking) {
 
 export async function pickupsView(main, _params, ctx) {
   setTitle("pickups.title");
-  main.append(pageHeader("pickups.title", {}, linkButton("/app/customer/pickup", "nav.book_pickup", "btn btn-primary")));
+  main.append(pageHeader("pickups.title", {}, can("pickup") ? linkButton("/app/customer/pickup", "nav.book_pickup", "btn btn-primary") : null));
   try {
     const page = await api("/pickups?limit=50");
     if (!ctx.isCurrent()) return;

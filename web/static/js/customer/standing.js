@@ -8,6 +8,7 @@ import { IdempotencyKeys, busy, checkRequired, clearErrors, errorText, field, se
 import { t } from "../core/i18n.js";
 import { banner, setTitle } from "../core/shell.js";
 import { details, emptyState, errorState, pageHeader } from "../core/ui.js";
+import { can } from "./roles.js";
 
 const BASE = "/app/customer";
 const DAYS = [1, 2, 3, 4, 5, 6, 7];
@@ -248,7 +249,7 @@ export async function standingListView(main, _params, ctx) {
     main.append(emptyState("sites.none"));
     return;
   }
-  main.append(createForm(sites, products, reload));
+  if (can("standing_edit")) main.append(createForm(sites, products, reload));
 }
 
 export async function standingView(main, [id], ctx) {
@@ -279,7 +280,7 @@ export async function standingView(main, [id], ctx) {
         ["standing.next_label", next ? day(next) : t("standing.no_next")],
         ["order.note", standing.note || ""],
       ]),
-      standing.status === "active" ? stopControl(standing, () => ctx.navigate(`standing-orders/${id}`, { replace: true })) : null,
+      standing.status === "active" && can("standing_edit") ? stopControl(standing, () => ctx.navigate(`standing-orders/${id}`, { replace: true })) : null,
     ),
     h("section", { class: "card", "aria-labelledby": "runs-title" }, h("h2", { id: "runs-title" }, t("standing.runs")), runsList(runs, runs.length)),
     h("p", {}, h("a", { href: `${BASE}/standing-orders`, class: "btn" }, t("standing.all"))),
