@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, false, func, or_, select, true, tuple_
+from sqlalchemy import Select, and_, case, false, func, literal, or_, select, true, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Event
@@ -131,13 +131,45 @@ async def volumes(
             stmt = stmt.where(SalesMonth.customer_id.in_(customers))
         _add(totals, (await session.execute(stmt)).all())
     ranges = [r for part in splits for r in part.live]
-    if ranges:
+    if ranges and customers is not None and session.get_bind().dialect.name == "postgresql":
+        _add(totals, await _live_per_customer(session, customers, [part.live for part in splits]))
+    elif ranges:
         columns = [func.sum(case((_during(part.live), Charge.net_kg), else_=0)) for part in splits]
         stmt = select(Charge.customer_id, *columns).where(_during(ranges)).group_by(Charge.customer_id)
         if customers is not None:
             stmt = stmt.where(Charge.customer_id.in_(customers))
         _add(totals, (await session.execute(stmt)).all())
     return {cid: Volumes(*kg) for cid, kg in totals.items()}
+
+
+async def _live_per_customer(
+    session: AsyncSession, customers: Select[Any], parts: Sequence[Sequence[tuple[datetime, datetime]]]
+) -> list[tuple[Any, ...]]:
+    """The live days' kilograms per customer and part, by index probes per customer and range on
+    (customer_id, at): with the ranges ORed, PostgreSQL intersected each customer's charges with every charge of
+    those days (tens of thousands), once per customer: 200 ms for a manager of 50 customers, 7 ms this way."""
+    spans = sorted({span for part in parts for span in part})
+    branches = [
+        select(literal(index).label("span"), Charge.net_kg).where(
+            Charge.customer_id == CustomerAccount.id, Charge.at >= start, Charge.at < end
+        )
+        for index, (start, end) in enumerate(spans)
+    ]
+    live = union_all(*branches).subquery().lateral() if len(branches) > 1 else branches[0].subquery().lateral()
+    stmt = (
+        select(CustomerAccount.id, live.c.span, func.sum(live.c.net_kg))
+        .join(live, true())
+        .where(CustomerAccount.id.in_(customers))
+        .group_by(CustomerAccount.id, live.c.span)
+    )
+    per_span: dict[uuid.UUID, dict[int, int]] = defaultdict(dict)
+    for customer_id, span, kg in (await session.execute(stmt)).all():
+        per_span[customer_id][span] = int(kg or 0)
+    index = {span: i for i, span in enumerate(spans)}
+    return [
+        (customer_id, *(sum(kgs.get(index[span], 0) for span in part) for part in parts))
+        for customer_id, kgs in per_span.items()
+    ]
 
 
 def _during(ranges: Sequence[tuple[datetime, datetime]]) -> Any:
