@@ -17,11 +17,11 @@ from enum import StrEnum
 import msgspec
 
 from routing.matrix import Matrix
-from routing.problem import Job, Problem
+from routing.problem import Job, Problem, discharge_time_s, load_time_s
 from routing.solution import Route, Solution, Trip, Unassigned, UnassignedReason
 from routing.solver.extract import assemble
 from routing.solver.instance import Delivery, Instance, build_instance
-from routing.solver.schedule import pack_trip, schedule_tanker
+from routing.solver.schedule import _Simulation, pack_trip, schedule_tanker
 
 Trips = list[list[int]]  # a tanker's trips -> delivery indices in visiting order
 
@@ -68,6 +68,18 @@ class _Day:
     trips: Trips
     timed: list[Trip]
     metres: int
+    # The earliest schedule of these trips (schedule_tanker before it shifts the day later), made when pruning
+    # first needs it: lower bounds on every time of the day with one more stop.
+    bounds: _Bounds | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Bounds:
+    load_start: list[int]  # per trip: earliest loading start
+    leave: list[list[int]]  # per trip, per stop: earliest departure from the stop
+    litres: list[int]  # per trip: litres loaded
+    back: list[int]  # per trip: earliest return to the depot
+    after: list[int]  # per trip k: least time trips k.. take (loading, driving, discharging; no waiting)
 
 
 class TentativeDay:
@@ -87,6 +99,7 @@ class TentativeDay:
         for index, delivery in enumerate(self.instance.deliveries):
             self._parts.setdefault(delivery.job_index, []).append(index)
         self._job_index = {job.id: i for i, job in enumerate(problem.jobs)}
+        self.prune = True  # False: every candidate scheduled (the reference the pruned search is tested against)
 
     # --- growing the plan ---------------------------------------------------------------------------------------
 
@@ -99,7 +112,7 @@ class TentativeDay:
     def place(self, job_id: str) -> Placement | Refusal:
         """Insert the job where it adds least; keep the plan as it was when it fits nowhere."""
         job_index = self._job_index[job_id]
-        outcome = _insert_job(self.instance, self.days, job_index, self._parts.get(job_index, []))
+        outcome = _insert_job(self.instance, self.days, job_index, self._parts.get(job_index, []), prune=self.prune)
         if isinstance(outcome, Refusal):
             self.refused[job_index] = outcome
             return outcome
@@ -133,33 +146,62 @@ class TentativeDay:
             kept += [j for trip in eligible_jobs for j in trip]
         return kept
 
+    def extend(self, jobs: Iterable[Job]) -> None:
+        """Add jobs to the problem, each at the matrix's location after the problem's last job (the caller grew the
+        matrix): who may serve them and their deliveries as build_instance gives them. They are placed by `place`."""
+        for job in jobs:
+            probe = self._probe(job, pins=True)
+            index = len(self.problem.jobs)
+            self.problem = replace_jobs(self.problem, (*self.problem.jobs, job))
+            self.instance.problem = self.problem
+            self._job_index[job.id] = index
+            if 0 in probe.excluded:
+                self.instance.excluded[index] = probe.excluded[0]
+                continue
+            self.instance.eligible[index] = probe.eligible[0]
+            for delivery in probe.deliveries:
+                self._parts.setdefault(index, []).append(len(self.instance.deliveries))
+                self.instance.deliveries.append(Delivery(index, delivery.litres, delivery.part, delivery.parts))
+
+    def _probe(self, job: Job, *, pins: bool = False) -> Instance:
+        return build_instance(_alone(self.problem, job, pins=pins), _probe_matrix(self.problem, self.matrix), seed=0)
+
     # --- asking without changing ------------------------------------------------------------------------------
 
     def try_job(self, job: Job) -> Placement | Refusal:
         """Whether ``job`` (not in the problem; its site is the matrix's location after the last job) has a place
         in the day as it stands, and at what added cost. The plan is not changed."""
-        problem = replace_jobs(self.problem, (*self.problem.jobs, job))
+        return self.try_jobs([job])[0]
+
+    def try_jobs(self, jobs: Iterable[Job]) -> list[Placement | Refusal]:
+        """`try_job` for several jobs at the same site (e.g. one order in each window of a day), in one pass: the
+        candidates' ranking by cost is made once."""
+        ranked: dict[int, list[_Candidate]] = {}
+        out: list[Placement | Refusal] = []
         job_index = len(self.problem.jobs)
-        probe = build_instance(_alone(self.problem, job, self.matrix), _probe_matrix(self.problem, self.matrix), seed=0)
-        instance = Instance(
-            problem=problem,
-            matrix=self.matrix,
-            deliveries=list(self.instance.deliveries),
-            eligible=dict(self.instance.eligible),
-            excluded=dict(self.instance.excluded),
-            trips=self.instance.trips,
-            full_load_s=self.instance.full_load_s,
-            dist=self.instance.dist,
-            dur=self.instance.dur,
-        )
-        if 0 in probe.excluded:
-            return _EXCLUDED.get(probe.excluded[0][0], Refusal.SHIFT_ENDS)
-        instance.eligible[job_index] = probe.eligible[0]
-        first = len(instance.deliveries)
-        for delivery in probe.deliveries:
-            instance.deliveries.append(Delivery(job_index, delivery.litres, delivery.part, delivery.parts))
-        outcome = _insert_job(instance, self.days, job_index, list(range(first, len(instance.deliveries))))
-        return outcome if isinstance(outcome, Refusal) else outcome[0]
+        for job in jobs:
+            probe = self._probe(job)
+            if 0 in probe.excluded:
+                out.append(_EXCLUDED.get(probe.excluded[0][0], Refusal.SHIFT_ENDS))
+                continue
+            instance = Instance(
+                problem=replace_jobs(self.problem, (*self.problem.jobs, job)),
+                matrix=self.matrix,
+                deliveries=list(self.instance.deliveries),
+                eligible={**self.instance.eligible, job_index: probe.eligible[0]},
+                excluded=self.instance.excluded,
+                trips=self.instance.trips,
+                full_load_s=self.instance.full_load_s,
+                dist=self.instance.dist,
+                dur=self.instance.dur,
+            )
+            first = len(instance.deliveries)
+            for delivery in probe.deliveries:
+                instance.deliveries.append(Delivery(job_index, delivery.litres, delivery.part, delivery.parts))
+            parts = list(range(first, len(instance.deliveries)))
+            outcome = _insert_job(instance, self.days, job_index, parts, prune=self.prune, ranked=ranked)
+            out.append(outcome if isinstance(outcome, Refusal) else outcome[0])
+        return out
 
     # --- the plan ----------------------------------------------------------------------------------------------
 
@@ -204,9 +246,11 @@ def replace_jobs(problem: Problem, jobs: tuple[Job, ...]) -> Problem:
     return msgspec.structs.replace(problem, jobs=jobs, matrix=None)
 
 
-def _alone(problem: Problem, job: Job, matrix: Matrix) -> Problem:
-    """The day's depots and tankers with only this job (no pins, no started trips): who may serve it at all."""
-    options = msgspec.structs.replace(problem.options, pins=(), started=())
+def _alone(problem: Problem, job: Job, *, pins: bool = False) -> Problem:
+    """The day's depots and tankers with only this job (no started trips; its own pins when ``pins``): who may serve
+    it at all."""
+    kept = tuple(p for p in problem.options.pins if pins and p.job_id == job.id)
+    options = msgspec.structs.replace(problem.options, pins=kept, started=())
     return msgspec.structs.replace(problem, jobs=(job,), options=options, matrix=None)
 
 
@@ -220,8 +264,20 @@ def _probe_matrix(problem: Problem, matrix: Matrix) -> Matrix:
 
 
 def _insert_job(
-    instance: Instance, days: list[_Day], job_index: int, deliveries: list[int]
+    instance: Instance,
+    days: list[_Day],
+    job_index: int,
+    deliveries: list[int],
+    *,
+    prune: bool = True,
+    ranked: dict[int, list[_Candidate]] | None = None,
 ) -> tuple[Placement, list[_Day]] | Refusal:
+    """The cheapest feasible place of the job's deliveries, one after the other, or why there is none.
+
+    ``prune``: try the candidates cheapest first (the added metres are known before any scheduling) and skip those
+    whose lower bounds already break a window, the depot's hours or the shift; the first that schedule_tanker
+    accepts is the one the exhaustive scan (``prune=False``, the reference) would pick. ``ranked``: the ranking of
+    the first delivery's candidates, shared by several asks about one site against the same day."""
     if job_index in instance.excluded:
         return _EXCLUDED.get(instance.excluded[job_index][0], Refusal.SHIFT_ENDS)
     if not deliveries:
@@ -229,25 +285,19 @@ def _insert_job(
     tankers = instance.eligible.get(job_index, [])
     current = list(days)
     total_m, total_cost, used = 0, 0, None
-    for delivery in deliveries:
-        best: tuple[int, int, int, _Day] | None = None  # (cost milli-minor, metres, tanker, day)
-        packs_loaded = False
-        for t in tankers:
-            day = current[t]
-            tanker = instance.tanker(t)
-            fixed = 0 if day.trips else tanker.fixed_cost_minor * 1000
-            for candidate, loaded in _candidates(day.trips, delivery, instance.trips):
-                if loaded and pack_trip(instance, t, candidate[loaded[0]]) is None:
-                    continue
-                packs_loaded = packs_loaded or bool(loaded)
-                timed = schedule_tanker(instance, t, candidate)
-                if timed is None:
-                    continue
-                metres = sum(trip.distance_m for trip in timed)
-                cost = (metres - day.metres) * tanker.cost_per_km_minor + fixed
-                if best is None or cost < best[0]:
-                    best = (cost, metres - day.metres, t, _Day(candidate, timed, metres))
+    for number, delivery in enumerate(deliveries):
+        packs: dict[tuple[int, int], bool] = {}
+        if prune:
+            best = _cheapest(instance, current, tankers, delivery, packs, ranked if number == 0 else None)
+        else:
+            best, packs_loaded = _cheapest_exhaustive(instance, current, tankers, delivery)
         if best is None:
+            if prune:
+                packs_loaded = any(
+                    _packs(instance, current, t, k, delivery, packs)
+                    for t in tankers
+                    for k in range(len(current[t].trips))
+                )
             return _why_not(instance, tankers, delivery, current, packs_loaded)
         cost, metres, t, new_day = best
         current = [*current[:t], new_day, *current[t + 1 :]]
@@ -255,6 +305,199 @@ def _insert_job(
     assert used is not None
     placement = Placement(tanker_id=instance.tanker(used).id, added_cost_minor=-(-total_cost // 1000), added_m=total_m)
     return placement, current
+
+
+_Best = tuple[int, int, int, _Day]  # (cost milli-minor, metres, tanker, day)
+# (cost milli-minor, tanker, candidate number, trip, position in the trip or None for a trip of its own there)
+_Candidate = tuple[int, int, int, int, int | None]
+
+
+def _cheapest_exhaustive(
+    instance: Instance, days: list[_Day], tankers: list[int], delivery: int
+) -> tuple[_Best | None, bool]:
+    """Every candidate of every tanker scheduled: the reference the pruned search must agree with."""
+    best: _Best | None = None
+    packs_loaded = False
+    for t in tankers:
+        day = days[t]
+        tanker = instance.tanker(t)
+        fixed = 0 if day.trips else tanker.fixed_cost_minor * 1000
+        for candidate, loaded in _candidates(day.trips, delivery, instance.trips):
+            if loaded and pack_trip(instance, t, candidate[loaded[0]]) is None:
+                continue
+            packs_loaded = packs_loaded or bool(loaded)
+            timed = schedule_tanker(instance, t, candidate)
+            if timed is None:
+                continue
+            metres = sum(trip.distance_m for trip in timed)
+            cost = (metres - day.metres) * tanker.cost_per_km_minor + fixed
+            if best is None or cost < best[0]:
+                best = (cost, metres - day.metres, t, _Day(candidate, timed, metres))
+    return best, packs_loaded
+
+
+def _rank(instance: Instance, days: list[_Day], tankers: Iterable[int], delivery: int) -> list[_Candidate]:
+    """Every candidate with its cost, cheapest first; ties in the exhaustive scan's order (tanker, then candidate).
+
+    A trip's metres depend only on its order of stops, so a candidate's added metres are known without scheduling."""
+    problem = instance.problem
+    site = problem.job_location(instance.deliveries[delivery].job_index)
+    dist = instance.matrix.distances_m
+    depots = len(problem.depots)
+    out: list[_Candidate] = []
+    for t in tankers:
+        day = days[t]
+        tanker = instance.tanker(t)
+        per_km = tanker.cost_per_km_minor
+        fixed = 0 if day.trips else tanker.fixed_cost_minor * 1000
+        home = instance.depot_location(t)
+        n = 0
+        for k, trip in enumerate(day.trips):
+            prev = home
+            for i in range(len(trip) + 1):
+                nxt = home if i == len(trip) else depots + instance.deliveries[trip[i]].job_index
+                added = dist[prev][site] + dist[site][nxt] - dist[prev][nxt]
+                out.append((added * per_km + fixed, t, n, k, i))
+                n += 1
+                prev = nxt
+        if len(day.trips) < instance.trips:
+            added = dist[home][site] + dist[site][home]
+            for k in range(len(day.trips) + 1):
+                out.append((added * per_km + fixed, t, n, k, None))
+                n += 1
+    out.sort()
+    return out
+
+
+def _packs(
+    instance: Instance, days: list[_Day], t: int, k: int, delivery: int, memo: dict[tuple[int, int], bool]
+) -> bool:
+    """Whether trip k of tanker t still packs with the delivery (compartments do not depend on the visiting order)."""
+    if (t, k) not in memo:
+        memo[(t, k)] = pack_trip(instance, t, [*days[t].trips[k], delivery]) is not None
+    return memo[(t, k)]
+
+
+def _cheapest(
+    instance: Instance,
+    days: list[_Day],
+    tankers: list[int],
+    delivery: int,
+    packs: dict[tuple[int, int], bool],
+    ranked: dict[int, list[_Candidate]] | None,
+) -> _Best | None:
+    site = instance.problem.job_location(instance.deliveries[delivery].job_index)
+    if ranked is None:
+        order = _rank(instance, days, tankers, delivery)
+    else:
+        if site not in ranked:
+            ranked[site] = _rank(instance, days, range(len(instance.problem.tankers)), delivery)
+        order = ranked[site]
+    allowed = set(tankers)
+    for _cost, t, _n, k, i in order:
+        if t not in allowed:
+            continue
+        day = days[t]
+        if i is not None and not _packs(instance, days, t, k, delivery, packs):
+            continue
+        if not _may_fit(instance, t, day, delivery, k, i):
+            continue
+        candidate = [list(x) for x in day.trips]
+        if i is None:
+            candidate.insert(k, [delivery])
+        else:
+            candidate[k].insert(i, delivery)
+        timed = schedule_tanker(instance, t, candidate)
+        if timed is None:
+            continue
+        metres = sum(trip.distance_m for trip in timed)
+        tanker = instance.tanker(t)
+        fixed = 0 if day.trips else tanker.fixed_cost_minor * 1000
+        cost = (metres - day.metres) * tanker.cost_per_km_minor + fixed
+        return cost, metres - day.metres, t, _Day(candidate, timed, metres)
+    return None
+
+
+def _bounds(instance: Instance, t: int, day: _Day) -> _Bounds | None:
+    """The day's earliest schedule (None: not pruned, e.g. a tanker whose first trip has already left)."""
+    if day.bounds is not None:
+        return day.bounds
+    tanker = instance.tanker(t)
+    if any(s.tanker_id == tanker.id for s in instance.problem.options.started):
+        return None
+    depot = instance.problem.depot(tanker.depot_id)
+    packed = [pack_trip(instance, t, trip) for trip in day.trips]
+    if any(p is None for p in packed):
+        return None
+    run = (
+        _Simulation(instance, t, day.trips, [p for p in packed if p is not None]).run(0, None) if day.trips else (0, [])
+    )
+    if run is None:
+        return None
+    timed = run[1]
+    dur = instance.matrix.durations_s
+    home = instance.depot_location(t)
+    jobs = instance.problem.jobs
+    least = []
+    for trip, packs in zip(day.trips, packed, strict=True):
+        assert packs is not None
+        here, spent = home, load_time_s(depot, packs.litres)
+        for d in trip:
+            item = instance.deliveries[d]
+            there = instance.problem.job_location(item.job_index)
+            spent += dur[here][there] + discharge_time_s(jobs[item.job_index], item.litres)
+            here = there
+        least.append(spent + dur[here][home])
+    after = [sum(least[k:]) for k in range(len(least) + 1)]
+    day.bounds = _Bounds(
+        load_start=[trip.load_start_s for trip in timed],
+        leave=[[stop.departure_s for stop in trip.stops] for trip in timed],
+        back=[trip.return_s for trip in timed],
+        litres=[p.litres for p in packed if p is not None],
+        after=after,
+    )
+    return day.bounds
+
+
+def _may_fit(instance: Instance, t: int, day: _Day, delivery: int, k: int, i: int | None) -> bool:
+    """False only when the candidate cannot schedule: every time of the day with one more stop is at least its time
+    in the earliest schedule without it, so a window, the depot's closing or the shift's end broken by these lower
+    bounds is broken by schedule_tanker too."""
+    bounds = _bounds(instance, t, day)
+    if bounds is None:
+        return True
+    problem = instance.problem
+    tanker = instance.tanker(t)
+    depot = problem.depot(tanker.depot_id)
+    dur = instance.matrix.durations_s
+    home = instance.depot_location(t)
+    item = instance.deliveries[delivery]
+    path = [(problem.job_location(item.job_index), problem.jobs[item.job_index], item.litres)]
+    if i is None:  # a trip of its own before trip k
+        clock = max(tanker.shift_start_s, depot.open_s) if k == 0 else bounds.back[k - 1]
+        clock = max(clock, depot.open_s) + load_time_s(depot, item.litres)
+        here, rest = home, bounds.after[k]
+    else:
+        trip = day.trips[k]
+        if i == 0:
+            clock, here = bounds.load_start[k] + load_time_s(depot, bounds.litres[k] + item.litres), home
+        else:
+            before = instance.deliveries[trip[i - 1]]
+            clock, here = bounds.leave[k][i - 1], problem.job_location(before.job_index)
+        for d in trip[i:]:
+            other = instance.deliveries[d]
+            path.append((problem.job_location(other.job_index), problem.jobs[other.job_index], other.litres))
+        rest = bounds.after[k + 1]
+    if (i is None or i == 0) and clock > depot.close_s:
+        return False
+    for there, job, litres in path:
+        arrival = clock + dur[here][there]
+        opens = [start for start, end in job.windows if arrival <= end]
+        if not opens:
+            return False
+        clock = max(arrival, min(opens)) + discharge_time_s(job, litres)
+        here = there
+    return clock + dur[here][home] + rest <= tanker.shift_end_s
 
 
 def _candidates(trips: Trips, delivery: int, max_trips: int) -> Iterable[tuple[Trips, tuple[int, ...]]]:
