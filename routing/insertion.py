@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import msgspec
+import numpy as np
 
 from routing.matrix import Matrix
-from routing.problem import Job, Problem, discharge_time_s, load_time_s
+from routing.problem import Job, Pin, Problem, discharge_time_s, load_time_s
 from routing.solution import Route, Solution, Trip, Unassigned, UnassignedReason
 from routing.solver.extract import assemble
 from routing.solver.instance import Delivery, Instance, build_instance
@@ -146,9 +147,15 @@ class TentativeDay:
             kept += [j for trip in eligible_jobs for j in trip]
         return kept
 
-    def extend(self, jobs: Iterable[Job]) -> None:
-        """Add jobs to the problem, each at the matrix's location after the problem's last job (the caller grew the
-        matrix): who may serve them and their deliveries as build_instance gives them. They are placed by `place`."""
+    def extend(self, jobs: Iterable[Job], pins: Iterable[Pin] = ()) -> None:
+        """Add jobs (and their pins) to the problem, each at the matrix's location after the problem's last job (the
+        caller grew the matrix): who may serve them and their deliveries as build_instance gives them. They are
+        placed by `place`."""
+        pins = tuple(pins)
+        if pins:
+            options = msgspec.structs.replace(self.problem.options, pins=(*self.problem.options.pins, *pins))
+            self.problem = msgspec.structs.replace(self.problem, options=options)
+            self.instance.problem = self.problem
         for job in jobs:
             probe = self._probe(job, pins=True)
             index = len(self.problem.jobs)
@@ -162,6 +169,56 @@ class TentativeDay:
             for delivery in probe.deliveries:
                 self._parts.setdefault(index, []).append(len(self.instance.deliveries))
                 self.instance.deliveries.append(Delivery(index, delivery.litres, delivery.part, delivery.parts))
+
+    def drop(self, job_ids: Iterable[str]) -> list[str]:
+        """Take jobs out of the problem (cancelled, or changed and to be added again): their stops leave the routes.
+        The caller has already taken their locations out of the matrix, in the same order. Returns the ids of the
+        jobs of a tanker whose day no longer schedules without them: that day is emptied, they are to be placed
+        again."""
+        gone = {self._job_index[j] for j in job_ids if j in self._job_index}
+        if not gone:
+            return []
+        keep = [i for i in range(len(self.problem.jobs)) if i not in gone]
+        renumber = {old: new for new, old in enumerate(keep)}
+        kept_ids = {self.problem.jobs[i].id for i in keep}
+        options = msgspec.structs.replace(
+            self.problem.options, pins=tuple(p for p in self.problem.options.pins if p.job_id in kept_ids)
+        )
+        self.problem = msgspec.structs.replace(
+            self.problem, jobs=tuple(self.problem.jobs[i] for i in keep), options=options, matrix=None
+        )
+        instance = self.instance
+        moved: dict[int, int] = {}
+        deliveries: list[Delivery] = []
+        for d, item in enumerate(instance.deliveries):
+            if item.job_index not in gone:
+                moved[d] = len(deliveries)
+                deliveries.append(Delivery(renumber[item.job_index], item.litres, item.part, item.parts))
+        instance.problem, instance.deliveries = self.problem, deliveries
+        instance.eligible = {renumber[j]: ts for j, ts in instance.eligible.items() if j not in gone}
+        instance.excluded = {renumber[j]: why for j, why in instance.excluded.items() if j not in gone}
+        instance.dist = instance.dur = np.zeros((0, 0), dtype=np.int64)  # the matrix's arrays no longer match it
+        self.refused = {renumber[j]: why for j, why in self.refused.items() if j not in gone}
+        self._parts = {}
+        for index, delivery in enumerate(deliveries):
+            self._parts.setdefault(delivery.job_index, []).append(index)
+        self._job_index = {job.id: i for i, job in enumerate(self.problem.jobs)}
+        again: list[str] = []
+        for t, day in enumerate(self.days):
+            trips = [[moved[d] for d in trip if d in moved] for trip in day.trips]
+            if sum(map(len, trips)) == sum(map(len, day.trips)):
+                self.days[t] = _Day(trips, day.timed, day.metres, day.bounds)  # untouched: same times
+                continue
+            trips = [trip for trip in trips if trip]
+            timed = schedule_tanker(instance, t, trips) if trips else []
+            if timed is None:
+                again += list(
+                    dict.fromkeys(self.problem.jobs[deliveries[d].job_index].id for trip in trips for d in trip)
+                )
+                self.days[t] = _Day([], [], 0)
+            else:
+                self.days[t] = _Day(trips, timed, sum(trip.distance_m for trip in timed))
+        return again
 
     def _probe(self, job: Job, *, pins: bool = False) -> Instance:
         return build_instance(_alone(self.problem, job, pins=pins), _probe_matrix(self.problem, self.matrix), seed=0)
