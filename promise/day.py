@@ -20,6 +20,7 @@ import hashlib
 import operator
 import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -111,7 +112,8 @@ class _Kept:
     insertions: int
 
 
-_days: dict[tuple[uuid.UUID, date, int], _Kept] = {}
+_days: OrderedDict[tuple[uuid.UUID, date, int], _Kept] = OrderedDict()  # least recently used first
+KEPT_DAYS = 12  # days kept per process (a 1,000-order day's matrix is about 16 MB)
 
 
 @dataclass(slots=True)
@@ -272,11 +274,16 @@ async def load_day(
     key = (depot_id, day, threading.get_ident())
     with _lock:
         kept = _days.get(key)
+        if kept is not None:
+            _days.move_to_end(key)
     if kept is None or kept.fleet != fleet or kept.insertions >= REBUILD_AFTER:
         routes = kept.tentative.routes_by_job() if kept is not None else None
         kept = _build(context, jobs, pins, fleet, provider or _GEODESIC, routes)
         with _lock:
             _days[key] = kept
+            _days.move_to_end(key)
+            while len(_days) > KEPT_DAYS:
+                _days.popitem(last=False)
     else:
         _refresh(kept, jobs, pins)
     kept.locations.set_last(extra_point)

@@ -429,9 +429,11 @@ def _rank(instance: Instance, days: list[_Day], tankers: Iterable[int], delivery
 def _packs(
     instance: Instance, days: list[_Day], t: int, k: int, delivery: int, memo: dict[tuple[int, int], bool]
 ) -> bool:
-    """Whether trip k of tanker t still packs with the delivery (compartments do not depend on the visiting order)."""
+    """Whether trip k of tanker t still packs with the delivery (compartments do not depend on the visiting order);
+    k = -1: a trip of its own."""
     if (t, k) not in memo:
-        memo[(t, k)] = pack_trip(instance, t, [*days[t].trips[k], delivery]) is not None
+        trip = days[t].trips[k] if k >= 0 else []
+        memo[(t, k)] = pack_trip(instance, t, [*trip, delivery]) is not None
     return memo[(t, k)]
 
 
@@ -456,6 +458,8 @@ def _cheapest(
             continue
         day = days[t]
         if i is not None and not _packs(instance, days, t, k, delivery, packs):
+            continue
+        if i is None and not _packs(instance, days, t, -1, delivery, packs):
             continue
         if not _may_fit(instance, t, day, delivery, k, i):
             continue
