@@ -123,29 +123,57 @@ class TentativeDay:
         return placement
 
     def start_from(self, routes: dict[str, list[list[str]]]) -> list[str]:
-        """Start from an earlier plan of the day, given as tanker id -> trips -> job ids: each tanker keeps the
-        jobs still in the problem, in its order, when its day still fits (otherwise its jobs are left to `place`).
-        Returns the job ids kept."""
+        """Start from an earlier plan of the day, given as tanker id -> trips -> job ids (a split job's id once per
+        part): each tanker keeps the jobs still in the problem, in its order, when its day still fits (otherwise its
+        jobs are left to `place`); a split job is kept only when all its parts are. Returns the job ids kept."""
         tankers = {t.id: i for i, t in enumerate(self.problem.tankers)}
-        kept: list[str] = []
+        used: dict[int, int] = {}  # job index -> parts taken so far
         for tanker_id, trips in routes.items():
             if tanker_id not in tankers:
                 continue
             t = tankers[tanker_id]
-            eligible_jobs = [
-                [j for j in trip if j in self._job_index and t in self.instance.eligible.get(self._job_index[j], [])]
-                for trip in trips
-            ]
-            plan = [[d for j in trip for d in self._parts.get(self._job_index[j], [])] for trip in eligible_jobs]
-            plan = [trip for trip in plan if trip]
+            mine: dict[int, int] = {}
+            plan = []
+            for trip in trips:
+                stops = []
+                for job_id in trip:
+                    index = self._job_index.get(job_id)
+                    if index is None or t not in self.instance.eligible.get(index, []):
+                        continue
+                    parts = self._parts.get(index, [])
+                    k = used.get(index, 0) + mine.get(index, 0)
+                    if k < len(parts):
+                        stops.append(parts[k])
+                        mine[index] = mine.get(index, 0) + 1
+                if stops:
+                    plan.append(stops)
             if not plan or len(plan) > self.instance.trips:
                 continue
             timed = schedule_tanker(self.instance, t, plan)
             if timed is None:
                 continue
             self.days[t] = _Day(plan, timed, sum(trip.distance_m for trip in timed))
-            kept += [j for trip in eligible_jobs for j in trip]
-        return kept
+            for index, count in mine.items():
+                used[index] = used.get(index, 0) + count
+        # A split job with some parts kept and others not: its kept parts go too (and a day that no longer fits
+        # without them is emptied, which may leave further jobs partly kept).
+        while partial := {i for i, count in used.items() if count < len(self._parts.get(i, []))}:
+            owner = self.instance.deliveries
+            for t, day in enumerate(self.days):
+                if not any(owner[d].job_index in partial for trip in day.trips for d in trip):
+                    continue
+                rest = [[d for d in trip if owner[d].job_index not in partial] for trip in day.trips]
+                rest = [trip for trip in rest if trip]
+                timed = schedule_tanker(self.instance, t, rest) if rest else []
+                if timed is None:
+                    for d in (d for trip in rest for d in trip):
+                        used[owner[d].job_index] -= 1
+                    self.days[t] = _Day([], [], 0)
+                else:
+                    self.days[t] = _Day(rest, timed, sum(trip.distance_m for trip in timed))
+            for index in partial:
+                del used[index]
+        return [self.problem.jobs[i].id for i in sorted(used) if used[i]]
 
     def extend(self, jobs: Iterable[Job], pins: Iterable[Pin] = ()) -> None:
         """Add jobs (and their pins) to the problem, each at the matrix's location after the problem's last job (the

@@ -69,3 +69,19 @@ def test_pruned_and_exhaustive_insertion_agree(seed: int) -> None:
     assert pruned.solution().cost_minor == exhaustive.solution().cost_minor
     windows = [with_window(ask, (h * H, (h + 2) * H)) for h in range(4, 22, 2)]
     assert pruned.try_jobs(windows) == [exhaustive.try_job(w) for w in windows]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_plan_started_from_its_own_routes_is_the_same_plan(seed: int) -> None:
+    """start_from keeps every tanker's day of an unchanged problem as it was, split jobs included (a day kept
+    between requests is rebuilt this way without changing a promise)."""
+    problem, _ = _random_day(random.Random(seed))
+    points = [(d.lat, d.lon) for d in problem.depots] + [(j.lat, j.lon) for j in problem.jobs] + [(0.0, 0.0)]
+    matrix = GeodesicProvider().matrix(points)
+    grown = TentativeDay(problem, matrix)
+    grown.place_all()
+    again = TentativeDay(problem, matrix)
+    kept = again.start_from(grown.routes_by_job())
+    assert sorted(kept) == sorted({j for trips in grown.routes_by_job().values() for trip in trips for j in trip})
+    assert again.routes_by_job() == grown.routes_by_job()
+    assert [t.timed for t in again.days] == [t.timed for t in grown.days]
