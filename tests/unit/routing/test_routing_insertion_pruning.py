@@ -85,3 +85,19 @@ def test_a_plan_started_from_its_own_routes_is_the_same_plan(seed: int) -> None:
     assert sorted(kept) == sorted({j for trips in grown.routes_by_job().values() for trip in trips for j in trip})
     assert again.routes_by_job() == grown.routes_by_job()
     assert [t.timed for t in again.days] == [t.timed for t in grown.days]
+
+
+def test_a_split_job_is_kept_part_by_part() -> None:
+    depot = Depot(id="D", lat=CENTRE[0], lon=CENTRE[1], open_s=5 * H, close_s=20 * H)
+    tanker = Tanker(id="T", depot_id="D", compartments=(6000, 6000), shift_start_s=5 * H, shift_end_s=20 * H)
+    site = (CENTRE[0] + 0.05, CENTRE[1])
+    big = Job(id="S", lat=site[0], lon=site[1], product="diesel-0", litres=18_000, windows=((6 * H, 18 * H),))
+    problem = Problem(depots=(depot,), tankers=(tanker,), jobs=(big,), options=Options(multi_trip=True, max_trips=3))
+    points = [(depot.lat, depot.lon), (big.lat, big.lon), (0.0, 0.0)]
+    matrix = GeodesicProvider().matrix(points)
+    grown = TentativeDay(problem, matrix)
+    grown.place_all()
+    assert grown.routes_by_job() == {"T": [["S"], ["S"]]}
+    again = TentativeDay(problem, matrix)
+    assert again.start_from(grown.routes_by_job()) == ["S"]
+    assert again.routes_by_job() == grown.routes_by_job()
