@@ -11,7 +11,7 @@ Used to answer "can the fleet still take this order, and in which window?" quick
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import msgspec
@@ -261,7 +261,7 @@ class TentativeDay:
     def try_jobs(self, jobs: Iterable[Job]) -> list[Placement | Refusal]:
         """`try_job` for several jobs at the same site (e.g. one order in each window of a day), in one pass: the
         candidates' ranking by cost is made once."""
-        ranked: dict[int, list[_Candidate]] = {}
+        shared: dict[tuple[object, ...], _Shared] = {}
         out: list[Placement | Refusal] = []
         job_index = len(self.problem.jobs)
         for job in jobs:
@@ -284,7 +284,8 @@ class TentativeDay:
             for delivery in probe.deliveries:
                 instance.deliveries.append(Delivery(job_index, delivery.litres, delivery.part, delivery.parts))
             parts = list(range(first, len(instance.deliveries)))
-            outcome = _insert_job(instance, self.days, job_index, parts, prune=self.prune, ranked=ranked)
+            same = shared.setdefault((job.litres, job.product, job.allowed_vehicle_classes), _Shared())
+            outcome = _insert_job(instance, self.days, job_index, parts, prune=self.prune, shared=same)
             out.append(outcome if isinstance(outcome, Refusal) else outcome[0])
         return out
 
@@ -355,14 +356,14 @@ def _insert_job(
     deliveries: list[int],
     *,
     prune: bool = True,
-    ranked: dict[int, list[_Candidate]] | None = None,
+    shared: _Shared | None = None,
 ) -> tuple[Placement, list[_Day]] | Refusal:
     """The cheapest feasible place of the job's deliveries, one after the other, or why there is none.
 
     ``prune``: try the candidates cheapest first (the added metres are known before any scheduling) and skip those
     whose lower bounds already break a window, the depot's hours or the shift; the first that schedule_tanker
-    accepts is the one the exhaustive scan (``prune=False``, the reference) would pick. ``ranked``: the ranking of
-    the first delivery's candidates, shared by several asks about one site against the same day."""
+    accepts is the one the exhaustive scan (``prune=False``, the reference) would pick. ``shared``: the first delivery's
+    ranking and compartment checks, shared by several asks about one order (in other windows) against the same day."""
     if job_index in instance.excluded:
         return _EXCLUDED.get(instance.excluded[job_index][0], Refusal.SHIFT_ENDS)
     if not deliveries:
@@ -371,9 +372,10 @@ def _insert_job(
     current = list(days)
     total_m, total_cost, used = 0, 0, None
     for number, delivery in enumerate(deliveries):
-        packs: dict[tuple[int, int], bool] = {}
+        # The first delivery's compartment checks hold for every ask about the same order (only its window differs).
+        packs = shared.packs if shared is not None and number == 0 else {}
         if prune:
-            best = _cheapest(instance, current, tankers, delivery, packs, ranked if number == 0 else None)
+            best = _cheapest(instance, current, tankers, delivery, packs, shared if number == 0 else None)
         else:
             best, packs_loaded = _cheapest_exhaustive(instance, current, tankers, delivery)
         if best is None:
@@ -395,6 +397,15 @@ def _insert_job(
 _Best = tuple[int, int, int, _Day]  # (cost milli-minor, metres, tanker, day)
 # (cost milli-minor, tanker, candidate number, trip, position in the trip or None for a trip of its own there)
 _Candidate = tuple[int, int, int, int, int | None]
+
+
+@dataclass(slots=True)
+class _Shared:
+    """What asks about one order (same site, litres, product, vehicle classes; other windows) share against one
+    day: the ranking of every tanker's candidates and the compartment checks (-1: a trip of its own)."""
+
+    ranking: list[_Candidate] | None = None
+    packs: dict[tuple[int, int], bool] = field(default_factory=dict)
 
 
 def _cheapest_exhaustive(
@@ -471,15 +482,14 @@ def _cheapest(
     tankers: list[int],
     delivery: int,
     packs: dict[tuple[int, int], bool],
-    ranked: dict[int, list[_Candidate]] | None,
+    shared: _Shared | None,
 ) -> _Best | None:
-    site = instance.problem.job_location(instance.deliveries[delivery].job_index)
-    if ranked is None:
+    if shared is None:
         order = _rank(instance, days, tankers, delivery)
     else:
-        if site not in ranked:
-            ranked[site] = _rank(instance, days, range(len(instance.problem.tankers)), delivery)
-        order = ranked[site]
+        if shared.ranking is None:
+            shared.ranking = _rank(instance, days, range(len(instance.problem.tankers)), delivery)
+        order = shared.ranking
     allowed = set(tankers)
     for _cost, t, _n, k, i in order:
         if t not in allowed:
@@ -550,8 +560,8 @@ def _bounds(instance: Instance, t: int, day: _Day) -> _Bounds | None:
 
 def _may_fit(instance: Instance, t: int, day: _Day, delivery: int, k: int, i: int | None) -> bool:
     """False only when the candidate cannot schedule: every time of the day with one more stop is at least its time
-    in the earliest schedule without it, so a window, the depot's closing or the shift's end broken by these lower
-    bounds is broken by schedule_tanker too."""
+    in the earliest schedule without it (waiting for a bay left out), so a window, the depot's closing, the shift's
+    end or the duty broken by these lower bounds is broken by schedule_tanker too."""
     bounds = _bounds(instance, t, day)
     if bounds is None:
         return True
@@ -561,32 +571,52 @@ def _may_fit(instance: Instance, t: int, day: _Day, delivery: int, k: int, i: in
     dur = instance.matrix.durations_s
     home = instance.depot_location(t)
     item = instance.deliveries[delivery]
-    path = [(problem.job_location(item.job_index), problem.jobs[item.job_index], item.litres)]
+    job = problem.jobs[item.job_index]
+    site = problem.job_location(item.job_index)
+    unload = discharge_time_s(job, item.litres)
+    path = [(site, job, item.litres)]
     if i is None:  # a trip of its own before trip k
         clock = max(tanker.shift_start_s, depot.open_s) if k == 0 else bounds.back[k - 1]
         clock = max(clock, depot.open_s) + load_time_s(depot, item.litres)
-        here, rest = home, bounds.after[k]
+        here, later = home, range(k, len(day.trips))
+        added = load_time_s(depot, item.litres) + dur[home][site] + unload + dur[site][home]
     else:
         trip = day.trips[k]
+        prev = home if i == 0 else problem.job_location(instance.deliveries[trip[i - 1]].job_index)
+        nxt = home if i == len(trip) else problem.job_location(instance.deliveries[trip[i]].job_index)
+        loading = load_time_s(depot, bounds.litres[k] + item.litres)
+        added = dur[prev][site] + dur[site][nxt] - dur[prev][nxt] + unload + loading
+        added -= load_time_s(depot, bounds.litres[k])
         if i == 0:
-            clock, here = bounds.load_start[k] + load_time_s(depot, bounds.litres[k] + item.litres), home
+            clock, here = bounds.load_start[k] + loading, home
         else:
-            before = instance.deliveries[trip[i - 1]]
-            clock, here = bounds.leave[k][i - 1], problem.job_location(before.job_index)
-        for d in trip[i:]:
-            other = instance.deliveries[d]
-            path.append((problem.job_location(other.job_index), problem.jobs[other.job_index], other.litres))
-        rest = bounds.after[k + 1]
+            clock, here = bounds.leave[k][i - 1], prev
+        path += [_stop(instance, d) for d in trip[i:]]
+        later = range(k + 1, len(day.trips))
+    if tanker.max_duty_s is not None and bounds.after[0] + added > tanker.max_duty_s:
+        return False  # loading, driving and discharging alone take longer than the duty allows
     if (i is None or i == 0) and clock > depot.close_s:
         return False
-    for there, job, litres in path:
-        arrival = clock + dur[here][there]
-        opens = [start for start, end in job.windows if arrival <= end]
-        if not opens:
-            return False
-        clock = max(arrival, min(opens)) + discharge_time_s(job, litres)
-        here = there
-    return clock + dur[here][home] + rest <= tanker.shift_end_s
+    for m in [None, *later]:
+        if m is not None:  # the trips after: each loads once the previous one is back
+            clock = max(clock, depot.open_s) + load_time_s(depot, bounds.litres[m])
+            if clock > depot.close_s:
+                return False
+            here, path = home, [_stop(instance, d) for d in day.trips[m]]
+        for there, stop_job, litres in path:
+            arrival = clock + dur[here][there]
+            opens = [start for start, end in stop_job.windows if arrival <= end]
+            if not opens:
+                return False
+            clock = max(arrival, min(opens)) + discharge_time_s(stop_job, litres)
+            here = there
+        clock += dur[here][home]
+    return clock <= tanker.shift_end_s
+
+
+def _stop(instance: Instance, delivery: int) -> tuple[int, Job, int]:
+    item = instance.deliveries[delivery]
+    return instance.problem.job_location(item.job_index), instance.problem.jobs[item.job_index], item.litres
 
 
 def _candidates(trips: Trips, delivery: int, max_trips: int) -> Iterable[tuple[Trips, tuple[int, ...]]]:
