@@ -81,6 +81,12 @@ class _Bounds:
     litres: list[int]  # per trip: litres loaded
     back: list[int]  # per trip: earliest return to the depot
     after: list[int]  # per trip k: least time trips k.. take (loading, driving, discharging; no waiting)
+    # Upper bounds, from the end of the day backwards (latest window ends, the shift's end, the depot's closing;
+    # waiting left out): per trip, per stop, the latest start of its service; per trip, its latest loading start
+    # and latest return.
+    latest: list[list[int]]
+    latest_load: list[int]
+    latest_back: list[int]
 
 
 class TentativeDay:
@@ -406,6 +412,7 @@ class _Shared:
 
     ranking: list[_Candidate] | None = None
     packs: dict[tuple[int, int], bool] = field(default_factory=dict)
+    spans: dict[tuple[int, int, int], tuple[int, int]] = field(default_factory=dict)  # see _in_time
 
 
 def _cheapest_exhaustive(
@@ -499,7 +506,7 @@ def _cheapest(
             continue
         if i is None and not _packs(instance, days, t, -1, delivery, packs):
             continue
-        if not _may_fit(instance, t, day, delivery, k, i):
+        if not _in_time(instance, t, day, delivery, k, i, shared) or not _may_fit(instance, t, day, delivery, k, i):
             continue
         candidate = [list(x) for x in day.trips]
         if i is None:
@@ -548,14 +555,86 @@ def _bounds(instance: Instance, t: int, day: _Day) -> _Bounds | None:
             here = there
         least.append(spent + dur[here][home])
     after = [sum(least[k:]) for k in range(len(least) + 1)]
+    trips = len(day.trips)
+    latest: list[list[int]] = [[] for _ in range(trips)]
+    latest_load, latest_back = [0] * trips, [0] * trips
+    back = tanker.shift_end_s
+    for m in range(trips - 1, -1, -1):
+        latest_back[m] = back
+        here, limit = home, back
+        starts = []
+        for d in reversed(day.trips[m]):
+            item = instance.deliveries[d]
+            there = instance.problem.job_location(item.job_index)
+            job = jobs[item.job_index]
+            limit = min(
+                max(end for _, end in job.windows), limit - dur[there][here] - discharge_time_s(job, item.litres)
+            )
+            starts.append(limit)
+            here = there
+        starts.reverse()
+        latest[m] = starts
+        load = load_time_s(depot, packed[m].litres)  # type: ignore[union-attr]
+        latest_load[m] = min(depot.close_s - load, limit - dur[home][here] - load)
+        back = latest_load[m]
     day.bounds = _Bounds(
         load_start=[trip.load_start_s for trip in timed],
         leave=[[stop.departure_s for stop in trip.stops] for trip in timed],
         back=[trip.return_s for trip in timed],
         litres=[p.litres for p in packed if p is not None],
         after=after,
+        latest=latest,
+        latest_load=latest_load,
+        latest_back=latest_back,
     )
     return day.bounds
+
+
+def _in_time(
+    instance: Instance, t: int, day: _Day, delivery: int, k: int, i: int | None, shared: _Shared | None
+) -> bool:
+    """A quick `_may_fit`: the new stop's earliest arrival and its latest start (what the stops after it allow), both
+    independent of its window, against its windows."""
+    bounds = _bounds(instance, t, day)
+    if bounds is None:
+        return True
+    key = (t, k, -1 if i is None else i)
+    span = shared.spans.get(key) if shared is not None else None
+    if span is None:
+        span = _span(instance, t, day, bounds, delivery, k, i)
+        if shared is not None:
+            shared.spans[key] = span
+    arrival, latest = span
+    job = instance.problem.jobs[instance.deliveries[delivery].job_index]
+    return any(arrival <= end and max(arrival, start) <= latest for start, end in job.windows)
+
+
+def _span(
+    instance: Instance, t: int, day: _Day, bounds: _Bounds, delivery: int, k: int, i: int | None
+) -> tuple[int, int]:
+    problem = instance.problem
+    tanker = instance.tanker(t)
+    depot = problem.depot(tanker.depot_id)
+    dur = instance.matrix.durations_s
+    home = instance.depot_location(t)
+    item = instance.deliveries[delivery]
+    site = problem.job_location(item.job_index)
+    unload = discharge_time_s(problem.jobs[item.job_index], item.litres)
+    if i is None:
+        clock = max(tanker.shift_start_s, depot.open_s) if k == 0 else bounds.back[k - 1]
+        arrival = max(clock, depot.open_s) + load_time_s(depot, item.litres) + dur[home][site]
+        back = bounds.latest_load[k] if k < len(day.trips) else tanker.shift_end_s
+        return arrival, back - dur[site][home] - unload
+    trip = day.trips[k]
+    if i == 0:
+        arrival = bounds.load_start[k] + load_time_s(depot, bounds.litres[k] + item.litres) + dur[home][site]
+    else:
+        prev = problem.job_location(instance.deliveries[trip[i - 1]].job_index)
+        arrival = bounds.leave[k][i - 1] + dur[prev][site]
+    if i == len(trip):
+        return arrival, bounds.latest_back[k] - dur[site][home] - unload
+    nxt = problem.job_location(instance.deliveries[trip[i]].job_index)
+    return arrival, bounds.latest[k][i] - dur[site][nxt] - unload
 
 
 def _may_fit(instance: Instance, t: int, day: _Day, delivery: int, k: int, i: int | None) -> bool:
