@@ -4,7 +4,8 @@ The built day of each (depot, day) — problem, matrix, instance, tentative plan
 up to date at each request instead of being built again:
 
 * the fleet (depots, crewed tankers, pins, trips already loaded) is read as dispatch.builder reads it, and a day
-  whose fleet changed is built again from nothing (the plan starts from the remembered routes);
+  whose fleet changed is built again from nothing (the plan starts from the remembered routes); on PostgreSQL a
+  digest of the rows it is read from comes first, and the fleet is read again only when the digest changed;
 * the orders holding a place are read in one query of the columns a job is made of: orders new to the day are
   added (the matrix grows by their locations only) and inserted, oldest first; cancelled or changed ones leave
   (a changed one is added again);
@@ -16,13 +17,14 @@ them after taking the day's lock). Every process keeps its own copy, per thread.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import operator
 import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import msgspec
 from sqlalchemy import select, text
@@ -106,6 +108,8 @@ class _Locations:
 @dataclass(slots=True)
 class _Kept:
     fleet: bytes  # what the fleet looked like (a change builds the day again)
+    digest: str | None  # its rows' digest (PostgreSQL): unchanged, the fleet is not read again
+    read: tuple[DayContext, list[routing.Pin], set[str]]  # the fleet as read
     jobs: dict[str, routing.Job]  # order id -> its job, in the problem's order
     locations: _Locations
     tentative: TentativeDay
@@ -163,6 +167,38 @@ async def _fleet(
         [context.day_start.isoformat(), problem.depots, problem.tankers, problem.options, pins, sorted(frozen)]
     )
     return context, pins, frozen, fingerprint
+
+
+# Every row dispatch.builder reads for a day's fleet (depots, tankers, drivers, the day's pairings and pins, pickups
+# booking the depot's bays, the day's plans and their trips, the orders on trips already loaded), whole, in one
+# statement: equal digests, equal fleet. PostgreSQL only (elsewhere the fleet is read each time).
+_FLEET_DIGEST = text(
+    """
+    SELECT md5(concat_ws('|',
+      (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM depots x),
+      (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM tankers x),
+      (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM drivers x),
+      (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM pairings x WHERE x.date = :day),
+      (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM pins x WHERE x.date = :day),
+      (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM pickup_bookings x
+        WHERE x.depot_id = :depot AND x.slot_start < :until AND x.slot_end > :since),
+      (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM plans x WHERE x.date = :day),
+      (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM plan_trips x
+        JOIN plans p ON p.id = x.plan_id WHERE p.date = :day),
+      (SELECT string_agg(x.trip_id::text || ':' || x.order_id::text, ',' ORDER BY x.trip_id, x.order_id)
+        FROM plan_stops x JOIN plan_trips t ON t.id = x.trip_id JOIN plans p ON p.id = t.plan_id
+        WHERE p.date = :day AND t.status != 'planned')
+    ))
+    """
+)
+
+
+async def _fleet_digest(session: AsyncSession, *, depot_id: uuid.UUID, day: date) -> str | None:
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    midnight = datetime.combine(day, time(0), UTC)
+    bounds = {"since": midnight - timedelta(days=2), "until": midnight + timedelta(days=3)}  # any time zone's day
+    return str(await session.scalar(_FLEET_DIGEST, {"day": day, "depot": depot_id, **bounds}))
 
 
 async def _jobs(
@@ -228,7 +264,7 @@ def _build(
     tentative = TentativeDay(problem, locations.matrix)
     kept = set(tentative.start_from(routes)) if routes else set()
     tentative.place_all([job_id for job_id in jobs if job_id not in kept])
-    return _Kept(fleet, dict(jobs), locations, tentative, 0)
+    return _Kept(fleet, None, (context, pins, set()), dict(jobs), locations, tentative, 0)
 
 
 def _refresh(kept: _Kept, jobs: dict[str, routing.Job], pins: list[routing.Pin]) -> None:
@@ -269,12 +305,17 @@ async def load_day(
 ) -> Day:
     """The day of the depot with its tentative plan; the matrix's last location is `extra_point` (the site asked
     about). Between this call's return and the next await of its caller, the day is the caller's alone."""
-    context, pins, frozen, fleet = await _fleet(session, depot_id=depot_id, day=day, default_tz=default_tz)
-    jobs = await _jobs(session, context, depot_id=depot_id, day=day, frozen=frozen)
     key = (depot_id, day, threading.get_ident())
     with _lock:
         kept = _days.get(key)
-        if kept is not None:
+    digest = await _fleet_digest(session, depot_id=depot_id, day=day)
+    if kept is not None and digest is not None and kept.digest == digest:
+        (context, pins, frozen), fleet = kept.read, kept.fleet
+    else:
+        context, pins, frozen, fleet = await _fleet(session, depot_id=depot_id, day=day, default_tz=default_tz)
+    jobs = await _jobs(session, context, depot_id=depot_id, day=day, frozen=frozen)
+    with _lock:
+        if kept is not None and key in _days:
             _days.move_to_end(key)
     if kept is None or kept.fleet != fleet or kept.insertions >= REBUILD_AFTER:
         routes = kept.tentative.routes_by_job() if kept is not None else None
@@ -286,9 +327,11 @@ async def load_day(
                 _days.popitem(last=False)
     else:
         _refresh(kept, jobs, pins)
+    kept.digest, kept.read = digest, (context, pins, frozen)
     kept.locations.set_last(extra_point)
-    context.problem = kept.tentative.problem
-    return Day(context=context, tentative=kept.tentative)
+    answer = copy.copy(context)  # the fleet as read stays as read
+    answer.problem = kept.tentative.problem
+    return Day(context=answer, tentative=kept.tentative)
 
 
 def forget(depot_id: uuid.UUID | None = None) -> None:
