@@ -410,9 +410,10 @@ class _Shared:
     """What asks about one order (same site, litres, product, vehicle classes; other windows) share against one
     day: the ranking of every tanker's candidates and the compartment checks (-1: a trip of its own)."""
 
-    ranking: list[_Candidate] | None = None
+    viable: list[_Candidate] | None = None  # see _viable
+    arrival: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    latest: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     packs: dict[tuple[int, int], bool] = field(default_factory=dict)
-    spans: dict[tuple[int, int, int], tuple[int, int]] = field(default_factory=dict)  # see _in_time
 
 
 def _cheapest_exhaustive(
@@ -491,22 +492,21 @@ def _cheapest(
     packs: dict[tuple[int, int], bool],
     shared: _Shared | None,
 ) -> _Best | None:
+    allowed = set(tankers)
     if shared is None:
         order = _rank(instance, days, tankers, delivery)
     else:
-        if shared.ranking is None:
-            shared.ranking = _rank(instance, days, range(len(instance.problem.tankers)), delivery)
-        order = shared.ranking
-    allowed = set(tankers)
+        order = _viable(instance, days, delivery, packs, shared)
     for _cost, t, _n, k, i in order:
         if t not in allowed:
             continue
         day = days[t]
-        if i is not None and not _packs(instance, days, t, k, delivery, packs):
-            continue
-        if i is None and not _packs(instance, days, t, -1, delivery, packs):
-            continue
-        if not _in_time(instance, t, day, delivery, k, i, shared) or not _may_fit(instance, t, day, delivery, k, i):
+        if shared is None:  # else: checked by _viable
+            if not _packs(instance, days, t, -1 if i is None else k, delivery, packs):
+                continue
+            if not _in_time(instance, t, day, delivery, k, i):
+                continue
+        if not _may_fit(instance, t, day, delivery, k, i):
             continue
         candidate = [list(x) for x in day.trips]
         if i is None:
@@ -522,6 +522,34 @@ def _cheapest(
         cost = (metres - day.metres) * tanker.cost_per_km_minor + fixed
         return cost, metres - day.metres, t, _Day(candidate, timed, metres)
     return None
+
+
+def _viable(
+    instance: Instance, days: list[_Day], delivery: int, packs: dict[tuple[int, int], bool], shared: _Shared
+) -> list[_Candidate]:
+    """The candidates of every tanker, cheapest first, that pass the compartment check and `_in_time` for this
+    delivery's windows: the ranking, checks and spans are made once for all the windows asked about."""
+    if shared.viable is None:
+        viable, arrivals, latests = [], [], []
+        for candidate in _rank(instance, days, range(len(instance.problem.tankers)), delivery):
+            _cost, t, _n, k, i = candidate
+            if not _packs(instance, days, t, -1 if i is None else k, delivery, packs):
+                continue
+            bounds = _bounds(instance, t, days[t])
+            arrival, latest = _span(instance, t, days[t], bounds, delivery, k, i) if bounds else (-_FAR, _FAR)
+            viable.append(candidate)
+            arrivals.append(arrival)
+            latests.append(latest)
+        shared.viable = viable
+        shared.arrival, shared.latest = np.array(arrivals, dtype=np.int64), np.array(latests, dtype=np.int64)
+    job = instance.problem.jobs[instance.deliveries[delivery].job_index]
+    fits = np.zeros(len(shared.viable), dtype=bool)
+    for start, end in job.windows:
+        fits |= (shared.arrival <= end) & (np.maximum(shared.arrival, start) <= shared.latest)
+    return [shared.viable[j] for j in np.flatnonzero(fits)]
+
+
+_FAR = 10**12
 
 
 def _bounds(instance: Instance, t: int, day: _Day) -> _Bounds | None:
@@ -590,21 +618,13 @@ def _bounds(instance: Instance, t: int, day: _Day) -> _Bounds | None:
     return day.bounds
 
 
-def _in_time(
-    instance: Instance, t: int, day: _Day, delivery: int, k: int, i: int | None, shared: _Shared | None
-) -> bool:
+def _in_time(instance: Instance, t: int, day: _Day, delivery: int, k: int, i: int | None) -> bool:
     """A quick `_may_fit`: the new stop's earliest arrival and its latest start (what the stops after it allow), both
     independent of its window, against its windows."""
     bounds = _bounds(instance, t, day)
     if bounds is None:
         return True
-    key = (t, k, -1 if i is None else i)
-    span = shared.spans.get(key) if shared is not None else None
-    if span is None:
-        span = _span(instance, t, day, bounds, delivery, k, i)
-        if shared is not None:
-            shared.spans[key] = span
-    arrival, latest = span
+    arrival, latest = _span(instance, t, day, bounds, delivery, k, i)
     job = instance.problem.jobs[instance.deliveries[delivery].job_index]
     return any(arrival <= end and max(arrival, start) <= latest for start, end in job.windows)
 
