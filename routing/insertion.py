@@ -710,7 +710,17 @@ def _may_fit(instance: Instance, t: int, day: _Day, delivery: int, k: int, i: in
             clock = max(arrival, min(opens)) + discharge_time_s(stop_job, litres)
             here = there
         clock += dur[here][home]
-    return clock <= tanker.shift_end_s
+    if clock > tanker.shift_end_s:
+        return False
+    if tanker.max_duty_s is None:
+        return True
+    # The duty runs from the first loading, which starts at the latest when the first trip's stops allow.
+    if i is None and k == 0:
+        back = bounds.latest_load[0] if day.trips else tanker.shift_end_s
+        first = back - dur[site][home] - unload - dur[home][site] - load_time_s(depot, item.litres)
+    else:
+        first = bounds.latest_load[0]
+    return clock - first <= tanker.max_duty_s
 
 
 def _stop(instance: Instance, delivery: int) -> tuple[int, Job, int]:
