@@ -261,14 +261,28 @@ def build_rows(
             f"{solution.cost_minor:,} fen ({routing_cost(solution):,}), {len(solution.unassigned)}; "
             f"{stats.source}, {stats.solutions}, {stats.cpu_s:.0f} s",
         )
-    ratio = plan.cost_minor / cold.solution.cost_minor - 1 if cold.solution.cost_minor else float("nan")
+    # Judged on the routing cost (distance and fixed costs): a plan that leaves an order out saves its route but
+    # pays a 10,000,000-fen penalty, which would make any comparison of whole costs meaningless. The orders left
+    # out are shown beside it.
+    fresh, warm_cost = routing_cost(cold.solution), routing_cost(warm.solution)
+    left = f"(unassigned: tentative {len(plan.unassigned)}, fresh {len(cold.solution.unassigned)}"
+    left += f", from the tentative {len(warm.solution.unassigned)})"
+    ratio = routing_cost(plan) / fresh - 1 if fresh else float("nan")
     verdict = "met" if ratio <= TARGET_TENTATIVE else "MISSED"
-    add("tentative vs fresh solve", f"{100 * ratio:+.1f} %", f"≤ +{100 * TARGET_TENTATIVE:.0f} %", verdict)
-    checks.append(f"tentative plan {100 * ratio:+.1f} % vs a fresh {args.solve_seconds:g}-s solve: {verdict}")
-    warm_ratio = warm.solution.cost_minor / cold.solution.cost_minor - 1 if cold.solution.cost_minor else float("nan")
-    verdict = "met" if warm.solution.cost_minor <= cold.solution.cost_minor else "MISSED"
-    add("solve from the tentative plan vs cold", f"{100 * warm_ratio:+.1f} %", "≤ 0 %", verdict)
-    checks.append(f"final plan started from the tentative plan {100 * warm_ratio:+.1f} % vs cold: {verdict}")
+    add(
+        "tentative vs fresh solve, routing cost",
+        f"{100 * ratio:+.1f} % {left}",
+        f"≤ +{100 * TARGET_TENTATIVE:.0f} %",
+        verdict,
+    )
+    solve = f"a fresh {args.solve_seconds:g}-s solve"
+    checks.append(f"tentative plan's routing cost {100 * ratio:+.1f} % vs {solve} {left}: {verdict}")
+    warm_ratio = warm_cost / fresh - 1 if fresh else float("nan")
+    verdict = "met" if warm_cost <= fresh else "MISSED"
+    add("solve from the tentative plan vs cold, routing cost", f"{100 * warm_ratio:+.1f} % {left}", "≤ 0 %", verdict)
+    checks.append(
+        f"final plan started from the tentative plan: routing cost {100 * warm_ratio:+.1f} % vs cold: {verdict}"
+    )
     return rows, checks
 
 
