@@ -101,3 +101,16 @@ def test_a_split_job_is_kept_part_by_part() -> None:
     again = TentativeDay(problem, matrix)
     assert again.start_from(grown.routes_by_job()) == ["S"]
     assert again.routes_by_job() == grown.routes_by_job()
+
+
+def test_a_block_of_the_geodesic_matrix_is_the_matrix_entry_for_entry() -> None:
+    """What a kept day grows its matrix with (GeodesicProvider.block) equals the full matrix computed afresh."""
+    rng = random.Random(5)
+    points = [(CENTRE[0] + rng.uniform(-0.3, 0.3), CENTRE[1] + rng.uniform(-0.3, 0.3)) for _ in range(40)]
+    provider = GeodesicProvider()
+    full = provider.matrix(points)
+    distances, durations = provider.block(points, points)
+    assert distances == [list(row) for row in full.distances_m] and durations == [list(row) for row in full.durations_s]
+    rows, _ = provider.block(points[7:9], points)
+    cols, _ = provider.block(points, points[3:4])
+    assert rows == distances[7:9] and cols == [[row[3]] for row in distances]
