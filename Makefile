@@ -16,7 +16,7 @@ PYTHON ?= $(shell \
 DATA_DIR ?= ./var
 PORT ?= 8000
 
-.PHONY: help venv system-deps web-assets browser demo test test-unit test-integration test-e2e lint bench-api bench-routing bench-tracking bench-load bench-dispatch bench-money bench-office bench-notify clean
+.PHONY: help venv system-deps web-assets browser demo test test-unit test-integration test-e2e lint bench-api bench-routing bench-tracking bench-load bench-dispatch bench-promise bench-money bench-office bench-notify clean
 
 help:
 	@echo "make demo   set up and run the service with demo data (SQLite, embedded worker)"
@@ -90,6 +90,11 @@ bench-api: venv
 
 bench-dispatch: venv
 	$(BIN)/python -m benchmarks.bench_dispatch
+
+# The delivery promise on a day filling up: 1,000 orders, one by one (GET /availability, POST /orders), 60 tankers,
+# over HTTP on PostgreSQL; see benchmarks/README.md.
+bench-promise: venv
+	$(BIN)/python -m benchmarks.bench_promise
 
 bench-tracking: venv
 	$(BIN)/python -m benchmarks.bench_tracking

@@ -85,24 +85,36 @@ def _windows(depot: Depot, site: Site, day: date, minutes: int) -> list[tuple[da
 
 
 def _judge(
-    day: Day, ask: _Ask, start: datetime, end: datetime, *, now: datetime, rules: OrderRules, managed: bool
-) -> tuple[str | None, int | None]:
-    """(reason it cannot be served, marginal cost): reason None when it can."""
+    day: Day,
+    ask: _Ask,
+    windows: list[tuple[datetime, datetime]],
+    *,
+    now: datetime,
+    rules: OrderRules,
+    managed: bool,
+) -> list[tuple[str | None, int | None]]:
+    """For each window (reason it cannot be served, marginal cost): reason None when it can. The windows the fleet
+    is asked about are judged in one pass (routing.insertion.TentativeDay.try_jobs)."""
     tz = zone(ask.site.timezone)
     hours = msgspec.convert(ask.site.receiving_hours, list[HoursEntry])
-    if not within(hours, start, end, tz):
-        return "site_closed", None
-    if start < now + timedelta(minutes=rules.lead_time_minutes):
-        return "cut_off", None
-    if not managed:
-        return None, None
-    if not day.context.problem.depots:
-        return "depot_closed", None
-    window = (max(0, day.seconds(start)), day.seconds(end))
-    outcome = day.tentative.try_job(with_window(_job(ask), window))
-    if isinstance(outcome, Placement):
-        return None, outcome.added_cost_minor
-    return str(outcome), None
+    out: list[tuple[str | None, int | None]] = []
+    asked: list[int] = []
+    for start, end in windows:
+        if not within(hours, start, end, tz):
+            out.append(("site_closed", None))
+        elif start < now + timedelta(minutes=rules.lead_time_minutes):
+            out.append(("cut_off", None))
+        elif not managed:
+            out.append((None, None))
+        elif not day.context.problem.depots:
+            out.append(("depot_closed", None))
+        else:
+            asked.append(len(out))
+            out.append((None, None))
+    jobs = [with_window(_job(ask), (max(0, day.seconds(windows[i][0])), day.seconds(windows[i][1]))) for i in asked]
+    for i, outcome in zip(asked, day.tentative.try_jobs(jobs), strict=True):
+        out[i] = (None, outcome.added_cost_minor) if isinstance(outcome, Placement) else (str(outcome), None)
+    return out
 
 
 async def _day_for(session: AsyncSession, ask: _Ask, day: date, *, default_tz: str) -> Day:
@@ -151,9 +163,10 @@ async def _windows_of(
     managed: bool,
 ) -> list[WindowOut]:
     tentative = await _day_for(session, ask, day, default_tz=default_tz)
+    windows = _windows(ask.depot, ask.site, day, settings.window_minutes)
+    judged = _judge(tentative, ask, windows, now=now, rules=rules, managed=managed)
     out = []
-    for start, end in _windows(ask.depot, ask.site, day, settings.window_minutes):
-        reason, cost = _judge(tentative, ask, start, end, now=now, rules=rules, managed=managed)
+    for (start, end), (reason, cost) in zip(windows, judged, strict=True):
         out.append(
             WindowOut(
                 window_start=_hhmm(start, day, ask.site.timezone),

@@ -154,14 +154,44 @@ class GeodesicProvider:
                 for j in range(i + 1, n):
                     out[i, j] = out[j, i] = geodistance.geodesic(points[i], points[j]).meters
             return out
-        lat = np.radians(np.array([p[0] for p in points], dtype=float))
-        lon = np.radians(np.array([p[1] for p in points], dtype=float))
-        dlat = lat[:, None] - lat[None, :]
-        dlon = lon[:, None] - lon[None, :]
-        a = np.sin(dlat / 2) ** 2 + np.cos(lat)[:, None] * np.cos(lat)[None, :] * np.sin(dlon / 2) ** 2
+        return self._great_circle(points, points)
+
+    def _great_circle(self, rows: Sequence[Point], cols: Sequence[Point]) -> np.ndarray:
+        lat_a = np.radians(np.array([p[0] for p in rows], dtype=float))
+        lon_a = np.radians(np.array([p[1] for p in rows], dtype=float))
+        lat_b = np.radians(np.array([p[0] for p in cols], dtype=float))
+        lon_b = np.radians(np.array([p[1] for p in cols], dtype=float))
+        dlat = lat_a[:, None] - lat_b[None, :]
+        dlon = lon_a[:, None] - lon_b[None, :]
+        a = np.sin(dlat / 2) ** 2 + np.cos(lat_a)[:, None] * np.cos(lat_b)[None, :] * np.sin(dlon / 2) ** 2
         central = 2 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
         result: np.ndarray = central * geodistance.EARTH_RADIUS * 1000.0
         return result
+
+    def block(self, rows: Sequence[Point], cols: Sequence[Point]) -> tuple[list[list[int]], list[list[int]]]:
+        """(metres, seconds) from each of ``rows`` to each of ``cols``, entry for entry what `matrix` gives for
+        those pairs: a matrix grown by a few points without computing it again (great_circle only)."""
+        if self.method != "great_circle":
+            raise ValueError("block needs method='great_circle'")
+        if not rows or not cols:
+            return [[] for _ in rows], [[] for _ in rows]
+        metres = self._great_circle(rows, cols) * self.road_factor
+        distances = np.ceil(metres - 1e-9)
+        seconds = np.ceil(distances / (self.speed_kmh / 3.6) - 1e-9)
+        return _shared_rows(distances.astype(np.int64)), _shared_rows(seconds.astype(np.int64))
+
+
+_SHARED: list[int] = []  # 0, 1, 2, ...: one int object per value for every row `block` makes (8 bytes an entry)
+
+
+def _shared_rows(values: np.ndarray) -> list[list[int]]:
+    high = int(values.max())
+    if int(values.min()) < 0 or high > 10_000_000:
+        rows: list[list[int]] = values.tolist()
+        return rows
+    if len(_SHARED) <= high:
+        _SHARED.extend(range(len(_SHARED), high + 1))
+    return [list(take(_SHARED, row)) for row in values.tolist()]
 
 
 def _points_key(points: Sequence[Point]) -> str:

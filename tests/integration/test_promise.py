@@ -10,7 +10,9 @@ day is full.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
+from datetime import date
 from typing import Any
 
 import pytest
@@ -249,3 +251,56 @@ async def test_the_openapi_documents_the_fleet_full_header_the_proposals_and_the
     assert {"fleet_full", "pickup_alternative", "earliest_window"} <= set(quote["properties"])
     plan_request = next(v for k, v in schemas.items() if k.endswith("PlanRequest"))
     assert plan_request["properties"]["start_from"]["enum"] == ["cold", "tentative"]
+
+
+async def test_the_kept_day_follows_orders_taken_and_cancelled_as_a_day_built_afresh(world, app) -> None:
+    """The day kept between requests (grown by new orders, shrunk by a cancellation) is the day dispatch.builder
+    builds from the database: the same jobs, a matrix equal to one computed afresh, a plan the checker accepts."""
+    from core.db import create_engine, session_factory
+    from dispatch.builder import build_day
+    from promise import day as promise_day
+    from promise.day import HOLDING, load_day
+    from routing import GeodesicProvider, check
+
+    depot, _ = await _small_day(world, 120.0)
+    await new_fleet(world, depot, tankers=1, compartments=[8000, 8000, 6000])
+    depot_id, day = uuid.UUID(depot["id"]), date.fromisoformat(DAY)
+    engine = create_engine(app.state.settings.db.url, null_pool=True)
+
+    async def same_as_afresh(jobs: int, site: tuple[float, float]) -> None:
+        async with session_factory(engine)() as session:
+            kept = await load_day(session, depot_id=depot_id, day=day, default_tz="Asia/Shanghai", extra_point=site)
+            fresh = await build_day(
+                session, day=day, depot_id=depot_id, time_limit_s=1.0, default_tz="Asia/Shanghai", statuses=HOLDING
+            )
+        problem = kept.tentative.problem
+        assert {j.id: j for j in problem.jobs} == {j.id: j for j in fresh.problem.jobs}
+        assert len(problem.jobs) == jobs
+        assert problem.tankers == fresh.problem.tankers and problem.depots == fresh.problem.depots
+        points = [(d.lat, d.lon) for d in problem.depots] + [(j.lat, j.lon) for j in problem.jobs] + [site]
+        afresh = GeodesicProvider().matrix(points)
+        assert [list(r) for r in afresh.distances_m] == kept.tentative.matrix.distances_m
+        assert [list(r) for r in afresh.durations_s] == kept.tentative.matrix.durations_s
+        solution = kept.tentative.solution()
+        assert not solution.unassigned and check(problem, solution) == []
+
+    try:
+        await same_as_afresh(1, (28.6, 120.1))  # built from nothing in this thread, then kept
+        kept_day = promise_day._days[(depot_id, day, threading.get_ident())]
+        orders = []
+        for k, (start, end) in enumerate([("10:00", "12:00"), ("12:00", "14:00"), ("08:00", "10:00")]):
+            customer = await world.new_customer(lat=28.5 + 0.01 * k, lon=120.02 + 0.01 * k)
+            await _windows(customer, litres=3000)
+            body = {"delivery_date": DAY, "quantity_litres": 3000, "window_start": start, "window_end": end}
+            orders.append(ok(await customer.order(**body), 201))
+        await same_as_afresh(4, (28.61, 120.1))  # grown by three
+        cancel = f"/api/v1/orders/{orders[1]['id']}/cancel"
+        ok(await world.client.post(cancel, headers=world.h("admin"), json={"reason": "x"}))
+        await same_as_afresh(3, (28.62, 120.1))  # one left
+        late = await world.new_customer(lat=28.47, lon=120.03)
+        ok(await late.order(delivery_date=DAY, quantity_litres=2000, window_start="14:00", window_end="16:00"), 201)
+        await same_as_afresh(4, (28.6, 120.1))
+        # The same kept day all along, brought up to date at each request.
+        assert promise_day._days[(depot_id, day, threading.get_ident())] is kept_day and kept_day.insertions == 4
+    finally:
+        await engine.dispose()
