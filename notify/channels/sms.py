@@ -118,7 +118,7 @@ def outcome_of(status_code: int, payload: object) -> Outcome:
 
 class TencentSmsChannel:
     def __init__(
-        self, settings: SmsSettings, *, concurrency: int = 50, wall_clock: Callable[[], float] = time.time
+        self, settings: SmsSettings, *, concurrency: int = 16, wall_clock: Callable[[], float] = time.time
     ) -> None:
         # The provider checks the request's timestamp against its own clock: real time, whatever the app's clock.
         self.settings, self.concurrency, self.wall_clock = settings, concurrency, wall_clock

@@ -84,7 +84,7 @@ class WechatChannel:
         self,
         settings: WechatSettings,
         *,
-        concurrency: int = 50,
+        concurrency: int = 16,
         tokens: TokenCache = TOKENS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
