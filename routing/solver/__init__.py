@@ -41,8 +41,9 @@ def solve(
     """Plan the day.  Same problem, params and seed give the same result when the search is bounded by
     ``params.solution_limit`` (a time limit cuts the search wherever the clock says).
 
-    ``start_from``: a plan of this day to improve (instead of our construction): the search starts from it
-    (guided local search) and it is the answer when nothing better is found."""
+    ``start_from``: a plan of this day to improve: fitted to the model's timing (extract.fit_for_search), the
+    search starts from it, or from our construction when that is cheaper (guided local search), and it is the
+    answer when nothing better is found."""
     validate(problem)
     params = params or SolveParams()
     limit_s = params.time_limit_s if params.time_limit_s is not None else problem.options.time_limit_s

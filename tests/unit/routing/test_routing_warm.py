@@ -58,4 +58,3 @@ def test_a_plan_timed_with_real_loading_is_fitted_to_the_models_timing(make) -> 
     model = build_model(instance, vehicles)
     model.routing.CloseModelWithParameters(search_parameters(model, SolveParams(), 1.0))
     assert model.routing.ReadAssignmentFromRoutes(plan_routes(model, fitted), True) is not None
-
