@@ -16,7 +16,7 @@ from routing.result import Result, Stats
 from routing.solution import Solution
 from routing.solver.construct import construct
 from routing.solver.decompose import SolvePart, improve_by_parts, objective
-from routing.solver.extract import Floors, Plan, empty_solution, finish, plan_of
+from routing.solver.extract import Floors, Plan, empty_solution, finish, fit_for_search, plan_objective, plan_of
 from routing.solver.fleet import search_fleet
 from routing.solver.instance import Instance, build_instance
 from routing.solver.model import usable_tankers
@@ -41,8 +41,9 @@ def solve(
     """Plan the day.  Same problem, params and seed give the same result when the search is bounded by
     ``params.solution_limit`` (a time limit cuts the search wherever the clock says).
 
-    ``start_from``: a plan of this day to improve (instead of our construction): the search starts from it
-    (guided local search) and it is the answer when nothing better is found."""
+    ``start_from``: a plan of this day to improve: fitted to the model's timing (extract.fit_for_search), the
+    search starts from it, or from our construction when that is cheaper (guided local search), and it is the
+    answer when nothing better is found."""
     validate(problem)
     params = params or SolveParams()
     limit_s = params.time_limit_s if params.time_limit_s is not None else problem.options.time_limit_s
@@ -61,8 +62,18 @@ def solve(
     built: Solution | None = None
     built_s: float | None = None
     plan: Plan | None = None
+    ours: Plan | None = None  # our construction, when the search starts from it instead of a given plan
     if start_from is not None and instance.deliveries and vehicles:
-        plan = plan_of(instance, start_from)
+        plan = _start_plan(instance, vehicles, start_from, params, search_s)
+        if params.construct and not (cancel is not None and cancel.is_set()):
+            # A poor given plan (one tanker after another opened by insertion) is a poor place to search from:
+            # the search moves a delivery or a few at a time and rarely empties a tanker.  Our construction is the
+            # start then, as on a cold solve; the given plan still wins when nothing beats it.
+            ours = construct(instance, vehicles) or None
+            if ours is not None and plan_objective(instance, vehicles, ours) < plan_objective(instance, vehicles, plan):
+                plan = ours
+            else:
+                ours = None
         built, built_s = start_from, 0.0
         params = msgspec.structs.replace(params, warm_start_above=0, warm_start_single_trip=True)
     elif params.construct and instance.deliveries and vehicles and not (cancel is not None and cancel.is_set()):
@@ -100,6 +111,9 @@ def solve(
     ):
         other = finish(instances[worker], copy.deepcopy(plan_k), dict(floors_k))
         finished.append((objective(problem, other), other, instances[worker], plan_k, floors_k))
+    if ours is not None:
+        constructed = finish(instance, copy.deepcopy(ours), {})
+        finished.append((objective(problem, constructed), constructed, instance, ours, {}))
     if built is not None and plan is not None:  # last: on a tie the search's plan (and reasons) win
         finished.append((objective(problem, built), built, instance, plan, {}))
     if finished:
@@ -171,6 +185,13 @@ def _part_solver(params: SolveParams, cancel: threading.Event | None) -> SolvePa
         return result.solution, used
 
     return solve_part
+
+
+def _start_plan(instance: Instance, vehicles: list[int], start: Solution, params: SolveParams, search_s: float) -> Plan:
+    """The given plan as one the search can start from (extract.fit_for_search), within consolidate_share of the
+    search time (at least a second: the searches start only once this is done)."""
+    deadline = time.perf_counter() + max(1.0, params.consolidate_share * search_s)
+    return fit_for_search(instance, plan_of(instance, start), vehicles, deadline=deadline)
 
 
 def _worker_seed(seed: int, worker: int) -> int:
