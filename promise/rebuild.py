@@ -66,7 +66,9 @@ async def _lock(session: AsyncSession, depot_id: uuid.UUID, day: date) -> None:
     there yet; SQLite: `BEGIN IMMEDIATE` holds the database)."""
     if session.get_bind().dialect.name == "postgresql":
         digest = hashlib.blake2b(f"promise-rebuild:{depot_id}:{day.isoformat()}".encode(), digest_size=8).digest()
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest, "big", signed=True)})
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest, "big", signed=True)}
+        )
     else:
         await session.execute(text("SELECT 1"))
 
@@ -123,7 +125,11 @@ async def rebuild_day(
         if depot is None:
             return Outcome(depot_id, day, "unchanged")
         kept = await load_day(
-            session, depot_id=depot_id, day=day, default_tz=settings.default_timezone, extra_point=(depot.lat, depot.lon)
+            session,
+            depot_id=depot_id,
+            day=day,
+            default_tz=settings.default_timezone,
+            extra_point=(depot.lat, depot.lon),
         )
         problem = kept.tentative.problem
         insertion = kept.tentative.solution()
@@ -188,4 +194,3 @@ async def rebuild_days(
             await rebuild_day(factory, settings, depot_id=depot_id, day=day, clock=clock, params=params, warm=warm)
         )
     return outcomes
-

@@ -90,7 +90,11 @@ async def test_the_rebuild_stores_a_cheaper_checked_plan_and_the_kept_day_starts
         late = await world.new_customer(lat=24.05, lon=110.05)
         new = ok(
             await late.order(
-                delivery_date=DAY, quantity_litres=3000, window_start="06:00", window_end="20:00", product_code="diesel-0"
+                delivery_date=DAY,
+                quantity_litres=3000,
+                window_start="06:00",
+                window_end="20:00",
+                product_code="diesel-0",
             ),
             201,
         )
@@ -104,9 +108,9 @@ async def test_the_rebuild_stores_a_cheaper_checked_plan_and_the_kept_day_starts
         assert routing.check(grown.tentative.problem, grown.tentative.solution()) == []
 
         # Two changes, under the threshold of three: still nothing to do.
-        assert (await rebuild_day(factory, settings, depot_id=depot_id, day=day, clock=clock, params=PARAMS)).status == (
-            "unchanged"
-        )
+        assert (
+            await rebuild_day(factory, settings, depot_id=depot_id, day=day, clock=clock, params=PARAMS)
+        ).status == ("unchanged")
     finally:
         promise_day.forget()
         await engine.dispose()
