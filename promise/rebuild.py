@@ -3,14 +3,17 @@
 Insertion alone opens tankers early and never revisits them: on a day of 1,000 orders the plan it grows cost 91 %
 more than a fresh solve. So, run by beat (promise.tasks), each (depot, day) of the horizon whose orders have
 drifted from its last solve (no solve yet, or at least PROMISE_REBUILD_CHANGES orders added or removed since) is
-solved with the planner (routing.solve, PROMISE_REBUILD_SECONDS) on the promise's own problem and matrix, and the
-routes are stored in `tentative_plans` when they beat the plan grown by insertion for the same orders (fewer
-orders left out, then cost) and the independent checker accepts them. Every process's kept day restarts from
-them (promise.day.load_day): routes that still fit are kept, orders taken since are inserted.
+solved with the planner (routing.solve, PROMISE_REBUILD_SECONDS) on the promise's own problem and matrix; the
+solved routes are laid on the insertion's day as every process will lay them (TentativeDay.start_from, then the
+orders the solve left out inserted), and stored in `tentative_plans` when that plan beats the one grown by
+insertion for the same orders (fewer orders left out, then cost) and the independent checker accepts it. Every
+process's kept day restarts from them (promise.day.load_day): routes that still fit are kept, orders taken since
+are inserted.
 
 One run at a time per (depot, day): a run claims the row (its orders, `solving_until`) in a short transaction
-under the row's lock, solves with no transaction open, and stores only when its claim is still the row's. A run
-twice stores once: the second finds no drift.
+under the row's lock, solves with no transaction open, and stores only when its claim is still the row's; a
+claim whose run died is taken over once `solving_until` passes. A run twice stores once: the second finds no
+drift.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from core.settings import Settings
 from orders.models import Depot, Order
 from promise.day import HOLDING, load_day
 from promise.models import TentativePlan
+from routing.insertion import TentativeDay
 
 log = logging.getLogger("diesel.promise")
 _PROVIDER = routing.GeodesicProvider()  # the promise's straight lines (promise.day), not the roads
@@ -131,34 +135,41 @@ async def rebuild_day(
             default_tz=settings.default_timezone,
             extra_point=(depot.lat, depot.lon),
         )
-        problem = kept.tentative.problem
+        problem, matrix = kept.tentative.problem, kept.tentative.matrix
         insertion = kept.tentative.solution()
     solved = routing.solve(
         problem, params=params, matrix_provider=_PROVIDER, start_from=insertion if warm else None
     ).solution
-    better = _score(solved) < _score(insertion) and not routing.check(problem, solved)
+    # What every process will make of the solved routes (promise.day): each tanker's trips re-scheduled by the
+    # insertion's rules, and the orders the solve left out inserted (it may leave out one that insertion placed).
+    restarted = TentativeDay(problem, matrix)
+    kept_ids = set(restarted.start_from(routes_of(solved)))
+    restarted.place_all([job.id for job in problem.jobs if job.id not in kept_ids])
+    plan = restarted.solution()
+    better = _score(plan) < _score(insertion) and not routing.check(problem, plan)
     # 3. Stored only under the claim this run made.
     async with unit_of_work(factory) as session:
         await _lock(session, depot_id, day)
         row = await session.get(TentativePlan, (depot_id, day), populate_existing=True)
         if row is None or row.attempted_at != claimed:
-            return Outcome(depot_id, day, "superseded", insertion.cost_minor, solved.cost_minor)
+            return Outcome(depot_id, day, "superseded", insertion.cost_minor, plan.cost_minor)
         row.solving_until = None
         row.insertion_cost_minor = insertion.cost_minor
         if better:
-            row.routes, row.solved_at = routes_of(solved), clock.now()
-            row.cost_minor, row.unassigned = solved.cost_minor, len(solved.unassigned)
+            row.routes, row.solved_at = restarted.routes_by_job(), clock.now()
+            row.cost_minor, row.unassigned = plan.cost_minor, len(plan.unassigned)
     status = "stored" if better else "kept"
     log.info(
-        "tentative plan of depot %s on %s: %s (insertion %d, solve %d, %d orders)",
+        "tentative plan of depot %s on %s: %s (insertion %d, solve %d, restarted from it %d, %d orders)",
         depot_id,
         day,
         status,
         insertion.cost_minor,
         solved.cost_minor,
+        plan.cost_minor,
         len(problem.jobs),
     )
-    return Outcome(depot_id, day, status, insertion.cost_minor, solved.cost_minor)
+    return Outcome(depot_id, day, status, insertion.cost_minor, plan.cost_minor)
 
 
 async def rebuild_days(
