@@ -12,7 +12,8 @@ up to date at each request instead of being built again:
 * after REBUILD_AFTER insertions the day is built again from the database anyway (a safety net, not a need);
 * when the background rebuild (promise.rebuild) stored a plan of the day newer than the one the kept day started
   from (one query by key: its `solved_at`), the day is built again from the stored routes: each tanker keeps them
-  where they still fit, and the orders not in them are inserted.
+  where they still fit, and the orders not in them are inserted (when that leaves an order without the place the
+  day as kept gives it, the kept day stays).
 
 So every answer is judged against the orders and fleet as the database has them at that request (a placement reads
 them after taking the day's lock). Every process keeps its own copy, per thread.
@@ -327,9 +328,17 @@ async def load_day(
             _days.move_to_end(key)
     if kept is None or kept.fleet != fleet or kept.insertions >= REBUILD_AFTER or newer:
         routes = kept.tentative.routes_by_job() if kept is not None else None
-        if newer:
-            routes = await session.scalar(select(TentativePlan.routes).where(*where)) or routes
-        kept = _build(context, jobs, pins, fleet, provider or _GEODESIC, routes)
+        stored = await session.scalar(select(TentativePlan.routes).where(*where)) if newer else None
+        kept = _build(context, jobs, pins, fleet, provider or _GEODESIC, stored or routes)
+        if stored and kept.tentative.refused:
+            # Solved before orders taken since, the stored plan may leave one of them no place that the day as it
+            # was kept (or grown afresh) gives one: an order taken keeps its place, so that day stays then.
+            other = _build(context, jobs, pins, fleet, provider or _GEODESIC, routes)
+            if (len(other.tentative.refused), other.tentative.cost_minor()) < (
+                len(kept.tentative.refused),
+                kept.tentative.cost_minor(),
+            ):
+                kept = other
         kept.stored_at = stored_at
         with _lock:
             _days[key] = kept
