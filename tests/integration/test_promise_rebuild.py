@@ -8,6 +8,7 @@ those cancelled). A run with nothing new stores nothing; a day another run is so
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import replace
 from datetime import date, timedelta
@@ -23,7 +24,7 @@ from promise import day as promise_day
 from promise.day import load_day
 from promise.models import TentativePlan
 from promise.rebuild import rebuild_day
-from tests.factories import World, ok
+from tests.factories import World, new_fleet, ok
 from tests.integration.test_plan_from_tentative import DAY, _known_day
 
 pytestmark = pytest.mark.integration
@@ -161,3 +162,60 @@ def test_beat_runs_the_rebuild_and_the_worker_knows_it() -> None:
     import promise.tasks  # noqa: F401  (what the worker imports through `include`)
 
     assert "promise.rebuild_days" in celery_app.tasks
+
+
+@pytest.mark.usefixtures("fleet_promise")
+async def test_a_stored_plan_never_takes_the_place_of_an_order_already_taken(
+    world: World, app: Any, clock: Any
+) -> None:
+    """One trip a day (the rack loads 06:00-07:00). The first order (6,000 L) rides the big tanker; a second, at a
+    site only the small tanker (one 6,000-L compartment, class 2) may reach, rides the small one. A plan stored
+    from before the second order put the first on the small tanker: laid as it is, the second has no place left,
+    so the kept day stays as it was (and is not built again at the next request)."""
+    from tests.integration.test_promise import DAY as ONE_TRIP_DAY
+    from tests.integration.test_promise import _small_day
+
+    depot, _ = await _small_day(world, 114.7)
+    small = (await new_fleet(world, depot, tankers=1, compartments=[6000], vehicle_class=2, fixed_cost_minor=90_000))[0]
+    depot_id, day = uuid.UUID(depot["id"]), date.fromisoformat(ONE_TRIP_DAY)
+    engine = create_engine(app.state.settings.db.url, null_pool=True)
+    factory = session_factory(engine)
+
+    async def kept() -> promise_day.Day:
+        async with factory() as session:
+            return await load_day(
+                session, depot_id=depot_id, day=day, default_tz="Asia/Shanghai", extra_point=(28.5, 114.7)
+            )
+
+    try:
+        promise_day.forget()
+        first_routes = (await kept()).tentative.routes_by_job()
+        assert small["id"] not in first_routes and len(first_routes) == 1
+        [(big_id, [[first_id]])] = first_routes.items()
+        narrow = await world.new_customer(lat=28.52, lon=114.72, max_vehicle_class=2)
+        second = ok(
+            await narrow.order(
+                delivery_date=ONE_TRIP_DAY, quantity_litres=3000, window_start="08:00", window_end="12:00"
+            ),
+            201,
+        )
+        async with unit_of_work(factory) as session:
+            session.add(
+                TentativePlan(
+                    depot_id=depot_id,
+                    day=day,
+                    order_ids=[first_id],
+                    attempted_at=clock.now(),
+                    routes={small["id"]: [[first_id]]},
+                    solved_at=clock.now(),
+                    cost_minor=0,
+                )
+            )
+        after = await kept()
+        assert after.tentative.routes_by_job() == {big_id: [[first_id]], small["id"]: [[second["id"]]]}
+        assert not after.tentative.refused
+        kept_day = promise_day._days[(depot_id, day, threading.get_ident())]
+        assert kept_day.stored_at == clock.now()
+    finally:
+        promise_day.forget()
+        await engine.dispose()
