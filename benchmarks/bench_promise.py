@@ -391,7 +391,7 @@ def build_rows(
         ahead = objective(mine) <= objective(cold.solution)
         add(
             f"{label} vs fresh solve by the planner's objective (orders left out, then routing cost)",
-            f"{objective(mine)[0]} vs {objective(cold.solution)[0]} left out",
+            "{} left out, {:,} fen vs {} left out, {:,} fen".format(*objective(mine), *objective(cold.solution)),
             "no worse",
             "met" if ahead else "MISSED",
         )
