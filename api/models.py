@@ -8,6 +8,7 @@ from money import models as money_models
 from notify import models as notify_models
 from notify.webhooks import models as webhook_models
 from orders import models as orders_models
+from promise import models as promise_models
 from tracking import models as tracking_models
 
 metadata = Base.metadata
@@ -19,6 +20,7 @@ __all__ = [
     "money_models",
     "notify_models",
     "orders_models",
+    "promise_models",
     "tracking_models",
     "webhook_models",
 ]

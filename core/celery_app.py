@@ -22,6 +22,7 @@ TASK_MODULES = [
     "notify.tasks",
     "money.tasks",
     "insight.tasks",
+    "promise.tasks",
 ]
 
 
@@ -56,6 +57,13 @@ def create_celery() -> Celery:
             "purge-old-positions": {"task": "tracking.purge_positions", "schedule": 3600.0},
             "webhooks-outbox": {"task": "notify.webhooks_outbox", "schedule": 3.0},
             "notifications-outbox": {"task": "notify.notifications_outbox", "schedule": 2.0},
+            # The promise's tentative plans solved again where orders drifted (skipped while its previous run
+            # still solves: the message expires after one interval).
+            "promise-rebuild": {
+                "task": "promise.rebuild_days",
+                "schedule": float(settings.promise.rebuild_interval_s),
+                "options": {"expires": float(settings.promise.rebuild_interval_s)},
+            },
             "reap-stale-invoice-runs": {"task": "money.reap_invoice_runs", "schedule": 60.0},
             # The responsibility ladder once a day, at 03:00 in China (19:00 UTC), after the day's deliveries.
             "responsibility-ladder": {"task": "insight.ladder", "schedule": crontab(minute=0, hour=19)},

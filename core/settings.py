@@ -124,6 +124,11 @@ class PromiseSettings:
     # `off` takes orders without asking the fleet (GET /availability and quotes still answer).
     mode: str = "refuse"
     promise_hours: int = 24  # the promise a quote's earliest window is measured against
+    # The background rebuild (promise.tasks.rebuild_days): how often beat runs it, how long each day's solve may
+    # take, and how many orders added or removed since a day's last solve make it solve again.
+    rebuild_interval_s: int = 60
+    rebuild_seconds: float = 20.0
+    rebuild_changes: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,14 +187,29 @@ class Settings:
     geocoder: GeocoderSettings = field(default_factory=GeocoderSettings)
 
 
-def promise_settings(window_minutes: int, mode: str, promise_hours: int) -> PromiseSettings:
+def promise_settings(
+    window_minutes: int,
+    mode: str,
+    promise_hours: int,
+    *,
+    rebuild_interval_s: int = 60,
+    rebuild_seconds: float = 20.0,
+    rebuild_changes: int = 10,
+) -> PromiseSettings:
     """PROMISE_WINDOW_MINUTES (30-720), PROMISE_MODE (refuse | flag | off), PROMISE_HOURS; anything else stops the
-    start."""
+    start. PROMISE_REBUILD_INTERVAL_S, PROMISE_REBUILD_SECONDS and PROMISE_REBUILD_CHANGES are at least 1."""
     if not 30 <= window_minutes <= 720:
         raise ValueError(f"PROMISE_WINDOW_MINUTES must be between 30 and 720, not {window_minutes}")
     if mode not in ("refuse", "flag", "off"):
         raise ValueError(f"PROMISE_MODE must be refuse, flag or off, not {mode!r}")
-    return PromiseSettings(window_minutes=window_minutes, mode=mode, promise_hours=max(1, promise_hours))
+    return PromiseSettings(
+        window_minutes=window_minutes,
+        mode=mode,
+        promise_hours=max(1, promise_hours),
+        rebuild_interval_s=max(1, rebuild_interval_s),
+        rebuild_seconds=max(1.0, rebuild_seconds),
+        rebuild_changes=max(1, rebuild_changes),
+    )
 
 
 def async_database_url(url: str) -> str:
@@ -354,7 +374,12 @@ def load_settings() -> Settings:
         ),
         insight=InsightSettings(dormant_floor_days=max(1, _int("DORMANT_FLOOR_DAYS", 30))),
         promise=promise_settings(
-            _int("PROMISE_WINDOW_MINUTES", 120), _env("PROMISE_MODE", "refuse"), _int("PROMISE_HOURS", 24)
+            _int("PROMISE_WINDOW_MINUTES", 120),
+            _env("PROMISE_MODE", "refuse"),
+            _int("PROMISE_HOURS", 24),
+            rebuild_interval_s=_int("PROMISE_REBUILD_INTERVAL_S", 60),
+            rebuild_seconds=float(_env("PROMISE_REBUILD_SECONDS", "20")),
+            rebuild_changes=_int("PROMISE_REBUILD_CHANGES", 10),
         ),
         default_timezone=_env("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         standard_temperature_c=_int("STANDARD_TEMPERATURE_C", 15),

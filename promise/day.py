@@ -9,7 +9,11 @@ up to date at each request instead of being built again:
 * the orders holding a place are read in one query of the columns a job is made of: orders new to the day are
   added (the matrix grows by their locations only) and inserted, oldest first; cancelled or changed ones leave
   (a changed one is added again);
-* after REBUILD_AFTER insertions the day is built again from the database anyway (a safety net, not a need).
+* after REBUILD_AFTER insertions the day is built again from the database anyway (a safety net, not a need);
+* when the background rebuild (promise.rebuild) stored a plan of the day newer than the one the kept day started
+  from (one query by key: its `solved_at`), the day is built again from the stored routes: each tanker keeps them
+  where they still fit, and the orders not in them are inserted (when that leaves an order without the place the
+  day as kept gives it, the kept day stays).
 
 So every answer is judged against the orders and fleet as the database has them at that request (a placement reads
 them after taking the day's lock). Every process keeps its own copy, per thread.
@@ -35,6 +39,7 @@ from dispatch.builder import PLANNABLE, UNDER_WAY, DayContext, build_day
 from dispatch.models import Pin, PlanStop
 from orders.models import CustomerAccount, Order, Site
 from orders.rules import OrderStatus
+from promise.models import TentativePlan
 from routing.insertion import TentativeDay
 
 # Orders that hold a place in the day: those the planner plans, those on the road, and those held on credit (a
@@ -114,6 +119,7 @@ class _Kept:
     locations: _Locations
     tentative: TentativeDay
     insertions: int
+    stored_at: datetime | None = None  # the stored plan (promise.rebuild) the day last started from
 
 
 _days: OrderedDict[tuple[uuid.UUID, date, int], _Kept] = OrderedDict()  # least recently used first
@@ -314,12 +320,26 @@ async def load_day(
     else:
         context, pins, frozen, fleet = await _fleet(session, depot_id=depot_id, day=day, default_tz=default_tz)
     jobs = await _jobs(session, context, depot_id=depot_id, day=day, frozen=frozen)
+    where = (TentativePlan.depot_id == depot_id, TentativePlan.day == day)
+    stored_at = await session.scalar(select(TentativePlan.solved_at).where(*where))
+    newer = stored_at is not None and (kept is None or kept.stored_at != stored_at)
     with _lock:
         if kept is not None and key in _days:
             _days.move_to_end(key)
-    if kept is None or kept.fleet != fleet or kept.insertions >= REBUILD_AFTER:
+    if kept is None or kept.fleet != fleet or kept.insertions >= REBUILD_AFTER or newer:
         routes = kept.tentative.routes_by_job() if kept is not None else None
-        kept = _build(context, jobs, pins, fleet, provider or _GEODESIC, routes)
+        stored = await session.scalar(select(TentativePlan.routes).where(*where)) if newer else None
+        kept = _build(context, jobs, pins, fleet, provider or _GEODESIC, stored or routes)
+        if stored and kept.tentative.refused:
+            # Solved before orders taken since, the stored plan may leave one of them no place that the day as it
+            # was kept (or grown afresh) gives one: an order taken keeps its place, so that day stays then.
+            other = _build(context, jobs, pins, fleet, provider or _GEODESIC, routes)
+            if (len(other.tentative.refused), other.tentative.cost_minor()) < (
+                len(kept.tentative.refused),
+                kept.tentative.cost_minor(),
+            ):
+                kept = other
+        kept.stored_at = stored_at
         with _lock:
             _days[key] = kept
             _days.move_to_end(key)

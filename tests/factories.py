@@ -95,6 +95,7 @@ class World:
         lat: float = 31.36,
         lon: float = 121.60,
         hours: list[dict[str, Any]] | None = None,
+        max_vehicle_class: int | None = None,
     ) -> Customer:
         suffix = uuid.uuid4().hex[:8]
         account = ok(
@@ -129,6 +130,7 @@ class World:
                     "lon": lon,
                     "tank_capacity_litres": tank,
                     "receiving_hours": hours or [{"days": EVERY_DAY, "open": "06:00", "close": "22:00"}],
+                    **({"max_vehicle_class": max_vehicle_class} if max_vehicle_class else {}),
                 },
             )
         )
@@ -165,6 +167,8 @@ async def new_fleet(
     tankers: int = 2,
     expired_licence: bool = False,
     compartments: list[int] | None = None,
+    vehicle_class: int = 3,
+    fixed_cost_minor: int = 50_000,
 ) -> list[dict[str, Any]]:
     """Tankers of a depot, each with a driver of that depot (one with an expired licence when asked)."""
     made = []
@@ -178,9 +182,9 @@ async def new_fleet(
                     "plate": plate,
                     "depot_id": depot["id"],
                     "compartments_litres": compartments or [8000, 8000, 6000, 6000],
-                    "vehicle_class": 3,
+                    "vehicle_class": vehicle_class,
                     "cost_per_km_minor": 650,
-                    "fixed_cost_minor": 50_000,
+                    "fixed_cost_minor": fixed_cost_minor,
                     "shift_start": "06:00:00",
                     "shift_end": "20:00:00",
                 },
