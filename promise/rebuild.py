@@ -52,6 +52,10 @@ class Outcome:
     solved_cost_minor: int | None = None
 
 
+# The outcomes of a run that solved the day (the others only looked).
+SOLVED = frozenset({"stored", "kept", "superseded"})
+
+
 def routes_of(solution: routing.Solution) -> dict[str, list[list[str]]]:
     """tanker id -> trips -> order ids (a split order once per part), as TentativeDay.start_from takes them."""
     return {
@@ -180,8 +184,12 @@ async def rebuild_days(
     params: routing.SolveParams | None = None,
     warm: bool = False,
 ) -> list[Outcome]:
-    """Every (depot, day) with orders holding a place, from the day before today in the default time zone on (a
-    depot in another zone may still be on it)."""
+    """The (depot, day)s with orders holding a place, from the day before today in the default time zone on (a
+    depot in another zone may still be on it), in date order, until one of them is solved: one solve per run, so
+    a run holds its worker thread for about PROMISE_REBUILD_SECONDS and planning jobs or invoice runs queued
+    behind it wait no longer than that; the next drifted day is the next run's. Nothing with the promise off."""
+    if settings.promise.mode == "off":
+        return []
     clock = clock or SystemClock()
     today = clock.now().astimezone(ZoneInfo(settings.default_timezone)).date() - timedelta(days=1)
     async with factory() as session:
@@ -201,7 +209,10 @@ async def rebuild_days(
     for depot_id, day in days:
         if depot_id is None:
             continue
-        outcomes.append(
-            await rebuild_day(factory, settings, depot_id=depot_id, day=day, clock=clock, params=params, warm=warm)
+        outcome = await rebuild_day(
+            factory, settings, depot_id=depot_id, day=day, clock=clock, params=params, warm=warm
         )
+        outcomes.append(outcome)
+        if outcome.status in SOLVED:
+            break
     return outcomes

@@ -130,6 +130,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # Every browser test orders into the same demo days: refusing full windows (the product's default) would make a
     # test's order depend on how many came before it. The refusal itself is tested in tests/integration/test_promise.py.
     env["PROMISE_MODE"] = "flag"
+    # The demo's one worker thread would spend 20 s of each minute re-solving the days the tests fill, and the
+    # dispatcher's and finance's tests wait for that thread. The rebuild is tested in test_promise_rebuild.py.
+    env["PROMISE_REBUILD_INTERVAL_S"] = "3600"
     env.pop("MAP_TILE_URL", None)  # maps on the plain background: the tests never leave the machine
     geocoder = contextlib.ExitStack()
     # The site form's address search asks a local stand-in for Nominatim (tests/fake_geocoder.py).
