@@ -118,6 +118,99 @@ def _litres(rng: random.Random) -> int:
     return int(min(20_000, max(1_000, rng.lognormvariate(8.0, 0.5))) // 500 * 500)
 
 
+async def crewed_tanker(
+    session: AsyncSession,
+    *,
+    kind: int,
+    shift: tuple[str, str],
+    depot_id: uuid.UUID,
+    day: date,
+    plate: str,
+    driver_name: str,
+    phone: str,
+) -> tuple[uuid.UUID, tuple[int, ...]]:
+    """A tanker of TANKER_TYPES[kind] on `shift`, its driver (licence valid a year), paired for `day`:
+    (the driver's id, the tanker's compartments)."""
+    compartments, vclass, per_km, fixed = TANKER_TYPES[kind]
+    start, end = shift
+    tanker = await fleet.create_tanker(
+        session,
+        data=ds.TankerIn(
+            plate=plate,
+            depot_id=depot_id,
+            compartments_litres=list(compartments),
+            vehicle_class=vclass,
+            cost_per_km_minor=per_km,
+            fixed_cost_minor=fixed,
+            shift_start=start,
+            shift_end=end,
+        ),
+    )
+    driver = await fleet.create_driver(
+        session,
+        data=ds.DriverIn(
+            name=driver_name,
+            phone=phone,
+            hazmat_licence_expires=day + timedelta(days=365),
+            shift_start=start,
+            shift_end=end,
+            home_depot_id=depot_id,
+        ),
+    )
+    await fleet.pair(session, data=ds.PairingIn(date=day, tanker_id=tanker.id, driver_id=driver.id))
+    return driver.id, compartments
+
+
+def scattered(rng: random.Random, lat0: float, lon0: float, park: tuple[float, float] | None) -> tuple[float, float]:
+    """A site's place around (lat0, lon0): in the industrial park (radius km, angle) when given, else a Gaussian
+    scatter of about 10 km; never more than 35 km out."""
+    if park is not None:
+        radius, angle = park
+        east, north = radius * math.cos(angle) + rng.gauss(0, 2.5), radius * math.sin(angle) + rng.gauss(0, 2.5)
+    else:
+        east, north = rng.gauss(0, 10), rng.gauss(0, 10)
+    scale = min(1.0, 35 / max(1e-9, math.hypot(east, north)))
+    return _at(lat0, lon0, east * scale, north * scale)
+
+
+def receiving_hours(rng: random.Random) -> tuple[int, int]:
+    """A site's (open, close) hour by RECEIVING's shares."""
+    return rng.choices([r for r, _ in RECEIVING], [w for _, w in RECEIVING])[0]
+
+
+async def create_bench_site(
+    session: AsyncSession,
+    rng: random.Random,
+    *,
+    name: str,
+    address: str,
+    place: tuple[float, float],
+    hours: tuple[int, int],
+    tank: int,
+    actor: Principal,
+    now: datetime,
+) -> uuid.UUID:
+    """The site, 10 % of them on small roads (vehicle class 2 at most); its id."""
+    (lat, lon), (open_h, close_h) = place, hours
+    site = await accounts.create_site(
+        session,
+        data=s.SiteIn(
+            name=name,
+            address=address,
+            lat=lat,
+            lon=lon,
+            tank_capacity_litres=tank,
+            receiving_hours=[HoursEntry(days=EVERY_DAY, open=_hhmm(open_h * 60), close=_hhmm(close_h * 60))],
+            max_vehicle_class=2 if rng.random() < 0.10 else None,
+        ),
+        actor=actor,
+        customer_id=None,
+        default_tz=TZ,
+        now=now,
+    )
+    return site.id
+
+
 async def _token(session: AsyncSession, settings: Settings, user_id: uuid.UUID, username: str, role: Role) -> str:
     user = SimpleNamespace(id=user_id, username=username, role=str(role), customer_id=None)
     return await issue_token(session, make_jwt_auth(settings), user, TTL)
@@ -180,34 +273,17 @@ async def seed(url: str, settings: Settings, *, now: datetime, orders: int, tank
             fleet_litres, sizes = 0, set()
             for i in range(tankers):
                 home = i % len(depots)
-                compartments, vclass, per_km, fixed = TANKER_TYPES[(i // len(depots)) % len(TANKER_TYPES)]
-                start, end = SHIFTS[i % 2]  # per depot: early and late shifts alternate
-                tanker = await fleet.create_tanker(
+                driver_id, compartments = await crewed_tanker(
                     session,
-                    data=ds.TankerIn(
-                        plate=f"沪D{i + 1:05d}",
-                        depot_id=depots[home].id,
-                        compartments_litres=list(compartments),
-                        vehicle_class=vclass,
-                        cost_per_km_minor=per_km,
-                        fixed_cost_minor=fixed,
-                        shift_start=start,
-                        shift_end=end,
-                    ),
+                    kind=(i // len(depots)) % len(TANKER_TYPES),
+                    shift=SHIFTS[i % 2],  # per depot: early and late shifts alternate
+                    depot_id=depots[home].id,
+                    day=tomorrow,
+                    plate=f"沪D{i + 1:05d}",
+                    driver_name=f"Bench Driver {i + 1:03d}",
+                    phone=f"+86139{i + 1:08d}",
                 )
-                driver = await fleet.create_driver(
-                    session,
-                    data=ds.DriverIn(
-                        name=f"Bench Driver {i + 1:03d}",
-                        phone=f"+86139{i + 1:08d}",
-                        hazmat_licence_expires=tomorrow + timedelta(days=365),
-                        shift_start=start,
-                        shift_end=end,
-                        home_depot_id=depots[home].id,
-                    ),
-                )
-                await fleet.pair(session, data=ds.PairingIn(date=tomorrow, tanker_id=tanker.id, driver_id=driver.id))
-                drivers_at[home].append(driver.id)
+                drivers_at[home].append(driver_id)
                 fleet_litres += sum(compartments)
                 sizes.add(len(compartments))
 
@@ -233,38 +309,25 @@ async def seed(url: str, settings: Settings, *, now: datetime, orders: int, tank
             for j in range(orders):
                 principal = accounts_made[j % customers]
                 k = rng.randrange(len(depots))
+                park = None
                 if rng.random() < 0.3:
-                    park_depot, radius, angle = rng.choice(parks)
-                    k = park_depot
-                    east, north = (
-                        radius * math.cos(angle) + rng.gauss(0, 2.5),
-                        radius * math.sin(angle) + rng.gauss(0, 2.5),
-                    )
-                else:
-                    east, north = rng.gauss(0, 10), rng.gauss(0, 10)
-                scale = min(1.0, 35 / max(1e-9, math.hypot(east, north)))
-                lat, lon = _at(depots[k].lat, depots[k].lon, east * scale, north * scale)
-                (open_h, close_h) = rng.choices([r for r, _ in RECEIVING], [w for _, w in RECEIVING])[0]
+                    k, radius, angle = rng.choice(parks)
+                    park = (radius, angle)
+                place = scattered(rng, depots[k].lat, depots[k].lon, park)
+                (open_h, close_h) = receiving_hours(rng)
                 litres = _litres(rng)
                 tank = next(t for t in TANKS if t >= litres)
                 if rng.random() < 0.3 and tank < TANKS[-1]:
                     tank = TANKS[TANKS.index(tank) + 1]
-                site = await accounts.create_site(
+                site_id = await create_bench_site(
                     session,
-                    data=s.SiteIn(
-                        name=f"Site {j:04d}",
-                        address="Shanghai",
-                        lat=lat,
-                        lon=lon,
-                        tank_capacity_litres=tank,
-                        receiving_hours=[
-                            HoursEntry(days=EVERY_DAY, open=_hhmm(open_h * 60), close=_hhmm(close_h * 60))
-                        ],
-                        max_vehicle_class=2 if rng.random() < 0.10 else None,
-                    ),
+                    rng,
+                    name=f"Site {j:04d}",
+                    address="Shanghai",
+                    place=place,
+                    hours=(open_h, close_h),
+                    tank=tank,
                     actor=principal,
-                    customer_id=None,
-                    default_tz=TZ,
                     now=now,
                 )
                 start, end = _window(rng, open_h, close_h)
@@ -273,7 +336,7 @@ async def seed(url: str, settings: Settings, *, now: datetime, orders: int, tank
                 order, _ = await place_order(
                     session,
                     data=s.OrderIn(
-                        site_id=site.id,
+                        site_id=site_id,
                         product_code=product,
                         delivery_date=tomorrow,
                         window_start=start,

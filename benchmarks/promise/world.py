@@ -27,22 +27,21 @@ from benchmarks.dispatch.day import (
     DEPOTS,
     EVERY_DAY,
     GRADE_MIX,
-    RECEIVING,
     SHIFTS,
     TANKER_TYPES,
     TANKS,
     TZ,
-    _at,
-    _hhmm,
     _litres,
     _window,
+    create_bench_site,
+    crewed_tanker,
+    receiving_hours,
+    scattered,
 )
 from core.auth import Principal, Role, hash_password
 from core.db import create_engine, session_factory, unit_of_work
 from core.hours import HoursEntry, zone
 from core.settings import Settings, async_database_url
-from dispatch import fleet
-from dispatch import schemas as ds
 from orders import accounts, catalogue
 from orders import schemas as s
 
@@ -116,33 +115,16 @@ async def seed(url: str, settings: Settings, *, now: datetime, orders: int, tank
                 now=now,
             )
             for i in range(tankers):
-                compartments, vclass, per_km, fixed = TANKER_TYPES[i % len(TANKER_TYPES)]
-                start, end = SHIFTS[i % 2]
-                tanker = await fleet.create_tanker(
+                _, compartments = await crewed_tanker(
                     session,
-                    data=ds.TankerIn(
-                        plate=f"沪P{i + 1:05d}",
-                        depot_id=depot.id,
-                        compartments_litres=list(compartments),
-                        vehicle_class=vclass,
-                        cost_per_km_minor=per_km,
-                        fixed_cost_minor=fixed,
-                        shift_start=start,
-                        shift_end=end,
-                    ),
+                    kind=i % len(TANKER_TYPES),
+                    shift=SHIFTS[i % 2],
+                    depot_id=depot.id,
+                    day=tomorrow,
+                    plate=f"沪P{i + 1:05d}",
+                    driver_name=f"Promise Driver {i + 1:03d}",
+                    phone=f"+86138{i + 1:08d}",
                 )
-                driver = await fleet.create_driver(
-                    session,
-                    data=ds.DriverIn(
-                        name=f"Promise Driver {i + 1:03d}",
-                        phone=f"+86138{i + 1:08d}",
-                        hazmat_licence_expires=tomorrow + timedelta(days=365),
-                        shift_start=start,
-                        shift_end=end,
-                        home_depot_id=depot.id,
-                    ),
-                )
-                await fleet.pair(session, data=ds.PairingIn(date=tomorrow, tanker_id=tanker.id, driver_id=driver.id))
                 fleet_litres += sum(compartments)
 
             parks = [(rng.uniform(8, 20), rng.uniform(0, 2 * math.pi)) for _ in range(2)]
@@ -165,37 +147,24 @@ async def seed(url: str, settings: Settings, *, now: datetime, orders: int, tank
                 tokens.append((principal, await issue_token(session, jwt_auth, who, TTL)))
             for j in range(orders):
                 principal, token = tokens[j % customers]
-                if rng.random() < 0.3:
-                    radius, angle = rng.choice(parks)
-                    east = radius * math.cos(angle) + rng.gauss(0, 2.5)
-                    north = radius * math.sin(angle) + rng.gauss(0, 2.5)
-                else:
-                    east, north = rng.gauss(0, 10), rng.gauss(0, 10)
-                scale = min(1.0, 35 / max(1e-9, math.hypot(east, north)))
-                lat, lon = _at(lat0, lon0, east * scale, north * scale)
-                (open_h, close_h) = rng.choices([r for r, _ in RECEIVING], [w for _, w in RECEIVING])[0]
+                park = rng.choice(parks) if rng.random() < 0.3 else None
+                place = scattered(rng, lat0, lon0, park)
+                (open_h, close_h) = receiving_hours(rng)
                 litres = _litres(rng)
                 tank = next(t for t in TANKS if t >= litres)
-                site = await accounts.create_site(
+                site_id = await create_bench_site(
                     session,
-                    data=s.SiteIn(
-                        name=f"Site {j:04d}",
-                        address="Shanghai Pudong",
-                        lat=lat,
-                        lon=lon,
-                        tank_capacity_litres=tank,
-                        receiving_hours=[
-                            HoursEntry(days=EVERY_DAY, open=_hhmm(open_h * 60), close=_hhmm(close_h * 60))
-                        ],
-                        max_vehicle_class=2 if rng.random() < 0.10 else None,
-                    ),
+                    rng,
+                    name=f"Site {j:04d}",
+                    address="Shanghai Pudong",
+                    place=place,
+                    hours=(open_h, close_h),
+                    tank=tank,
                     actor=principal,
-                    customer_id=None,
-                    default_tz=TZ,
                     now=now,
                 )
                 grade = rng.choices([g for g, _ in GRADE_MIX], [w for _, w in GRADE_MIX])[0]
-                asks.append(Ask(token, str(site.id), grade, litres, _window(rng, open_h, close_h)))
+                asks.append(Ask(token, str(site_id), grade, litres, _window(rng, open_h, close_h)))
     finally:
         await engine.dispose()
     return World(day=tomorrow, depot_id=depot.id, asks=asks, tankers=tankers, fleet_litres=fleet_litres)
