@@ -22,6 +22,11 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
 @dataclass(frozen=True, slots=True)
 class DatabaseSettings:
     url: str  # an async URL for the API (postgresql+asyncpg / sqlite+aiosqlite)
@@ -378,7 +383,7 @@ def load_settings() -> Settings:
             _env("PROMISE_MODE", "refuse"),
             _int("PROMISE_HOURS", 24),
             rebuild_interval_s=_int("PROMISE_REBUILD_INTERVAL_S", 60),
-            rebuild_seconds=float(_env("PROMISE_REBUILD_SECONDS", "20")),
+            rebuild_seconds=_float("PROMISE_REBUILD_SECONDS", 20.0),
             rebuild_changes=_int("PROMISE_REBUILD_CHANGES", 10),
         ),
         default_timezone=_env("DEFAULT_TIMEZONE", "Asia/Shanghai"),
@@ -391,7 +396,7 @@ def load_settings() -> Settings:
         osrm_dataset=os.environ.get("OSRM_DATASET") or None,
         public_base_url=public_base_url(os.environ.get("PUBLIC_BASE_URL") or None),
         geocoder=geocoder_settings(
-            _env("GEOCODER", "none"), os.environ.get("GEOCODER_URL"), float(_env("GEOCODER_TIMEOUT_S", "5"))
+            _env("GEOCODER", "none"), os.environ.get("GEOCODER_URL"), _float("GEOCODER_TIMEOUT_S", 5.0)
         ),
     )
 
