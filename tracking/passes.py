@@ -193,8 +193,7 @@ async def create_pass(
         )
         if first is not None:
             earlier = await session.get(PickupPass, first)
-            if earlier is None or earlier.booking_id != booking.id:  # not expected: the scope is the booking's
-                raise Conflict("this Idempotency-Key was used for another pass", code="idempotency_key_reused")
+            assert earlier is not None  # the key's scope is this booking, and its passes go only with it (cascade)
             return _created_out(earlier, booking=booking, public_base_url=public_base_url, secret_key=secret_key), False
     expires_at = pass_expiry(booking, settings)
     if booking.status not in IN_THE_QUEUE or now >= expires_at:
