@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.models import Event
 from money.models import Charge, CreditAccount
 from notify.links import repeat_link, repeat_token
-from notify.recipients import sms_number
 from orders.models import Depot, Order, PickupBooking, Product
 from orders.pricing import net_prices
+from orders.rules import sms_number
 
 ORDER_KINDS = {
     "order_confirmed": "order_confirmed",

@@ -3,12 +3,11 @@
 Every active user of the account hears of what its role in the account is about (`hears`) and it chose in its
 settings: the account's admins of everything, approvers (and admins) of orders awaiting approval, finance of money
 only, orderers and viewers of everything but approval requests. A pickup pass goes to none of them: to the
-phone number the customer typed for its truck's driver (`sms_number`, by SMS only).
+phone number the customer typed for its truck's driver (`orders.rules.sms_number`, by SMS only).
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from notify.models import NotificationPreference
 from notify.preferences import Preference, preference_of
 
 CHUNK = 500
-_DIGITS = re.compile(r"^\d{7,15}$")
 MONEY_KINDS = frozenset({"invoice_issued", "payment_received", "credit_nearly_used"})
 APPROVER_KINDS = frozenset({"approval_requested"})
 
@@ -64,18 +62,3 @@ async def recipients(
             preference = preference_of(row, default_timezone=default_timezone)
             found.setdefault(customer_id, []).append(Recipient(user_id, customer_id, preference))
     return found
-
-
-def sms_number(phone: str) -> str | None:
-    """A phone number as SMS providers take it (E.164), or None when it cannot be one. The pass form takes numbers
-    as people type them (orders.rules.check_phone): a number without a country code is Chinese (+86)."""
-    number = phone.strip()
-    if number.startswith("00"):
-        number = "+" + number[2:]
-    if number.startswith("+"):
-        return number if _DIGITS.match(number[1:]) and number[1] != "0" else None
-    if not _DIGITS.match(number):
-        return None
-    if len(number) == 13 and number.startswith("86"):
-        return "+" + number
-    return "+86" + number.removeprefix("0")

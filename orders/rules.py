@@ -202,6 +202,7 @@ def check_delivery_date(day: date, *, today: date, rules: OrderRules) -> None:
 # Mainland Chinese plates (province character, letter, 5-6 alphanumerics) or a generic 2-10 character plate.
 _PLATE = re.compile(r"^(?:[\u4e00-\u9fff][A-Z][A-Z0-9]{5,6}|[A-Z0-9]{2,10})$")
 _PHONE_DIGITS = re.compile(r"^\+?[0-9]{7,15}$")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 def normalise_plate(plate: str) -> str:
@@ -219,11 +220,40 @@ def check_plate(plate: str) -> str:
     return normal
 
 
+def _typed_phone(phone: str) -> str:
+    return re.sub(r"[\s\-()]", "", phone)
+
+
 def check_phone(phone: str, *, field: str = "driver_phone") -> str:
-    normal = re.sub(r"[\s\-()]", "", phone)
+    normal = _typed_phone(phone)
     if not _PHONE_DIGITS.match(normal):
         raise InvalidInput(
             "the phone number is not valid (7-15 digits, optional leading +)",
+            code="invalid_phone",
+            field=field,
+        )
+    return normal
+
+
+def sms_number(phone: str) -> str | None:
+    """A phone number as SMS providers take it (E.164), or None when it cannot be one. Numbers come as people type
+    them (`check_phone`): one without a country code is Chinese (+86), its trunk 0 dropped."""
+    number = _typed_phone(phone)
+    if not _PHONE_DIGITS.match(number):
+        return None
+    if number.startswith("00"):
+        number = "+" + number[2:]
+    elif not number.startswith("+"):
+        number = "+" + number if len(number) == 13 and number.startswith("86") else "+86" + number.removeprefix("0")
+    return number if _E164.match(number) else None
+
+
+def check_sms_phone(phone: str, *, field: str = "phone") -> str:
+    """`check_phone`, and a number an SMS can reach (the pickup pass is only ever sent by SMS)."""
+    normal = check_phone(phone, field=field)
+    if sms_number(normal) is None:
+        raise InvalidInput(
+            "this phone number cannot receive an SMS (e.g. 13800138000 or +8613800138000)",
             code="invalid_phone",
             field=field,
         )

@@ -36,7 +36,7 @@ from core.ids import new_id
 from core.settings import CodeSettings
 from orders.catalogue import get_depot
 from orders.models import PickupBooking
-from orders.rules import PickupStatus, check_phone
+from orders.rules import PickupStatus, check_sms_phone
 from tracking import codes
 from tracking.gate import IN_THE_QUEUE, CheckInWindow, QueueOut, check_in_of, queue_of
 from tracking.models import PickupPass
@@ -175,7 +175,7 @@ async def create_pass(
     `Idempotency-Key` made (a retry: nothing is sent again). The caller checked the booking is the actor's; earlier
     passes of the booking stop working. Records `pickup_pass_sent` with the phone and the link, which the
     notifications outbox turns into one SMS per (pass, phone) and delivers, retried until the provider takes it."""
-    number = check_phone(data.phone, field="phone")
+    number = check_sms_phone(data.phone, field="phone")
     if not public_base_url:
         raise ServiceUnavailable(
             "pickup passes are sent by SMS and need an absolute link: the operator must set PUBLIC_BASE_URL "
@@ -193,8 +193,7 @@ async def create_pass(
         )
         if first is not None:
             earlier = await session.get(PickupPass, first)
-            if earlier is None or earlier.booking_id != booking.id:  # not expected: the scope is the booking's
-                raise Conflict("this Idempotency-Key was used for another pass", code="idempotency_key_reused")
+            assert earlier is not None  # the key's scope is this booking, and its passes go only with it (cascade)
             return _created_out(earlier, booking=booking, public_base_url=public_base_url, secret_key=secret_key), False
     expires_at = pass_expiry(booking, settings)
     if booking.status not in IN_THE_QUEUE or now >= expires_at:

@@ -453,3 +453,13 @@ async def test_me_tells_the_app_what_the_role_may_do_as_the_server_decides(world
             assert (answer.status_code == 403) == (not may[name]), (role, name, answer.text)
     staff = ok(await world.client.get(f"{API}/me", headers=world.h("admin")))
     assert staff["may"] is None and staff["customer_role"] is None
+
+
+async def test_every_capability_the_app_is_told_is_a_route_the_app_serves(app) -> None:
+    """`may` is each route's own answer: a capability naming a route renamed or gone would tell the app anything."""
+    from api.people import CAPABILITIES
+    from tests.integration.test_authorization import api_operations
+
+    served = set(api_operations(app))
+    unknown = {name: route for name, route in CAPABILITIES.items() if route not in served}
+    assert not unknown, f"capabilities whose route the app does not serve: {unknown}"

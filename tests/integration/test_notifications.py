@@ -128,6 +128,25 @@ async def rows_of(settings: Any, customer_id: str) -> list[Any]:
         await engine.dispose()
 
 
+async def rewind_cursor(settings: Any) -> None:
+    """The outbox's cursor five minutes back: its next run reads the same events again (as after a crash before
+    its commit)."""
+    from core.db import create_engine, session_factory, unit_of_work
+    from notify.webhooks.models import OutboxCursor
+    from notify.webhooks.outbox import uuid7_floor
+
+    engine = create_engine(settings.db.url, null_pool=True)
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            await session.execute(
+                update(OutboxCursor)
+                .where(OutboxCursor.name == "notifications")
+                .values(last_event_id=uuid7_floor(datetime.now(UTC) - timedelta(minutes=5)))
+            )
+    finally:
+        await engine.dispose()
+
+
 def phone() -> str:
     return "+86139" + str(uuid.uuid4().int)[:8]
 
@@ -230,10 +249,7 @@ async def test_after_the_last_attempt_a_notification_is_failed_and_admins_see_it
 
 
 async def test_the_same_event_read_twice_and_sent_twice_makes_one_message(world, outbox, settings, smtp) -> None:
-    from core.db import create_engine, session_factory, unit_of_work
     from notify.tasks import send_batch
-    from notify.webhooks.models import OutboxCursor
-    from notify.webhooks.outbox import uuid7_floor
 
     customer = await world.new_customer()
     address = f"dup-{uuid.uuid4().hex[:6]}@acme.test"
@@ -241,16 +257,7 @@ async def test_the_same_event_read_twice_and_sent_twice_makes_one_message(world,
     ok(await customer.order(), 201)
     queued = await outbox.run(send=False)
     # The cursor goes back: the next pass reads the same events again (as after a crash before its commit).
-    engine = create_engine(settings.db.url, null_pool=True)
-    try:
-        async with unit_of_work(session_factory(engine)) as session:
-            await session.execute(
-                update(OutboxCursor)
-                .where(OutboxCursor.name == "notifications")
-                .values(last_event_id=uuid7_floor(datetime.now(UTC) - timedelta(minutes=5)))
-            )
-    finally:
-        await engine.dispose()
+    await rewind_cursor(settings)
     await outbox.run(send=False)
     rows = await rows_of(settings, customer.id)
     assert sorted(r.channel for r in rows) == ["email", "web"]
@@ -540,7 +547,10 @@ async def test_a_pickup_pass_reaches_the_drivers_phone_by_sms_with_its_link(worl
     assert row.language == "en" and sent["url"] in row.body and row.body.startswith(f"Pickup {booking['reference']}")
     [sms] = providers.sms_to(number)  # the fake checked the TC3 signature and the body
     assert sms.template_id == "1000001" and sms.session_context == str(row.id)
-    assert sms.params == [booking["reference"], booking["vehicle_plate"], sms.params[2], sent["url"]]
+    shanghai = ZoneInfo("Asia/Shanghai")  # the depot's
+    start, end = (datetime.fromisoformat(booking[key]).astimezone(shanghai) for key in ("slot_start", "slot_end"))
+    slot = f"{start:%Y-%m-%d %H:%M}-{end:%H:%M}"
+    assert sms.params == [booking["reference"], booking["vehicle_plate"], slot, sent["url"]]
     token = sms.params[3].removeprefix("https://diesel.test/pass/")
     assert ok(await world.client.get(f"{API}/pass/{token}"))["reference"] == booking["reference"]  # it opens
 
@@ -553,15 +563,16 @@ async def test_a_pickup_pass_reaches_the_drivers_phone_by_sms_with_its_link(worl
     assert len(providers.sms_to(number_zh)) == 1 and len(providers.sms_to(number)) == 1
     inbox = ok(await world.client.get(f"{API}/me/notifications", headers=customer.h))["items"]
     assert all(item["kind"] != "pickup_pass" for item in inbox)
+    # A number no SMS can reach is refused up front, not taken and never sent.
+    for unreachable in ("+0123456789", "0012345", "123456789012345"):
+        refused = await world.client.post(path, headers=customer.h, json={"phone": unreachable})
+        assert (refused.status_code, refused.json()["code"], refused.json()["field"]) == (422, "invalid_phone", "phone")
     outbox_view = ok(await world.client.get(f"{API}/notifications", headers=world.h("admin")))["items"]
     [entry] = [e for e in outbox_view if e["id"] == str(row.id)]
     assert (entry["recipient"], entry["user_id"], entry["address"]) == ("phone", None, number)
 
 
 async def test_a_pass_sms_waits_out_a_provider_down_and_arrives_once(world, outbox, providers, settings) -> None:
-    from core.db import create_engine, session_factory, unit_of_work
-    from notify.webhooks.models import OutboxCursor
-    from notify.webhooks.outbox import uuid7_floor
     from tests.integration.test_pickup_pass import book
 
     depot = await world.new_depot()
@@ -583,16 +594,7 @@ async def test_a_pass_sms_waits_out_a_provider_down_and_arrives_once(world, outb
             break
     assert (row.status, row.attempts) == ("sent", 3)
     # The event read again (the cursor back, as after a crash before the pass's commit): still one message.
-    engine = create_engine(settings.db.url, null_pool=True)
-    try:
-        async with unit_of_work(session_factory(engine)) as session:
-            await session.execute(
-                update(OutboxCursor)
-                .where(OutboxCursor.name == "notifications")
-                .values(last_event_id=uuid7_floor(datetime.now(UTC) - timedelta(minutes=5)))
-            )
-    finally:
-        await engine.dispose()
+    await rewind_cursor(settings)
     await outbox.run()
     assert len(await pass_rows(settings, customer.id)) == 1
     [sms] = providers.sms_to(number)

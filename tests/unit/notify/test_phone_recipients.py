@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from notify.recipients import sms_number
 from notify.templates import render
+from orders.rules import sms_number
 
 
 @pytest.mark.parametrize(
@@ -18,13 +18,17 @@ from notify.templates import render
         ("8613911112222", "+8613911112222"),
         ("+4915112345678", "+4915112345678"),
         ("02161234567", "+862161234567"),  # a Shanghai landline: its trunk 0 goes
+        ("139 1111-2222", "+8613911112222"),  # as check_phone takes it
     ],
 )
 def test_a_typed_number_becomes_e164(typed: str, sent: str) -> None:
     assert sms_number(typed) == sent
 
 
-@pytest.mark.parametrize("typed", ["", "+0123456789", "12345", "+86 139", "call me"])
+@pytest.mark.parametrize(
+    "typed",
+    ["", "+0123456789", "12345", "+86 139", "call me", "0012345", "123456789012345"],  # the last: 17 digits
+)
 def test_what_cannot_be_a_number_is_none(typed: str) -> None:
     assert sms_number(typed) is None
 
