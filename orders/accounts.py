@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from sqlalchemy import ColumnElement, func, or_, select, true
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_audit
@@ -524,7 +525,11 @@ async def ensure_username_free(session: AsyncSession, username: str, *, pending_
             )
         )
     if taken is not None or pending is not None:
-        raise Conflict(f"the username '{username}' is taken", code="username_taken", field="username")
+        raise username_taken(username)
+
+
+def username_taken(username: str) -> Conflict:
+    return Conflict(f"the username '{username}' is taken", code="username_taken", field="username")
 
 
 async def create_user(
@@ -571,8 +576,12 @@ async def create_user(
         phone=phone,
         created_at=now,
     )
-    session.add(user)
-    await session.flush()
+    try:
+        async with session.begin_nested():  # two requests for one username at once: its unique index decides
+            session.add(user)
+            await session.flush()
+    except IntegrityError:
+        raise username_taken(username) from None
     record_audit(
         session,
         actor=actor,

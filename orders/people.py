@@ -12,7 +12,6 @@ from datetime import datetime
 
 import msgspec
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import idempotency
@@ -137,24 +136,24 @@ async def add_person(
             return await get_person(session, actor=actor, user_id=first), False
     await _check_new_person(session, customer_id=customer_id, username=username, phone=number)
     try:
-        async with session.begin_nested():  # two identical requests at once: the username's unique index decides
-            user = await accounts.create_user(
-                session,
-                user_id=user_id,
-                username=username,
-                password=password,
-                role=Role.CUSTOMER,
-                customer_id=customer_id,
-                customer_role=customer_role,
-                approval_limit_minor=approval_limit_minor,
-                display_name=display_name,
-                phone=number,
-                now=now,
-                actor=actor,
-            )
-    except IntegrityError:
-        await _check_new_person(session, customer_id=customer_id, username=username, phone=number)
-        raise Conflict(f"the username '{username}' is taken", code="username_taken", field="username") from None
+        user = await accounts.create_user(
+            session,
+            user_id=user_id,
+            username=username,
+            password=password,
+            role=Role.CUSTOMER,
+            customer_id=customer_id,
+            customer_role=customer_role,
+            approval_limit_minor=approval_limit_minor,
+            display_name=display_name,
+            phone=number,
+            now=now,
+            actor=actor,
+        )
+    except Conflict as taken:  # two identical requests at once: the loser hears it is the same person
+        if taken.code == "username_taken":
+            await _check_new_person(session, customer_id=customer_id, username=username, phone=number)
+        raise
     return user, True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -179,3 +180,17 @@ async def test_login_me_and_wrong_password(world) -> None:
     response = await world.client.post("/api/v1/auth/token", json={"username": "nobody-here", "password": "nope"})
     assert response.status_code == 401 and response.json()["code"] == "invalid_credentials"
     assert (await world.client.get("/api/v1/me")).status_code == 401
+
+
+async def test_two_staff_users_of_one_name_at_once_make_one_user_and_a_clear_refusal(world, racer) -> None:
+    """Both pass the username check before either inserts: the users table's unique index decides, and the loser
+    hears 409 `username_taken` (it was a 500)."""
+    username = f"racer-{uuid.uuid4().hex[:8]}"
+    body = {"username": username, "password": "Staff-pass-1234", "role": "dispatcher"}
+    responses = await asyncio.gather(
+        *(racer.post("/api/v1/users", headers=world.h("admin"), json=body) for _ in range(2))
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
+    assert next(r for r in responses if r.status_code == 409).json()["code"] == "username_taken"
+    users = ok(await world.client.get(f"/api/v1/users?q={username}", headers=world.h("admin")))
+    assert [u["username"] for u in users["items"]].count(username) == 1
