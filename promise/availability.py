@@ -213,11 +213,6 @@ class FleetPromise:
         outcome = day.tentative.try_job(with_window(_job(ask), window))
         return None if isinstance(outcome, Placement) else str(outcome)
 
-    async def earliest(self, session: AsyncSession, request: promise_port.QuoteRequest) -> os_.EarliestWindow | None:
-        if not await _fleet_managed(session, request.depot_id):
-            return None
-        return (await self._earliest(session, request))[0]
-
     async def answer(self, session: AsyncSession, request: promise_port.QuoteRequest) -> os_.PromiseAnswer:
         """The quote's earliest window; when the quote's day has none, whether the fleet is full that day and, if
         so, a pickup slot at the serving depot as well."""

@@ -269,8 +269,7 @@ def _build(
     points = [(d.lat, d.lon) for d in problem.depots] + [(j.lat, j.lon) for j in problem.jobs]
     locations = _Locations(provider, [*points, points[0] if points else (0.0, 0.0)])
     tentative = TentativeDay(problem, locations.matrix)
-    kept = set(tentative.start_from(routes)) if routes else set()
-    tentative.place_all([job_id for job_id in jobs if job_id not in kept])
+    tentative.restart(routes or {})
     return _Kept(fleet, None, (context, pins, set()), dict(jobs), locations, tentative, 0)
 
 

@@ -181,6 +181,15 @@ class TentativeDay:
                 del used[index]
         return [self.problem.jobs[i].id for i in sorted(used) if used[i]]
 
+    def restart(self, routes: dict[str, list[list[str]]]) -> list[str]:
+        """`start_from` these routes, then the jobs they did not keep inserted in the problem's order: how the
+        promise lays an earlier plan of the day again (its kept day, and its background rebuild, which must lay a
+        solved plan as every process will). Returns the job ids kept."""
+        kept = self.start_from(routes)
+        placed = set(kept)
+        self.place_all([job.id for job in self.problem.jobs if job.id not in placed])
+        return kept
+
     def extend(self, jobs: Iterable[Job], pins: Iterable[Pin] = ()) -> None:
         """Add jobs (and their pins) to the problem, each at the matrix's location after the problem's last job (the
         caller grew the matrix): who may serve them and their deliveries as build_instance gives them. They are
