@@ -182,7 +182,6 @@ async def build_day(
             continue  # on a trip that is loaded or under way
         versions[str(order.id)] = order.version
         references[str(order.id)] = order.reference
-        allowed = tuple(range(1, site.max_vehicle_class + 1)) if site.max_vehicle_class else None
         preferred = tanker_by_driver.get(str(order.preferred_driver_id)) if order.preferred_driver_id else None
         if order.preferred_driver_id and preferred is None:
             notes.append(
@@ -190,14 +189,15 @@ async def build_day(
                 "any driver may be planned."
             )
         jobs.append(
-            routing.Job(
-                id=str(order.id),
+            order_job(
+                day_start,
+                order_id=order.id,
                 lat=site.lat,
                 lon=site.lon,
+                max_vehicle_class=site.max_vehicle_class,
                 product=order.product_code,
                 litres=order.quantity_litres,
-                windows=((_seconds(day_start, order.window_start), _seconds(day_start, order.window_end)),),
-                allowed_vehicle_classes=allowed,
+                window=(order.window_start, order.window_end),
                 preferred_tanker_id=preferred,
             )
         )
@@ -229,6 +229,32 @@ async def build_day(
         references=references,
         frozen_trip_ids=[str(trip.id) for trip, _ in frozen],
         frozen_trips_per_tanker=per_tanker,
+    )
+
+
+def order_job(
+    day_start: datetime,
+    *,
+    order_id: uuid.UUID,
+    lat: float,
+    lon: float,
+    max_vehicle_class: int | None,
+    product: str,
+    litres: int,
+    window: tuple[datetime, datetime],
+    preferred_tanker_id: str | None,
+) -> routing.Job:
+    """An order (at its site's lat, lon, largest vehicle class) as the planner's job; the promise's kept day
+    (promise.day) makes its jobs with this too."""
+    return routing.Job(
+        id=str(order_id),
+        lat=lat,
+        lon=lon,
+        product=product,
+        litres=litres,
+        windows=((_seconds(day_start, window[0]), _seconds(day_start, window[1])),),
+        allowed_vehicle_classes=tuple(range(1, max_vehicle_class + 1)) if max_vehicle_class else None,
+        preferred_tanker_id=preferred_tanker_id,
     )
 
 

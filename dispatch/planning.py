@@ -66,9 +66,8 @@ async def request_plan(
     """A new queued job (True), or the job already queued or running for the same day and depot (False).
 
     One job per day and depot at a time: the same request again (a retry, a second click) joins it; another
-    time limit or start is refused with 409 `plan_job_active`
-    naming it. At most `max_active` jobs wait or run at once,
-    all days and depots together (429 `plan_queue_full`): staff cannot bury the worker under jobs.
+    time limit or start is refused with 409 `plan_job_active` naming it. At most `max_active` jobs wait or run at
+    once, all days and depots together (429 `plan_queue_full`): staff cannot bury the worker under jobs.
     """
     if data.depot_id is not None:
         await get_depot(session, data.depot_id)

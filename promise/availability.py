@@ -213,10 +213,34 @@ class FleetPromise:
         outcome = day.tentative.try_job(with_window(_job(ask), window))
         return None if isinstance(outcome, Placement) else str(outcome)
 
-    async def earliest(self, session: AsyncSession, request: promise_port.QuoteRequest) -> os_.EarliestWindow | None:
+    async def answer(self, session: AsyncSession, request: promise_port.QuoteRequest) -> os_.PromiseAnswer:
+        """The quote's earliest window; when the quote's day has none, whether the fleet is full that day and, if
+        so, a pickup slot at the serving depot as well."""
         if not await _fleet_managed(session, request.depot_id):
-            return None
+            return os_.PromiseAnswer(earliest_window=None)
+        earliest, quote_day = await self._earliest(session, request)
+        if earliest is not None and earliest.delivery_date == request.delivery_date:
+            return os_.PromiseAnswer(earliest_window=earliest)
+        if not proposals.fleet_full(quote_day):
+            return os_.PromiseAnswer(earliest_window=earliest)
+        pickup = await proposals.pickup_alternative(
+            session,
+            depot_id=request.depot_id,
+            product_code=request.product_code,
+            first_day=request.delivery_date,
+            now=request.now,
+            rules=self.rules,
+            days=LOOK_AHEAD_DAYS,
+        )
+        return os_.PromiseAnswer(earliest_window=earliest, fleet_full=True, pickup_alternative=pickup)
+
+    async def _earliest(
+        self, session: AsyncSession, request: promise_port.QuoteRequest
+    ) -> tuple[os_.EarliestWindow | None, list[WindowOut]]:
+        """The first feasible window from the quote's day on (the fleet managed, checked by the caller), and the
+        windows of the quote's day (what `answer` judges the fleet full by)."""
         ask = await self._ask(session, request.site_id, request.depot_id, request.product_code, request.litres)
+        quote_day: list[WindowOut] = []
         for offset in range(LOOK_AHEAD_DAYS + 1):
             day = request.delivery_date + timedelta(days=offset)
             windows = await _windows_of(
@@ -227,22 +251,24 @@ class FleetPromise:
                 rules=self.rules,
                 settings=self.settings,
                 default_tz=self.default_tz,
-                managed=True,  # checked once above, not again per day
+                managed=True,
             )
+            if offset == 0:
+                quote_day = windows
             first = next((w for w in windows if w.feasible), None)
             if first is not None:
                 promise = timedelta(hours=self.settings.promise_hours)
-                return os_.EarliestWindow(
-                    delivery_date=day,
-                    window_start=first.window_start,
-                    window_end=first.window_end,
-                    window_start_at=first.window_start_at,
-                    window_end_at=first.window_end_at,
-                    within_promise=first.window_start_at <= request.now + promise,
-                    promise_hours=self.settings.promise_hours,
-                    marginal_cost_minor=first.marginal_cost_minor,
+                return (
+                    os_.EarliestWindow(
+                        delivery_date=day,
+                        window_start=first.window_start,
+                        window_end=first.window_end,
+                        window_start_at=first.window_start_at,
+                        window_end_at=first.window_end_at,
+                        within_promise=first.window_start_at <= request.now + promise,
+                        promise_hours=self.settings.promise_hours,
+                        marginal_cost_minor=first.marginal_cost_minor,
+                    ),
+                    quote_day,
                 )
-        return None
-
-    async def answer(self, session: AsyncSession, request: promise_port.QuoteRequest) -> os_.PromiseAnswer:
-        return await proposals.answer(self, session, request)
+        return None, quote_day

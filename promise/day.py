@@ -35,7 +35,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import routing
-from dispatch.builder import PLANNABLE, UNDER_WAY, DayContext, build_day
+from dispatch.builder import PLANNABLE, UNDER_WAY, DayContext, build_day, order_job
 from dispatch.models import Pin, PlanStop
 from orders.models import CustomerAccount, Order, Site
 from orders.rules import OrderStatus
@@ -210,7 +210,7 @@ async def _fleet_digest(session: AsyncSession, *, depot_id: uuid.UUID, day: date
 async def _jobs(
     session: AsyncSession, context: DayContext, *, depot_id: uuid.UUID, day: date, frozen: set[str]
 ) -> dict[str, routing.Job]:
-    """The orders holding a place, as jobs: the columns dispatch.builder.build_day makes a job of (tested equal)."""
+    """The orders holding a place, as jobs (dispatch.builder.order_job), read as the columns a job is made of."""
     rows = (
         await session.execute(
             select(
@@ -240,14 +240,15 @@ async def _jobs(
     for order_id, product, litres, window_start, window_end, preferred_driver, lat, lon, max_class in rows:
         if str(order_id) in frozen:
             continue
-        jobs[str(order_id)] = routing.Job(
-            id=str(order_id),
+        jobs[str(order_id)] = order_job(
+            start,
+            order_id=order_id,
             lat=lat,
             lon=lon,
+            max_vehicle_class=max_class,
             product=product,
             litres=litres,
-            windows=((int((window_start - start).total_seconds()), int((window_end - start).total_seconds())),),
-            allowed_vehicle_classes=tuple(range(1, max_class + 1)) if max_class else None,
+            window=(window_start, window_end),
             preferred_tanker_id=tanker_by_driver.get(str(preferred_driver)) if preferred_driver else None,
         )
     return jobs
@@ -268,8 +269,7 @@ def _build(
     points = [(d.lat, d.lon) for d in problem.depots] + [(j.lat, j.lon) for j in problem.jobs]
     locations = _Locations(provider, [*points, points[0] if points else (0.0, 0.0)])
     tentative = TentativeDay(problem, locations.matrix)
-    kept = set(tentative.start_from(routes)) if routes else set()
-    tentative.place_all([job_id for job_id in jobs if job_id not in kept])
+    tentative.restart(routes or {})
     return _Kept(fleet, None, (context, pins, set()), dict(jobs), locations, tentative, 0)
 
 

@@ -10,19 +10,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import OrderRules
-from orders import promise_port
 from orders import schemas as os_
 from orders.models import Depot
 from orders.pickups import list_slots
 from promise.schemas import WindowOut
-
-if TYPE_CHECKING:
-    from promise.availability import FleetPromise
 
 # Not the fleet's doing: the site does not receive then, or the order comes too late for the window.
 NOT_THE_FLEET = frozenset({"site_closed", "cut_off"})
@@ -60,38 +55,3 @@ async def pickup_alternative(
                     places_left=slot.remaining,
                 )
     return None
-
-
-async def answer(promise: FleetPromise, session: AsyncSession, request: promise_port.QuoteRequest) -> os_.PromiseAnswer:
-    """The quote's earliest window; when the quote's day has none, whether the fleet is full that day and, if so,
-    a pickup slot at the serving depot as well."""
-    from promise import availability  # the module this one extends: imported here, it imports this one
-
-    earliest = await promise.earliest(session, request)
-    if earliest is not None and earliest.delivery_date == request.delivery_date:
-        return os_.PromiseAnswer(earliest_window=earliest)
-    if not await availability._fleet_managed(session, request.depot_id):
-        return os_.PromiseAnswer(earliest_window=earliest)
-    ask = await promise._ask(session, request.site_id, request.depot_id, request.product_code, request.litres)
-    windows = await availability._windows_of(
-        session,
-        ask,
-        request.delivery_date,
-        now=request.now,
-        rules=promise.rules,
-        settings=promise.settings,
-        default_tz=promise.default_tz,
-        managed=True,
-    )
-    if not fleet_full(windows):
-        return os_.PromiseAnswer(earliest_window=earliest)
-    pickup = await pickup_alternative(
-        session,
-        depot_id=request.depot_id,
-        product_code=request.product_code,
-        first_day=request.delivery_date,
-        now=request.now,
-        rules=promise.rules,
-        days=availability.LOOK_AHEAD_DAYS,
-    )
-    return os_.PromiseAnswer(earliest_window=earliest, fleet_full=True, pickup_alternative=pickup)

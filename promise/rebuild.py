@@ -147,8 +147,7 @@ async def rebuild_day(
     # What every process will make of the solved routes (promise.day): each tanker's trips re-scheduled by the
     # insertion's rules, and the orders the solve left out inserted (it may leave out one that insertion placed).
     restarted = TentativeDay(problem, matrix)
-    kept_ids = set(restarted.start_from(routes_of(solved)))
-    restarted.place_all([job.id for job in problem.jobs if job.id not in kept_ids])
+    restarted.restart(routes_of(solved))
     plan = restarted.solution()
     better = _score(plan) < _score(insertion) and not routing.check(problem, plan)
     # 3. Stored only under the claim this run made.

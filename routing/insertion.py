@@ -181,6 +181,15 @@ class TentativeDay:
                 del used[index]
         return [self.problem.jobs[i].id for i in sorted(used) if used[i]]
 
+    def restart(self, routes: dict[str, list[list[str]]]) -> list[str]:
+        """`start_from` these routes, then the jobs they did not keep inserted in the problem's order: how the
+        promise lays an earlier plan of the day again (its kept day, and its background rebuild, which must lay a
+        solved plan as every process will). Returns the job ids kept."""
+        kept = self.start_from(routes)
+        placed = set(kept)
+        self.place_all([job.id for job in self.problem.jobs if job.id not in placed])
+        return kept
+
     def extend(self, jobs: Iterable[Job], pins: Iterable[Pin] = ()) -> None:
         """Add jobs (and their pins) to the problem, each at the matrix's location after the problem's last job (the
         caller grew the matrix): who may serve them and their deliveries as build_instance gives them. They are
@@ -629,28 +638,39 @@ def _in_time(instance: Instance, t: int, day: _Day, delivery: int, k: int, i: in
     return any(arrival <= end and max(arrival, start) <= latest for start, end in job.windows)
 
 
+def _setting_out(
+    instance: Instance, t: int, day: _Day, bounds: _Bounds, delivery: int, k: int, i: int | None
+) -> tuple[int, int]:
+    """(earliest time, location) the tanker leaves for the new stop from: the depot, loaded, when the stop is a trip
+    of its own (i None) or its trip's first (i 0); else the stop before it."""
+    tanker = instance.tanker(t)
+    depot = instance.problem.depot(tanker.depot_id)
+    litres = instance.deliveries[delivery].litres
+    if i is None:
+        clock = max(tanker.shift_start_s, depot.open_s) if k == 0 else bounds.back[k - 1]
+        return max(clock, depot.open_s) + load_time_s(depot, litres), instance.depot_location(t)
+    if i == 0:
+        return bounds.load_start[k] + load_time_s(depot, bounds.litres[k] + litres), instance.depot_location(t)
+    before = instance.deliveries[day.trips[k][i - 1]].job_index
+    return bounds.leave[k][i - 1], instance.problem.job_location(before)
+
+
 def _span(
     instance: Instance, t: int, day: _Day, bounds: _Bounds, delivery: int, k: int, i: int | None
 ) -> tuple[int, int]:
+    """The new stop's earliest arrival and the latest start of its service the stops after it allow."""
     problem = instance.problem
-    tanker = instance.tanker(t)
-    depot = problem.depot(tanker.depot_id)
     dur = instance.matrix.durations_s
     home = instance.depot_location(t)
     item = instance.deliveries[delivery]
     site = problem.job_location(item.job_index)
     unload = discharge_time_s(problem.jobs[item.job_index], item.litres)
+    clock, here = _setting_out(instance, t, day, bounds, delivery, k, i)
+    arrival = clock + dur[here][site]
     if i is None:
-        clock = max(tanker.shift_start_s, depot.open_s) if k == 0 else bounds.back[k - 1]
-        arrival = max(clock, depot.open_s) + load_time_s(depot, item.litres) + dur[home][site]
-        back = bounds.latest_load[k] if k < len(day.trips) else tanker.shift_end_s
+        back = bounds.latest_load[k] if k < len(day.trips) else instance.tanker(t).shift_end_s
         return arrival, back - dur[site][home] - unload
     trip = day.trips[k]
-    if i == 0:
-        arrival = bounds.load_start[k] + load_time_s(depot, bounds.litres[k] + item.litres) + dur[home][site]
-    else:
-        prev = problem.job_location(instance.deliveries[trip[i - 1]].job_index)
-        arrival = bounds.leave[k][i - 1] + dur[prev][site]
     if i == len(trip):
         return arrival, bounds.latest_back[k] - dur[site][home] - unload
     nxt = problem.job_location(instance.deliveries[trip[i]].job_index)
@@ -674,22 +694,15 @@ def _may_fit(instance: Instance, t: int, day: _Day, delivery: int, k: int, i: in
     site = problem.job_location(item.job_index)
     unload = discharge_time_s(job, item.litres)
     path = [(site, job, item.litres)]
+    clock, here = _setting_out(instance, t, day, bounds, delivery, k, i)
     if i is None:  # a trip of its own before trip k
-        clock = max(tanker.shift_start_s, depot.open_s) if k == 0 else bounds.back[k - 1]
-        clock = max(clock, depot.open_s) + load_time_s(depot, item.litres)
-        here, later = home, range(k, len(day.trips))
+        later = range(k, len(day.trips))
         added = load_time_s(depot, item.litres) + dur[home][site] + unload + dur[site][home]
-    else:
+    else:  # between `here` (the depot or the stop before) and the next stop (or the depot)
         trip = day.trips[k]
-        prev = home if i == 0 else problem.job_location(instance.deliveries[trip[i - 1]].job_index)
         nxt = home if i == len(trip) else problem.job_location(instance.deliveries[trip[i]].job_index)
-        loading = load_time_s(depot, bounds.litres[k] + item.litres)
-        added = dur[prev][site] + dur[site][nxt] - dur[prev][nxt] + unload + loading
-        added -= load_time_s(depot, bounds.litres[k])
-        if i == 0:
-            clock, here = bounds.load_start[k] + loading, home
-        else:
-            clock, here = bounds.leave[k][i - 1], prev
+        added = dur[here][site] + dur[site][nxt] - dur[here][nxt] + unload
+        added += load_time_s(depot, bounds.litres[k] + item.litres) - load_time_s(depot, bounds.litres[k])
         path += [_stop(instance, d) for d in trip[i:]]
         later = range(k + 1, len(day.trips))
     if tanker.max_duty_s is not None and bounds.after[0] + added > tanker.max_duty_s:

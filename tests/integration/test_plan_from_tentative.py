@@ -50,6 +50,26 @@ async def _known_day(world: World, *, lat: float, lon: float, orders: int = 20) 
     return depot
 
 
+async def _planner_day(
+    settings: Any, depot: dict[str, Any], *, tentative: bool = False
+) -> tuple[routing.Problem, dict[str, list[list[str]]]]:
+    """The planner's problem of the known day, and the promise's tentative routes of it when ``tentative``."""
+    day, depot_id = date.fromisoformat(DAY), uuid.UUID(depot["id"])
+    engine = create_engine(settings.db.url, null_pool=True)
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            context = await build_day(
+                session, day=day, depot_id=depot_id, time_limit_s=5, default_tz=settings.default_timezone
+            )
+            routes = {}
+            if tentative:
+                ask = TentativeRoutes(default_tz=settings.default_timezone)
+                routes = await ask(session, day=day, depot_ids=[depot_id])
+    finally:
+        await engine.dispose()
+    return context.problem, routes
+
+
 def _score(solution: routing.Solution) -> tuple[int, int]:
     return len(solution.unassigned), solution.cost_minor
 
@@ -57,23 +77,9 @@ def _score(solution: routing.Solution) -> tuple[int, int]:
 async def test_the_plan_started_from_the_tentative_plan_is_checked_and_no_worse_than_a_fresh_solve(app, world) -> None:
     depot = await _known_day(world, lat=27.0, lon=113.0)
     settings = app.state.settings
-    engine = create_engine(settings.db.url, null_pool=True)
-    try:
-        async with unit_of_work(session_factory(engine)) as session:
-            context = await build_day(
-                session,
-                day=date.fromisoformat(DAY),
-                depot_id=uuid.UUID(depot["id"]),
-                time_limit_s=5,
-                default_tz=settings.default_timezone,
-            )
-            routes = await TentativeRoutes(default_tz=settings.default_timezone)(
-                session, day=date.fromisoformat(DAY), depot_ids=[uuid.UUID(depot["id"])]
-            )
-    finally:
-        await engine.dispose()
-    assert len(context.problem.jobs) == 20 and routes
-    problem, start = warm.warm(context.problem, routes, matrix_provider(settings))
+    planned, routes = await _planner_day(settings, depot, tentative=True)
+    assert len(planned.jobs) == 20 and routes
+    problem, start = warm.warm(planned, routes, matrix_provider(settings))
     assert start is not None
     assert routing.check(problem, start) == []
     assert not start.unassigned  # the tentative plan serves the whole day
@@ -91,22 +97,11 @@ async def test_the_plan_started_from_the_tentative_plan_is_checked_and_no_worse_
 async def test_no_tentative_route_to_keep_gives_no_start(app, world) -> None:
     depot = await _known_day(world, lat=26.0, lon=112.0, orders=4)
     settings = app.state.settings
-    engine = create_engine(settings.db.url, null_pool=True)
-    try:
-        async with unit_of_work(session_factory(engine)) as session:
-            context = await build_day(
-                session,
-                day=date.fromisoformat(DAY),
-                depot_id=uuid.UUID(depot["id"]),
-                time_limit_s=5,
-                default_tz=settings.default_timezone,
-            )
-    finally:
-        await engine.dispose()
+    planned, _ = await _planner_day(settings, depot)
     provider = matrix_provider(settings)
-    assert warm.warm(context.problem, {}, provider)[1] is None
+    assert warm.warm(planned, {}, provider)[1] is None
     # A tanker the day does not know and orders it does not have: nothing kept, no start.
-    assert warm.warm(context.problem, {str(uuid.uuid4()): [[str(uuid.uuid4())]]}, provider)[1] is None
+    assert warm.warm(planned, {str(uuid.uuid4()): [[str(uuid.uuid4())]]}, provider)[1] is None
 
 
 async def test_plans_take_a_start_and_refuse_an_unknown_one_with_a_stable_code(world, worker) -> None:

@@ -8,14 +8,17 @@ those cancelled). A run with nothing new stores nothing; a day another run is so
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import routing
 from core.celery_app import celery_app
@@ -31,6 +34,18 @@ pytestmark = pytest.mark.integration
 
 # Bounded by solutions, not time: the same plan on every run and machine.
 PARAMS = routing.SolveParams(time_limit_s=120, solution_limit=500, workers=1)
+
+
+@contextlib.asynccontextmanager
+async def _sessions(settings: Any) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions of the test's own engine, with no kept day of another test before or after."""
+    engine = create_engine(settings.db.url, null_pool=True)
+    promise_day.forget()
+    try:
+        yield session_factory(engine)
+    finally:
+        promise_day.forget()
+        await engine.dispose()
 
 
 async def _kept(factory: Any, depot: dict[str, Any]) -> promise_day.Day:
@@ -55,10 +70,7 @@ async def test_the_rebuild_stores_a_cheaper_checked_plan_and_the_kept_day_starts
     depot = await _known_day(world, lat=24.0, lon=110.0)
     settings = replace(app.state.settings, promise=replace(app.state.settings.promise, rebuild_changes=3))
     depot_id, day = uuid.UUID(depot["id"]), date.fromisoformat(DAY)
-    engine = create_engine(settings.db.url, null_pool=True)
-    factory = session_factory(engine)
-    try:
-        promise_day.forget()
+    async with _sessions(settings) as factory:
         before = await _kept(factory, depot)  # the day grown by insertion, oldest order first
         insertion = before.tentative.solution()
         assert not insertion.unassigned
@@ -112,9 +124,6 @@ async def test_the_rebuild_stores_a_cheaper_checked_plan_and_the_kept_day_starts
         assert (
             await rebuild_day(factory, settings, depot_id=depot_id, day=day, clock=clock, params=PARAMS)
         ).status == ("unchanged")
-    finally:
-        promise_day.forget()
-        await engine.dispose()
 
 
 async def test_a_day_another_run_is_solving_is_left_alone_until_its_claim_expires(
@@ -123,9 +132,7 @@ async def test_a_day_another_run_is_solving_is_left_alone_until_its_claim_expire
     depot = await _known_day(world, lat=23.0, lon=109.0, orders=4)
     settings = app.state.settings
     depot_id, day = uuid.UUID(depot["id"]), date.fromisoformat(DAY)
-    engine = create_engine(settings.db.url, null_pool=True)
-    factory = session_factory(engine)
-    try:
+    async with _sessions(settings) as factory:
         async with unit_of_work(factory) as session:
             session.add(
                 TentativePlan(
@@ -150,9 +157,6 @@ async def test_a_day_another_run_is_solving_is_left_alone_until_its_claim_expire
         async with factory() as session:
             row = await session.get(TentativePlan, (depot_id, day))
         assert row is not None and row.solving_until is None and len(row.order_ids) == 4
-    finally:
-        promise_day.forget()
-        await engine.dispose()
 
 
 def test_beat_runs_the_rebuild_and_the_worker_knows_it() -> None:
@@ -178,17 +182,14 @@ async def test_a_stored_plan_never_takes_the_place_of_an_order_already_taken(
     depot, _ = await _small_day(world, 114.7)
     small = (await new_fleet(world, depot, tankers=1, compartments=[6000], vehicle_class=2, fixed_cost_minor=90_000))[0]
     depot_id, day = uuid.UUID(depot["id"]), date.fromisoformat(ONE_TRIP_DAY)
-    engine = create_engine(app.state.settings.db.url, null_pool=True)
-    factory = session_factory(engine)
+    async with _sessions(app.state.settings) as factory:
 
-    async def kept() -> promise_day.Day:
-        async with factory() as session:
-            return await load_day(
-                session, depot_id=depot_id, day=day, default_tz="Asia/Shanghai", extra_point=(28.5, 114.7)
-            )
+        async def kept() -> promise_day.Day:
+            async with factory() as session:
+                return await load_day(
+                    session, depot_id=depot_id, day=day, default_tz="Asia/Shanghai", extra_point=(28.5, 114.7)
+                )
 
-    try:
-        promise_day.forget()
         first_routes = (await kept()).tentative.routes_by_job()
         assert small["id"] not in first_routes and len(first_routes) == 1
         [(big_id, [[first_id]])] = first_routes.items()
@@ -216,9 +217,6 @@ async def test_a_stored_plan_never_takes_the_place_of_an_order_already_taken(
         assert not after.tentative.refused
         kept_day = promise_day._days[(depot_id, day, threading.get_ident())]
         assert kept_day.stored_at == clock.now()
-    finally:
-        promise_day.forget()
-        await engine.dispose()
 
 
 async def test_a_run_solves_one_drifted_day_and_leaves_the_next_to_the_next_run(
@@ -230,9 +228,7 @@ async def test_a_run_solves_one_drifted_day_and_leaves_the_next_to_the_next_run(
     for lat, lon in ((35.0, 100.0), (40.0, 95.0)):  # far from every other depot: each serves its own sites
         await _known_day(world, lat=lat, lon=lon)
     settings = replace(app.state.settings, promise=replace(app.state.settings.promise, mode="flag", rebuild_changes=3))
-    engine = create_engine(settings.db.url, null_pool=True)
-    factory = session_factory(engine)
-    try:
+    async with _sessions(settings) as factory:
         solved: list[tuple[uuid.UUID, date]] = []
         for _ in range(2):
             outcomes = await rebuild_days(factory, settings, clock=clock, params=PARAMS)
@@ -242,5 +238,3 @@ async def test_a_run_solves_one_drifted_day_and_leaves_the_next_to_the_next_run(
         assert solved[0] != solved[1]
         off = replace(settings, promise=replace(settings.promise, mode="off"))
         assert await rebuild_days(factory, off, clock=clock, params=PARAMS) == []
-    finally:
-        await engine.dispose()
