@@ -66,7 +66,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rebuild-seconds", type=float, default=20, help="PROMISE_REBUILD_SECONDS of each day's solve")
     p.add_argument("--rebuild-interval", type=float, default=5, help="pause between rebuild runs (s)")
     p.add_argument("--rebuild-changes", type=int, default=10, help="PROMISE_REBUILD_CHANGES")
-    p.add_argument("--rebuild-start", choices=("cold", "warm"), default="cold", help="the rebuild's solve start")
     return p.parse_args(argv)
 
 
@@ -147,9 +146,9 @@ class Rebuilder(threading.Thread):
     """The beat task's body (promise.rebuild.rebuild_days) run again and again in a thread of this process while
     the orders arrive: each run, then a pause of `interval` seconds."""
 
-    def __init__(self, url: str, settings: Any, *, interval: float, warm: bool) -> None:
+    def __init__(self, url: str, settings: Any, *, interval: float) -> None:
         super().__init__(name="promise-rebuild", daemon=True)
-        self.url, self.settings, self.interval, self.warm = url, settings, interval, warm
+        self.url, self.settings, self.interval = url, settings, interval
         self.stop = threading.Event()
         self.runs: list[tuple[float, float, list[Any]]] = []  # (started after, took, outcomes)
         self.error: BaseException | None = None
@@ -167,7 +166,7 @@ class Rebuilder(threading.Thread):
 
         engine = create_engine(async_database_url(self.url), null_pool=True)
         try:
-            return await rebuild_days(session_factory(engine), self.settings, warm=self.warm)
+            return await rebuild_days(session_factory(engine), self.settings)
         finally:
             await engine.dispose()
 
@@ -216,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
                 settings.promise, rebuild_seconds=args.rebuild_seconds, rebuild_changes=args.rebuild_changes
             ),
         )
-        rebuilder = Rebuilder(url, rebuild_settings, interval=args.rebuild_interval, warm=args.rebuild_start == "warm")
+        rebuilder = Rebuilder(url, rebuild_settings, interval=args.rebuild_interval)
         try:
             before = cpu.snapshot(server.pid, args.database)
             t0 = time.monotonic()
@@ -261,8 +260,8 @@ def main(argv: list[str] | None = None) -> None:
         f"({world.fleet_litres:,} L per round), PROMISE_MODE=refuse, `diesel serve --workers 2`, PostgreSQL",
         "run": f"--orders {args.orders} --tankers {args.tankers} --solve-seconds {args.solve_seconds:g} "
         f"--seed {args.seed} --rebuild {args.rebuild} --rebuild-seconds {args.rebuild_seconds:g} "
-        f"--rebuild-interval {args.rebuild_interval:g} --rebuild-changes {args.rebuild_changes} "
-        f"--rebuild-start {args.rebuild_start}; orders placed in {run['wall']:.0f} s",
+        f"--rebuild-interval {args.rebuild_interval:g} --rebuild-changes {args.rebuild_changes}; "
+        f"orders placed in {run['wall']:.0f} s",
     }
     show_summary(console, "The delivery promise on a day filling up", rows, facts, checks, left="metric")
     if not args.no_save:

@@ -98,12 +98,11 @@ async def rebuild_day(
     day: date,
     clock: Clock | None = None,
     params: routing.SolveParams | None = None,
-    warm: bool = False,
 ) -> Outcome:
     """Solve the (depot, day) again when its orders drifted, and store the plan when it beats insertion.
 
-    ``warm``: the search starts from the plan grown by insertion instead of its own construction (measured worse
-    on the 1,000-order day: the search returned the insertion plan unchanged)."""
+    The search starts from its own construction, not from the plan grown by insertion: started from it, the
+    rebuild stored one plan in four solves on the 1,000-order day (benchmarks/README.md, bench-promise)."""
     clock = clock or SystemClock()
     promise = settings.promise
     params = params or routing.SolveParams(time_limit_s=promise.rebuild_seconds)
@@ -141,9 +140,7 @@ async def rebuild_day(
         )
         problem, matrix = kept.tentative.problem, kept.tentative.matrix
         insertion = kept.tentative.solution()
-    solved = routing.solve(
-        problem, params=params, matrix_provider=_PROVIDER, start_from=insertion if warm else None
-    ).solution
+    solved = routing.solve(problem, params=params, matrix_provider=_PROVIDER).solution
     # What every process will make of the solved routes (promise.day): each tanker's trips re-scheduled by the
     # insertion's rules, and the orders the solve left out inserted (it may leave out one that insertion placed).
     restarted = TentativeDay(problem, matrix)
@@ -181,7 +178,6 @@ async def rebuild_days(
     *,
     clock: Clock | None = None,
     params: routing.SolveParams | None = None,
-    warm: bool = False,
 ) -> list[Outcome]:
     """The (depot, day)s with orders holding a place, from the day before today in the default time zone on (a
     depot in another zone may still be on it), in date order, until one of them is solved: one solve per run, so
@@ -208,9 +204,7 @@ async def rebuild_days(
     for depot_id, day in days:
         if depot_id is None:
             continue
-        outcome = await rebuild_day(
-            factory, settings, depot_id=depot_id, day=day, clock=clock, params=params, warm=warm
-        )
+        outcome = await rebuild_day(factory, settings, depot_id=depot_id, day=day, clock=clock, params=params)
         outcomes.append(outcome)
         if outcome.status in SOLVED:
             break
